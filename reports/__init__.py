@@ -1,0 +1,1 @@
+"""Reports: statistics, tables as data, figures and rendering (issue 6)."""

@@ -1,0 +1,1 @@
+"""SDTM mapping engine: raw EDC forms -> SDTM domains, driven by YAML specs (issue 3)."""

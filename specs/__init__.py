@@ -1,0 +1,5 @@
+"""YAML specs: standards/ (SDTMIG, ADaMIG, CT subsets) and studies/<study>/.
+
+This package holds data only; it is a package so that installed copies can be read through
+importlib.resources (see trialkit.spec).
+"""
