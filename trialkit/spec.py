@@ -1,0 +1,40 @@
+"""Loading specs: YAML read safely, from the installed package or from a folder on disk.
+
+A study is a folder under ``specs/studies/``; ``--study NAME`` finds the shipped one, ``--study PATH``
+a folder of one's own. YAML is always read with ``yaml.safe_load``: a spec can never run code.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trialkit.errors import SpecError
+
+
+def study_dir(study: str | Path) -> Path:
+    """Return the folder of a study: a path on disk, or the name of a study shipped with trialkit."""
+    candidate = Path(study)
+    if candidate.is_dir():
+        return candidate
+    shipped = resources.files("trialkit.specs").joinpath("studies", str(study))
+    if shipped.is_dir():
+        return Path(str(shipped))
+    known = sorted(p.name for p in resources.files("trialkit.specs").joinpath("studies").iterdir() if p.is_dir())
+    raise SpecError(f"unknown study {study!r}; shipped studies: {', '.join(known)} (or give a folder path)")
+
+
+def load_yaml(path: Path) -> Any:
+    """Read one YAML file safely; a syntax error names the file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read spec: {exc.strerror}", file=str(path)) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise SpecError(f"invalid YAML: {exc.problem}", file=str(path), row=line) from exc
