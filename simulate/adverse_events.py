@@ -106,7 +106,7 @@ def adverse_events(profile: Profile, s: pd.DataFrame, rng: np.random.Generator) 
     out["AESTDAT"] = start
     out["AEENDAT"] = np.where(ongoing, np.datetime64("NaT", "D"), end)
     out["AEONGO"] = np.where(ongoing, "Y", "N")
-    out["start_month_only"] = bernoulli(rng, ae.start_day_month_only, m)
+    out["AESTDAT_partial"] = bernoulli(rng, ae.start_day_month_only, m)
     out["AESER"] = np.where(bernoulli(rng, lookup(out["AETOXGR"].to_numpy(), ae.serious_by_grade), m), "Y", "N")
     arm_i = s["ARM"].to_numpy()[i]
     out["AEREL"] = np.where(bernoulli(rng, lookup(arm_i, ae.related), m), "RELATED", "NOT RELATED")

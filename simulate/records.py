@@ -127,7 +127,7 @@ def mrd_results(profile: Profile, s: pd.DataFrame, visits: pd.DataFrame, rng: np
         METHOD=method,
         MRDSTAT=np.where(not_done, "NOT DONE", "DONE").astype(object),
         RESULT=result.astype(object),
-        LOD=np.where(not_done, np.nan, lod),
+        LOD=np.where(not_done, "", np.char.upper(np.char.mod("%.0E", lod))).astype(object),
         REASND=np.where(not_done, "SAMPLE INADEQUATE", "").astype(object),
         value=value,
     )
@@ -278,3 +278,21 @@ def second_malignancies(s: pd.DataFrame) -> pd.DataFrame:
     kind = s["efs_kind"].to_numpy()
     i = np.flatnonzero((kind == "SECOND_MALIGNANCY") & (s["event_date"].to_numpy() <= s["obs_end"].to_numpy()))
     return _frame(i, SMNDAT=s["event_date"].to_numpy()[i], SMNDIAG=s["smn_type"].to_numpy()[i])
+
+
+def enrolment(s: pd.DataFrame) -> pd.DataFrame:
+    """IRT randomization record: arm and the stratification factors as entered at randomization."""
+    return _frame(np.arange(len(s)), COUNTRY=s["COUNTRY"].to_numpy(), RANDNO=s["RANDNO"].to_numpy(),
+                  ICDAT=s["consent_date"].to_numpy(), RANDDAT=s["rand_date"].to_numpy(), TRTGRP=s["ARM"].to_numpy(),
+                  STRAGE=s["age_group"].to_numpy(), STRMRD=s["stratum"].to_numpy())
+
+
+def demographics(s: pd.DataFrame) -> pd.DataFrame:
+    return _frame(np.arange(len(s)), BRTHDAT=s["birth_date"].to_numpy(), BRTHDAT_partial=s["birth_month_only"].to_numpy(),
+                  SEX=s["SEX"].to_numpy(), RACE=s["RACE"].to_numpy(), ETHNIC=s["ETHNIC"].to_numpy())
+
+
+def disease_history(s: pd.DataFrame) -> pd.DataFrame:
+    """Primary diagnosis and first relapse (the relapse that qualified the subject)."""
+    return _frame(np.arange(len(s)), DIAGDAT=s["diagnosis_date"].to_numpy(), IMMUNO="B-CELL PRECURSOR",
+                  REL1DAT=s["relapse1_date"].to_numpy(), REL1EMD=_yn(s["extramedullary"].to_numpy()))

@@ -36,6 +36,9 @@ def simulate_study(profile: Profile, subjects: int, seed: int) -> SimulatedStudy
     s = pd.concat([base, draw_outcomes(profile, base, r_outcome)], axis=1)
     visits = records.scheduled_visits(profile, s, r_visit)
     forms = {
+        "enrol": records.enrolment(s),
+        "dm": records.demographics(s),
+        "dh": records.disease_history(s),
         "bm": records.marrow_assessments(s, visits, r_bm),
         "mrd": records.mrd_results(profile, s, visits, r_mrd),
         "relapse": records.relapses(s),

@@ -1,0 +1,110 @@
+"""Documented defects injected into a rendered export (``trialkit simulate --dirty LEVEL``).
+
+Each defect is a thing real transfers contain and the later stages must catch: an impossible date,
+a code outside its codelist, a required field left empty, two rows for one subject in a
+one-row-per-subject form, and a file cut off mid-record. Every defect is returned as a manifest entry
+(kind, form, row, field, original and injected value), and nothing else in the export changes: the
+defects draw from their own random stream, so a clean and a dirty export of the same seed differ in
+exactly the listed places.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialkit.raw_dictionary import EDC_DATE, RawDictionary
+
+DEFECTS_PER_KIND = {0: 0, 1: 1, 2: 5}
+IMPOSSIBLE_DAYS = ("31-APR", "30-FEB", "31-JUN", "31-SEP", "31-NOV", "32-JAN")
+UNKNOWN_CODES = ("UNK", "9", "N/A", "?", "XX")
+
+
+def _entry(kind: str, form: str, row: int, field: str, original: str, injected: str, **extra) -> dict:
+    return {"kind": kind, "form": form, "file": f"{form}.csv", "row": row, "line": row + 1,
+            "field": field, "original": original, "injected": injected, **extra}
+
+
+class _Cells:
+    """Picks distinct (form, row, field) cells that satisfy a condition, at random."""
+
+    def __init__(self, forms: dict[str, pd.DataFrame], rng: np.random.Generator, reserved: set) -> None:
+        self.forms, self.rng, self.used = forms, rng, set(reserved)
+
+    def pick(self, candidates: list[tuple[str, str]], ok, tries: int = 1000) -> tuple[str, int, str] | None:
+        rows = [np.flatnonzero(ok(self.forms[form][field]).to_numpy()) for form, field in candidates]
+        usable = np.array([len(r) > 0 for r in rows], dtype=float)  # spread defects over fields, not rows
+        if usable.sum() == 0:
+            return None
+        for _ in range(tries):
+            k = self.rng.choice(len(candidates), p=usable / usable.sum())
+            row = int(rows[k][self.rng.integers(len(rows[k]))])
+            form, field = candidates[k]
+            if (form, row) not in self.used:
+                self.used.add((form, row))  # one defect per record, so each finding has one cause
+                return form, row, field
+        return None
+
+
+def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, level: int, rng: np.random.Generator) -> list[dict]:
+    """Change ``forms`` in place; the truncation is only listed here and applied when writing."""
+    count = DEFECTS_PER_KIND[level]
+    if count == 0:
+        return []
+    entries = []
+    per_record = [name for name, f in dictionary.forms.items() if not f.one_row_per_subject and len(forms[name]) >= 2]
+    truncated = sorted(per_record, key=lambda n: -len(forms[n]))[:count]
+    reserved = {(name, len(forms[name]) - 1) for name in truncated}
+    cells = _Cells(forms, rng, reserved)
+
+    fields = [(name, f) for name, form in dictionary.forms.items() for f in form.fields]
+    edc_dates = [(n, f.name) for n, f in fields if f.type == "date" and f.format == "edc"]
+    codes = {(n, f.name): f.codes for n, f in fields if f.type == "code"}
+    required = [(n, f.name) for n, f in fields if f.required]
+
+    for _ in range(count):
+        hit = cells.pick(edc_dates, lambda v: v.str.match(EDC_DATE) & ~v.str.startswith("UN") & ~v.str.contains("UNK"))
+        if hit:
+            form, row, field = hit
+            original = forms[form].at[row, field]
+            injected = f"{IMPOSSIBLE_DAYS[rng.integers(len(IMPOSSIBLE_DAYS))]}-{original[-4:]}"
+            forms[form].at[row, field] = injected
+            entries.append(_entry("impossible_date", form, row + 1, field, original, injected))
+        hit = cells.pick(list(codes), lambda v: v.str.strip() != "")
+        if hit:
+            form, row, field = hit
+            allowed = {c.upper() for c in codes[(form, field)]}
+            injected = next(c for c in rng.permutation(UNKNOWN_CODES) if c not in allowed)
+            original = forms[form].at[row, field]
+            forms[form].at[row, field] = str(injected)
+            entries.append(_entry("unknown_code", form, row + 1, field, original, str(injected)))
+        hit = cells.pick(required, lambda v: v.str.strip() != "")
+        if hit:
+            form, row, field = hit
+            original = forms[form].at[row, field]
+            forms[form].at[row, field] = ""
+            entries.append(_entry("missing_required", form, row + 1, field, original, ""))
+
+    one_row = [name for name, f in dictionary.forms.items() if f.one_row_per_subject and len(forms[name]) >= 2]
+    for k in range(count):
+        form = one_row[k % len(one_row)]
+        frame = forms[form]
+        a, b = rng.choice(len(frame), size=2, replace=False)
+        row = frame.iloc[[b]].copy()
+        original = row["SUBJID"].iloc[0]
+        row["SUBJID"], row["SITEID"] = frame.at[a, "SUBJID"], frame.at[a, "SITEID"]
+        forms[form] = pd.concat([frame, row], ignore_index=True)
+        entries.append(_entry("duplicate_subject", form, len(forms[form]), "SUBJID", original, frame.at[a, "SUBJID"],
+                              duplicate_of=int(a) + 1))
+
+    for form in truncated:
+        last = len(forms[form])
+        entries.append(_entry("truncated_file", form, last, "", "", "", note="last line cut off mid-record"))
+    return entries
+
+
+def truncate_last_line(data: bytes) -> bytes:
+    """Cut the file inside its last record: keep the first half of the last line, no newline."""
+    body = data.rstrip(b"\n")
+    start = body.rfind(b"\n") + 1
+    return body[: start + max(1, (len(body) - start) // 2)]

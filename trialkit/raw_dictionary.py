@@ -1,0 +1,186 @@
+"""The raw data dictionary of a study (specs/studies/<study>/raw_dictionary.yaml).
+
+It is the contract between an EDC export and the SDTM specs: every form, every field, its type, its
+codes and its date format. The simulator writes what it says; ``check_form`` reads a form back and
+lists every value that breaks it, naming form, row, field and value, so the same check serves the
+simulator's tests and the SDTM stage's reading of real exports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialkit.errors import SpecError
+from trialkit.spec import load_yaml, study_dir
+
+FIELD_TYPES = {"text", "code", "integer", "decimal", "date", "time", "sci"}
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+LOCAL_DATE_FORMATS = {"DD.MM.YYYY": "%d.%m.%Y", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y",
+                      "YYYY-MM-DD": "%Y-%m-%d", "DD-MM-YYYY": "%d-%m-%Y"}
+EDC_DATE = re.compile(r"^(\d{2}|UN)-(" + "|".join(MONTHS) + r"|UNK)-(\d{4})$")
+PATTERNS = {
+    "integer": r"^-?\d+$",
+    "time": r"^([01]\d|2[0-3]):[0-5]\d$",
+    "sci": r"^\d(\.\d+)?E[-+]\d{2}$",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    codes: dict[str, str] = field(default_factory=dict)
+    format: str | None = None      # dates: edc | site_local
+    partial: bool = False          # dates: UN / UNK allowed
+    decimal: str | None = None     # decimals: site_local
+    pattern: str | None = None     # text: a regular expression every value matches
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    label: str
+    fields: tuple[Field, ...]
+    one_row_per_subject: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One value that breaks the dictionary. ``row`` is the 1-based data row (file line - 1)."""
+
+    form: str
+    row: int
+    field: str
+    value: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.form}.csv:{self.row}: column {self.field}: {self.problem} ({self.value!r})"
+
+
+@dataclass(frozen=True)
+class RawDictionary:
+    path: Path
+    study: str
+    forms: dict[str, Form]
+    site_formats: dict[str, dict[str, str]]   # country -> {date: strftime pattern, decimal: "." or ","}
+
+
+def _flatten(items: list) -> list:
+    out = []
+    for item in items:
+        out.extend(_flatten(item) if isinstance(item, list) else [item])
+    return out
+
+
+def load_raw_dictionary(study: str | Path) -> RawDictionary:
+    path = study_dir(study) / "raw_dictionary.yaml"
+    data = load_yaml(path)
+    forms = {}
+    for form_name, form in (data.get("forms") or {}).items():
+        fields = []
+        for k, raw in enumerate(_flatten(form.get("fields") or [])):
+            key = f"forms.{form_name}.fields[{k}]"
+            try:
+                f = Field(**{**raw, "codes": {str(c): str(v) for c, v in (raw.get("codes") or {}).items()}})
+            except TypeError as exc:
+                raise SpecError(f"bad field definition: {exc}", file=str(path), key=key) from None
+            if f.type not in FIELD_TYPES:
+                raise SpecError(f"unknown field type {f.type!r}; expected one of {sorted(FIELD_TYPES)}", file=str(path), key=key)
+            if f.type == "code" and not f.codes:
+                raise SpecError("code field without codes", file=str(path), key=key)
+            if f.type == "date" and f.format not in ("edc", "site_local"):
+                raise SpecError("date field needs format: edc or site_local", file=str(path), key=key)
+            fields.append(f)
+        forms[form_name] = Form(form_name, form.get("label", form_name), tuple(fields), bool(form.get("one_row_per_subject")))
+    site_formats = {}
+    for country, fmt in (data.get("sites") or {}).items():
+        if fmt.get("date") not in LOCAL_DATE_FORMATS:
+            raise SpecError(f"unknown local date format {fmt.get('date')!r}", file=str(path), key=f"sites.{country}.date")
+        site_formats[country] = {"date": LOCAL_DATE_FORMATS[fmt["date"]], "decimal": fmt.get("decimal", ".")}
+    return RawDictionary(path=path, study=data.get("study", ""), forms=forms, site_formats=site_formats)
+
+
+def read_form(path: Path) -> pd.DataFrame:
+    """Read a raw form as text, exactly as exported: no type guessing, empty field = ''."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+
+
+def _bad(mask: pd.Series, form: Form, f: Field, values: pd.Series, problem: str) -> list[Finding]:
+    rows = np.flatnonzero(mask.to_numpy())
+    return [Finding(form.name, int(r) + 1, f.name, values.iloc[r], problem) for r in rows]
+
+
+def _check_edc_dates(values: pd.Series, f: Field, form: Form) -> list[Finding]:
+    parts = values.str.extract(EDC_DATE)
+    shape_bad = parts[0].isna()
+    partial = (parts[0] == "UN") | (parts[1] == "UNK")
+    out = _bad(shape_bad, form, f, values, "not a DD-MON-YYYY date")
+    if not f.partial:
+        out += _bad(~shape_bad & partial, form, f, values, "partial date where a complete date is required")
+    unknown_month_known_day = (parts[1] == "UNK") & (parts[0] != "UN")
+    out += _bad(unknown_month_known_day, form, f, values, "day given with an unknown month")
+    complete = ~shape_bad & ~partial
+    parsed = pd.to_datetime(values.where(complete), format="%d-%b-%Y", errors="coerce")
+    out += _bad(complete & parsed.isna(), form, f, values, "impossible date")
+    return out
+
+
+def _check_local_dates(values: pd.Series, f: Field, form: Form, country: pd.Series | None, dictionary: RawDictionary) -> list[Finding]:
+    if country is None:
+        return []
+    out = []
+    fmt = country.map({c: v["date"] for c, v in dictionary.site_formats.items()})
+    present = values != ""
+    out += _bad(present & fmt.isna(), form, f, values, "site country has no local date format in the dictionary")
+    for pattern in fmt.dropna().unique():
+        mask = (fmt == pattern) & present
+        parsed = pd.to_datetime(values.where(mask), format=pattern, errors="coerce")
+        out += _bad(mask & parsed.isna(), form, f, values, f"not a valid date in the site's format {pattern}")
+    return out
+
+
+def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, country: pd.Series | None = None) -> list[Finding]:
+    """Every value of ``frame`` (read with read_form) that breaks the dictionary, in row order.
+
+    ``country`` (aligned with the rows) is needed to check site-local dates; without it they are
+    only checked for presence.
+    """
+    missing = [c for c in form.columns if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in form.columns]
+    findings = [Finding(form.name, 0, c, "", "column missing from the form") for c in missing]
+    findings += [Finding(form.name, 0, c, "", "column not in the dictionary") for c in extra]
+    for f in form.fields:
+        if f.name not in frame.columns:
+            continue
+        values = frame[f.name].astype(str)
+        empty = values.str.strip() == ""
+        if f.required:
+            findings += _bad(empty, form, f, values, "required value missing")
+        present = ~empty
+        if f.type == "code":
+            allowed = {c.upper() for c in f.codes}
+            findings += _bad(present & ~values.str.strip().str.upper().isin(allowed), form, f, values, "value not in codes")
+        elif f.type in PATTERNS:
+            findings += _bad(present & ~values.str.match(PATTERNS[f.type]), form, f, values, f"not a valid {f.type}")
+        elif f.type == "decimal":
+            sep = r"[.,]" if f.decimal == "site_local" else r"\."
+            findings += _bad(present & ~values.str.match(rf"^-?\d+({sep}\d+)?$"), form, f, values, "not a valid decimal")
+        elif f.type == "text" and f.pattern:
+            findings += _bad(present & ~values.str.match(f.pattern), form, f, values, "does not match the field's pattern")
+        elif f.type == "date" and f.format == "edc":
+            findings += _check_edc_dates(values.where(present, "01-JAN-2000"), f, form)
+        elif f.type == "date":
+            findings += _check_local_dates(values.where(present, ""), f, form, country, dictionary)
+    return sorted(findings, key=lambda x: (x.row, x.field))
