@@ -20,6 +20,14 @@ from trialkit.spec import load_yaml, study_dir
 SUM_TOLERANCE = 1e-6
 
 
+class KeyedValueError(ValueError):
+    """A cross-field check that knows which key (relative to the model it checks) is at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 def _sums_to_one(dist: dict) -> dict:
     total = sum(dist.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
@@ -69,7 +77,7 @@ class Dates(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> "Dates":
         if not self.enrolment_start <= self.enrolment_end <= self.data_cutoff:
-            raise ValueError("expected enrolment_start <= enrolment_end <= data_cutoff")
+            raise KeyedValueError("data_cutoff", "expected enrolment_start <= enrolment_end <= data_cutoff")
         return self
 
 
@@ -97,12 +105,12 @@ class Population(Strict):
     def _quantile_function(self) -> "Population":
         probs = sorted(self.age_quantiles_years)
         if probs[0] != 0.0 or probs[-1] != 1.0:
-            raise ValueError("age_quantiles_years must give the ages at probabilities 0.0 and 1.0")
+            raise KeyedValueError("age_quantiles_years", "must give the ages at probabilities 0.0 and 1.0")
         ages = [self.age_quantiles_years[p] for p in probs]
         if any(b < a for a, b in zip(ages, ages[1:])):
-            raise ValueError("age_quantiles_years must not decrease")
+            raise KeyedValueError("age_quantiles_years", "ages must not decrease")
         if set(self.marrow_mrd_stratum) != {"M1_MRD_LT1E-3", "M1_MRD_GE1E-3", "M2"}:
-            raise ValueError("marrow_mrd_stratum needs exactly M1_MRD_LT1E-3, M1_MRD_GE1E-3 and M2")
+            raise KeyedValueError("marrow_mrd_stratum", "needs exactly M1_MRD_LT1E-3, M1_MRD_GE1E-3 and M2")
         return self
 
 
@@ -174,13 +182,16 @@ class Events(Strict):
     def _hazard_shape(self) -> "Events":
         breaks = self.hazard_breaks_months
         if any(b <= a for a, b in zip(breaks, breaks[1:])):
-            raise ValueError("hazard_breaks_months must increase")
+            raise KeyedValueError("hazard_breaks_months", "must increase")
         if breaks[-1] != 48:
-            raise ValueError("hazard_breaks_months must end at 48 (the 4-year calibration point)")
+            raise KeyedValueError("hazard_breaks_months", "must end at 48 (the 4-year calibration point)")
         for arm, shares in self.hazard_share.items():
             if len(shares) != len(breaks) - 1:
-                raise ValueError(f"hazard_share.{arm} needs {len(breaks) - 1} values, one per interval of hazard_breaks_months")
-            _sums_to_one(dict(enumerate(shares)))
+                raise KeyedValueError(f"hazard_share.{arm}", f"needs {len(breaks) - 1} values, one per interval of hazard_breaks_months")
+            try:
+                _sums_to_one(dict(enumerate(shares)))
+            except ValueError as exc:
+                raise KeyedValueError(f"hazard_share.{arm}", str(exc)) from None
         return self
 
 
@@ -290,19 +301,19 @@ class Profile(Strict):
         }
         for key, table in per_arm.items():
             if set(table) != arms:
-                raise ValueError(f"{key} names arms {sorted(table)}, expected {sorted(arms)}")
-        for term in self.adverse_events.terms:
+                raise KeyedValueError(key, f"names arms {sorted(table)}, expected {sorted(arms)}")
+        for k, term in enumerate(self.adverse_events.terms):
             for side in ("low", "high"):
                 weights = getattr(term, side)
                 if isinstance(weights, dict) and set(weights) != arms:
-                    raise ValueError(f"adverse_events.terms[{term.pt}].{side} names arms {sorted(weights)}, expected {sorted(arms)}")
+                    raise KeyedValueError(f"adverse_events.terms.{k}.{side}", f"({term.pt}) names arms {sorted(weights)}, expected {sorted(arms)}")
         visits = [v.visit for v in self.visits]
         if len(set(visits)) != len(visits):
-            raise ValueError("visits: duplicate visit code")
+            raise KeyedValueError("visits", "duplicate visit code")
         for key, code in (("treatment.end_of_treatment_visit", self.treatment.end_of_treatment_visit),
                           ("mrd_response.day15_visit", self.mrd_response.day15_visit)):
             if code not in visits:
-                raise ValueError(f"{key} names visit {code!r}, which is not in visits")
+                raise KeyedValueError(key, f"names visit {code!r}, which is not in visits")
         return self
 
 
@@ -315,13 +326,25 @@ def parse_profile(data: object, *, source: str = "<profile>") -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _dotted(err["loc"]) or "(top level)"
-        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        errors = exc.errors()
+        # an unknown key first: a misspelt key also makes its correct spelling "missing"
+        err = min(errors, key=lambda e: e["type"] != "extra_forbidden")
+        key = _dotted(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, KeyedValueError):
+            key = f"{key}.{cause.key}" if key else cause.key
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
             message = "required key is missing"
-        extra = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise SpecError(message + extra, file=source, key=key) from None
+        elif err["type"] in ("model_type", "dict_type"):
+            message = f"expected a mapping, got {type(err['input']).__name__}"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            if not isinstance(err.get("input"), (dict, list)) and err["type"] != "value_error":
+                message += f" (got {err['input']!r})"
+        extra = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise SpecError(message + extra, file=source, key=key or "(top level)") from None
 
 
 def load_profile(study: str | Path) -> Profile:

@@ -34,8 +34,8 @@ LOG_HR_TOL = 0.15
 # 4-year Kaplan-Meier rate: per-study SD ~0.07, SE of the 40-seed mean ~0.011; 0.04 is ~3.5 SE.
 KM_TOL = 0.04
 # Proportions are pooled over the seeds (about 600-2200 subjects per cell). The tolerance is 4
-# binomial standard errors at the target and pooled count, capped at 0.05: a flat 0.05 would let a
-# target of 0.053 (HC3, high MRD) pass at 0.0.
+# binomial standard errors at the target and pooled count (~0.02-0.047), capped at 0.05: a flat 0.05
+# would let the 0.053 target (HC3, high MRD) pass at 0.003, i.e. with almost no remissions.
 BINOMIAL_SE = 4.0
 PROPORTION_CAP = 0.05
 
