@@ -15,14 +15,14 @@ import click
 
 from trialkit import __version__
 from trialkit.errors import TrialkitError
-from trialkit.progress import console, progress, setup_logging
+from trialkit.progress import progress, setup_logging
 
 log = logging.getLogger("trialkit")
 DEFAULT_STUDY = "ball_relapse"
 
 
 def reports_errors(command):
-    """Turn a TrialkitError into one line on stderr and exit code 2."""
+    """Turn a TrialkitError, or a file that cannot be read or written, into one line on stderr and exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -31,6 +31,9 @@ def reports_errors(command):
         except TrialkitError as err:
             click.echo(f"trialkit: error: {err}", err=True)
             sys.exit(err.exit_code)
+        except OSError as err:
+            click.echo(f"trialkit: error: {err.filename or ''}: {err.strerror or err}", err=True)
+            sys.exit(2)
 
     return wrapper
 
@@ -80,6 +83,8 @@ def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path
 @reports_errors
 def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate):
     """Write simulated raw EDC exports (one CSV per form) of a study."""
+    if truth is not None and out.resolve() in truth.resolve().parents:
+        raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
     manifest = run_simulation(study, subjects, seed, out, truth, dirty, duplicate_rate)
     rows = sum(f["rows"] for f in manifest["forms"].values())
     click.echo(f"{manifest['study']}: {manifest['subjects']} subjects, {len(manifest['forms'])} forms, {rows} rows "
