@@ -62,6 +62,21 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
     codes = {(n, f.name): f.codes for n, f in fields if f.type == "code"}
     required = [(n, f.name) for n, f in fields if f.required]
 
+    # duplicate subjects first, from clean rows; both rows and the appended one take no other defect
+    one_row = [name for name, f in dictionary.forms.items() if f.one_row_per_subject and len(forms[name]) >= 2]
+    for k in range(count):
+        form = one_row[k % len(one_row)]
+        frame = forms[form]
+        free = [r for r in rng.permutation(len(frame))[: 4 * count + 2] if (form, int(r)) not in cells.used][:2]
+        a, b = (int(r) for r in free)
+        row = frame.iloc[[b]].copy()
+        original = row["SUBJID"].iloc[0]
+        row["SUBJID"], row["SITEID"] = frame.at[a, "SUBJID"], frame.at[a, "SITEID"]
+        forms[form] = pd.concat([frame, row], ignore_index=True)
+        cells.used |= {(form, a), (form, b), (form, len(frame))}
+        entries.append(_entry("duplicate_subject", form, len(forms[form]), "SUBJID", original, frame.at[a, "SUBJID"],
+                              duplicate_of=a + 1))
+
     for _ in range(count):
         hit = cells.pick(edc_dates, lambda v: v.str.match(EDC_DATE) & ~v.str.startswith("UN") & ~v.str.contains("UNK"))
         if hit:
@@ -84,18 +99,6 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
             original = forms[form].at[row, field]
             forms[form].at[row, field] = ""
             entries.append(_entry("missing_required", form, row + 1, field, original, ""))
-
-    one_row = [name for name, f in dictionary.forms.items() if f.one_row_per_subject and len(forms[name]) >= 2]
-    for k in range(count):
-        form = one_row[k % len(one_row)]
-        frame = forms[form]
-        a, b = rng.choice(len(frame), size=2, replace=False)
-        row = frame.iloc[[b]].copy()
-        original = row["SUBJID"].iloc[0]
-        row["SUBJID"], row["SITEID"] = frame.at[a, "SUBJID"], frame.at[a, "SITEID"]
-        forms[form] = pd.concat([frame, row], ignore_index=True)
-        entries.append(_entry("duplicate_subject", form, len(forms[form]), "SUBJID", original, frame.at[a, "SUBJID"],
-                              duplicate_of=int(a) + 1))
 
     for form in truncated:
         last = len(forms[form])

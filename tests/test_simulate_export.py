@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from trialkit.cli import main as cli
 from trialkit.errors import SpecError
-from trialkit.raw_dictionary import check_form, load_raw_dictionary, read_form
+from trialkit.raw_dictionary import check_form, load_raw_dictionary, read_form, truncation_findings
 from trialkit.simulate.export import DUPLICABLE_FORMS
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
@@ -293,8 +293,6 @@ def test_export_04b_defect_values_are_of_their_kind(exports, dictionary):
             assert f.required and d["injected"] == "" and d["original"].strip() != ""
 
 
-@pytest.mark.xfail(strict=True, reason="simulate/dirt.py: duplicate_subject picks its rows after the cell "
-                   "defects without avoiding them, so it can copy a planted defect or a blanked SUBJID")
 @pytest.mark.parametrize("seed", [5, 11])  # 120 subjects: seed 5 copies an impossible date, 11 a blank SUBJID
 def test_export_04c_duplicate_subject_rows_carry_no_other_defect(dictionary, tmp_path, seed):
     """Test 4c: a duplicate_subject row is another subject's clean record under an enrolled SUBJID,
@@ -307,7 +305,8 @@ def test_export_04c_duplicate_subject_rows_carry_no_other_defect(dictionary, tmp
         frame = read_form(tmp_path / "dirty" / f"{d['form']}.csv")
         assert frame.at[d["row"] - 1, "SUBJID"] in enrolled, d
         found = check_form(frame, dictionary.forms[d["form"]], dictionary)
-        assert [str(f) for f in found if f.row == d["row"]] == [], d
+        assert [f.problem for f in found if f.row == d["row"]] == [
+                "second record for a subject in a one-row-per-subject form"], d
 
 
 # ---- Test 5 ------------------------------------------------------------------------------------
@@ -327,8 +326,8 @@ def test_export_05_check_form_finds_each_defect(exports, dictionary, country_of)
     for d in entries_of(manifest, "truncated_file"):
         at_row = [f for f in findings[d["form"]] if f.row == d["row"]]
         assert any(f.problem == "required value missing" for f in at_row), d["form"]
-    # every finding sits on a record the manifest names (a cell defect or a truncated record)
-    explained = {(d["form"], d["row"]) for d in manifest["defects"] if d["kind"] != "duplicate_subject"}
+    # every finding sits on a record the manifest names (a cell defect, a duplicate or a truncated record)
+    explained = {(d["form"], d["row"]) for d in manifest["defects"]}
     for name, found in findings.items():
         for f in found:
             assert (f.form, f.row) in explained, str(f)
@@ -473,3 +472,40 @@ def test_export_08d_unknown_field_type_names_the_field(tmp_path):
     # the unchanged copy loads, so the error is the edit's
     shutil.copy(shipped, folder / "raw_dictionary.yaml")
     assert load_raw_dictionary(folder).forms["dm"].columns[4] == "SEX"
+
+
+# ---- Test 9 ------------------------------------------------------------------------------------
+def test_export_09_structural_defects_are_findings(dictionary, tmp_path):
+    """Test 9: the two defects that are not bad cells are still found by the dictionary checks:
+    a second record for a subject in a one-row-per-subject form, and a file cut off mid-record
+    (pandas alone would pad the cut record with empty fields and say nothing)."""
+    from trialkit.cli import main
+    from click.testing import CliRunner
+
+    out = tmp_path / "dirty"
+    result = CliRunner().invoke(main, ["simulate", "--subjects", "120", "--seed", "5", "--dirty", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    for d in manifest["defects"]:
+        form = dictionary.forms[d["form"]]
+        if d["kind"] == "duplicate_subject":
+            findings = check_form(read_form(out / d["file"]), form, dictionary)
+            hits = [f for f in findings if f.row == d["row"] and f.field == "SUBJID"]
+            assert [f.problem for f in hits] == ["second record for a subject in a one-row-per-subject form"]
+        if d["kind"] == "truncated_file":
+            (finding,) = truncation_findings(out / d["file"], form)
+            assert finding.row == d["row"] and "file truncated" in finding.problem
+    untouched = [n for n in dictionary.forms if n not in {d["form"] for d in manifest["defects"]}]
+    assert untouched and all(truncation_findings(out / f"{n}.csv", dictionary.forms[n]) == [] for n in untouched)
+
+
+# ---- Test 10 -----------------------------------------------------------------------------------
+def test_export_10_unparseable_csv_is_an_input_error(tmp_path):
+    """Test 10: a file cut inside a quoted field cannot be parsed: an InputError naming the file."""
+    from trialkit.errors import InputError
+
+    path = tmp_path / "bm.csv"
+    path.write_text('A,B,C\n1,"2,5",3\n1,"2', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_form(path)
+    assert str(path) in str(info.value) and "truncated" in str(info.value)

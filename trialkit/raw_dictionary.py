@@ -8,6 +8,7 @@ simulator's tests and the SDTM stage's reading of real exports.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialkit.errors import SpecError
+from trialkit.errors import InputError, SpecError
 from trialkit.spec import load_yaml, study_dir
 
 FIELD_TYPES = {"text", "code", "integer", "decimal", "date", "time", "sci"}
@@ -113,8 +114,33 @@ def load_raw_dictionary(study: str | Path) -> RawDictionary:
 
 
 def read_form(path: Path) -> pd.DataFrame:
-    """Read a raw form as text, exactly as exported: no type guessing, empty field = ''."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    """Read a raw form as text, exactly as exported: no type guessing, empty field = ''.
+
+    A file the CSV parser cannot read at all (e.g. cut inside a quoted field) is an InputError naming
+    the file; a last record cut short is not an error here but a finding of ``truncation_findings``.
+    """
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot parse CSV ({exc}); the file may be truncated", file=str(path)) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("empty file: not even a header line", file=str(path)) from None
+
+
+def truncation_findings(path: Path, form: Form) -> list[Finding]:
+    """A file that does not end in a newline and whose last record has fewer fields than the header
+    was cut off in transfer; pandas would quietly pad that record with empty fields."""
+    data = Path(path).read_bytes()
+    if not data or data.endswith(b"\n"):
+        return []
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if len(lines) < 2:
+        return []
+    last = next(csv.reader([lines[-1]]), [])
+    if len(last) >= len(form.columns):
+        return []
+    return [Finding(form.name, len(lines) - 1, form.columns[len(last) - 1] if last else form.columns[0], lines[-1],
+                    f"last record cut off: {len(last)} of {len(form.columns)} fields and no final newline (file truncated)")]
 
 
 def _bad(mask: pd.Series, form: Form, f: Field, values: pd.Series, problem: str) -> list[Finding]:
@@ -161,6 +187,11 @@ def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, count
     extra = [c for c in frame.columns if c not in form.columns]
     findings = [Finding(form.name, 0, c, "", "column missing from the form") for c in missing]
     findings += [Finding(form.name, 0, c, "", "column not in the dictionary") for c in extra]
+    if form.one_row_per_subject and "SUBJID" in frame.columns:
+        subjid = frame["SUBJID"].astype(str).str.strip()
+        repeated = subjid.duplicated(keep="first") & (subjid != "")
+        findings += _bad(repeated, form, form.fields[[f.name for f in form.fields].index("SUBJID")], frame["SUBJID"].astype(str),
+                         "second record for a subject in a one-row-per-subject form")
     for f in form.fields:
         if f.name not in frame.columns:
             continue
