@@ -38,7 +38,8 @@ def scheduled_visits(profile: Profile, s: pd.DataFrame, rng: np.random.Generator
     jitter = np.round((rng.random(len(i)) * 2 - 1) * vis["window"].to_numpy()).astype(int)
     date = anchor + days(vis["day"].to_numpy() + jitter)
     is_eot = (vis["visit"] == profile.treatment.end_of_treatment_visit).to_numpy()
-    date = np.where(is_eot, s["eot_date"].to_numpy().astype("datetime64[D]")[i], date)
+    # the end-of-treatment marrow is the one that decides CR after the study drug: treated subjects only
+    date = np.where(is_eot, np.where(s["treated"].to_numpy()[i], s["eot_date"].to_numpy().astype("datetime64[D]")[i], np.datetime64("NaT")), date)
 
     event = s["event_date"].to_numpy().astype("datetime64[D]")[i]
     death = s["death_date"].to_numpy().astype("datetime64[D]")[i]
