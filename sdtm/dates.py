@@ -1,0 +1,85 @@
+"""Raw dates (and times) to ISO 8601 --DTC strings, partial dates kept partial.
+
+EDC dates ``05-JAN-2019`` -> ``2019-01-05``; ``UN-JAN-2019`` -> ``2019-01``; ``UN-UNK-2019`` ->
+``2019``; with a time field ``2019-01-05T14:30``. Site-local dates (local lab forms) are read in the
+format the raw dictionary gives for the subject's country. A value that is not a date is never
+guessed at: the --DTC stays empty and the problem is returned, the way sdtm.oak collects parse
+problems instead of swallowing them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from trialkit.raw_dictionary import EDC_DATE, MONTHS
+
+MONTH_NUMBER = {m: f"{k:02d}" for k, m in enumerate(MONTHS, start=1)}
+
+
+def edc_to_iso(values: pd.Series, *, partial_allowed: bool = True) -> tuple[pd.Series, pd.Series]:
+    """Return (ISO strings, problem text per row: '' where fine)."""
+    text = values.astype(str).str.strip().str.upper()
+    parts = text.str.extract(EDC_DATE)
+    day, month, year = parts[0], parts[1], parts[2]
+    empty = text == ""
+    shape_bad = parts[0].isna() & ~empty
+    month_num = month.map(MONTH_NUMBER)
+    complete = ~shape_bad & ~empty & (day != "UN") & (month != "UNK")
+    iso_complete = year + "-" + month_num + "-" + day
+    parsed = pd.to_datetime(iso_complete.where(complete), format="%Y-%m-%d", errors="coerce")
+    impossible = complete & parsed.isna()
+    day_unknown = ~shape_bad & ~empty & (day == "UN") & (month != "UNK")
+    month_unknown = ~shape_bad & ~empty & (month == "UNK")
+    day_without_month = month_unknown & (day != "UN")
+
+    iso = pd.Series("", index=values.index, dtype=object)
+    iso[complete & ~impossible] = iso_complete[complete & ~impossible]
+    iso[day_unknown] = (year + "-" + month_num)[day_unknown]
+    iso[month_unknown & ~day_without_month] = year[month_unknown & ~day_without_month]
+
+    problem = pd.Series("", index=values.index, dtype=object)
+    problem[shape_bad] = "not a DD-MON-YYYY date"
+    problem[impossible] = "impossible date"
+    problem[day_without_month] = "day given with an unknown month"
+    if not partial_allowed:
+        partial = (day_unknown | month_unknown) & ~day_without_month
+        problem[partial] = "partial date where a complete date is required"
+    iso[problem != ""] = ""
+    return iso, problem
+
+
+def local_to_iso(values: pd.Series, formats: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates each in its own row's strftime pattern (``formats``, NaN where the site is unknown)."""
+    text = values.astype(str).str.strip()
+    iso = pd.Series("", index=values.index, dtype=object)
+    problem = pd.Series("", index=values.index, dtype=object)
+    present = text != ""
+    problem[present & formats.isna()] = "site of the subject unknown: cannot read its local date format"
+    for pattern in formats.dropna().unique():
+        mask = present & (formats == pattern)
+        parsed = pd.to_datetime(text.where(mask), format=pattern, errors="coerce")
+        good = mask & parsed.notna()
+        iso[good] = parsed[good].dt.strftime("%Y-%m-%d")
+        problem[mask & parsed.isna()] = f"not a valid date in the site's format {pattern}"
+    return iso, problem
+
+
+def with_time(iso_date: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Append HH:MM to complete dates; a time without a complete date is dropped with a problem."""
+    t = times.astype(str).str.strip()
+    has_time = t != ""
+    good_time = t.str.match(r"^([01]\d|2[0-3]):[0-5]\d$")
+    complete = iso_date.str.len() == 10
+    out = iso_date.where(~(has_time & good_time & complete), iso_date + "T" + t)
+    problem = pd.Series("", index=iso_date.index, dtype=object)
+    problem[has_time & ~good_time] = "not a valid HH:MM time"
+    return out, problem
+
+
+def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
+    """--DY: days from the reference start date, +1 on and after it, no day 0; missing (NaN) when
+    either date is partial or absent."""
+    d = pd.to_datetime(dtc.astype(str).str.slice(0, 10).where(dtc.astype(str).str.len() >= 10), format="%Y-%m-%d", errors="coerce")
+    r = pd.to_datetime(reference.astype(str).str.slice(0, 10).where(reference.astype(str).str.len() >= 10), format="%Y-%m-%d", errors="coerce")
+    delta = (d - r).dt.days
+    return delta.where(delta < 0, delta + 1).astype("float64")

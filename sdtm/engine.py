@@ -1,0 +1,274 @@
+"""Run a study's SDTM specs over a raw export: domains, SUPPQUAL, trial design, findings and ledger.
+
+Order matters and is fixed: DM's own sources first (RFSTDTC anchors every study day), then every
+other domain, then DM's summaries over them (RFXSTDTC from EX...) and its post-mappings, then the
+derivations that need DM (--DY, EPOCH, unscheduled VISITNUM) and --SEQ, then SUPPQUAL, whose IDVARVAL
+points at the final --SEQ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialkit.errors import SpecError
+from trialkit.findings import Finding
+from trialkit.ledger import Ledger
+from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
+from trialkit.sdtm import mapping
+from trialkit.sdtm.dates import study_day
+from trialkit.sdtm.raw_input import read_raw
+from trialkit.sdtm.spec import DomainSpec, Source, load_study_specs
+from trialkit.sdtm.standards import load_domains
+from trialkit.sdtm.trial_elements import subject_elements, subject_visits
+from trialkit.spec import load_yaml, study_dir
+
+PROVENANCE = ["_form", "_row"]
+
+
+@dataclass
+class StudyConfig:
+    studyid: str
+    subject_form: str
+    visits: dict[str, dict]
+    epochs: list[dict]
+    trial_design: dict[str, list[dict]]
+    path: Path
+    elements: list[dict] = field(default_factory=list)
+    visit_domains: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SdtmResult:
+    datasets: dict[str, pd.DataFrame]                 # domain -> records, provenance columns included
+    findings: list[Finding] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    specs: dict[str, DomainSpec] = field(default_factory=dict)
+
+
+def load_study_config(study: str | Path) -> StudyConfig:
+    path = study_dir(study) / "sdtm" / "study.yaml"
+    data = load_yaml(path) or {}
+    for key in ("studyid", "subjects", "visits"):
+        if key not in data:
+            raise SpecError("required key is missing", file=str(path), key=key)
+    visits = {}
+    for k, v in enumerate(data["visits"]):
+        if "raw" not in v or "visit" not in v:
+            raise SpecError("each visit needs raw: and visit:", file=str(path), key=f"visits[{k}]")
+        visits[str(v["raw"]).upper()] = v
+    return StudyConfig(data["studyid"], data["subjects"], visits, data.get("epochs", []), data.get("trial_design", {}), path,
+                       data.get("subject_elements", []), data.get("subject_visits", []))
+
+
+def _source_frame(spec: DomainSpec, src: Source, raw: pd.DataFrame, cfg: StudyConfig, dictionary: RawDictionary,
+                  findings: list[Finding]) -> pd.DataFrame:
+    if src.filter is not None:
+        raw = raw[src.filter.evaluate(raw).to_numpy()]
+    out = pd.DataFrame(index=raw.index)
+    out["STUDYID"] = cfg.studyid
+    out["DOMAIN"] = spec.domain
+    out["USUBJID"] = cfg.studyid + "-" + raw["SUBJID"]
+    for m in src.mappings:
+        if m.algorithm == "visit":
+            values, found = mapping.visit(m, raw, src.form, cfg.visits)
+            out[["VISITNUM", "VISIT"]] = values
+        else:
+            fn = getattr(mapping, m.algorithm)
+            values, found = fn(m, raw, src.form, dictionary) if m.algorithm == "date" else fn(m, raw, src.form)
+            out[m.variable] = values
+        findings += found
+    out["_form"] = src.form
+    out["_row"] = raw["_row"].to_numpy()
+    out["_subjid"] = raw["SUBJID"].to_numpy()
+    for q in src.supp:
+        out[f"_supp_{q.qnam}"] = raw[q.field].astype(str).str.strip().to_numpy()
+    return out
+
+
+def build_domain(spec: DomainSpec, forms: dict[str, pd.DataFrame], cfg: StudyConfig, dictionary: RawDictionary,
+                 findings: list[Finding]) -> pd.DataFrame:
+    parts = [_source_frame(spec, src, forms[src.form], cfg, dictionary, findings) for src in spec.sources]
+    if spec.meta.cls == "SPECIAL PURPOSE" and spec.domain == "DM":
+        # DM: one record per subject; later sources add their variables to the subject's record
+        frame = parts[0]
+        for extra in parts[1:]:
+            new = [c for c in extra.columns if c not in frame.columns or c in ("_form", "_row")]
+            extra = extra[["USUBJID", *new]].rename(columns={"_form": f"_form_{len(frame.columns)}", "_row": f"_row_{len(frame.columns)}"})
+            frame = frame.merge(extra, on="USUBJID", how="left")
+        return frame.reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _dm_summaries(spec: DomainSpec, dm: pd.DataFrame, datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    for var, s in spec.summaries.items():
+        source = datasets.get(s["domain"])
+        if source is None or s["variable"] not in source:
+            raise SpecError(f"summary source {s['domain']}.{s['variable']} is not built by any spec", file=str(spec.path), key=f"summaries.{var}")
+        values = source[["USUBJID", s["variable"]]]
+        values = values[values[s["variable"]].astype(str) != ""]
+        agg = values.groupby("USUBJID")[s["variable"]].agg(s.get("stat", "min"))
+        dm[var] = dm["USUBJID"].map(agg).fillna("")
+    for m in spec.post:
+        if m.algorithm == "age":
+            dm[m.variable] = mapping.age(m, dm)
+        elif m.algorithm == "condition":
+            dm[m.variable], _ = mapping.condition(m, dm, "DM")
+        elif m.algorithm == "hardcode":
+            dm[m.variable], _ = mapping.hardcode(m, dm, "DM")
+        else:
+            raise SpecError(f"post mappings take condition, hardcode or age, not {m.algorithm}", file=str(spec.path), key=f"post.{m.variable}")
+    return dm
+
+
+def _epoch(dtc: pd.Series, refs: pd.DataFrame, rules: list[dict]) -> pd.Series:
+    """First rule that holds: ``from``/``to`` inclusive, ``before``/``after`` exclusive bounds on
+    DM date variables; a partial or missing date gets no EPOCH."""
+    day = dtc.astype(str).str.slice(0, 10).where(dtc.astype(str).str.len() >= 10, "")
+    out = pd.Series("", index=dtc.index, dtype=object)
+    decided = day == ""
+    for rule in rules:
+        ok = ~decided
+        for op, var in ((k, v) for k, v in rule.items() if k != "epoch"):
+            bound = refs[var].astype(str).str.slice(0, 10)
+            has = bound.str.len() == 10
+            if op == "from":
+                ok &= has & (day >= bound)
+            elif op == "to":
+                ok &= has & (day <= bound)
+            elif op == "before":
+                ok &= has & (day < bound)
+            elif op == "after":
+                ok &= has & (day > bound)
+            elif op == "missing":
+                ok &= ~has
+        out[ok] = rule["epoch"]
+        decided |= ok
+    return out
+
+
+def _unscheduled_visitnum(frame: pd.DataFrame, dtc: str) -> None:
+    """Unscheduled VISITNUM = the subject's last scheduled VISITNUM on or before the date + .01 each."""
+    uns = frame["VISITNUM"].isna() & (frame["VISIT"] != "")
+    if not uns.any() or dtc not in frame:
+        return
+    day = pd.to_datetime(frame[dtc].astype(str).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    work = pd.DataFrame({"USUBJID": frame["USUBJID"], "day": day, "VISITNUM": frame["VISITNUM"]})
+    sched = work[~uns & day.notna()].sort_values("day").drop_duplicates(["USUBJID", "day"], keep="last")
+    target = work[uns & day.notna()].drop(columns="VISITNUM").reset_index().sort_values("day")
+    merged = pd.merge_asof(target, sched, on="day", by="USUBJID", direction="backward")
+    merged["VISITNUM"] = merged["VISITNUM"].fillna(0)
+    merged = merged.sort_values(["USUBJID", "day", "index"])
+    merged["k"] = merged.groupby(["USUBJID", "VISITNUM"]).cumcount() + 1
+    frame.loc[merged["index"].to_numpy(), "VISITNUM"] = (merged["VISITNUM"] + 0.01 * merged["k"]).round(2).to_numpy()
+
+
+def derive(spec: DomainSpec, frame: pd.DataFrame, dm: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
+    refs = frame[["USUBJID"]].merge(dm[["USUBJID", *[c for c in dm.columns if c.startswith("RF")]]], on="USUBJID", how="left").fillna("")
+    refs.index = frame.index
+    for var, dtc in spec.study_days.items():
+        frame[var] = study_day(frame[dtc], refs["RFSTDTC"])
+    if "VISITNUM" in frame:
+        _unscheduled_visitnum(frame, f"{spec.domain}DTC")
+    if spec.epoch:
+        frame["EPOCH"] = _epoch(frame[spec.epoch], refs, cfg.epochs)
+    if spec.seq:
+        frame = frame.sort_values(["USUBJID", *spec.seq], kind="stable").reset_index(drop=True)
+        frame[f"{spec.domain}SEQ"] = (frame.groupby("USUBJID").cumcount() + 1).astype(float)
+    else:
+        frame = frame.sort_values(["USUBJID"], kind="stable").reset_index(drop=True)
+    return frame
+
+
+def suppqual(spec: DomainSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """SUPP-- records for the non-standard variables, keyed to the parent by --SEQ (DM: by subject)."""
+    parts = []
+    seq = f"{spec.domain}SEQ"
+    for src in spec.sources:
+        for q in src.supp:
+            col = f"_supp_{q.qnam}"
+            rows = frame[(frame["_form"] == src.form) & (frame.get(col, pd.Series("", index=frame.index)).astype(str) != "")]
+            if rows.empty:
+                continue
+            parts.append(pd.DataFrame({
+                "STUDYID": rows["STUDYID"], "RDOMAIN": spec.domain, "USUBJID": rows["USUBJID"],
+                "IDVAR": "" if spec.domain == "DM" else seq,
+                "IDVARVAL": "" if spec.domain == "DM" else rows[seq].astype(int).astype(str),
+                "QNAM": q.qnam, "QLABEL": q.qlabel, "QVAL": rows[col], "QORIG": q.qorig, "QEVAL": "",
+                "_form": rows["_form"], "_row": rows["_row"],
+            }))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True).sort_values(["USUBJID", "QNAM", "IDVARVAL"], kind="stable").reset_index(drop=True)
+
+
+def trial_design(cfg: StudyConfig) -> dict[str, pd.DataFrame]:
+    """TA, TE, TI, TS from the study's records, TV from its visit map."""
+    out = {}
+    for domain, records in cfg.trial_design.items():
+        frame = pd.DataFrame(records)
+        frame.insert(0, "DOMAIN", domain)
+        frame.insert(0, "STUDYID", cfg.studyid)
+        out[domain] = frame
+    tv = [v for v in cfg.visits.values() if v.get("visitnum") is not None]
+    if tv:
+        out["TV"] = pd.DataFrame({
+            "STUDYID": cfg.studyid, "DOMAIN": "TV",
+            "VISITNUM": [float(v["visitnum"]) for v in tv], "VISIT": [v["visit"] for v in tv],
+            "VISITDY": [float(v["visitdy"]) if v.get("visitdy") is not None else np.nan for v in tv],
+            "ARMCD": [v.get("armcd", "") for v in tv], "TVSTRL": [v.get("start_rule", "") for v in tv],
+        })
+    return out
+
+
+def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
+    dictionary = load_raw_dictionary(study)
+    cfg = load_study_config(study)
+    specs = load_study_specs(study, dictionary)
+    if "DM" not in specs:
+        raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
+    result = SdtmResult(datasets={}, specs=specs)
+    forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings)
+
+    dm = build_domain(specs["DM"], forms, cfg, dictionary, result.findings)
+    built = {"DM": dm}
+    for domain, spec in specs.items():
+        if domain != "DM":
+            built[domain] = build_domain(spec, forms, cfg, dictionary, result.findings)
+    built["DM"] = _dm_summaries(specs["DM"], dm, built)
+    for domain, spec in specs.items():
+        built[domain] = derive(spec, built[domain], built["DM"], cfg)
+        supp = suppqual(spec, built[domain])
+        if not supp.empty:
+            built[f"SUPP{domain}"] = supp
+    for domain, frame in built.items():
+        pairs = [frame[[f"_form{sfx}", f"_row{sfx}"]].set_axis(PROVENANCE, axis=1)
+                 for sfx in [c.removeprefix("_form") for c in frame.columns if c.startswith("_form")]]
+        result.ledger.land(domain, len(frame), pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(columns=PROVENANCE))
+    for form, rows in result.ledger.unaccounted().items():
+        result.ledger.reject(form, rows, "not mapped by any domain spec (form unmapped or excluded by a filter)")
+        result.findings.append(Finding("warning", f"{form}.csv", rows[0], None, "", f"{len(rows)} record(s) not mapped by any domain spec"))
+    built.update(trial_design(cfg))
+    if cfg.visit_domains:
+        built["SV"] = subject_visits(cfg.studyid, built, cfg.visit_domains)
+    if cfg.elements and "TA" in built:
+        built["SE"] = subject_elements(cfg.studyid, built["DM"], built["TA"], cfg.elements)
+    result.datasets = built
+    return result
+
+
+def public_columns(spec_columns: list[str], frame: pd.DataFrame) -> pd.DataFrame:
+    """The dataset as it is written: spec variables in SDTMIG order, provenance dropped."""
+    return frame[[c for c in spec_columns if c in frame.columns]]
+
+
+def dataset_columns(domain: str, frame: pd.DataFrame, specs: dict[str, DomainSpec]) -> list[str]:
+    meta = load_domains()
+    if domain in specs:
+        return specs[domain].columns()
+    key = "SUPPQUAL" if domain.startswith("SUPP") else domain
+    names = meta[key].names if key in meta else list(frame.columns)
+    return [c for c in names if c in frame.columns]

@@ -1,0 +1,120 @@
+"""A small whitelisted expression grammar for spec filters and conditions.
+
+Specs say things like ``MSTATUS == 'M1' and PBBLAST == 'N'`` or ``blank(AEENDAT)``. The text is parsed
+with Python's ``ast`` into a tree that may only contain: field names, string / number constants,
+lists of constants, comparisons (== != < <= > >= in, not in), ``and`` / ``or`` / ``not``, and the
+functions below. Anything else (attribute access, calls to other names, subscripts, lambdas...) is a
+SpecError when the spec is loaded, so a spec can never run code. Evaluation is vectorized: each node
+becomes a pandas Series over the whole frame.
+
+Field values are compared after trimming and upper-casing only where the spec says so, with
+``norm(FIELD)``: raw codes carry case and whitespace slips, free text does not get silently changed.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import pandas as pd
+
+from trialkit.errors import SpecError
+
+FUNCTIONS = {
+    "blank": lambda s: s.astype(str).str.strip() == "",
+    "present": lambda s: s.astype(str).str.strip() != "",
+    "norm": lambda s: s.astype(str).str.strip().str.upper(),
+    "number": lambda s: pd.to_numeric(s.astype(str).str.replace(",", ".", regex=False), errors="coerce"),
+}
+COMPARE = {
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+}
+
+
+@dataclass(frozen=True)
+class Expression:
+    text: str
+    tree: ast.Expression
+    fields: frozenset[str]
+
+    def evaluate(self, frame: pd.DataFrame) -> pd.Series:
+        """Boolean (or value) Series over ``frame``; a scalar result is broadcast."""
+        value = _eval(self.tree.body, frame)
+        if not isinstance(value, pd.Series):
+            value = pd.Series(value, index=frame.index)
+        return value
+
+
+def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expression:
+    """Parse and whitelist ``text``; a forbidden construct is a SpecError naming file and key."""
+    try:
+        tree = ast.parse(str(text), mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"cannot parse expression {text!r}: {exc.msg}", file=file, key=key) from None
+    fields: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or len(node.args) != 1 or node.keywords:
+                raise SpecError(f"expression {text!r}: only {', '.join(sorted(FUNCTIONS))}(FIELD) may be called", file=file, key=key)
+        elif isinstance(node, ast.Name):
+            if node.id not in FUNCTIONS:
+                fields.add(node.id)
+        elif isinstance(node, ast.Compare):
+            for op in node.ops:
+                if type(op) not in COMPARE and not isinstance(op, (ast.In, ast.NotIn)):
+                    raise SpecError(f"expression {text!r}: operator {type(op).__name__} is not allowed", file=file, key=key)
+        elif isinstance(node, ast.Constant):
+            if not isinstance(node.value, (str, int, float)) or isinstance(node.value, bool):
+                raise SpecError(f"expression {text!r}: constant {node.value!r} is not allowed", file=file, key=key)
+        elif not isinstance(node, (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Load,
+                                   ast.List, ast.Tuple, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)):
+            raise SpecError(f"expression {text!r}: {type(node).__name__} is not allowed", file=file, key=key)
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
+            raise SpecError(f"expression {text!r}: only 'not' may be used as a unary operator", file=file, key=key)
+    return Expression(str(text), tree, frozenset(fields))
+
+
+def _eval(node: ast.AST, frame: pd.DataFrame):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in frame.columns:
+            raise KeyError(node.id)
+        return frame[node.id]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, frame) for e in node.elts]
+    if isinstance(node, ast.Call):
+        return FUNCTIONS[node.func.id](_eval(node.args[0], frame))
+    if isinstance(node, ast.UnaryOp):
+        return ~_as_bool(_eval(node.operand, frame), frame)
+    if isinstance(node, ast.BoolOp):
+        parts = [_as_bool(_eval(v, frame), frame) for v in node.values]
+        out = parts[0]
+        for p in parts[1:]:
+            out = (out & p) if isinstance(node.op, ast.And) else (out | p)
+        return out
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, frame)
+        result = pd.Series(True, index=frame.index)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _eval(right_node, frame)
+            if isinstance(op, (ast.In, ast.NotIn)):
+                hit = pd.Series(left, index=frame.index).isin(right)
+                step = hit if isinstance(op, ast.In) else ~hit
+            else:
+                step = COMPARE[type(op)](left, right)
+            result &= _as_bool(step, frame)
+            left = right
+        return result
+    raise TypeError(type(node).__name__)  # unreachable: parse() whitelists the tree
+
+
+def _as_bool(value, frame: pd.DataFrame) -> pd.Series:
+    if isinstance(value, pd.Series):
+        return value.fillna(False).astype(bool)
+    return pd.Series(bool(value), index=frame.index)

@@ -1,0 +1,109 @@
+"""Apply one mapping algorithm to a raw form: one function per algorithm, as in sdtm.oak.
+
+Each function takes the raw form (text, with ``_row`` provenance and the subject's ``_country``)
+and returns the variable's values plus findings. Nothing is guessed: a value that cannot be mapped
+becomes a finding naming form, row, field, value and spec key, and the variable stays empty (or, for
+an extensible codelist, carries the collected value with a warning).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialkit.findings import Finding
+from trialkit.raw_dictionary import RawDictionary
+from trialkit.sdtm.dates import edc_to_iso, local_to_iso, with_time
+from trialkit.sdtm.spec import Mapping
+
+
+def _findings(mask: pd.Series, raw: pd.DataFrame, form: str, column: str, values: pd.Series, message, key: str,
+              severity: str = "error") -> list[Finding]:
+    rows = np.flatnonzero(mask.to_numpy())
+    messages = message if isinstance(message, pd.Series) else None
+    return [
+        Finding(severity, f"{form}.csv", int(raw["_row"].iloc[r]), column, str(values.iloc[r]),
+                messages.iloc[r] if messages is not None else message, key, str(raw["SUBJID"].iloc[r]))
+        for r in rows
+    ]
+
+
+def assign(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
+    field = m.args["assign"]
+    text = raw[field].astype(str).str.strip()
+    if not m.args.get("number"):
+        return text, []
+    number = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    if m.args["number"] == "if_numeric":  # text results such as '<1E-05' are expected: no finding
+        return number, []
+    bad = number.isna() & (text != "")
+    return number, _findings(bad, raw, form, field, text, "not a number", m.key)
+
+
+def ct(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
+    field = m.args["ct"]
+    text = raw[field].astype(str)
+    values, unmatched = m.codelist.recode(text)
+    if m.codelist.extensible:
+        values = values.where(~unmatched, text.str.strip().str.upper())
+        return values, _findings(unmatched, raw, form, field, text,
+                                 f"value not in extensible codelist {m.codelist.name}; kept as collected", m.key, "warning")
+    return values, _findings(unmatched, raw, form, field, text, f"value not in codelist {m.codelist.name}", m.key)
+
+
+def hardcode(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
+    return pd.Series(m.args["hardcode"], index=raw.index, dtype=object if isinstance(m.args["hardcode"], str) else float), []
+
+
+def condition(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
+    """First branch whose condition holds wins; later branches never overwrite earlier ones."""
+    default = m.args.get("else", "")
+    out = pd.Series(default, index=raw.index, dtype=object)
+    decided = pd.Series(False, index=raw.index)
+    for expr, then in m.conditions:
+        hit = expr.evaluate(raw) & ~decided
+        value = raw[then["assign"]].astype(str).str.strip() if isinstance(then, dict) else then
+        out = out.where(~hit, value)
+        decided |= hit
+    return out, []
+
+
+def date(m: Mapping, raw: pd.DataFrame, form: str, dictionary: RawDictionary) -> tuple[pd.Series, list[Finding]]:
+    field = m.args["date"]
+    spec = next(f for f in dictionary.forms[form].fields if f.name == field)
+    text = raw[field].astype(str)
+    if spec.format == "site_local":
+        formats = raw["_country"].map({c: v["date"] for c, v in dictionary.site_formats.items()})
+        iso, problem = local_to_iso(text, formats)
+    else:
+        iso, problem = edc_to_iso(text, partial_allowed=spec.partial)
+    findings = _findings(problem != "", raw, form, field, text, problem, m.key)
+    if "time" in m.args:
+        iso, time_problem = with_time(iso, raw[m.args["time"]])
+        findings += _findings(time_problem != "", raw, form, m.args["time"], raw[m.args["time"]], time_problem, m.key)
+    return iso, findings
+
+
+def visit(m: Mapping, raw: pd.DataFrame, form: str, visits: dict[str, dict]) -> tuple[pd.DataFrame, list[Finding]]:
+    """VISITNUM and VISIT from the visit map; unscheduled visits get their VISITNUM later, by date."""
+    field = m.args["visit"]
+    code = raw[field].astype(str).str.strip().str.upper()
+    known = code.isin(list(visits))
+    out = pd.DataFrame({
+        "VISITNUM": code.map({k: v.get("visitnum", np.nan) for k, v in visits.items()}).astype(float),
+        "VISIT": code.map({k: v["visit"] for k, v in visits.items()}).fillna(""),
+    }, index=raw.index)
+    findings = _findings(~known & (code != ""), raw, form, field, raw[field], "visit not in the study's visit map", m.key)
+    return out, findings
+
+
+def age(m: Mapping, frame: pd.DataFrame) -> pd.Series:
+    """Whole years between birth and reference dates; a birth date without a day counts from the
+    first of its month (documented imputation); no year-only birth dates or partial references."""
+    birth = frame[m.args["age"]["birth"]].astype(str)
+    ref = frame[m.args["age"]["reference"]].astype(str)
+    birth_full = birth.where(birth.str.len() != 7, birth + "-01")
+    b = pd.to_datetime(birth_full.where(birth_full.str.len() >= 10).str.slice(0, 10), errors="coerce")
+    r = pd.to_datetime(ref.where(ref.str.len() >= 10).str.slice(0, 10), errors="coerce")
+    years = r.dt.year - b.dt.year - ((r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))).astype(int)
+    return years.astype("float64")

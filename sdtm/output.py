@@ -1,0 +1,57 @@
+"""Write an SDTM run: one XPT v5 per dataset (checked first, as xportr does), the row ledger and
+the findings as JSON.
+
+Types follow the SDTMIG metadata: Num variables are written as numbers, Char variables as text
+(numbers mapped into a Char variable, e.g. a blast percentage into LBORRES, are written in their
+shortest exact form: 12.5, 3). Provenance columns (_form, _row) never reach the XPT.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialkit.sdtm.engine import SdtmResult, dataset_columns
+from trialkit.sdtm.standards import load_domains
+from trialkit.xpt import DatasetMeta, Variable, write_xpt
+
+
+def _char(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        text = pd.Series(np.char.mod("%.15g", values.fillna(0).to_numpy(dtype=float)), index=values.index, dtype=object)
+        return text.where(values.notna(), "")
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
+def dataset_meta(domain: str, columns: list[str]) -> DatasetMeta:
+    standard = load_domains()
+    meta = standard["SUPPQUAL" if domain.startswith("SUPP") and domain not in standard else domain]
+    label = f"Supplemental Qualifiers for {domain[4:]}" if domain.startswith("SUPP") else meta.label
+    variables = tuple(Variable(v.name, v.label, v.type) for v in meta.variables if v.name in columns)
+    return DatasetMeta(domain, label, variables)
+
+
+def xpt_frame(frame: pd.DataFrame, meta: DatasetMeta) -> pd.DataFrame:
+    out = {}
+    for v in meta.variables:
+        col = frame[v.name]
+        out[v.name] = pd.to_numeric(col.replace("", np.nan), errors="coerce").astype(float) if v.type == "Num" else _char(col)
+    return pd.DataFrame(out)
+
+
+def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for domain, frame in sorted(result.datasets.items()):
+        columns = dataset_columns(domain, frame, result.specs)
+        meta = dataset_meta(domain, columns)
+        path = write_xpt(xpt_frame(frame, meta), meta, out / f"{domain.lower()}.xpt", strict=strict)
+        written[domain] = {"file": path.name, "records": len(frame), "variables": len(meta.variables)}
+    ledger = result.ledger.to_dict()
+    (out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
+    (out / "findings.json").write_text(json.dumps([f.to_dict() for f in result.findings], indent=2) + "\n", encoding="utf-8")
+    errors = sum(f.severity == "error" for f in result.findings)
+    return {"datasets": written, "ledger": ledger, "findings": len(result.findings), "errors": errors}
