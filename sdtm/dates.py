@@ -73,6 +73,7 @@ def with_time(iso_date: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Seri
     out = iso_date.where(~(has_time & good_time & complete), iso_date + "T" + t)
     problem = pd.Series("", index=iso_date.index, dtype=object)
     problem[has_time & ~good_time] = "not a valid HH:MM time"
+    problem[has_time & good_time & ~complete] = "time given without a complete date; time dropped"
     return out, problem
 
 

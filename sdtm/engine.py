@@ -99,6 +99,8 @@ def build_domain(spec: DomainSpec, forms: dict[str, pd.DataFrame], cfg: StudyCon
             new = [c for c in extra.columns if c not in frame.columns or c in ("_form", "_row")]
             extra = extra[["USUBJID", *new]].rename(columns={"_form": f"_form_{len(frame.columns)}", "_row": f"_row_{len(frame.columns)}"})
             frame = frame.merge(extra, on="USUBJID", how="left")
+        text = [c for c in frame.columns if frame[c].dtype == object]
+        frame[text] = frame[text].fillna("")  # a subject without a record of a later source
         return frame.reset_index(drop=True)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -231,7 +233,8 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
     if "DM" not in specs:
         raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
     result = SdtmResult(datasets={}, specs=specs)
-    forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings)
+    ct_fields = {(src.form, m.args["ct"]) for spec in specs.values() for src in spec.sources for m in src.mappings if m.algorithm == "ct"}
+    forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
 
     dm = build_domain(specs["DM"], forms, cfg, dictionary, result.findings)
     built = {"DM": dm}

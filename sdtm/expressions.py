@@ -20,11 +20,16 @@ import pandas as pd
 
 from trialkit.errors import SpecError
 
+def _text(s: pd.Series) -> pd.Series:
+    """Values as text with missing as '' (merged sources leave NaN where a subject has no record)."""
+    return s.astype(object).where(s.notna(), "").astype(str)
+
+
 FUNCTIONS = {
-    "blank": lambda s: s.astype(str).str.strip() == "",
-    "present": lambda s: s.astype(str).str.strip() != "",
-    "norm": lambda s: s.astype(str).str.strip().str.upper(),
-    "number": lambda s: pd.to_numeric(s.astype(str).str.replace(",", ".", regex=False), errors="coerce"),
+    "blank": lambda s: _text(s).str.strip() == "",
+    "present": lambda s: _text(s).str.strip() != "",
+    "norm": lambda s: _text(s).str.strip().str.upper(),
+    "number": lambda s: pd.to_numeric(_text(s).str.replace(",", ".", regex=False), errors="coerce"),
 }
 COMPARE = {
     ast.Eq: lambda a, b: a == b,
@@ -47,6 +52,8 @@ class Expression:
         value = _eval(self.tree.body, frame)
         if not isinstance(value, pd.Series):
             value = pd.Series(value, index=frame.index)
+        if value.dtype == "boolean":  # unknown (a comparison with a missing value) is not true
+            value = value.fillna(False).astype(bool)
         return value
 
 
@@ -57,11 +64,14 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
     except SyntaxError as exc:
         raise SpecError(f"cannot parse expression {text!r}: {exc.msg}", file=file, key=key) from None
     fields: set[str] = set()
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or len(node.args) != 1 or node.keywords:
                 raise SpecError(f"expression {text!r}: only {', '.join(sorted(FUNCTIONS))}(FIELD) may be called", file=file, key=key)
         elif isinstance(node, ast.Name):
+            if node.id in FUNCTIONS and id(node) not in called:
+                raise SpecError(f"expression {text!r}: {node.id} is a function; write {node.id}(FIELD)", file=file, key=key)
             if node.id not in FUNCTIONS:
                 fields.add(node.id)
         elif isinstance(node, ast.Compare):
@@ -91,7 +101,7 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
     if isinstance(node, ast.Call):
         return FUNCTIONS[node.func.id](_eval(node.args[0], frame))
     if isinstance(node, ast.UnaryOp):
-        return ~_as_bool(_eval(node.operand, frame), frame)
+        return ~_as_bool(_eval(node.operand, frame), frame)  # operands are comparisons or functions: never NaN
     if isinstance(node, ast.BoolOp):
         parts = [_as_bool(_eval(v, frame), frame) for v in node.values]
         out = parts[0]
@@ -100,7 +110,7 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
         return out
     if isinstance(node, ast.Compare):
         left = _eval(node.left, frame)
-        result = pd.Series(True, index=frame.index)
+        result = pd.Series(True, index=frame.index, dtype="boolean")
         for op, right_node in zip(node.ops, node.comparators):
             right = _eval(right_node, frame)
             if isinstance(op, (ast.In, ast.NotIn)):
@@ -108,13 +118,20 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
                 step = hit if isinstance(op, ast.In) else ~hit
             else:
                 step = COMPARE[type(op)](left, right)
-            result &= _as_bool(step, frame)
+            # a comparison with a missing value is unknown (SQL's three-valued logic): neither it
+            # nor its negation is true, so != and not in never select a missing value either
+            step = _as_bool(step, frame)
+            for side in (left, right):
+                if isinstance(side, pd.Series):
+                    step = step.mask(side.isna(), pd.NA)
+            result &= step
             left = right
         return result
     raise TypeError(type(node).__name__)  # unreachable: parse() whitelists the tree
 
 
 def _as_bool(value, frame: pd.DataFrame) -> pd.Series:
+    """Nullable booleans (Kleene logic: not NA = NA, NA and False = False, NA or True = True)."""
     if isinstance(value, pd.Series):
-        return value.fillna(False).astype(bool)
-    return pd.Series(bool(value), index=frame.index)
+        return value.astype("boolean")
+    return pd.Series(bool(value), index=frame.index, dtype="boolean")

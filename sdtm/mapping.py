@@ -47,7 +47,7 @@ def ct(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Findin
     if m.codelist.extensible:
         values = values.where(~unmatched, text.str.strip().str.upper())
         return values, _findings(unmatched, raw, form, field, text,
-                                 f"value not in extensible codelist {m.codelist.name}; kept as collected", m.key, "warning")
+                                 f"value not in extensible codelist {m.codelist.name}; kept as collected (trimmed, upper case)", m.key, "warning")
     return values, _findings(unmatched, raw, form, field, text, f"value not in codelist {m.codelist.name}", m.key)
 
 
@@ -62,7 +62,7 @@ def condition(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list
     decided = pd.Series(False, index=raw.index)
     for expr, then in m.conditions:
         hit = expr.evaluate(raw) & ~decided
-        value = raw[then["assign"]].astype(str).str.strip() if isinstance(then, dict) else then
+        value = raw[then["assign"]].astype(object).where(raw[then["assign"]].notna(), "").astype(str).str.strip() if isinstance(then, dict) else then
         out = out.where(~hit, value)
         decided |= hit
     return out, []

@@ -14,7 +14,11 @@ import pandas as pd
 
 from trialkit.findings import Finding
 from trialkit.ledger import Ledger
-from trialkit.raw_dictionary import RawDictionary, read_form, truncation_findings
+from trialkit.raw_dictionary import RawDictionary, check_form, read_form, truncation_findings
+
+# dictionary problems reported at reading; dates and codes recoded through CT are reported by the
+# mapping that reads them (with the spec key), so they are not reported twice
+REPORTED_AT_READING = {"required value missing": "error", "value not in codes": "error"}
 
 
 def _reject(frame: pd.DataFrame, mask: pd.Series, form: str, reason: str, column: str, ledger: Ledger,
@@ -26,8 +30,24 @@ def _reject(frame: pd.DataFrame, mask: pd.Series, form: str, reason: str, column
     return frame[~mask.to_numpy()]
 
 
+def dictionary_findings(frame: pd.DataFrame, name: str, dictionary: RawDictionary, ct_fields: set[tuple[str, str]]) -> list[Finding]:
+    """Values that break the raw dictionary's contract and that no mapping will report: a required
+    value left empty, a code outside its codes in a field not recoded through CT (a condition on
+    such a field would otherwise fall through to its else branch without a word)."""
+    form = dictionary.forms[name]
+    out = []
+    for f in check_form(frame[form.columns], form, dictionary):
+        severity = REPORTED_AT_READING.get(f.problem)
+        if severity is None or (f.problem == "value not in codes" and (name, f.field) in ct_fields):
+            continue
+        pos = f.row - 1
+        out.append(Finding(severity, f"{name}.csv", int(frame["_row"].iloc[pos]), f.field, f.value,
+                           f"raw dictionary: {f.problem}", None, str(frame["SUBJID"].iloc[pos])))
+    return out
+
+
 def read_raw(raw_dir: Path, dictionary: RawDictionary, subject_form: str, ledger: Ledger,
-             findings: list[Finding]) -> dict[str, pd.DataFrame]:
+             findings: list[Finding], ct_fields: set[tuple[str, str]] = frozenset()) -> dict[str, pd.DataFrame]:
     forms: dict[str, pd.DataFrame] = {}
     for name, form in dictionary.forms.items():
         path = Path(raw_dir) / f"{name}.csv"
@@ -54,6 +74,7 @@ def read_raw(raw_dir: Path, dictionary: RawDictionary, subject_form: str, ledger
             again = frame["SUBJID"].str.strip().duplicated(keep="first")
             frame = _reject(frame, again, name, f"second record for the subject in one-row-per-subject form {name}", "SUBJID", ledger, findings)
         frame["SUBJID"] = frame["SUBJID"].str.strip()
+        findings += dictionary_findings(frame.reset_index(drop=True), name, dictionary, ct_fields)
         forms[name] = frame
     subjects = forms[subject_form]
     known = set(subjects["SUBJID"])

@@ -20,6 +20,7 @@ names the spec file and the key.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,14 @@ def _mapping(variable: str, raw: dict, *, where: str, path: Path, form_fields: s
         need_field(raw[algo], algo)
     if algo == "date" and "time" in raw:
         need_field(raw["time"], "time")
+    if algo == "assign" and raw.get("number", True) not in (True, "if_numeric"):
+        raise SpecError("number: takes true or if_numeric", file=str(path), key=f"{where}.number")
+    for k in ("hardcode", "else"):
+        if isinstance(raw.get(k), bool):
+            raise SpecError(f"{k}: YAML read a yes/no word as a boolean; quote the value", file=str(path), key=f"{where}.{k}")
     if algo == "ct":
+        if "codelist" in raw and "values" in raw:
+            raise SpecError("ct takes codelist: or values:, not both", file=str(path), key=where)
         if "codelist" in raw:
             if raw["codelist"] not in codelists:
                 raise SpecError(f"unknown codelist {raw['codelist']!r}", file=str(path), key=f"{where}.codelist")
@@ -136,6 +144,8 @@ def _mapping(variable: str, raw: dict, *, where: str, path: Path, form_fields: s
             for name in expr.fields:
                 need_field(name, f"condition[{k}].if")
             then = branch["then"]
+            if isinstance(then, bool):
+                raise SpecError("then: YAML read a yes/no word as a boolean; quote the value", file=str(path), key=f"{where}.condition[{k}].then")
             if isinstance(then, dict):
                 if set(then) != {"assign"}:
                     raise SpecError("then: takes a value or {assign: FIELD}", file=str(path), key=f"{where}.condition[{k}].then")
@@ -168,6 +178,8 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
     sources = []
     for s, raw in enumerate(data.get("sources") or []):
         where = f"sources[{s}]"
+        if not isinstance(raw, dict):
+            raise SpecError("each source is a mapping with form: and variables:", file=str(path), key=where)
         form = raw.get("form")
         if form not in dictionary.forms:
             raise SpecError(f"form {form!r} is not in the raw dictionary", file=str(path), key=f"{where}.form")
@@ -183,11 +195,13 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
                 raise SpecError(f"filter uses fields not in form {form}: {sorted(missing)}", file=str(path), key=f"{where}.filter")
         supp = []
         for q, sq in enumerate(raw.get("supp") or []):
+            if not isinstance(sq, dict):
+                raise SpecError("each supp entry is a mapping with qnam, qlabel, field", file=str(path), key=f"{where}.supp[{q}]")
             if sq.get("field") not in fields:
                 raise SpecError(f"the form has no field {sq.get('field')!r}", file=str(path), key=f"{where}.supp[{q}].field")
             qnam = str(sq.get("qnam", ""))
-            if not qnam or len(qnam) > 8 or not qnam.isupper() or not qnam.replace("_", "").isalnum() or qnam[0].isdigit():
-                raise SpecError(f"QNAM {qnam!r} must be 1-8 upper-case letters/digits, not starting with a digit", file=str(path), key=f"{where}.supp[{q}].qnam")
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,7}", qnam):
+                raise SpecError(f"QNAM {qnam!r} must be 1-8 upper-case ASCII letters, digits or _, starting with a letter", file=str(path), key=f"{where}.supp[{q}].qnam")
             if len(str(sq.get("qlabel", ""))) > 40 or not sq.get("qlabel"):
                 raise SpecError("QLABEL is required and at most 40 characters", file=str(path), key=f"{where}.supp[{q}].qlabel")
             supp.append(Supp(qnam, sq["qlabel"], sq["field"], sq.get("qorig", "CRF")))

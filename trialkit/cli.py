@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from trialkit import __version__
-from trialkit.errors import TrialkitError
+from trialkit.errors import InputError, TrialkitError
 from trialkit.progress import progress, setup_logging
 
 log = logging.getLogger("trialkit")
@@ -91,6 +91,54 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate):
                f"-> {out} ({len(manifest['defects'])} defects, {len(manifest['duplicates'])} duplicates)")
 
 
+def run_sdtm_stage(study: str, raw: Path, out: Path, strict: bool) -> dict:
+    from trialkit.sdtm.engine import run_sdtm
+    from trialkit.sdtm.output import write_sdtm
+
+    if not raw.is_dir():
+        raise InputError("raw export folder not found", file=str(raw))
+    with progress("sdtm", total=2) as advance:
+        result = run_sdtm(study, raw)
+        advance("mapped")
+        summary = write_sdtm(result, out, strict=strict)
+        advance("written")
+    print_reconciliation(summary, result.findings)
+    return summary
+
+
+def print_reconciliation(summary: dict, findings: list) -> None:
+    """The ledger as a terminal table: rows in per form, landed, rejected; records out per dataset."""
+    from rich.table import Table
+
+    from trialkit.progress import stdout_console
+
+    table = Table(title="Raw rows reconciliation", show_edge=False)
+    for col in ("form", "rows in", "landed", "rejected", "unaccounted"):
+        table.add_column(col, justify="left" if col == "form" else "right")
+    for r in summary["ledger"]["forms"]:
+        table.add_row(r["form"], str(r["rows_in"]), str(r["landed"]), str(r["rejected"]), str(r["unaccounted"]))
+    stdout_console.print(table)
+    datasets = ", ".join(f"{d} {v['records']}" for d, v in summary["datasets"].items())
+    stdout_console.print(f"datasets: {datasets}")
+    by = {}
+    for f in findings:
+        by[f.severity] = by.get(f.severity, 0) + 1
+    stdout_console.print("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "none"))
+
+
+@main.command()
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.argument("raw", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the SDTM datasets.")
+@click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
+@reports_errors
+def sdtm(study, raw, out, strict):
+    """Map a raw export folder to SDTM: <domain>.xpt, ledger.json, findings.json."""
+    summary = run_sdtm_stage(study, raw, out, strict)
+    errors = summary.get("errors", 0)
+    sys.exit(1 if errors else 0)
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("trialkit-demo"),
               show_default=True, help="Folder for everything the demo writes.")
@@ -100,6 +148,8 @@ def demo(out):
     manifest = run_simulation(DEFAULT_STUDY, None, None, out / "raw", out / "truth.csv", 0, 0.0)
     click.echo(f"raw export of {manifest['study']} ({manifest['subjects']} subjects, seed {manifest['seed']}): {out / 'raw'}")
     click.echo(f"subject-level truth: {out / 'truth.csv'}")
+    run_sdtm_stage(DEFAULT_STUDY, out / "raw", out / "sdtm", strict=False)
+    click.echo(f"SDTM datasets, ledger and findings: {out / 'sdtm'}")
 
 
 if __name__ == "__main__":  # pragma: no cover
