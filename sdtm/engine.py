@@ -21,12 +21,13 @@ from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.dates import study_day
 from trialkit.sdtm.raw_input import read_raw
-from trialkit.sdtm.spec import DomainSpec, Source, load_study_specs
+from trialkit.sdtm.spec import DomainSpec, Source, check_field_coverage, load_study_specs
 from trialkit.sdtm.standards import load_domains
 from trialkit.sdtm.trial_elements import subject_elements, subject_visits
 from trialkit.spec import load_yaml, study_dir
 
 PROVENANCE = ["_form", "_row"]
+ENGINE_FIELDS = ("STUDYID", "SITEID", "SUBJID")  # read by the engine itself: study check, USUBJID, DM.SITEID
 
 
 @dataclass
@@ -39,6 +40,7 @@ class StudyConfig:
     path: Path
     elements: list[dict] = field(default_factory=list)
     visit_domains: list[str] = field(default_factory=list)
+    not_mapped: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -61,7 +63,7 @@ def load_study_config(study: str | Path) -> StudyConfig:
             raise SpecError("each visit needs raw: and visit:", file=str(path), key=f"visits[{k}]")
         visits[str(v["raw"]).upper()] = v
     return StudyConfig(data["studyid"], data["subjects"], visits, data.get("epochs", []), data.get("trial_design", {}), path,
-                       data.get("subject_elements", []), data.get("subject_visits", []))
+                       data.get("subject_elements", []), data.get("subject_visits", []), data.get("not_mapped") or {})
 
 
 def _source_frame(spec: DomainSpec, src: Source, raw: pd.DataFrame, cfg: StudyConfig, dictionary: RawDictionary,
@@ -232,9 +234,14 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
     specs = load_study_specs(study, dictionary)
     if "DM" not in specs:
         raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
+    check_field_coverage(specs, dictionary, cfg.not_mapped, cfg.path, ENGINE_FIELDS)
     result = SdtmResult(datasets={}, specs=specs)
     ct_fields = {(src.form, m.args["ct"]) for spec in specs.values() for src in spec.sources for m in src.mappings if m.algorithm == "ct"}
     forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
+    for name, frame in forms.items():
+        wrong = frame["STUDYID"].str.strip() != cfg.studyid
+        result.findings += [Finding("error", f"{name}.csv", int(r), "STUDYID", v, f"study identifier is not {cfg.studyid}", None, s)
+                            for r, v, s in zip(frame["_row"][wrong], frame["STUDYID"][wrong], frame["SUBJID"][wrong])]
 
     dm = build_domain(specs["DM"], forms, cfg, dictionary, result.findings)
     built = {"DM": dm}

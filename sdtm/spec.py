@@ -240,3 +240,40 @@ def load_study_specs(study: str | Path, dictionary: RawDictionary) -> dict[str, 
             raise SpecError(f"domain {spec.domain} is specified twice", file=str(path), key="domain")
         specs[spec.domain] = spec
     return specs
+
+
+def fields_used(spec: DomainSpec) -> set[tuple[str, str]]:
+    """(form, field) pairs a spec reads: mapped, tested in a condition or filter, or kept in SUPPQUAL."""
+    used = set()
+    for src in spec.sources:
+        for m in src.mappings:
+            for k in ("assign", "ct", "date", "time", "visit"):
+                if k in m.args:
+                    used.add((src.form, m.args[k]))
+            for expr, then in m.conditions:
+                used |= {(src.form, f) for f in expr.fields}
+                if isinstance(then, dict):
+                    used.add((src.form, then["assign"]))
+        if src.filter is not None:
+            used |= {(src.form, f) for f in src.filter.fields}
+        used |= {(src.form, q.field) for q in src.supp}
+    return used
+
+
+def check_field_coverage(specs: dict[str, DomainSpec], dictionary: RawDictionary, not_mapped: dict, path: Path,
+                         engine_fields: tuple[str, ...]) -> None:
+    """Every raw field is read by some spec or listed under not_mapped with a reason: a field that
+    silently goes nowhere is data lost without a trace."""
+    used = set().union(*(fields_used(s) for s in specs.values())) if specs else set()
+    for form_name, form in dictionary.forms.items():
+        listed = not_mapped.get(form_name) or {}
+        for f in form.fields:
+            if f.name in engine_fields or (form_name, f.name) in used:
+                if f.name in listed:
+                    raise SpecError(f"{f.name} is mapped, so it must not be listed as not mapped", file=str(path), key=f"not_mapped.{form_name}.{f.name}")
+                continue
+            if f.name not in listed:
+                raise SpecError(f"raw field {form_name}.{f.name} is mapped by no domain spec; map it or list it under "
+                                "not_mapped with the reason", file=str(path), key=f"not_mapped.{form_name}")
+            if not str(listed[f.name]).strip():
+                raise SpecError("give the reason the field is not mapped", file=str(path), key=f"not_mapped.{form_name}.{f.name}")
