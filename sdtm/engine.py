@@ -109,12 +109,16 @@ def build_domain(spec: DomainSpec, forms: dict[str, pd.DataFrame], cfg: StudyCon
 
 def _dm_summaries(spec: DomainSpec, dm: pd.DataFrame, datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for var, s in spec.summaries.items():
-        source = datasets.get(s["domain"])
-        if source is None or s["variable"] not in source:
-            raise SpecError(f"summary source {s['domain']}.{s['variable']} is not built by any spec", file=str(spec.path), key=f"summaries.{var}")
-        values = source[["USUBJID", s["variable"]]]
-        values = values[values[s["variable"]].astype(str) != ""]
-        agg = values.groupby("USUBJID")[s["variable"]].agg(s.get("stat", "min"))
+        parts = []
+        for src in s.get("sources") or [{"domain": s.get("domain"), "variable": s.get("variable")}]:
+            source = datasets.get(src["domain"])
+            if source is None or src["variable"] not in source:
+                raise SpecError(f"summary source {src['domain']}.{src['variable']} is not built by any spec",
+                                file=str(spec.path), key=f"summaries.{var}")
+            parts.append(source[["USUBJID", src["variable"]]].set_axis(["USUBJID", "value"], axis=1))
+        values = pd.concat(parts, ignore_index=True)
+        values = values[values["value"].astype(str) != ""]
+        agg = values.groupby("USUBJID")["value"].agg(s.get("stat", "min"))
         dm[var] = dm["USUBJID"].map(agg).fillna("")
     for m in spec.post:
         if m.algorithm == "age":
@@ -131,8 +135,23 @@ def _dm_summaries(spec: DomainSpec, dm: pd.DataFrame, datasets: dict[str, pd.Dat
 def _epoch(dtc: pd.Series, refs: pd.DataFrame, rules: list[dict]) -> pd.Series:
     """First rule that holds: ``from``/``to`` inclusive, ``before``/``after`` exclusive bounds on
     DM date variables; a partial or missing date gets no EPOCH."""
-    day = dtc.astype(str).str.slice(0, 10).where(dtc.astype(str).str.len() >= 10, "")
-    out = pd.Series("", index=dtc.index, dtype=object)
+    text = dtc.astype(str)
+    day = text.str.slice(0, 10).where(text.str.len() >= 10, "")
+    out = _epoch_of_day(day, refs, rules)
+    # a date without its day still has an EPOCH when its whole month falls in one epoch
+    month = text.str.len() == 7
+    if month.any():
+        first = (text + "-01").where(month, "")
+        last = pd.Series("", index=dtc.index, dtype=object)
+        ends = pd.to_datetime(first.where(month), format="%Y-%m-%d", errors="coerce") + pd.offsets.MonthEnd(0)
+        last[month] = ends[month].dt.strftime("%Y-%m-%d")
+        a, b = _epoch_of_day(first, refs, rules), _epoch_of_day(last, refs, rules)
+        out = out.where(~(month & (a == b)), a)
+    return out
+
+
+def _epoch_of_day(day: pd.Series, refs: pd.DataFrame, rules: list[dict]) -> pd.Series:
+    out = pd.Series("", index=day.index, dtype=object)
     decided = day == ""
     for rule in rules:
         ok = ~decided

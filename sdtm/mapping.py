@@ -31,6 +31,8 @@ def _findings(mask: pd.Series, raw: pd.DataFrame, form: str, column: str, values
 def assign(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
     field = m.args["assign"]
     text = raw[field].astype(str).str.strip()
+    if m.args.get("plain_decimal"):
+        return plain_decimal(text), []
     if not m.args.get("number"):
         return text, []
     number = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
@@ -38,6 +40,19 @@ def assign(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Fi
         return number, []
     bad = number.isna() & (text != "")
     return number, _findings(bad, raw, form, field, text, "not a number", m.key)
+
+
+def plain_decimal(text: pd.Series) -> pd.Series:
+    """Numbers written in E-notation (optionally after < or >) as plain decimals, for standardized
+    results: '3.2E-03' -> '0.0032', '<1E-05' -> '<0.00001'; other text is kept."""
+    parts = text.str.extract(r"^([<>]?)\s*([0-9.]+[Ee][-+]?[0-9]+)$")
+    number = pd.to_numeric(parts[1], errors="coerce")
+    good = number.notna()
+    # lab results take few distinct values: format each distinct number once
+    table = {v: np.format_float_positional(v, trim="-") for v in number[good].unique()}
+    out = text.copy()
+    out[good] = parts[0][good] + number[good].map(table)
+    return out
 
 
 def ct(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:

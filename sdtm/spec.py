@@ -101,7 +101,7 @@ def _mapping(variable: str, raw: dict, *, where: str, path: Path, form_fields: s
     if len(algos) != 1:
         raise SpecError(f"give exactly one algorithm of {', '.join(ALGORITHMS)} (got {sorted(raw)})", file=str(path), key=where)
     algo = algos[0]
-    allowed_extra = {"assign": {"number"}, "ct": {"codelist", "values"}, "date": {"time"}, "condition": {"else"}}.get(algo, set())
+    allowed_extra = {"assign": {"number", "plain_decimal"}, "ct": {"codelist", "values"}, "date": {"time"}, "condition": {"else"}}.get(algo, set())
     unknown = set(raw) - {algo} - allowed_extra
     if unknown:
         raise SpecError(f"unknown option(s) {sorted(unknown)} for {algo}", file=str(path), key=where)

@@ -113,6 +113,15 @@ def adverse_events(profile: Profile, s: pd.DataFrame, rng: np.random.Generator) 
     out["AEOUT"] = np.where(ongoing, "NOT RECOVERED/NOT RESOLVED", "RECOVERED/RESOLVED")
     out["AETERM"] = cat.verbatim(out["term"].to_numpy(), rng)
     out["MEDDRAV"] = MEDDRA_VERSION
+    # seriousness criteria of serious events: life-threatening for grade 4, else hospitalization,
+    # with other medically important events where neither applies
+    serious = out["AESER"].to_numpy() == "Y"
+    grade = out["AETOXGR"].to_numpy()
+    life = serious & (grade >= 4) & bernoulli(rng, 0.6, m)
+    hosp = serious & bernoulli(rng, 0.85, m)
+    out["AESLIFE"] = np.where(life, "Y", np.where(serious, "N", ""))
+    out["AESHOSP"] = np.where(hosp, "Y", np.where(serious, "N", ""))
+    out["AESMIE"] = np.where(serious & ~life & ~hosp, "Y", np.where(serious, "N", ""))
     out = out[keep].drop(columns=["term"]).sort_values(["_i", "AESTDAT"], kind="stable").reset_index(drop=True)
     out["AESPID"] = out.groupby("_i").cumcount() + 1
     return out

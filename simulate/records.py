@@ -278,7 +278,9 @@ def subsequent_therapy(s: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
 def second_malignancies(s: pd.DataFrame) -> pd.DataFrame:
     kind = s["efs_kind"].to_numpy()
     i = np.flatnonzero((kind == "SECOND_MALIGNANCY") & (s["event_date"].to_numpy() <= s["obs_end"].to_numpy()))
-    return _frame(i, SMNDAT=s["event_date"].to_numpy()[i], SMNDIAG=s["smn_type"].to_numpy()[i])
+    diag = s["smn_type"].to_numpy()[i]
+    return _frame(i, SMNDAT=s["event_date"].to_numpy()[i], SMNDIAG=diag,
+                  SMNOTH=np.where(diag == "OTHER", "THYROID CARCINOMA", "").astype(object))
 
 
 def enrolment(s: pd.DataFrame) -> pd.DataFrame:
