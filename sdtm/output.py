@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.errors import TrialkitError
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
 from trialkit.xpt import DatasetMeta, Variable, write_xpt
@@ -42,13 +43,28 @@ def xpt_frame(frame: pd.DataFrame, meta: DatasetMeta) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+ISO_8601 = r"^(\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?)?$"
+
+
+def check_dtc(domain: str, frame: pd.DataFrame) -> None:
+    """--DTC values are ISO 8601 (complete or partial, empty when unknown); anything else is a bug
+    in a mapping, stopped before the file is written."""
+    for col in (c for c in frame.columns if c.endswith("DTC")):
+        bad = ~frame[col].astype(str).str.match(ISO_8601)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise TrialkitError(f"value {frame[col].iloc[row]!r} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
+
+
 def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for domain, frame in sorted(result.datasets.items()):
         columns = dataset_columns(domain, frame, result.specs)
         meta = dataset_meta(domain, columns)
-        path = write_xpt(xpt_frame(frame, meta), meta, out / f"{domain.lower()}.xpt", strict=strict)
+        data = xpt_frame(frame, meta)
+        check_dtc(domain, data)
+        path = write_xpt(data, meta, out / f"{domain.lower()}.xpt", strict=strict)
         written[domain] = {"file": path.name, "records": len(frame), "variables": len(meta.variables)}
     ledger = result.ledger.to_dict()
     (out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
