@@ -184,8 +184,8 @@ def _unscheduled_visitnum(frame: pd.DataFrame, dtc: str) -> None:
     target = work[uns & day.notna()].drop(columns="VISITNUM").reset_index().sort_values("day")
     merged = pd.merge_asof(target, sched, on="day", by="USUBJID", direction="backward")
     merged["VISITNUM"] = merged["VISITNUM"].fillna(0)
-    merged = merged.sort_values(["USUBJID", "day", "index"])
-    merged["k"] = merged.groupby(["USUBJID", "VISITNUM"]).cumcount() + 1
+    # one number per unscheduled visit (date), shared by all records of that visit
+    merged["k"] = merged.groupby(["USUBJID", "VISITNUM"])["day"].rank(method="dense").astype(int)
     frame.loc[merged["index"].to_numpy(), "VISITNUM"] = (merged["VISITNUM"] + 0.01 * merged["k"]).round(2).to_numpy()
 
 
@@ -255,7 +255,9 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
         raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
     check_field_coverage(specs, dictionary, cfg.not_mapped, cfg.path, ENGINE_FIELDS)
     result = SdtmResult(datasets={}, specs=specs)
-    ct_fields = {(src.form, m.args["ct"]) for spec in specs.values() for src in spec.sources for m in src.mappings if m.algorithm == "ct"}
+    # coded fields whose mapping reports its own unknown values (with the spec key)
+    ct_fields = {(src.form, m.args[m.algorithm]) for spec in specs.values() for src in spec.sources
+                 for m in src.mappings if m.algorithm in ("ct", "visit")}
     forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
     for name, frame in forms.items():
         wrong = frame["STUDYID"].str.strip() != cfg.studyid

@@ -1,0 +1,128 @@
+"""Tests of ``trialkit sdtm RAW --out OUT`` (trialkit.cli), run through click's CliRunner.
+
+One study of 120 subjects is simulated once and written clean and dirty (level 2) in a module-scoped
+fixture. Exit codes: 0 clean, 1 when there are findings at error level, 2 for unusable input (one
+``trialkit: error:`` line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from trialkit.cli import main
+from trialkit.raw_dictionary import load_raw_dictionary
+from trialkit.simulate.profile import load_profile
+from trialkit.simulate.study import simulate_study
+from trialkit.simulate.writer import write_export
+
+STUDY = "ball_relapse"
+SUBJECTS = 120
+SEED = 7
+ERROR_PREFIX = "trialkit: error:"
+TTY_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """``main`` re-configures the root logger with a handler bound to CliRunner's stderr; put the
+    previous handlers back so later tests do not log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env={name: None for name in TTY_OVERRIDES})
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    base = tmp_path_factory.mktemp("sdtm_cli")
+    dictionary = load_raw_dictionary(STUDY)
+    study = simulate_study(load_profile(STUDY), SUBJECTS, SEED)
+    return {name: (base / name, write_export(study, dictionary, base / name, **kwargs))
+            for name, kwargs in {"clean": {}, "dirty": {"dirty": 2}}.items()}
+
+
+def cells_of(line: str) -> list[str]:
+    """The cells of a row of the rich table (column rules dropped)."""
+    return re.findall(r"[\w-]+", line)
+
+
+def invoke(runner: CliRunner, *args):
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+# ---- Test 1 ------------------------------------------------------------------------------------
+def test_sdtm_cli_01_clean_export_exits_0_with_the_reconciliation_table(runner, exports, tmp_path):
+    """Test 1: on a clean export the command exits 0, writes the datasets, ledger.json and an empty
+    findings.json, and prints the reconciliation table (every form, 'rows in') and 'findings: none'."""
+    raw, manifest = exports["clean"]
+    out = tmp_path / "sdtm"
+    result = invoke(runner, "sdtm", raw, "--out", out)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    assert "rows in" in result.stdout
+    for form, info in manifest["forms"].items():
+        cells = next((c for c in map(cells_of, result.stdout.splitlines()) if c and c[0] == form), None)
+        assert cells == [form, str(info["rows"]), str(info["rows"]), "0", "0"], (form, result.stdout)
+    assert "findings: none" in result.stdout
+    assert json.loads((out / "findings.json").read_text(encoding="utf-8")) == []
+    ledger = json.loads((out / "ledger.json").read_text(encoding="utf-8"))
+    assert {f["form"] for f in ledger["forms"]} == set(manifest["forms"])
+    assert (out / "dm.xpt").is_file() and (out / "ae.xpt").is_file()
+
+
+# ---- Test 2 ------------------------------------------------------------------------------------
+def test_sdtm_cli_02_dirty_export_exits_1_and_findings_json_names_the_defects(runner, exports, tmp_path):
+    """Test 2: on a dirty export the command exits 1 and findings.json has an error finding at the
+    file and row of every planted defect; the summary line counts the errors."""
+    raw, manifest = exports["dirty"]
+    out = tmp_path / "sdtm"
+    result = invoke(runner, "sdtm", raw, "--out", out)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert errors
+    at = {(f["source"], f["row"]) for f in errors}
+    missing = [d for d in manifest["defects"] if (d["file"], d["row"]) not in at]
+    assert missing == []
+    assert f"{len(errors)} error" in result.stdout
+    assert set(findings[0]) == {"severity", "source", "row", "column", "value", "message", "key", "subject"}
+
+
+# ---- Test 3 ------------------------------------------------------------------------------------
+def test_sdtm_cli_03_missing_raw_folder_is_one_error_line_and_exit_2(runner, tmp_path):
+    """Test 3: a RAW folder that does not exist exits 2 with one 'trialkit: error:' line naming it,
+    and nothing is written."""
+    raw = tmp_path / "no_such_export"
+    out = tmp_path / "sdtm"
+    result = invoke(runner, "sdtm", raw, "--out", out)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), result.stderr
+    assert str(raw) in lines[0]
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+# ---- Test 4 ------------------------------------------------------------------------------------
+def test_sdtm_cli_04_unknown_study_is_one_error_line_and_exit_2(runner, exports, tmp_path):
+    """Test 4: an unknown --study exits 2 with one 'trialkit: error:' line naming the study."""
+    raw, _ = exports["clean"]
+    out = tmp_path / "sdtm"
+    result = invoke(runner, "sdtm", "--study", "no_such_study", raw, "--out", out)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), result.stderr
+    assert "no_such_study" in lines[0]
+    assert not out.exists()
