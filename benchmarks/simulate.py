@@ -12,14 +12,13 @@ timing each step with ``time.perf_counter`` and reading its peak RSS with ``getr
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, print_table, run_child  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "simulate.json"
 
@@ -80,52 +79,16 @@ CHILD = textwrap.dedent(
 
 def run_size(subjects: int, study: str, seed: int, timeout: float) -> dict:
     """Run one size in a fresh interpreter; wall time measured here too, around the whole child."""
-    import time
-
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, study, str(subjects), str(seed)],
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"subjects": subjects, "error": f"timed out after {timeout:g} s"}
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-15:]
-        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
-        return {"subjects": subjects, "error": how, "stderr_tail": tail, "wall_s": wall}
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_child(CHILD, [study, subjects, seed], timeout)
+    if "error" in result:
+        return {"subjects": subjects, **result}
     work = result["simulate_study_s"] + result["write_export_s"]
-    result["process_wall_s"] = wall
     result["rows_per_s"] = result["rows"] / work if work > 0 else None
     result["subjects_per_s"] = result["subjects"] / work if work > 0 else None
     return result
 
 
-def machine_info() -> dict:
-    from importlib.metadata import version
-
-    info = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        info["memory_total_mib"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-    except (ValueError, OSError, AttributeError):
-        info["memory_total_mib"] = None
-    for package in ("trialkit", "numpy", "pandas"):
-        try:
-            info[package] = version(package)
-        except Exception:  # noqa: BLE001 - informational only
-            info[package] = None
-    return info
-
-
-def print_table(results: list[dict]) -> None:
+def print_results(results: list[dict]) -> None:
     headers = ["subjects", "rows", "MB written", "simulate s", "write s", "total s", "peak RSS MiB", "rows/s"]
     table_rows = []
     for r in results:
@@ -137,24 +100,7 @@ def print_table(results: list[dict]) -> None:
             f"{r['simulate_study_s']:.2f}", f"{r['write_export_s']:.2f}", f"{r['total_s']:.2f}",
             f"{r['peak_rss_mib']:,.0f}", f"{r['rows_per_s']:,.0f}",
         ])
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(h), *(len(row[i]) for row in table_rows)) for i, h in enumerate(headers)]
-        print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
-        for row in table_rows:
-            print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
-        return
-    table = Table(title="trialkit simulate")
-    for h in headers:
-        table.add_column(h, justify="right", no_wrap=True)
-    for row in table_rows:
-        table.add_row(*row)
-    console = Console()
-    if not console.is_terminal:  # a pipe or a file: don't squeeze the table into 80 columns
-        console = Console(width=120)
-    console.print(table)
+    print_table("trialkit simulate", headers, table_rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {line}", file=sys.stderr)
         results.append(result)
 
-    print_table(results)
+    print_results(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": "simulate", "study": args.study, "machine": machine_info(), "results": results}
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,94 @@
+"""Helpers shared by the benchmark scripts: a fresh child interpreter per measurement, the machine's
+description for the JSON results, and the results table.
+
+Standard library only (rich is used when installed), so that a child process can import it too
+without paying for pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def run_child(code: str, args: list, timeout: float, cwd: str | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter with ``args`` as sys.argv[1:].
+
+    The child prints one JSON object on its last stdout line; that object is returned with
+    ``process_wall_s`` (wall time around the whole child, interpreter start included) added. A child
+    that times out or fails gives ``{"error": ...}`` instead, with the tail of its stderr and its wall
+    time when it ended by itself.
+    """
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, *(str(a) for a in args)],
+                              capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s"}
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-15:]
+        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+        return {"error": how, "stderr_tail": tail, "wall_s": wall}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_wall_s"] = wall
+    return result
+
+
+def machine_info() -> dict:
+    from importlib.metadata import version
+
+    info = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        info["memory_total_mib"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        info["memory_total_mib"] = None
+    for package in ("trialkit", "numpy", "pandas"):
+        try:
+            info[package] = version(package)
+        except Exception:  # noqa: BLE001 - informational only
+            info[package] = None
+    return info
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]], width: int = 120) -> None:
+    """Right-aligned table: rich when installed, plain columns otherwise. ``width`` is used when
+    stdout is not a terminal (a pipe or a file), so the table is not squeezed into 80 columns."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+        print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
+        for row in rows:
+            print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        return
+    table = Table(title=title)
+    for h in headers:
+        table.add_column(h, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=width)
+    console.print(table)
