@@ -12,13 +12,18 @@ from __future__ import annotations
 import pandas as pd
 
 from trialkit.raw_dictionary import EDC_DATE, MONTHS
+from trialkit.vectorize import per_unique
 
 MONTH_NUMBER = {m: f"{k:02d}" for k, m in enumerate(MONTHS, start=1)}
 
 
 def edc_to_iso(values: pd.Series, *, partial_allowed: bool = True) -> tuple[pd.Series, pd.Series]:
     """Return (ISO strings, problem text per row: '' where fine)."""
-    text = values.astype(str).str.strip().str.upper()
+    return per_unique(values.astype(str), lambda u: _edc_to_iso(u, partial_allowed))
+
+
+def _edc_to_iso(values: pd.Series, partial_allowed: bool) -> tuple[pd.Series, pd.Series]:
+    text = values.str.strip().str.upper()
     parts = text.str.extract(EDC_DATE)
     day, month, year = parts[0], parts[1], parts[2]
     empty = text == ""
@@ -57,10 +62,10 @@ def local_to_iso(values: pd.Series, formats: pd.Series) -> tuple[pd.Series, pd.S
     problem[present & formats.isna()] = "site of the subject unknown: cannot read its local date format"
     for pattern in formats.dropna().unique():
         mask = present & (formats == pattern)
-        parsed = pd.to_datetime(text.where(mask), format=pattern, errors="coerce")
-        good = mask & parsed.notna()
-        iso[good] = parsed[good].dt.strftime("%Y-%m-%d")
-        problem[mask & parsed.isna()] = f"not a valid date in the site's format {pattern}"
+        parsed = per_unique(text[mask], lambda u, p=pattern: pd.to_datetime(u, format=p, errors="coerce"))
+        good = parsed.notna()
+        iso[good[good].index] = per_unique(parsed[good], lambda u: u.dt.strftime("%Y-%m-%d"))
+        problem[good[~good].index] = f"not a valid date in the site's format {pattern}"
     return iso, problem
 
 
@@ -80,7 +85,14 @@ def with_time(iso_date: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Seri
 def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """--DY: days from the reference start date, +1 on and after it, no day 0; missing (NaN) when
     either date is partial or absent."""
-    d = pd.to_datetime(dtc.astype(str).str.slice(0, 10).where(dtc.astype(str).str.len() >= 10), format="%Y-%m-%d", errors="coerce")
-    r = pd.to_datetime(reference.astype(str).str.slice(0, 10).where(reference.astype(str).str.len() >= 10), format="%Y-%m-%d", errors="coerce")
+    d, r = to_day(dtc), to_day(reference)
     delta = (d - r).dt.days
     return delta.where(delta < 0, delta + 1).astype("float64")
+
+
+def to_day(dtc: pd.Series) -> pd.Series:
+    """The calendar day of complete ISO dates (datetimes included) as datetime64; NaT otherwise."""
+    def parse(u: pd.Series) -> pd.Series:
+        text = u.astype(str)
+        return pd.to_datetime(text.str.slice(0, 10).where(text.str.len() >= 10), format="%Y-%m-%d", errors="coerce")
+    return per_unique(dtc, parse)

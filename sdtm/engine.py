@@ -117,8 +117,12 @@ def _dm_summaries(spec: DomainSpec, dm: pd.DataFrame, datasets: dict[str, pd.Dat
                                 file=str(spec.path), key=f"summaries.{var}")
             parts.append(source[["USUBJID", src["variable"]]].set_axis(["USUBJID", "value"], axis=1))
         values = pd.concat(parts, ignore_index=True)
-        values = values[values["value"].astype(str) != ""]
-        agg = values.groupby("USUBJID")["value"].agg(s.get("stat", "min"))
+        values = values[values["value"].astype(str) != ""].sort_values("value", kind="stable")
+        stat = s.get("stat", "min")
+        if stat not in ("min", "max"):
+            raise SpecError(f"stat must be min or max, not {stat!r}", file=str(spec.path), key=f"summaries.{var}.stat")
+        # ISO 8601 text sorts as dates do: first / last after one sort, no per-group Python
+        agg = values.groupby("USUBJID")["value"].agg("first" if stat == "min" else "last")
         dm[var] = dm["USUBJID"].map(agg).fillna("")
     for m in spec.post:
         if m.algorithm == "age":
@@ -156,8 +160,8 @@ def _epoch_of_day(day: pd.Series, refs: pd.DataFrame, rules: list[dict]) -> pd.S
     for rule in rules:
         ok = ~decided
         for op, var in ((k, v) for k, v in rule.items() if k != "epoch"):
-            bound = refs[var].astype(str).str.slice(0, 10)
-            has = bound.str.len() == 10
+            bound = refs[var]                 # already the calendar day, '' when unknown
+            has = bound != ""
             if op == "from":
                 ok &= has & (day >= bound)
             elif op == "to":
@@ -189,9 +193,18 @@ def _unscheduled_visitnum(frame: pd.DataFrame, dtc: str) -> None:
     frame.loc[merged["index"].to_numpy(), "VISITNUM"] = (merged["VISITNUM"] + 0.01 * merged["k"]).round(2).to_numpy()
 
 
+def reference_days(dm: pd.DataFrame) -> pd.DataFrame:
+    """DM's RF* dates as their calendar day (YYYY-MM-DD, '' when partial or absent), by USUBJID."""
+    rf = [c for c in dm.columns if c.startswith("RF")]
+    days = dm[rf].astype(str).apply(lambda c: c.str.slice(0, 10).where(c.str.len() >= 10, ""))
+    return days.set_index(dm["USUBJID"])
+
+
 def derive(spec: DomainSpec, frame: pd.DataFrame, dm: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
-    refs = frame[["USUBJID"]].merge(dm[["USUBJID", *[c for c in dm.columns if c.startswith("RF")]]], on="USUBJID", how="left").fillna("")
-    refs.index = frame.index
+    ref_days = reference_days(dm)
+    needed = {"RFSTDTC"} | {v for rule in cfg.epochs for k, v in rule.items() if k != "epoch"}
+    refs = pd.DataFrame({var: frame["USUBJID"].map(ref_days[var]).fillna("") for var in needed if var in ref_days},
+                        index=frame.index)
     for var, dtc in spec.study_days.items():
         frame[var] = study_day(frame[dtc], refs["RFSTDTC"])
     if "VISITNUM" in frame:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from trialkit.errors import SpecError
+from trialkit.vectorize import per_unique
 
 def _text(s: pd.Series) -> pd.Series:
     """Values as text with missing as '' (merged sources leave NaN where a subject has no record)."""
@@ -26,10 +27,10 @@ def _text(s: pd.Series) -> pd.Series:
 
 
 FUNCTIONS = {
-    "blank": lambda s: _text(s).str.strip() == "",
-    "present": lambda s: _text(s).str.strip() != "",
-    "norm": lambda s: _text(s).str.strip().str.upper(),
-    "number": lambda s: pd.to_numeric(_text(s).str.replace(",", ".", regex=False), errors="coerce"),
+    "blank": lambda s: per_unique(_text(s), lambda u: u.str.strip() == ""),
+    "present": lambda s: per_unique(_text(s), lambda u: u.str.strip() != ""),
+    "norm": lambda s: per_unique(_text(s), lambda u: u.str.strip().str.upper()),
+    "number": lambda s: per_unique(_text(s), lambda u: pd.to_numeric(u.str.replace(",", ".", regex=False), errors="coerce")),
 }
 COMPARE = {
     ast.Eq: lambda a, b: a == b,

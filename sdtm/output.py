@@ -17,6 +17,7 @@ import pandas as pd
 from trialkit.errors import TrialkitError
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
+from trialkit.vectorize import per_unique
 from trialkit.xpt import DatasetMeta, Variable, write_xpt
 
 
@@ -50,7 +51,7 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
     """--DTC values are ISO 8601 (complete or partial, empty when unknown); anything else is a bug
     in a mapping, stopped before the file is written."""
     for col in (c for c in frame.columns if c.endswith("DTC")):
-        bad = ~frame[col].astype(str).str.match(ISO_8601)
+        bad = ~per_unique(frame[col].astype(str), lambda u: u.str.match(ISO_8601))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise TrialkitError(f"value {frame[col].iloc[row]!r} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)

@@ -36,7 +36,7 @@ def dictionary_findings(frame: pd.DataFrame, name: str, dictionary: RawDictionar
     such a field would otherwise fall through to its else branch without a word)."""
     form = dictionary.forms[name]
     out = []
-    for f in check_form(frame[form.columns], form, dictionary):
+    for f in check_form(frame[form.columns], form, dictionary, dates=False):
         severity = REPORTED_AT_READING.get(f.problem)
         if severity is None or (f.problem == "value not in codes" and (name, f.field) in ct_fields):
             continue

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialkit.errors import SpecError
+from trialkit.vectorize import per_unique
 from trialkit.spec import load_yaml
 
 SDTMIG = "sdtmig-3.4"
@@ -58,10 +59,11 @@ class Codelist:
 
     def recode(self, values: pd.Series) -> tuple[pd.Series, pd.Series]:
         """(submission values, unmatched mask); matching trims and ignores case, and uses synonyms."""
-        key = values.astype(str).str.strip().str.upper()
-        out = key.map(self.lookup)
-        unmatched = out.isna() & (key != "")
-        return out.fillna(""), unmatched
+        def recode(u: pd.Series) -> tuple[pd.Series, pd.Series]:
+            key = u.astype(str).str.strip().str.upper()
+            out = key.map(self.lookup)
+            return out.fillna(""), out.isna() & (key != "")
+        return per_unique(values, recode)
 
 
 def _standards_root() -> Path:

@@ -25,8 +25,10 @@ def subject_visits(studyid: str, built: dict[str, pd.DataFrame], domains: list[s
     if not parts:
         return pd.DataFrame()
     allv = pd.concat(parts, ignore_index=True).dropna(subset=["VISITNUM"])
-    sv = allv.groupby(["USUBJID", "VISITNUM", "VISIT"], as_index=False).agg(SVSTDTC=("day", "min"), SVENDTC=("day", "max"),
-                                                                           _form=("_form", "first"), _row=("_row", "first"))
+    # first / last after one sort: text min / max per group would fall back to Python
+    allv = allv.sort_values("day", kind="stable", na_position="last")
+    sv = allv.groupby(["USUBJID", "VISITNUM", "VISIT"], as_index=False, sort=True).agg(
+        SVSTDTC=("day", "first"), SVENDTC=("day", "last"), _form=("_form", "first"), _row=("_row", "first"))
     sv.insert(0, "DOMAIN", "SV")
     sv.insert(0, "STUDYID", studyid)
     return sv.fillna({"SVSTDTC": "", "SVENDTC": ""}).sort_values(["USUBJID", "VISITNUM"]).reset_index(drop=True)
