@@ -11,7 +11,6 @@ import csv
 import hashlib
 import importlib.metadata
 import json
-import logging
 import os
 import re
 import shutil
@@ -28,24 +27,7 @@ from trialkit.spec import study_dir
 SHIPPED_STUDY = study_dir("ball_relapse")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ERROR_PREFIX = "trialkit: error:"
-# Variables that make rich treat a pipe as a terminal; the tests below are about the plain case.
-TTY_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """``main`` re-configures the root logger with a handler bound to CliRunner's stderr, which is
-    closed after the run; put the previous handlers back so later tests do not log into it."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner(env={name: None for name in TTY_OVERRIDES})
+from conftest import TTY_OVERRIDES  # noqa: E402  (shared with the runner fixture)
 
 
 def invoke(runner: CliRunner, *args: str):

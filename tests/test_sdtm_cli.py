@@ -8,7 +8,6 @@ fixture. Exit codes: 0 clean, 1 when there are findings at error level, 2 for un
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 
@@ -25,23 +24,6 @@ STUDY = "ball_relapse"
 SUBJECTS = 120
 SEED = 7
 ERROR_PREFIX = "trialkit: error:"
-TTY_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """``main`` re-configures the root logger with a handler bound to CliRunner's stderr; put the
-    previous handlers back so later tests do not log into a closed stream."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner(env={name: None for name in TTY_OVERRIDES})
 
 
 @pytest.fixture(scope="module")

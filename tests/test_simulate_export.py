@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
