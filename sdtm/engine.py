@@ -85,6 +85,7 @@ def _source_frame(spec: DomainSpec, src: Source, raw: pd.DataFrame, cfg: StudyCo
         findings += found
     out["_form"] = src.form
     out["_row"] = raw["_row"].to_numpy()
+    out["_src"] = src.key          # which source made the record (two sources may read one form)
     out["_subjid"] = raw["SUBJID"].to_numpy()
     for q in src.supp:
         out[f"_supp_{q.qnam}"] = raw[q.field].astype(str).str.strip().to_numpy()
@@ -226,7 +227,8 @@ def suppqual(spec: DomainSpec, frame: pd.DataFrame) -> pd.DataFrame:
     for src in spec.sources:
         for q in src.supp:
             col = f"_supp_{q.qnam}"
-            rows = frame[(frame["_form"] == src.form) & (frame.get(col, pd.Series("", index=frame.index)).astype(str) != "")]
+            values = frame[col] if col in frame else pd.Series("", index=frame.index)
+            rows = frame[(frame["_src"] == src.key) & values.notna() & (values.astype(str) != "")]
             if rows.empty:
                 continue
             parts.append(pd.DataFrame({

@@ -82,11 +82,14 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
         elif isinstance(node, ast.Constant):
             if not isinstance(node.value, (str, int, float)) or isinstance(node.value, bool):
                 raise SpecError(f"expression {text!r}: constant {node.value!r} is not allowed", file=file, key=key)
-        elif not isinstance(node, (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Load,
+        elif not isinstance(node, (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Load,
                                    ast.List, ast.Tuple, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)):
             raise SpecError(f"expression {text!r}: {type(node).__name__} is not allowed", file=file, key=key)
-        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
-            raise SpecError(f"expression {text!r}: only 'not' may be used as a unary operator", file=file, key=key)
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not) and not (
+                isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
+                and isinstance(node.operand.value, (int, float)) and not isinstance(node.operand.value, bool)):
+            raise SpecError(f"expression {text!r}: only 'not' and a minus sign on a number may be used as unary operators",
+                            file=file, key=key)
     return Expression(str(text), tree, frozenset(fields))
 
 
@@ -101,8 +104,10 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
         return [_eval(e, frame) for e in node.elts]
     if isinstance(node, ast.Call):
         return FUNCTIONS[node.func.id](_eval(node.args[0], frame))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -node.operand.value                            # a negative number (parse() allows nothing else)
     if isinstance(node, ast.UnaryOp):
-        return ~_as_bool(_eval(node.operand, frame), frame)  # operands are comparisons or functions: never NaN
+        return ~_as_bool(_eval(node.operand, frame), frame)  # Kleene not: unknown stays unknown
     if isinstance(node, ast.BoolOp):
         parts = [_as_bool(_eval(v, frame), frame) for v in node.values]
         out = parts[0]

@@ -133,7 +133,6 @@ FORBIDDEN = [
     ("norm(x=MSTATUS) == 'M1'", "may be called"),
     ("norm(MSTATUS, PBBLAST) == 'M1'", "may be called"),
     ("norm() == 'M1'", "may be called"),
-    ("-1 < number(A)", "unary"),
     ("MSTATUS is None", "Is"),
     ("A if B else C", "IfExp"),
     ("{'a': 1}", "Dict"),
@@ -189,3 +188,13 @@ def test_expressions_13_missing_value_never_makes_a_row_true(text):
 def test_expressions_14_bare_function_name_is_refused_at_parse():
     with pytest.raises(SpecError):
         parse("norm == 'X'", key="k")
+
+
+
+def test_expressions_15_negative_numbers_are_allowed():
+    """Test 15: a minus sign on a number is allowed (study days before the start are negative);
+    on anything else it is not."""
+    frame = pd.DataFrame({"A": ["-3", "0", "", "2"]})
+    assert parse("-1 > number(A)").evaluate(frame).tolist() == [True, False, False, False]
+    with pytest.raises(SpecError):
+        parse("-number(A) > 1")

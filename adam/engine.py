@@ -1,0 +1,119 @@
+"""Run a study's ADaM specs over its SDTM datasets: ADSL first, then ADTTE.
+
+Specs live in specs/studies/<study>/adam/: ADSL.yaml (variables kept from DM, then derivation steps)
+and ADTTE.yaml (time-to-event parameters from event and censor sources, plus the ADSL variables
+carried for analysis). Each dataset's variables carry their label from the spec; dates are SAS
+dates with the DATE9. format in the XPT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.adam.errors import AdamError
+from trialkit.adam.steps import apply_steps, check_steps
+from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
+from trialkit.errors import InputError, SpecError
+from trialkit.spec import load_yaml, study_dir
+from trialkit.xpt import DatasetMeta, Variable, read_xpt, write_xpt
+
+
+@dataclass
+class AdamSpec:
+    name: str
+    label: str
+    path: Path
+    labels: dict[str, str]
+    keep: list[str] = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    parameters: list[TteParameter] = field(default_factory=list)
+    cutoff: str | None = None
+    adsl_vars: list[str] = field(default_factory=list)
+
+
+def load_adam_spec(path: Path) -> AdamSpec:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise SpecError("an ADaM spec is a mapping", file=str(path))
+    unknown = set(data) - {"dataset", "label", "variables", "from_dm", "steps", "parameters", "cutoff", "adsl_vars"}
+    if unknown:
+        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=sorted(unknown)[0])
+    labels = data.get("variables") or {}
+    for var, label in labels.items():
+        if len(var) > 8 or len(str(label)) > 40:
+            raise SpecError("variable names are at most 8 characters and labels at most 40", file=str(path), key=f"variables.{var}")
+    return AdamSpec(data["dataset"], data["label"], path, labels, list(data.get("from_dm") or []),
+                    check_steps(data.get("steps"), path), parse_parameters(data.get("parameters"), path),
+                    data.get("cutoff"), list(data.get("adsl_vars") or []))
+
+
+def read_sdtm(folder: Path) -> dict[str, pd.DataFrame]:
+    if not Path(folder).is_dir():
+        raise InputError("SDTM folder not found", file=str(folder))
+    out = {}
+    for path in sorted(Path(folder).glob("*.xpt")):
+        frame, meta = read_xpt(path)
+        out[meta.name.upper()] = frame
+    if "DM" not in out:
+        raise InputError("no dm.xpt in the SDTM folder", file=str(folder))
+    return out
+
+
+def build_adsl(spec: AdamSpec, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    dm = sdtm["DM"]
+    missing = [v for v in spec.keep if v not in dm]
+    if missing:
+        raise AdamError("DM lacks variables ADSL keeps", dataset="DM", variables=missing)
+    adsl = dm[spec.keep].copy()
+    return apply_steps(adsl, spec.steps, sdtm, "ADSL")
+
+
+def build_adtte(spec: AdamSpec, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    if spec.cutoff not in adsl:
+        raise AdamError(f"cut-off date variable {spec.cutoff} is not in ADSL", dataset="ADSL", variables=[spec.cutoff])
+    cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0])
+    parts = [derive_param_tte(adsl, sdtm, p, cutoff) for p in spec.parameters]
+    adtte = pd.concat(parts, ignore_index=True)
+    carried = adsl[["USUBJID", *spec.adsl_vars]]
+    return adtte.merge(carried, on="USUBJID", how="left").sort_values(["USUBJID", "PARAMCD"], kind="stable").reset_index(drop=True)
+
+
+def dataset_meta(spec: AdamSpec, frame: pd.DataFrame) -> DatasetMeta:
+    variables = []
+    for col in frame.columns:
+        if col not in spec.labels:
+            raise SpecError(f"{spec.name}.{col} has no label in the spec", file=str(spec.path), key=f"variables.{col}")
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            variables.append(Variable(col, spec.labels[col], "Num", format="DATE9."))
+        elif pd.api.types.is_numeric_dtype(frame[col]):
+            variables.append(Variable(col, spec.labels[col], "Num"))
+        else:
+            variables.append(Variable(col, spec.labels[col], "Char"))
+    return DatasetMeta(spec.name, spec.label, tuple(variables))
+
+
+def _char_clean(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].where(out[col].notna(), "").astype(str)
+    return out
+
+
+def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict[str, pd.DataFrame]:
+    folder = study_dir(study) / "adam"
+    adsl_spec = load_adam_spec(folder / "ADSL.yaml")
+    adtte_spec = load_adam_spec(folder / "ADTTE.yaml")
+    sdtm = read_sdtm(sdtm_dir)
+    adsl = build_adsl(adsl_spec, sdtm)
+    adtte = build_adtte(adtte_spec, adsl, sdtm)
+    datasets = {"ADSL": adsl, "ADTTE": adtte}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for spec, frame in ((adsl_spec, adsl), (adtte_spec, adtte)):
+            data = _char_clean(frame)
+            write_xpt(data, dataset_meta(spec, data), out / f"{spec.name.lower()}.xpt")
+    return datasets

@@ -1,0 +1,115 @@
+"""Spec steps that build a dataset top to bottom, in the order an admiral template reads.
+
+A study's ADSL spec is a list of steps, each one verb of the derivation library:
+
+    dates:     {NEWDT: --DTC variable, ...}              derive_vars_dt, no imputation
+    merged:    {dataset, filter, order, mode, new_vars}   derive_vars_merged by USUBJID
+    constant:  {VAR: {dataset, filter, variable, date}}   one value for every subject (e.g. cut-off)
+    offset:    {VAR: {from: DATE, days: N, otherwise: {from: DATE, days: N}}}
+    interval:  {VAR: {from: DATE, to: DATE, unit: days|months}}   months = days / 30.4375
+    latest:    {VAR: [DATE, DATE, ...]}                    the latest of several dates per subject
+    condition: {VAR: {cases: [{if: EXPR, then: VALUE or {assign: VAR}}, ...], else: VALUE}}
+    flag:      {VAR: EXPR}                                 Y / N
+
+Step kinds and keys are checked when the spec is loaded; a spec never runs code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialkit.adam.derive import derive_vars_dt, derive_vars_merged
+from trialkit.adam.errors import AdamError
+from trialkit.errors import SpecError
+from trialkit.sdtm.expressions import parse
+
+KINDS = ("dates", "merged", "constant", "offset", "interval", "latest", "condition", "flag")
+
+
+def check_steps(steps: list, path: Path) -> list[tuple[str, dict, str]]:
+    out = []
+    for k, step in enumerate(steps or []):
+        key = f"steps[{k}]"
+        if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in KINDS:
+            raise SpecError(f"each step is one of {', '.join(KINDS)}", file=str(path), key=key)
+        kind, body = next(iter(step.items()))
+        if not isinstance(body, dict) or not body:
+            raise SpecError(f"{kind}: takes a mapping", file=str(path), key=key)
+        if kind == "merged":
+            unknown = set(body) - {"dataset", "filter", "order", "mode", "new_vars"}
+            if unknown or "dataset" not in body or "new_vars" not in body:
+                raise SpecError("merged: takes dataset, new_vars and optionally filter, order, mode", file=str(path), key=key)
+            if body.get("filter"):
+                parse(body["filter"], file=str(path), key=f"{key}.merged.filter")
+        if kind == "condition":
+            for var, rule in body.items():
+                if not isinstance(rule, dict) or "cases" not in rule or set(rule) - {"cases", "else"}:
+                    raise SpecError("condition: VAR: {cases: [...], else: VALUE}", file=str(path), key=f"{key}.condition.{var}")
+                for i, b in enumerate(rule["cases"]):
+                    if not isinstance(b, dict) or set(b) != {"if", "then"}:
+                        raise SpecError("each branch needs if: and then:", file=str(path), key=f"{key}.condition.{var}[{i}]")
+                    parse(b["if"], file=str(path), key=f"{key}.condition.{var}[{i}].if")
+        if kind == "flag":
+            for var, expr in body.items():
+                parse(expr, file=str(path), key=f"{key}.flag.{var}")
+        out.append((kind, body, f"{path.name}:{key}"))
+    return out
+
+
+def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], datasets: dict[str, pd.DataFrame],
+                name: str) -> pd.DataFrame:
+    for kind, body, key in steps:
+        if kind == "dates":
+            for new, dtc in body.items():
+                if not new.endswith("DT"):
+                    raise AdamError(f"{key}: a date variable's name ends in DT ({new})", dataset=name, variables=[new])
+                frame = derive_vars_dt(frame, new[:-2], dtc, highest_imputation="n", flag_imputation=False, dataset_name=name)
+        elif kind == "merged":
+            add = datasets.get(body["dataset"])
+            if add is None:
+                raise AdamError(f"{key}: dataset {body['dataset']} is not available", dataset=body["dataset"])
+            frame = derive_vars_merged(frame, add, ["USUBJID"], new_vars=body["new_vars"], filter_add=body.get("filter"),
+                                       order=body.get("order"), mode=body.get("mode"), dataset_name=name,
+                                       add_name=body["dataset"])
+        elif kind == "constant":
+            for var, c in body.items():
+                src = datasets[c["dataset"]]
+                rows = src[parse(c["filter"]).evaluate(src).to_numpy()] if c.get("filter") else src
+                values = rows[c["variable"]].unique()
+                if len(values) != 1:
+                    raise AdamError(f"{key}: expected one value of {c['variable']}, found {len(values)}", dataset=c["dataset"],
+                                    variables=[c["variable"]])
+                value = pd.Timestamp(values[0]) if c.get("date") else values[0]
+                frame[var] = value
+        elif kind == "offset":
+            for var, o in body.items():
+                value = frame[o["from"]] + pd.to_timedelta(o["days"], unit="D")
+                if "otherwise" in o:
+                    alt = frame[o["otherwise"]["from"]] + pd.to_timedelta(o["otherwise"]["days"], unit="D")
+                    value = value.where(frame[o["from"]].notna(), alt)
+                frame[var] = value
+        elif kind == "interval":
+            for var, o in body.items():
+                days = (frame[o["to"]] - frame[o["from"]]).dt.days
+                frame[var] = days / 30.4375 if o.get("unit") == "months" else days.astype(float)
+        elif kind == "latest":
+            for var, columns in body.items():
+                frame[var] = frame[list(columns)].max(axis=1)
+        elif kind == "condition":
+            for var, rule in body.items():
+                out = pd.Series(rule.get("else", ""), index=frame.index, dtype=object)
+                decided = pd.Series(False, index=frame.index)
+                for b in rule["cases"]:
+                    hit = parse(b["if"]).evaluate(frame) & ~decided
+                    then = b["then"]
+                    value = frame[then["assign"]] if isinstance(then, dict) else then
+                    out = out.where(~hit, value)
+                    decided |= hit
+                frame[var] = out
+        elif kind == "flag":
+            for var, expr in body.items():
+                frame[var] = np.where(parse(expr).evaluate(frame).to_numpy(), "Y", "N")
+    return frame

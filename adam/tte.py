@@ -1,0 +1,178 @@
+"""Time-to-event parameters from declarative event and censor sources (admiral's event_source /
+censor_source and derive_param_tte).
+
+A parameter is a start date (an ADSL variable), a list of event sources and a list of censor sources.
+Each source names a dataset (an SDTM domain or ADSL), a filter in the spec grammar, the date that
+counts (a --DTC or date variable, or ``start``: the event is dated at the start, which makes AVAL 1
+— a treatment failure), the description, and where it came from (SRCDOM / SRCVAR / SRCSEQ). The rule:
+
+* Records after the data cut-off are ignored, events and censorings alike.
+* The earliest qualifying event wins (on a tie, the source listed first); an event dated before the
+  start is clamped to the start where the source says so (``clamp_to_start``), otherwise ignored.
+* A subject with no event is censored at the latest qualifying censoring date on or after the start.
+* An event always beats a censoring, on the same day too.
+* AVAL = ADT - STARTDT + 1 (days).
+
+Partial event dates are imputed to the first day of their period but never before the start
+(admiral's derive_vars_dt with highest_imputation 'M' and min_dates = start); partial censoring
+dates are not used. The same spec drives the validator's independent check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialkit.adam.derive import derive_vars_dt
+from trialkit.adam.errors import AdamError
+from trialkit.errors import SpecError
+from trialkit.sdtm.expressions import Expression, parse
+
+START = "start"
+
+
+@dataclass(frozen=True)
+class TteSource:
+    kind: str                    # event | censor
+    dataset: str
+    date: str                    # a variable of the dataset, or "start"
+    description: str             # EVNTDESC (events) or CNSDTDSC (censorings)
+    srcdom: str
+    srcvar: str
+    seq: str | None = None       # the --SEQ variable that identifies the record (SRCSEQ)
+    filter: Expression | None = None
+    clamp_to_start: bool = False
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class TteParameter:
+    paramcd: str
+    param: str
+    start: str                   # ADSL date variable
+    events: tuple[TteSource, ...]
+    censors: tuple[TteSource, ...]
+
+
+def _source(raw: dict, kind: str, key: str, path: Path) -> TteSource:
+    allowed = {"dataset", "filter", "date", "description", "srcdom", "srcvar", "seq", "clamp_to_start"}
+    if not isinstance(raw, dict):
+        raise SpecError("a source is a mapping", file=str(path), key=key)
+    unknown = set(raw) - allowed
+    if unknown:
+        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=key)
+    for need in ("dataset", "date", "description"):
+        if not raw.get(need):
+            raise SpecError(f"{need}: is required", file=str(path), key=f"{key}.{need}")
+    dataset = str(raw["dataset"])
+    date = str(raw["date"])
+    return TteSource(
+        kind, dataset, date, str(raw["description"]),
+        str(raw.get("srcdom", dataset)), str(raw.get("srcvar", date if date != START else "")),
+        raw.get("seq"), parse(raw["filter"], file=str(path), key=f"{key}.filter") if raw.get("filter") else None,
+        bool(raw.get("clamp_to_start", False)), f"{path.name}:{key}",
+    )
+
+
+def parse_parameters(raw: list, path: Path) -> list[TteParameter]:
+    out = []
+    for k, p in enumerate(raw or []):
+        key = f"parameters[{k}]"
+        for need in ("paramcd", "param", "start", "events", "censors"):
+            if need not in p:
+                raise SpecError(f"{need}: is required", file=str(path), key=f"{key}.{need}")
+        if len(str(p["paramcd"])) > 8:
+            raise SpecError("PARAMCD is at most 8 characters", file=str(path), key=f"{key}.paramcd")
+        events = tuple(_source(e, "event", f"{key}.events[{i}]", path) for i, e in enumerate(p["events"]))
+        censors = tuple(_source(c, "censor", f"{key}.censors[{i}]", path) for i, c in enumerate(p["censors"]))
+        if not censors:
+            raise SpecError("a parameter needs at least one censor source", file=str(path), key=f"{key}.censors")
+        out.append(TteParameter(str(p["paramcd"]), str(p["param"]), str(p["start"]), events, censors))
+    return out
+
+
+def _dates(src: TteSource, frame: pd.DataFrame, start: pd.Series) -> pd.Series:
+    """The date each record of a source counts at, as datetime64 (NaT where it has none)."""
+    if src.date == START:
+        return start
+    values = frame[src.date]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.normalize()
+    work = pd.DataFrame({"DTC": values.where(values.notna(), "").astype(str), "START": start})
+    if src.kind == "event":
+        work = derive_vars_dt(work, "X", "DTC", highest_imputation="M", date_imputation="first",
+                              flag_imputation=False, min_dates=["START"], dataset_name=src.dataset)
+    else:
+        work = derive_vars_dt(work, "X", "DTC", highest_imputation="n", flag_imputation=False, dataset_name=src.dataset)
+    return work["XDT"]
+
+
+def source_records(src: TteSource, datasets: dict[str, pd.DataFrame], adsl: pd.DataFrame, start_var: str,
+                   cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The qualifying dates of one source: USUBJID, ADT, and where they come from."""
+    if src.dataset not in datasets:
+        raise AdamError(f"source dataset {src.dataset} is not available ({src.key})", dataset=src.dataset)
+    frame = datasets[src.dataset]
+    if src.dataset != "ADSL":
+        extra = [c for c in adsl.columns if c not in frame.columns or c == "USUBJID"]
+        frame = frame.merge(adsl[extra], on="USUBJID", how="inner")
+    frame = frame.reset_index(drop=True)
+    if src.filter is not None:
+        missing = sorted(src.filter.fields - set(frame.columns))
+        if missing:
+            raise AdamError(f"filter of {src.key} uses variables that {src.dataset} lacks", dataset=src.dataset, variables=missing)
+        frame = frame[src.filter.evaluate(frame).to_numpy()].reset_index(drop=True)
+    start = frame[start_var]
+    adt = _dates(src, frame, start)
+    keep = adt.notna() & start.notna() & (adt <= cutoff)
+    before = keep & (adt < start)
+    if src.kind == "event" and src.clamp_to_start:
+        adt = adt.where(~before, start)
+    else:
+        keep &= ~before
+    seq = frame[src.seq] if src.seq and src.seq in frame else pd.Series(np.nan, index=frame.index)
+    return pd.DataFrame({
+        "USUBJID": frame["USUBJID"], "ADT": adt, "DESC": src.description, "SRCDOM": src.srcdom,
+        "SRCVAR": src.srcvar, "SRCSEQ": pd.to_numeric(seq, errors="coerce"),
+    })[keep.to_numpy()]
+
+
+def derive_param_tte(adsl: pd.DataFrame, datasets: dict[str, pd.DataFrame], parameter: TteParameter,
+                     cutoff: pd.Timestamp) -> pd.DataFrame:
+    """One record per ADSL subject for ``parameter``: the first event, else the last censoring."""
+    if adsl["USUBJID"].duplicated().any():
+        raise AdamError("ADSL has more than one record for a subject", dataset="ADSL", keys=["USUBJID"],
+                        rows=(np.flatnonzero(adsl["USUBJID"].duplicated(keep=False)) + 1).tolist())
+    if parameter.start not in adsl:
+        raise AdamError(f"start date {parameter.start} is not in ADSL", dataset="ADSL", variables=[parameter.start])
+    tables = {"ADSL": adsl, **datasets}
+
+    def pick(sources: tuple[TteSource, ...], earliest: bool) -> pd.DataFrame:
+        parts = [source_records(s, tables, adsl, parameter.start, cutoff).assign(_order=i) for i, s in enumerate(sources)]
+        allrec = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["USUBJID", "ADT", "_order"])
+        # earliest event (first listed source on a tie); latest censoring (first listed on a tie)
+        allrec = allrec.sort_values(["USUBJID", "ADT", "_order"], ascending=[True, earliest, True], kind="stable")
+        return allrec.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
+
+    events = pick(parameter.events, earliest=True)
+    censors = pick(parameter.censors, earliest=False)
+    subjects = adsl[["STUDYID", "USUBJID", parameter.start]].rename(columns={parameter.start: "STARTDT"}).set_index("USUBJID")
+    chosen = pd.concat([events[events.index.isin(subjects.index)].assign(CNSR=0),
+                        censors[~censors.index.isin(events.index) & censors.index.isin(subjects.index)].assign(CNSR=1)])
+    missing = subjects.index[~subjects.index.isin(chosen.index)]
+    if len(missing):
+        raise AdamError(f"{parameter.paramcd}: no event and no censoring date for {len(missing)} subject(s), "
+                        f"e.g. {', '.join(missing[:3])}", dataset="ADTTE", keys=["USUBJID"])
+    out = subjects.join(chosen, how="left").reset_index()
+    out["PARAMCD"] = parameter.paramcd
+    out["PARAM"] = parameter.param
+    out["AVAL"] = ((out["ADT"] - out["STARTDT"]).dt.days + 1).astype(float)
+    out["AVALU"] = "DAYS"
+    out["EVNTDESC"] = out["DESC"]                       # ADaMIG: event or censoring description
+    out["CNSDTDSC"] = out["DESC"].where(out["CNSR"] == 1, "")
+    out["CNSR"] = out["CNSR"].astype(float)
+    return out[["STUDYID", "USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALU", "CNSR",
+                "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR", "SRCSEQ"]]
