@@ -87,8 +87,14 @@ def _source_frame(spec: DomainSpec, src: Source, raw: pd.DataFrame, cfg: StudyCo
     out["_row"] = raw["_row"].to_numpy()
     out["_src"] = src.key          # which source made the record (two sources may read one form)
     out["_subjid"] = raw["SUBJID"].to_numpy()
+    fields = {f.name: f for f in dictionary.forms[src.form].fields}
     for q in src.supp:
-        out[f"_supp_{q.qnam}"] = raw[q.field].astype(str).str.strip().to_numpy()
+        value = raw[q.field].astype(str).str.strip()
+        codes = fields[q.field].codes
+        if codes:  # a coded field: the dictionary's code, whatever case the site typed it in
+            value = value.where(~value.str.upper().isin({c.upper() for c in codes}),
+                                value.str.upper().map({c.upper(): c for c in codes}))
+        out[f"_supp_{q.qnam}"] = value.to_numpy()
     return out
 
 

@@ -139,6 +139,27 @@ def sdtm(study, raw, out, strict):
     sys.exit(1 if errors else 0)
 
 
+def run_adam_stage(study: str, sdtm_dir: Path, out: Path) -> dict:
+    from trialkit.adam.engine import run_adam
+
+    with progress("adam", total=1) as advance:
+        datasets = run_adam(study, sdtm_dir, out)
+        advance("written")
+    for name, frame in datasets.items():
+        click.echo(f"{name}: {len(frame)} records, {frame.shape[1]} variables")
+    return datasets
+
+
+@main.command()
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
+@reports_errors
+def adam(study, sdtm_dir, out):
+    """Derive ADaM (ADSL, ADTTE) from an SDTM folder: adsl.xpt, adtte.xpt."""
+    run_adam_stage(study, sdtm_dir, out)
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("trialkit-demo"),
               show_default=True, help="Folder for everything the demo writes.")
@@ -150,6 +171,8 @@ def demo(out):
     click.echo(f"subject-level truth: {out / 'truth.csv'}")
     run_sdtm_stage(DEFAULT_STUDY, out / "raw", out / "sdtm", strict=False)
     click.echo(f"SDTM datasets, ledger and findings: {out / 'sdtm'}")
+    run_adam_stage(DEFAULT_STUDY, out / "sdtm", out / "adam")
+    click.echo(f"ADaM datasets: {out / 'adam'}")
 
 
 if __name__ == "__main__":  # pragma: no cover
