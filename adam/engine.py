@@ -1,8 +1,8 @@
 """Run a study's ADaM specs over its SDTM datasets: ADSL first, then ADTTE.
 
-Specs live in specs/studies/<study>/adam/: ADSL.yaml (variables kept from DM, then derivation steps)
-and ADTTE.yaml (time-to-event parameters from event and censor sources, plus the ADSL variables
-carried for analysis). Each dataset's variables carry their label from the spec; dates are SAS
+Specs live in specs/studies/<study>/adam/: ADSL.yaml (variables kept from DM, then derivation steps),
+ADTTE.yaml (time-to-event parameters from event and censor sources, plus the ADSL variables carried
+for analysis) and ADRS.yaml (collected and derived response parameters, BDS). Each dataset's variables carry their label from the spec; dates are SAS
 dates with the DATE9. format in the XPT.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialkit.adam.bds import build_bds, check_parameters
 from trialkit.adam.errors import AdamError
 from trialkit.adam.steps import apply_steps, check_steps
 from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
@@ -32,22 +33,32 @@ class AdamSpec:
     parameters: list[TteParameter] = field(default_factory=list)
     cutoff: str | None = None
     adsl_vars: list[str] = field(default_factory=list)
+    collected: list[dict] = field(default_factory=list)       # BDS: collected parameters
+    derived: list[dict] = field(default_factory=list)         # BDS: derived parameters
+    reference: str | None = None                              # BDS: the date ADY counts from
 
 
 def load_adam_spec(path: Path) -> AdamSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise SpecError("an ADaM spec is a mapping", file=str(path))
-    unknown = set(data) - {"dataset", "label", "variables", "from_dm", "steps", "parameters", "cutoff", "adsl_vars"}
+    unknown = set(data) - {"dataset", "label", "variables", "from_dm", "steps", "parameters", "derived", "cutoff",
+                           "adsl_vars", "reference"}
     if unknown:
         raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=sorted(unknown)[0])
     labels = data.get("variables") or {}
     for var, label in labels.items():
         if len(var) > 8 or len(str(label)) > 40:
             raise SpecError("variable names are at most 8 characters and labels at most 40", file=str(path), key=f"variables.{var}")
+    bds = data["dataset"] != "ADTTE" and "parameters" in data
+    if bds:
+        check_parameters(data.get("parameters"), data.get("derived"), path)
     return AdamSpec(data["dataset"], data["label"], path, labels, list(data.get("from_dm") or []),
-                    check_steps(data.get("steps"), path), parse_parameters(data.get("parameters"), path),
-                    data.get("cutoff"), list(data.get("adsl_vars") or []))
+                    check_steps(data.get("steps"), path),
+                    [] if bds else parse_parameters(data.get("parameters"), path),
+                    data.get("cutoff"), list(data.get("adsl_vars") or []),
+                    list(data.get("parameters") or []) if bds else [], list(data.get("derived") or []),
+                    data.get("reference"))
 
 
 def read_sdtm(folder: Path) -> dict[str, pd.DataFrame]:
@@ -107,13 +118,15 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict
     folder = study_dir(study) / "adam"
     adsl_spec = load_adam_spec(folder / "ADSL.yaml")
     adtte_spec = load_adam_spec(folder / "ADTTE.yaml")
+    adrs_spec = load_adam_spec(folder / "ADRS.yaml")
     sdtm = read_sdtm(sdtm_dir)
     adsl = build_adsl(adsl_spec, sdtm)
     adtte = build_adtte(adtte_spec, adsl, sdtm)
-    datasets = {"ADSL": adsl, "ADTTE": adtte}
+    adrs = build_bds(adrs_spec.collected, adrs_spec.derived, sdtm, adsl, adrs_spec.reference, adrs_spec.adsl_vars)
+    datasets = {"ADSL": adsl, "ADTTE": adtte, "ADRS": adrs}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for spec, frame in ((adsl_spec, adsl), (adtte_spec, adtte)):
+        for spec, frame in ((adsl_spec, adsl), (adtte_spec, adtte), (adrs_spec, adrs)):
             data = _char_clean(frame)
             write_xpt(data, dataset_meta(spec, data), out / f"{spec.name.lower()}.xpt")
     return datasets

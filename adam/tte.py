@@ -61,6 +61,8 @@ def _source(raw: dict, kind: str, key: str, path: Path) -> TteSource:
     allowed = {"dataset", "filter", "date", "description", "srcdom", "srcvar", "seq", "clamp_to_start"}
     if not isinstance(raw, dict):
         raise SpecError("a source is a mapping", file=str(path), key=key)
+    if not isinstance(raw.get("clamp_to_start", False), bool):
+        raise SpecError("clamp_to_start: takes true or false", file=str(path), key=f"{key}.clamp_to_start")
     unknown = set(raw) - allowed
     if unknown:
         raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=key)
@@ -81,6 +83,8 @@ def parse_parameters(raw: list, path: Path) -> list[TteParameter]:
     out = []
     for k, p in enumerate(raw or []):
         key = f"parameters[{k}]"
+        if not isinstance(p, dict):
+            raise SpecError("a parameter is a mapping", file=str(path), key=key)
         for need in ("paramcd", "param", "start", "events", "censors"):
             if need not in p:
                 raise SpecError(f"{need}: is required", file=str(path), key=f"{key}.{need}")
@@ -116,6 +120,10 @@ def source_records(src: TteSource, datasets: dict[str, pd.DataFrame], adsl: pd.D
     if src.dataset not in datasets:
         raise AdamError(f"source dataset {src.dataset} is not available ({src.key})", dataset=src.dataset)
     frame = datasets[src.dataset]
+    needed = ["USUBJID", *([src.date] if src.date != START else []), *([src.seq] if src.seq else [])]
+    lacking = [v for v in needed if v not in frame.columns]
+    if lacking:
+        raise AdamError(f"{src.key}: {src.dataset} lacks {', '.join(lacking)}", dataset=src.dataset, variables=lacking)
     if src.dataset != "ADSL":
         extra = [c for c in adsl.columns if c not in frame.columns or c == "USUBJID"]
         frame = frame.merge(adsl[extra], on="USUBJID", how="inner")
@@ -123,7 +131,8 @@ def source_records(src: TteSource, datasets: dict[str, pd.DataFrame], adsl: pd.D
     if src.filter is not None:
         missing = sorted(src.filter.fields - set(frame.columns))
         if missing:
-            raise AdamError(f"filter of {src.key} uses variables that {src.dataset} lacks", dataset=src.dataset, variables=missing)
+            raise AdamError(f"filter of {src.key} uses variables that {src.dataset} lacks: {', '.join(missing)}",
+                            dataset=src.dataset, variables=missing)
         frame = frame[src.filter.evaluate(frame).to_numpy()].reset_index(drop=True)
     start = frame[start_var]
     adt = _dates(src, frame, start)
@@ -133,7 +142,7 @@ def source_records(src: TteSource, datasets: dict[str, pd.DataFrame], adsl: pd.D
         adt = adt.where(~before, start)
     else:
         keep &= ~before
-    seq = frame[src.seq] if src.seq and src.seq in frame else pd.Series(np.nan, index=frame.index)
+    seq = frame[src.seq] if src.seq else pd.Series(np.nan, index=frame.index)
     return pd.DataFrame({
         "USUBJID": frame["USUBJID"], "ADT": adt, "DESC": src.description, "SRCDOM": src.srcdom,
         "SRCVAR": src.srcvar, "SRCSEQ": pd.to_numeric(seq, errors="coerce"),
@@ -152,7 +161,10 @@ def derive_param_tte(adsl: pd.DataFrame, datasets: dict[str, pd.DataFrame], para
 
     def pick(sources: tuple[TteSource, ...], earliest: bool) -> pd.DataFrame:
         parts = [source_records(s, tables, adsl, parameter.start, cutoff).assign(_order=i) for i, s in enumerate(sources)]
-        allrec = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["USUBJID", "ADT", "_order"])
+        parts = [p for p in parts if not p.empty]
+        if not parts:
+            return pd.DataFrame(columns=["ADT", "DESC", "SRCDOM", "SRCVAR", "SRCSEQ", "_order"], index=pd.Index([], name="USUBJID"))
+        allrec = pd.concat(parts, ignore_index=True)
         # earliest event (first listed source on a tie); latest censoring (first listed on a tie)
         allrec = allrec.sort_values(["USUBJID", "ADT", "_order"], ascending=[True, earliest, True], kind="stable")
         return allrec.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
@@ -160,8 +172,10 @@ def derive_param_tte(adsl: pd.DataFrame, datasets: dict[str, pd.DataFrame], para
     events = pick(parameter.events, earliest=True)
     censors = pick(parameter.censors, earliest=False)
     subjects = adsl[["STUDYID", "USUBJID", parameter.start]].rename(columns={parameter.start: "STARTDT"}).set_index("USUBJID")
-    chosen = pd.concat([events[events.index.isin(subjects.index)].assign(CNSR=0),
-                        censors[~censors.index.isin(events.index) & censors.index.isin(subjects.index)].assign(CNSR=1)])
+    parts = [part for part in (events[events.index.isin(subjects.index)].assign(CNSR=0),
+                               censors[~censors.index.isin(events.index) & censors.index.isin(subjects.index)].assign(CNSR=1))
+             if not part.empty]
+    chosen = pd.concat(parts) if parts else events.assign(CNSR=0)
     missing = subjects.index[~subjects.index.isin(chosen.index)]
     if len(missing):
         raise AdamError(f"{parameter.paramcd}: no event and no censoring date for {len(missing)} subject(s), "

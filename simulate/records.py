@@ -111,7 +111,8 @@ def mrd_results(profile: Profile, s: pd.DataFrame, visits: pd.DataFrame, rng: np
     below = np.where(day15, s["remission_by_day15"].to_numpy()[i], s["mrd_remission"].to_numpy()[i])
     positive = 10.0 ** rng.uniform(-4.0, -2.0, m)
     low_positive = 10.0 ** rng.uniform(np.log10(lod), -4.0, m)
-    low_positive = np.where(rng.random(m) < 0.5, low_positive, 0.0)  # half of remissions undetectable
+    # half of remissions undetectable; flow cytometry cannot see below its 1E-04 limit at all
+    low_positive = np.where((rng.random(m) < 0.5) & (lod < BELOW), low_positive, 0.0)
     value = np.where(sched["screening"].to_numpy(), baseline, np.where(below, low_positive, positive))
     pnq = (method == "PCR") & (value > 0) & (value < BELOW) & bernoulli(rng, mr.positive_not_quantifiable, m)
 

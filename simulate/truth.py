@@ -67,6 +67,12 @@ def subject_truth(studyid: str, cutoff: np.datetime64, s: pd.DataFrame, forms: d
     last_alive = _last_on_or_before(alive_sources, n, cutoff)
     os_adt = np.where(died, death, last_alive)
 
+    # MRD remission as it can be seen: a day-15 or end-of-treatment MRD below 1E-04 (a subject whose
+    # remission was never assessed, e.g. lost or dead before day 15, has none)
+    m = forms["mrd"]
+    assessed = m[m["VISIT"].isin(["C1D15", "C1D29"]) & (m["value"] < 1e-4)]
+    seen_remission = np.isin(np.arange(n), assessed["_i"].to_numpy())
+
     mrd = s["baseline_mrd"].to_numpy()
     mrd_group = np.where(np.isnan(mrd), "NOT EVALUABLE", np.where(mrd >= MRD_HIGH_CUT, ">=1E-3", "<1E-3"))
     return pd.DataFrame(
@@ -80,7 +86,7 @@ def subject_truth(studyid: str, cutoff: np.datetime64, s: pd.DataFrame, forms: d
             "MRDGR": mrd_group,
             "TREATED": s["treated"],
             "RANDDT": rand,
-            "MRDREM": s["mrd_remission"],
+            "MRDREM": seen_remission,
             "HSCT": s["hsct"] & (s["hsct_date"].to_numpy() <= cutoff),
             "HSCTDT": np.where(s["hsct"].to_numpy(), s["hsct_date"].to_numpy().astype("datetime64[D]"), np.datetime64("NaT", "D")),
             "EFS_CNSR": np.where(efs_event, 0, 1),

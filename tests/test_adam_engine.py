@@ -119,3 +119,25 @@ def test_adam_06_cli(tmp_path):
     result = runner.invoke(main, ["adam", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("trialkit: error:") and len(result.stderr.strip().splitlines()) == 1
+
+
+# ---- Test 7 ------------------------------------------------------------------------------------
+def test_adam_07_mrd_remission_agrees_with_truth(study):
+    """Test 7: ADRS MRDREM (MRD < 1E-04 at day 15 or the end of treatment) is Y exactly for the
+    subjects whose remission the truth saw; every ADSL subject has one MRDREM, CREOT and BOR."""
+    datasets, truth = study
+    adrs = datasets["ADRS"]
+    derived = adrs[adrs["PARAMCD"].isin(["MRDREM", "CREOT", "BOR"])]
+    assert (derived.groupby("PARAMCD")["USUBJID"].nunique() == len(truth)).all()
+    mrdrem = adrs[adrs["PARAMCD"] == "MRDREM"].set_index("USUBJID")["AVALC"].reindex(truth.index)
+    pd.testing.assert_series_equal(mrdrem == "Y", truth["MRDREM"] == "True", check_names=False)
+
+
+# ---- Test 8 ------------------------------------------------------------------------------------
+def test_adam_08_adrs_analysis_flag_one_per_visit(study):
+    """Test 8: ANL01FL marks exactly one record per subject, parameter and visit."""
+    adrs = study[0]["ADRS"]
+    flagged = adrs[adrs["ANL01FL"] == "Y"]
+    visits = adrs.assign(_v=adrs["AVISITN"].fillna(-1)).groupby(["USUBJID", "PARAMCD", "_v"]).ngroups
+    assert len(flagged) == visits
+    assert not flagged.assign(_v=flagged["AVISITN"].fillna(-1)).duplicated(["USUBJID", "PARAMCD", "_v"]).any()
