@@ -549,3 +549,30 @@ def derive_var_extreme_flag(
     if len(candidates):
         flag[candidates[_extreme_positions(keys, by, order_cols, ascending, mode)]] = true_value
     return dataset.assign(**{new_var: pd.Series(flag, index=dataset.index, dtype=object)})
+
+
+# ---- derive_extreme_event ------------------------------------------------------------------------
+
+def derive_extreme_event(sources: Sequence[pd.DataFrame], by_vars, order, mode: str = "first",
+                         *, dataset_name: str = "") -> pd.DataFrame:
+    """One record per by group, the first / last by ``order`` across several sources (admiral's
+    ``derive_extreme_event``): e.g. the earliest of relapse, M2 marrow, second malignancy and death.
+
+    Sources are stacked in the order given; on a tie in ``order`` the record of the source listed
+    first wins, so a spec's list order is its tie-break rule. Each source must have ``by_vars`` and
+    ``order``; the result keeps the columns the sources share plus ``SOURCE`` (0-based position).
+    """
+    if mode not in ("first", "last"):
+        raise AdamError(f"mode must be 'first' or 'last', not {mode!r}", dataset=dataset_name)
+    by = _names(by_vars, "by_vars")
+    order_cols, ascending = _parse_order(order)
+    for k, src in enumerate(sources):
+        assert_variables(src, [*by, *order_cols], f"{dataset_name} source {k}".strip())
+    stacked = [src.assign(SOURCE=k) for k, src in enumerate(sources) if not src.empty]
+    if not stacked:
+        return pd.DataFrame(columns=[*by, *order_cols, "SOURCE"])
+    frame = pd.concat(stacked, ignore_index=True)
+    # the source position breaks ties the same way for first and last: listed first wins
+    keys = frame[[*by, *order_cols]].assign(_src=frame["SOURCE"] if mode == "first" else -frame["SOURCE"])
+    picked = _extreme_positions(keys, by, [*order_cols, "_src"], [*ascending, True], mode)
+    return frame.iloc[picked].reset_index(drop=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialkit.adam.derive import derive_vars_dt
+from trialkit.adam.derive import derive_extreme_event, derive_vars_dt
 from trialkit.adam.errors import AdamError
 from trialkit.errors import SpecError
 from trialkit.sdtm.expressions import Expression, parse
@@ -160,14 +160,11 @@ def derive_param_tte(adsl: pd.DataFrame, datasets: dict[str, pd.DataFrame], para
     tables = {"ADSL": adsl, **datasets}
 
     def pick(sources: tuple[TteSource, ...], earliest: bool) -> pd.DataFrame:
-        parts = [source_records(s, tables, adsl, parameter.start, cutoff).assign(_order=i) for i, s in enumerate(sources)]
-        parts = [p for p in parts if not p.empty]
-        if not parts:
-            return pd.DataFrame(columns=["ADT", "DESC", "SRCDOM", "SRCVAR", "SRCSEQ", "_order"], index=pd.Index([], name="USUBJID"))
-        allrec = pd.concat(parts, ignore_index=True)
-        # earliest event (first listed source on a tie); latest censoring (first listed on a tie)
-        allrec = allrec.sort_values(["USUBJID", "ADT", "_order"], ascending=[True, earliest, True], kind="stable")
-        return allrec.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
+        """The earliest event / latest censoring per subject; on a tie the source listed first."""
+        records = [source_records(s, tables, adsl, parameter.start, cutoff) for s in sources]
+        picked = derive_extreme_event(records, ["USUBJID"], ["ADT"], "first" if earliest else "last",
+                                      dataset_name=f"ADTTE {parameter.paramcd}")
+        return picked.drop(columns="SOURCE").set_index("USUBJID")
 
     events = pick(parameter.events, earliest=True)
     censors = pick(parameter.censors, earliest=False)

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.adam.derive import derive_var_extreme_flag, derive_vars_dt, derive_vars_dy, derive_vars_merged
+from trialkit.adam.derive import (
+    derive_extreme_event,
+    derive_var_extreme_flag,
+    derive_vars_dt,
+    derive_vars_dy,
+    derive_vars_merged,
+)
 from trialkit.adam.errors import AdamError, AdamWarning
 from trialkit.errors import SpecError
 
@@ -499,3 +505,40 @@ def test_flag_10_checks_first():
     with pytest.raises(AdamError) as info:
         derive_var_extreme_flag(ADVS, ["USUBJID"], ["AVISITN"], "FL", filter="ANL01FL == 'Y'", dataset_name="ADVS")
     assert info.value.dataset == "ADVS" and info.value.variables == ("ANL01FL",)
+
+
+# ---- derive_extreme_event ------------------------------------------------------------------------
+
+def _d(*values):
+    return pd.to_datetime(list(values))
+
+
+RELAPSE = pd.DataFrame({"USUBJID": ["1", "2"], "ADT": _d("2020-03-01", "2020-05-01"), "DESC": "RELAPSE"})
+DEATH = pd.DataFrame({"USUBJID": ["1", "2", "3"], "ADT": _d("2020-02-01", "2020-05-01", "2020-06-01"), "DESC": "DEATH"})
+
+
+def test_extreme_event_01_earliest_across_sources():
+    """extreme event 1: the earliest record per subject across sources."""
+    out = derive_extreme_event([RELAPSE, DEATH], ["USUBJID"], ["ADT"], "first").set_index("USUBJID")
+    assert out.loc["1", "DESC"] == "DEATH" and out.loc["3", "DESC"] == "DEATH"
+    assert len(out) == 3
+
+
+def test_extreme_event_02_tie_goes_to_the_source_listed_first():
+    """extreme event 2: subject 2 has both on one day; the source listed first wins, in both modes."""
+    for mode in ("first", "last"):
+        a = derive_extreme_event([RELAPSE, DEATH], ["USUBJID"], ["ADT"], mode).set_index("USUBJID")
+        b = derive_extreme_event([DEATH, RELAPSE], ["USUBJID"], ["ADT"], mode).set_index("USUBJID")
+        assert a.loc["2", "DESC"] == "RELAPSE" and b.loc["2", "DESC"] == "DEATH"
+
+
+def test_extreme_event_03_latest_and_checks():
+    """extreme event 3: mode last gives the latest; a source without the order variable is an
+    AdamError naming it; an unknown mode is an error."""
+    out = derive_extreme_event([RELAPSE, DEATH], ["USUBJID"], ["ADT"], "last").set_index("USUBJID")
+    assert out.loc["1", "DESC"] == "RELAPSE"
+    with pytest.raises(AdamError) as info:
+        derive_extreme_event([RELAPSE.drop(columns="ADT")], ["USUBJID"], ["ADT"], dataset_name="ADTTE")
+    assert "ADT" in info.value.variables
+    with pytest.raises(AdamError, match="mode"):
+        derive_extreme_event([RELAPSE], ["USUBJID"], ["ADT"], "middle")

@@ -115,7 +115,7 @@ def test_adam_06_cli(tmp_path):
     write_sdtm(run_sdtm("ball_relapse", tmp_path / "raw"), tmp_path / "sdtm")
     result = runner.invoke(main, ["adam", str(tmp_path / "sdtm"), "--out", str(tmp_path / "adam")])
     assert result.exit_code == 0, result.output
-    assert "ADSL: 30 records" in result.stdout and "ADTTE: 60 records" in result.stdout
+    assert "ADSL: 30 records" in result.stdout and "ADTTE: 90 records" in result.stdout
     result = runner.invoke(main, ["adam", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("trialkit: error:") and len(result.stderr.strip().splitlines()) == 1
@@ -141,3 +141,15 @@ def test_adam_08_adrs_analysis_flag_one_per_visit(study):
     visits = adrs.assign(_v=adrs["AVISITN"].fillna(-1)).groupby(["USUBJID", "PARAMCD", "_v"]).ngroups
     assert len(flagged) == visits
     assert not flagged.assign(_v=flagged["AVISITN"].fillna(-1)).duplicated(["USUBJID", "PARAMCD", "_v"]).any()
+
+
+# ---- Test 9 ------------------------------------------------------------------------------------
+def test_adam_09_relapse_free_time_agrees_with_efs_relapses(study):
+    """Test 9: every EFS event that is a relapse is an RFS event on the same date, and RFS has no
+    other events (deaths, M2 marrow and second malignancies are not relapses)."""
+    adtte = study[0]["ADTTE"]
+    efs = adtte[adtte["PARAMCD"] == "EFS"].set_index("USUBJID")
+    rfs = adtte[adtte["PARAMCD"] == "RFS"].set_index("USUBJID").reindex(efs.index)
+    relapse = (efs["CNSR"] == 0) & (efs["EVNTDESC"] == "RELAPSE")
+    assert (rfs.loc[relapse, "CNSR"] == 0).all() and (rfs.loc[relapse, "ADT"] == efs.loc[relapse, "ADT"]).all()
+    assert set(rfs.loc[rfs["CNSR"] == 0, "EVNTDESC"]) <= {"RELAPSE"}
