@@ -465,7 +465,7 @@ def test_13d_study_spec_parses():
     path = ROOT / "specs" / "studies" / "ball_relapse" / "adam" / "ADTTE.yaml"
     spec = yaml.safe_load(path.read_text())
     params = parse_parameters(spec["parameters"], path)
-    assert [p.paramcd for p in params] == ["EFS", "OS"]
+    assert [p.paramcd for p in params] == ["EFS", "OS", "RFS"]
     assert [e.description for e in params[0].events][:2] == ["FAILURE TO REACH CR AT END OF TREATMENT",
                                                               "DEATH BEFORE END OF TREATMENT ASSESSMENT"]
     assert len(params[1].censors) == 8
