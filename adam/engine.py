@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialkit.adam.bds import build_bds, check_parameters
+from trialkit.adam.checks import assert_unique
 from trialkit.adam.errors import AdamError
 from trialkit.adam.steps import apply_steps, check_steps
 from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
@@ -46,6 +47,9 @@ def load_adam_spec(path: Path) -> AdamSpec:
                            "adsl_vars", "reference"}
     if unknown:
         raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=sorted(unknown)[0])
+    for need in ("dataset", "label"):
+        if not data.get(need):
+            raise SpecError("required key is missing", file=str(path), key=need)
     labels = data.get("variables") or {}
     for var, label in labels.items():
         if len(var) > 8 or len(str(label)) > 40:
@@ -78,6 +82,7 @@ def build_adsl(spec: AdamSpec, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
     missing = [v for v in spec.keep if v not in dm]
     if missing:
         raise AdamError("DM lacks variables ADSL keeps", dataset="DM", variables=missing)
+    assert_unique(dm, ["USUBJID"], "DM")   # ADSL is one record per subject: a repeated DM subject stops here
     adsl = dm[spec.keep].copy()
     return apply_steps(adsl, spec.steps, sdtm, "ADSL")
 

@@ -55,6 +55,12 @@ def check_steps(steps: list, path: Path) -> list[tuple[str, dict, str]]:
         if kind == "flag":
             for var, expr in body.items():
                 parse(expr, file=str(path), key=f"{key}.flag.{var}")
+        if kind == "constant":
+            for var, c in body.items():
+                if not isinstance(c, dict) or not {"dataset", "variable"} <= set(c) or set(c) - {"dataset", "variable", "filter", "date"}:
+                    raise SpecError("constant: VAR: {dataset, variable, filter, date}", file=str(path), key=f"{key}.constant.{var}")
+                if c.get("filter"):
+                    parse(c["filter"], file=str(path), key=f"{key}.constant.{var}.filter")
         out.append((kind, body, f"{path.name}:{key}"))
     return out
 
@@ -76,13 +82,20 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
                                        add_name=body["dataset"])
         elif kind == "constant":
             for var, c in body.items():
-                src = datasets[c["dataset"]]
+                src = datasets.get(c["dataset"])
+                if src is None:
+                    raise AdamError(f"{key}: dataset {c['dataset']} is not available", dataset=c["dataset"])
                 rows = src[parse(c["filter"]).evaluate(src).to_numpy()] if c.get("filter") else src
                 values = rows[c["variable"]].unique()
                 if len(values) != 1:
                     raise AdamError(f"{key}: expected one value of {c['variable']}, found {len(values)}", dataset=c["dataset"],
                                     variables=[c["variable"]])
-                value = pd.Timestamp(values[0]) if c.get("date") else values[0]
+                value = values[0]
+                if c.get("date"):
+                    value = pd.to_datetime(str(value), format="%Y-%m-%d", errors="coerce")
+                    if pd.isna(value):
+                        raise AdamError(f"{key}: {c['variable']} = {values[0]!r} is not a complete ISO 8601 date",
+                                        dataset=c["dataset"], variables=[c["variable"]])
                 frame[var] = value
         elif kind == "offset":
             for var, o in body.items():
@@ -100,7 +113,11 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
                 frame[var] = frame[list(columns)].max(axis=1)
         elif kind == "condition":
             for var, rule in body.items():
-                out = pd.Series(rule.get("else", ""), index=frame.index, dtype=object)
+                results = [b["then"] for b in rule["cases"]] + ([rule["else"]] if "else" in rule else [])
+                numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in results)
+                # a numeric code (TRT01PN...) stays a number, missing where no case holds
+                out = pd.Series(rule.get("else", np.nan if numeric else ""), index=frame.index,
+                                dtype=float if numeric else object)
                 decided = pd.Series(False, index=frame.index)
                 for b in rule["cases"]:
                     hit = parse(b["if"]).evaluate(frame) & ~decided
@@ -111,5 +128,8 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
                 frame[var] = out
         elif kind == "flag":
             for var, expr in body.items():
-                frame[var] = np.where(parse(expr).evaluate(frame).to_numpy(), "Y", "N")
+                result = parse(expr).evaluate(frame)
+                if not pd.api.types.is_bool_dtype(result):
+                    raise AdamError(f"{key}: flag {var} needs a condition, not a value ({expr!r})", dataset=name, variables=[var])
+                frame[var] = np.where(result.to_numpy(), "Y", "N")
     return frame
