@@ -21,7 +21,7 @@ import pandas as pd
 from trialkit.adam.derive import derive_var_extreme_flag, derive_vars_dt, derive_vars_dy
 from trialkit.adam.errors import AdamError
 from trialkit.errors import SpecError
-from trialkit.sdtm.expressions import parse
+from trialkit.sdtm.expressions import first_match, parse
 
 COLLECTED_KEYS = {"paramcd", "param", "parcat1", "dataset", "filter", "avalc", "date", "seq"}
 DERIVED_KEYS = {"paramcd", "param", "parcat1", "from", "filter", "yes_if", "best", "else"}
@@ -51,13 +51,7 @@ def _avalc(p: dict, frame: pd.DataFrame) -> pd.Series:
     rule = p["avalc"]
     if isinstance(rule, str):
         return frame[rule].astype(str)
-    out = pd.Series(rule.get("else", ""), index=frame.index, dtype=object)
-    decided = pd.Series(False, index=frame.index)
-    for case in rule["cases"]:
-        hit = parse(case["if"]).evaluate(frame) & ~decided
-        out = out.where(~hit, case["then"])
-        decided |= hit
-    return out
+    return first_match(frame, [(parse(c["if"]), c["then"]) for c in rule["cases"]], rule.get("else", ""))
 
 
 def collected(p: dict, sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, reference: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import pandas as pd
 from trialkit.adam.derive import derive_vars_dt, derive_vars_merged
 from trialkit.adam.errors import AdamError
 from trialkit.errors import SpecError
-from trialkit.sdtm.expressions import parse
+from trialkit.sdtm.expressions import first_match, parse
 
 KINDS = ("dates", "merged", "constant", "offset", "interval", "latest", "condition", "flag")
 
@@ -113,19 +113,8 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
                 frame[var] = frame[list(columns)].max(axis=1)
         elif kind == "condition":
             for var, rule in body.items():
-                results = [b["then"] for b in rule["cases"]] + ([rule["else"]] if "else" in rule else [])
-                numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in results)
-                # a numeric code (TRT01PN...) stays a number, missing where no case holds
-                out = pd.Series(rule.get("else", np.nan if numeric else ""), index=frame.index,
-                                dtype=float if numeric else object)
-                decided = pd.Series(False, index=frame.index)
-                for b in rule["cases"]:
-                    hit = parse(b["if"]).evaluate(frame) & ~decided
-                    then = b["then"]
-                    value = frame[then["assign"]] if isinstance(then, dict) else then
-                    out = out.where(~hit, value)
-                    decided |= hit
-                frame[var] = out
+                branches = [(parse(b["if"]), b["then"]) for b in rule["cases"]]
+                frame[var] = first_match(frame, branches, rule.get("else"))
         elif kind == "flag":
             for var, expr in body.items():
                 result = parse(expr).evaluate(frame)

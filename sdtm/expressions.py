@@ -141,3 +141,23 @@ def _as_bool(value, frame: pd.DataFrame) -> pd.Series:
     if isinstance(value, pd.Series):
         return value.astype("boolean")
     return pd.Series(bool(value), index=frame.index, dtype="boolean")
+
+
+def first_match(frame: pd.DataFrame, branches, default=None) -> pd.Series:
+    """The value of the first branch whose condition holds, row by row (vectorized): ``branches``
+    are (Expression, then) pairs where ``then`` is a value or ``{"assign": VAR}``. Later branches
+    never overwrite earlier ones. All-numeric values give a numeric column (missing where no branch
+    holds); otherwise text ('' where no branch holds and no default is given)."""
+    values = [then for _, then in branches] + ([default] if default is not None else [])
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    fill = default if default is not None else (float("nan") if numeric else "")
+    out = pd.Series(fill, index=frame.index, dtype=float if numeric else object)
+    decided = pd.Series(False, index=frame.index)
+    for expr, then in branches:
+        hit = expr.evaluate(frame) & ~decided
+        if isinstance(then, dict):
+            col = frame[then["assign"]]
+            then = col.astype(object).where(col.notna(), "").astype(str).str.strip()
+        out = out.where(~hit, then)
+        decided |= hit
+    return out

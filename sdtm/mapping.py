@@ -14,6 +14,7 @@ import pandas as pd
 from trialkit.findings import Finding
 from trialkit.raw_dictionary import RawDictionary
 from trialkit.sdtm.dates import edc_to_iso, local_to_iso, with_time
+from trialkit.sdtm.expressions import first_match
 from trialkit.sdtm.spec import Mapping
 
 
@@ -72,15 +73,7 @@ def hardcode(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[
 
 def condition(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
     """First branch whose condition holds wins; later branches never overwrite earlier ones."""
-    default = m.args.get("else", "")
-    out = pd.Series(default, index=raw.index, dtype=object)
-    decided = pd.Series(False, index=raw.index)
-    for expr, then in m.conditions:
-        hit = expr.evaluate(raw) & ~decided
-        value = raw[then["assign"]].astype(object).where(raw[then["assign"]].notna(), "").astype(str).str.strip() if isinstance(then, dict) else then
-        out = out.where(~hit, value)
-        decided |= hit
-    return out, []
+    return first_match(raw, m.conditions, m.args.get("else", "")), []
 
 
 def date(m: Mapping, raw: pd.DataFrame, form: str, dictionary: RawDictionary) -> tuple[pd.Series, list[Finding]]:
