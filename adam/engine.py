@@ -65,11 +65,14 @@ def load_adam_spec(path: Path) -> AdamSpec:
                     data.get("reference"))
 
 
-def read_sdtm(folder: Path) -> dict[str, pd.DataFrame]:
+def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The SDTM datasets of a folder (``only``: just these, by name; DM always)."""
     if not Path(folder).is_dir():
         raise InputError("SDTM folder not found", file=str(folder))
     out = {}
     for path in sorted(Path(folder).glob("*.xpt")):
+        if only is not None and path.stem.upper() not in only | {"DM"}:
+            continue
         frame, meta = read_xpt(path)
         out[meta.name.upper()] = frame
     if "DM" not in out:
@@ -119,12 +122,26 @@ def _char_clean(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def needed_datasets(adsl: AdamSpec, adtte: AdamSpec, adrs: AdamSpec) -> set[str]:
+    """The SDTM datasets the specs read: nothing else is loaded."""
+    names = {"DM"}
+    for kind, body, _ in adsl.steps:
+        if kind == "merged":
+            names.add(body["dataset"])
+        elif kind == "constant":
+            names |= {c["dataset"] for c in body.values()}
+    for p in adtte.parameters:
+        names |= {s.dataset for s in (*p.events, *p.censors)}
+    names |= {p["dataset"] for p in adrs.collected}
+    return names - {"ADSL"}
+
+
 def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict[str, pd.DataFrame]:
     folder = study_dir(study) / "adam"
     adsl_spec = load_adam_spec(folder / "ADSL.yaml")
     adtte_spec = load_adam_spec(folder / "ADTTE.yaml")
     adrs_spec = load_adam_spec(folder / "ADRS.yaml")
-    sdtm = read_sdtm(sdtm_dir)
+    sdtm = read_sdtm(sdtm_dir, needed_datasets(adsl_spec, adtte_spec, adrs_spec))
     adsl = build_adsl(adsl_spec, sdtm)
     adtte = build_adtte(adtte_spec, adsl, sdtm)
     adrs = build_bds(adrs_spec.collected, adrs_spec.derived, sdtm, adsl, adrs_spec.reference, adrs_spec.adsl_vars)

@@ -124,16 +124,19 @@ def source_records(src: TteSource, datasets: dict[str, pd.DataFrame], adsl: pd.D
     lacking = [v for v in needed if v not in frame.columns]
     if lacking:
         raise AdamError(f"{src.key}: {src.dataset} lacks {', '.join(lacking)}", dataset=src.dataset, variables=lacking)
+    fields = set(src.filter.fields) if src.filter is not None else set()
+    missing = sorted(fields - set(frame.columns) - set(adsl.columns))
+    if missing:
+        raise AdamError(f"filter of {src.key} uses variables that {src.dataset} lacks: {', '.join(missing)}",
+                        dataset=src.dataset, variables=missing)
     if src.dataset != "ADSL":
-        extra = [c for c in adsl.columns if c not in frame.columns or c == "USUBJID"]
-        frame = frame.merge(adsl[extra], on="USUBJID", how="inner")
-    frame = frame.reset_index(drop=True)
+        # only what this source needs: a wide domain merged whole would cost memory and time
+        own = ["USUBJID", *[c for c in dict.fromkeys([src.date, src.seq, *fields]) if c and c in frame.columns and c != "USUBJID"]]
+        from_adsl = ["USUBJID", *[c for c in dict.fromkeys([start_var, *fields]) if c not in own]]
+        frame = frame[own].merge(adsl[from_adsl], on="USUBJID", how="inner")
     if src.filter is not None:
-        missing = sorted(src.filter.fields - set(frame.columns))
-        if missing:
-            raise AdamError(f"filter of {src.key} uses variables that {src.dataset} lacks: {', '.join(missing)}",
-                            dataset=src.dataset, variables=missing)
-        frame = frame[src.filter.evaluate(frame).to_numpy()].reset_index(drop=True)
+        frame = frame[src.filter.evaluate(frame).to_numpy()]
+    frame = frame.reset_index(drop=True)
     start = frame[start_var]
     adt = _dates(src, frame, start)
     keep = adt.notna() & start.notna() & (adt <= cutoff)
