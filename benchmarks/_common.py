@@ -92,3 +92,19 @@ def print_table(title: str, headers: list[str], rows: list[list[str]], width: in
     if not console.is_terminal:
         console = Console(width=width)
     console.print(table)
+
+
+def git_state(folder) -> dict:
+    """The commit measured, and the tracked files outside benchmarks/ that differed from it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        # rstrip only: porcelain lines start with a status column that may be a space
+        return proc.stdout.rstrip() if proc.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)benchmarks")
+    modified = None if status is None else [line[3:] for line in status.splitlines()]
+    return {"commit": git("rev-parse", "HEAD"), "modified": modified}

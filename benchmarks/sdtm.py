@@ -32,7 +32,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import machine_info, print_table, run_child  # noqa: E402
+from _common import git_state, machine_info, print_table, run_child  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "results" / "sdtm.json"
 FLOOR_RATIO_MAX = 2.0        # whole SDTM run / floor, at FLOOR_RATIO_AT subjects
@@ -307,23 +307,6 @@ def print_results(results: list[dict], goals: dict) -> None:
               f"{GROWTH_MAX * s['size_ratio']:g}x time: {s['sdtm_time_ratio']:.1f}x ({verdict[s['met']]})")
 
 
-def git_state() -> dict:
-    """The commit measured, and whether tracked files differed from it (others edit concurrently)."""
-    import subprocess
-
-    def git(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(["git", *args], cwd=BENCH_DIR, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    # tracked files outside benchmarks/ that differ from the commit
-    status = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)benchmarks")
-    modified = None if status is None else [line[3:] for line in status.splitlines()]
-    return {"commit": git("rev-parse", "HEAD"), "modified": modified}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="numbers of subjects")
@@ -335,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep each size's raw export and outputs in KEEP/<subjects> (default: a removed temporary folder)")
     args = parser.parse_args(argv)
 
-    git = git_state()
+    git = git_state(BENCH_DIR)
     results = []
     for n in args.sizes:
         print(f"{n:,} subjects: simulate, sdtm, floor ...", file=sys.stderr, flush=True)
@@ -356,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     goals = targets(results)
     print_results(results, goals)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    git_after = git_state()
+    git_after = git_state(BENCH_DIR)
     if git_after != git:  # the code changed under the benchmark
         git["commit_after"], git["modified_after"] = git_after["commit"], git_after["modified"]
     payload = {"benchmark": "sdtm", "study": args.study, "machine": machine_info(), "git": git, "targets": goals,
