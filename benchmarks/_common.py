@@ -108,3 +108,55 @@ def git_state(folder) -> dict:
     status = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)benchmarks")
     modified = None if status is None else [line[3:] for line in status.splitlines()]
     return {"commit": git("rev-parse", "HEAD"), "modified": modified}
+
+
+def size_arguments(description: str, default_out, keep_help: str):
+    """The command line every per-size pipeline benchmark takes."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="numbers of subjects")
+    parser.add_argument("--out", type=Path, default=default_out, help="JSON results file [%(default)s]")
+    parser.add_argument("--study", default="ball_relapse", help="shipped study name or study folder")
+    parser.add_argument("--seed", type=int, default=None, help="random seed [the profile's demo seed]")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per child process")
+    parser.add_argument("--keep", type=Path, default=None, help=keep_help)
+    return parser
+
+
+def run_sizes(args, label: str, prefix: str, run_one) -> list[dict]:
+    """``run_one(subjects, work_folder)`` for each size, in KEEP/<subjects> or a removed temporary
+    folder; failures (of the run or of its ``floor``) are printed with the tail of their stderr."""
+    import tempfile
+    from pathlib import Path
+
+    results = []
+    for n in args.sizes:
+        print(f"{n:,} subjects: {label} ...", file=sys.stderr, flush=True)
+        if args.keep is not None:
+            work = args.keep / str(n)
+            work.mkdir(parents=True, exist_ok=True)
+            result = run_one(n, work)
+        else:
+            with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+                result = run_one(n, Path(tmp))
+        for what, r in (("", result), (" floor", result.get("floor", {}))):
+            if "error" in r:
+                print(f"  {n:,} subjects{what} failed ({r.get('stage', 'floor')}): {r['error']}", file=sys.stderr)
+                for line in r.get("stderr_tail", []):
+                    print(f"    {line}", file=sys.stderr)
+        results.append(result)
+    return results
+
+
+def write_results(out, benchmark: str, study: str, git: dict, folder, goals: dict, results: list[dict]) -> None:
+    """The JSON result file, with the commit measured (and the commit after, if code changed meanwhile)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    git_after = git_state(folder)
+    if git_after != git:  # the code changed under the benchmark
+        git["commit_after"], git["modified_after"] = git_after["commit"], git_after["modified"]
+    payload = {"benchmark": benchmark, "study": study, "machine": machine_info(), "git": git, "targets": goals,
+               "results": results}
+    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"results: {out}", file=sys.stderr)

@@ -22,17 +22,14 @@ subjects, and near-linear growth: 10x the subjects in at most 12x the time.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import git_state, machine_info, print_table, run_child  # noqa: E402
+from _common import git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "results" / "sdtm.json"
 FLOOR_RATIO_MAX = 2.0        # whole SDTM run / floor, at FLOOR_RATIO_AT subjects
@@ -308,44 +305,13 @@ def print_results(results: list[dict], goals: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="numbers of subjects")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file [%(default)s]")
-    parser.add_argument("--study", default="ball_relapse", help="shipped study name or study folder")
-    parser.add_argument("--seed", type=int, default=None, help="random seed [the profile's demo seed]")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per child process")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep each size's raw export and outputs in KEEP/<subjects> (default: a removed temporary folder)")
-    args = parser.parse_args(argv)
-
+    args = size_arguments(__doc__.splitlines()[0], DEFAULT_OUT, "keep each size's raw export and outputs in KEEP/<subjects> (default: a removed temporary folder)").parse_args(argv)
     git = git_state(BENCH_DIR)
-    results = []
-    for n in args.sizes:
-        print(f"{n:,} subjects: simulate, sdtm, floor ...", file=sys.stderr, flush=True)
-        if args.keep is not None:
-            work = args.keep / str(n)
-            work.mkdir(parents=True, exist_ok=True)
-            result = run_size(n, args.study, args.seed, args.timeout, work)
-        else:
-            with tempfile.TemporaryDirectory(prefix="trialkit-bench-sdtm-") as tmp:
-                result = run_size(n, args.study, args.seed, args.timeout, Path(tmp))
-        for what, r in (("", result), (" floor", result.get("floor", {}))):
-            if "error" in r:
-                print(f"  {n:,} subjects{what} failed ({r.get('stage', 'floor')}): {r['error']}", file=sys.stderr)
-                for line in r.get("stderr_tail", []):
-                    print(f"    {line}", file=sys.stderr)
-        results.append(result)
-
+    results = run_sizes(args, "simulate, sdtm, floor", "trialkit-bench-sdtm-",
+                        lambda n, work: run_size(n, args.study, args.seed, args.timeout, work))
     goals = targets(results)
     print_results(results, goals)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    git_after = git_state(BENCH_DIR)
-    if git_after != git:  # the code changed under the benchmark
-        git["commit_after"], git["modified_after"] = git_after["commit"], git_after["modified"]
-    payload = {"benchmark": "sdtm", "study": args.study, "machine": machine_info(), "git": git, "targets": goals,
-               "results": results}
-    args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(f"results: {args.out}", file=sys.stderr)
+    write_results(args.out, "sdtm", args.study, git, BENCH_DIR, goals, results)
     return 1 if any("error" in r or "error" in r.get("floor", {}) for r in results) else 0
 
 
