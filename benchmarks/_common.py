@@ -14,6 +14,7 @@ import platform
 import resource
 import subprocess
 import sys
+import textwrap
 import time
 
 
@@ -160,3 +161,26 @@ def write_results(out, benchmark: str, study: str, git: dict, folder, goals: dic
                "results": results}
     out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(f"results: {out}", file=sys.stderr)
+
+
+# The raw export every pipeline benchmark starts from (a child process; not timed as part of it).
+SIMULATE = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from trialkit.cli import run_simulation
+
+    study, subjects, seed, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    t0 = time.perf_counter()
+    manifest = run_simulation(study, subjects, None if seed == "-" else int(seed), out, None, 0, 0.0)
+    t1 = time.perf_counter()
+    print(json.dumps({
+        "subjects": manifest["subjects"],
+        "seed": manifest["seed"],
+        "rows": sum(f["rows"] for f in manifest["forms"].values()),
+        "rows_by_form": {name: f["rows"] for name, f in manifest["forms"].items()},
+        "csv_bytes": sum(p.stat().st_size for p in out.glob("*.csv")),
+        "simulate_s": t1 - t0,
+    }))
+    """
+)

@@ -31,30 +31,11 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
+from _common import SIMULATE, git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "results" / "adam.json"
 GROWTH_MAX = 1.2             # time ratio / size ratio: 10x subjects in at most 12x time
 
-# Child 1: the raw export (not timed as part of the benchmark).
-SIMULATE = textwrap.dedent(
-    """
-    import json, sys, time
-    from pathlib import Path
-    from trialkit.cli import run_simulation
-
-    study, subjects, seed, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
-    t0 = time.perf_counter()
-    manifest = run_simulation(study, subjects, None if seed == "-" else int(seed), out, None, 0, 0.0)
-    t1 = time.perf_counter()
-    print(json.dumps({
-        "subjects": manifest["subjects"],
-        "seed": manifest["seed"],
-        "rows": sum(f["rows"] for f in manifest["forms"].values()),
-        "simulate_s": t1 - t0,
-    }))
-    """
-)
 
 # Child 2: SDTM from the export (not timed as part of the benchmark).
 SDTM = textwrap.dedent(
