@@ -161,6 +161,40 @@ def adam(study, sdtm_dir, out):
 
 
 @main.command()
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
+@click.argument("adam_dir", metavar="[ADAM]", required=False, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["json", "junit"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Report file [validation.json / validation.xml in the current folder].")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
+              help="Lowest severity that makes the exit code 1.")
+@reports_errors
+def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on):
+    """Check SDTM (and ADaM) datasets; report as JSON or JUnit XML; exit 1 on findings at --fail-on."""
+    from rich.table import Table
+
+    from trialkit.progress import stdout_console
+    from trialkit.validators.report import summary, write_report
+    from trialkit.validators.run import exit_code, validate as run_validation
+
+    findings, checked = run_validation(study, sdtm_dir, adam_dir)
+    out = out or Path("validation.json" if fmt == "json" else "validation.xml")
+    write_report(findings, checked, fmt, out, fail_on)
+    table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)
+    for col in ("rule", "severity", "dataset", "findings"):
+        table.add_column(col)
+    counts = {}
+    for f in findings:
+        counts[(f.rule, f.severity, f.dataset)] = counts.get((f.rule, f.severity, f.dataset), 0) + 1
+    for (r, sev, ds), n in sorted(counts.items()):
+        table.add_row(r, sev, ds, str(n))
+    stdout_console.print(table)
+    stdout_console.print("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
+    sys.exit(exit_code(findings, fail_on))
+
+
+@main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("trialkit-demo"),
               show_default=True, help="Folder for everything the demo writes.")
 @reports_errors

@@ -1,0 +1,136 @@
+"""The independent ADTTE check (validators/adtte_events.py): clean on a correct ADTTE, and each kind
+of wrong record planted in a good ADTTE is caught by its rule, naming the subject and parameter."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from trialkit.adam.engine import load_adam_spec, run_adam
+from trialkit.cli import main, run_simulation
+from trialkit.sdtm.engine import run_sdtm
+from trialkit.sdtm.output import write_sdtm
+from trialkit.spec import study_dir
+from trialkit.validators.adtte_events import check_adtte
+from trialkit.xpt import read_xpt, write_xpt
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    base = tmp_path_factory.mktemp("validate")
+    run_simulation("ball_relapse", 300, 11, base / "raw", None, 0, 0.0)
+    write_sdtm(run_sdtm("ball_relapse", base / "raw"), base / "sdtm")
+    adam = run_adam("ball_relapse", base / "sdtm", base / "adam")
+    sdtm = {p.stem.upper(): read_xpt(p)[0] for p in (base / "sdtm").glob("*.xpt")}
+    spec = load_adam_spec(study_dir("ball_relapse") / "adam" / "ADTTE.yaml")
+    return base, adam["ADSL"], adam["ADTTE"], sdtm, spec
+
+
+def _check(study, adtte):
+    _, adsl, _, sdtm, spec = study
+    return check_adtte(adtte, adsl, sdtm, spec.parameters, pd.Timestamp(adsl["DCUTDT"].iloc[0]))
+
+
+def _pick(adtte, paramcd, cnsr, desc=None):
+    rows = adtte[(adtte["PARAMCD"] == paramcd) & (adtte["CNSR"] == cnsr)]
+    if desc:
+        rows = rows[rows["EVNTDESC"] == desc]
+    return rows.index[0]
+
+
+# ---- Test 1 ------------------------------------------------------------------------------------
+def test_validate_adtte_01_correct_adtte_is_clean(study):
+    """Test 1: the derived ADTTE passes its independent check."""
+    assert _check(study, study[2]) == []
+
+
+# ---- Test 2 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("plant", "rule"), [
+    ("event_later", "TK-ADTTE-0001"),
+    ("censor_instead_of_event", "TK-ADTTE-0002"),
+    ("censor_date_wrong", "TK-ADTTE-0003"),
+    ("source_wrong", "TK-ADTTE-0004"),
+    ("aval_wrong", "TK-ADTTE-0005"),
+    ("start_wrong", "TK-ADTTE-0006"),
+    ("failure_not_one_day", "TK-ADTTE-0001"),
+])
+def test_validate_adtte_02_each_planted_error_is_caught(study, plant, rule):
+    """Test 2: one wrong record planted in a good ADTTE is caught by its rule, for that subject."""
+    adtte = study[2].copy()
+    day = pd.Timedelta(days=1)
+    if plant == "event_later":
+        i = _pick(adtte, "EFS", 0, "RELAPSE")
+        adtte.loc[i, "ADT"] += 5 * day
+        adtte.loc[i, "AVAL"] += 5
+    elif plant == "censor_instead_of_event":
+        i = _pick(adtte, "OS", 0)
+        adtte.loc[i, "CNSR"] = 1
+    elif plant == "censor_date_wrong":
+        i = _pick(adtte, "OS", 1)
+        adtte.loc[i, "ADT"] -= 30 * day
+        adtte.loc[i, "AVAL"] -= 30
+    elif plant == "source_wrong":
+        i = _pick(adtte, "EFS", 0, "RELAPSE")
+        adtte.loc[i, "SRCSEQ"] = 99
+    elif plant == "aval_wrong":
+        i = _pick(adtte, "EFS", 1)
+        adtte.loc[i, "AVAL"] += 1
+    elif plant == "start_wrong":
+        i = _pick(adtte, "OS", 1)
+        adtte.loc[i, "STARTDT"] -= day
+        adtte.loc[i, "AVAL"] += 1
+    else:  # a treatment failure recorded at the end-of-treatment marrow instead of the start
+        efs = adtte[(adtte["PARAMCD"] == "EFS") & (adtte["AVAL"] == 1) & (adtte["CNSR"] == 0)]
+        if efs.empty:  # make one: a relapse moved to day 1 is not the earliest qualifying event
+            i = _pick(adtte, "EFS", 0, "RELAPSE")
+            adtte.loc[i, "ADT"] = adtte.loc[i, "STARTDT"]
+            adtte.loc[i, "AVAL"] = 1
+        else:
+            i = efs.index[0]
+            adtte.loc[i, "ADT"] += 28 * day
+            adtte.loc[i, "AVAL"] += 28
+    found = _check(study, adtte)
+    assert [f.rule for f in found] == [rule], [str(f) for f in found]
+    assert found[0].usubjid == adtte.loc[i, "USUBJID"] and found[0].dataset == "ADTTE"
+
+
+# ---- Test 3 ------------------------------------------------------------------------------------
+def test_validate_adtte_03_cli_exit_codes_and_reports(study, tmp_path):
+    """Test 3: `trialkit validate SDTM ADAM` exits 0 on the clean study; with a wrong ADTTE it exits 1,
+    the JSON lists the finding and the JUnit XML has a failing test case for that rule on ADTTE; an
+    unreadable file is a finding, not a crash; a missing folder exits 2."""
+    base = study[0]
+    runner = CliRunner()
+    ok = runner.invoke(main, ["validate", str(base / "sdtm"), str(base / "adam"), "--out", str(tmp_path / "v.json")])
+    assert ok.exit_code == 0, ok.output
+
+    bad_adam = tmp_path / "adam"
+    bad_adam.mkdir()
+    for p in (base / "adam").glob("*.xpt"):
+        (bad_adam / p.name).write_bytes(p.read_bytes())
+    frame, meta = read_xpt(bad_adam / "adtte.xpt")
+    i = frame.index[(frame["PARAMCD"] == "OS") & (frame["CNSR"] == 0)][0]
+    frame.loc[i, "CNSR"] = 1.0
+    write_xpt(frame, meta, bad_adam / "adtte.xpt")
+    (bad_adam / "broken.xpt").write_bytes(b"not an xpt file")
+    result = runner.invoke(main, ["validate", str(base / "sdtm"), str(bad_adam), "--out", str(tmp_path / "bad.json")])
+    assert result.exit_code == 1
+    import json
+    report = json.loads((tmp_path / "bad.json").read_text())
+    rules = {f["rule"] for f in report["findings"]}
+    assert {"TK-ADTTE-0002", "TK-IO-0001"} <= rules
+    assert report["summary"]["error"] == len(report["findings"])
+    junit = runner.invoke(main, ["validate", str(base / "sdtm"), str(bad_adam), "--format", "junit",
+                                 "--out", str(tmp_path / "bad.xml")])
+    assert junit.exit_code == 1
+    root = ET.parse(tmp_path / "bad.xml").getroot()
+    failing = {(c.get("classname"), c.get("name")) for c in root.iter("testcase") if c.find("failure") is not None}
+    assert ("ADTTE", "TK-ADTTE-0002") in failing and ("BROKEN", "TK-IO-0001") in failing
+    passing = {(c.get("classname"), c.get("name")) for c in root.iter("testcase") if c.find("failure") is None}
+    assert ("ADTTE", "TK-ADTTE-0001") in passing
+
+    missing = runner.invoke(main, ["validate", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and missing.stderr.startswith("trialkit: error:")

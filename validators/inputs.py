@@ -1,0 +1,31 @@
+"""Reading datasets to validate: every .xpt (and .csv) of a folder; an unreadable file becomes a
+finding of its own (TK-IO-0001), never a crash, and the other files are still read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.errors import TrialkitError
+from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
+from trialkit.xpt import read_xpt
+
+
+def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], list[ValidationFinding]]:
+    datasets, findings = {}, []
+    for path in sorted(Path(folder).iterdir()):
+        suffix = path.suffix.lower()
+        if suffix not in (".xpt", ".csv"):
+            continue
+        name = path.stem.upper()
+        try:
+            if suffix == ".xpt":
+                frame, _ = read_xpt(path)
+            else:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (TrialkitError, OSError, ValueError, pd.errors.ParserError) as exc:
+            findings.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: {exc}"))
+            continue
+        datasets[name] = frame
+    return datasets, findings

@@ -1,0 +1,80 @@
+"""Validation reports: JSON for machines, JUnit XML for CI systems, a summary for the terminal.
+
+JUnit has one test case per rule per dataset, so a CI system shows each failing rule natively; rules
+that found nothing are passed test cases, so the report also says what was checked.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from trialkit import __version__
+from trialkit.validators.rules import RULES, SEVERITIES, ValidationFinding
+
+SCHEMA_VERSION = 1
+SHOWN_PER_CASE = 50
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
+
+
+def summary(findings: list[ValidationFinding]) -> dict[str, int]:
+    counts = Counter(f.severity for f in findings)
+    return {s: counts.get(s, 0) for s in SEVERITIES}
+
+
+def to_json(findings: list[ValidationFinding], datasets: list[str]) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"trialkit {__version__}",
+        "datasets": sorted(datasets),
+        "summary": summary(findings),
+        "rules": {r.id: {"severity": r.severity, "title": r.title, "rationale": r.rationale, "scope": list(r.scope)}
+                  for r in RULES.values()},
+        "findings": [f.to_dict() for f in findings],
+    }
+
+
+def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error") -> ET.ElementTree:
+    """One <testsuite> per dataset, one <testcase> per rule; findings at or above ``threshold`` fail
+    the case, lower ones are listed in its system-out."""
+    by = {}
+    for f in findings:
+        by.setdefault((f.dataset, f.rule), []).append(f)
+    root = ET.Element("testsuites", name="trialkit validate")
+    for dataset in sorted(set(datasets) | {f.dataset for f in findings}):
+        suite = ET.SubElement(root, "testsuite", name=dataset)
+        failures = 0
+        rules = sorted({r.id for r in RULES.values() if r.applies_to(dataset)} | {r for (d, r) in by if d == dataset})
+        for rule_id in rules:
+            case = ET.SubElement(suite, "testcase", classname=dataset, name=rule_id)
+            hits = by.get((dataset, rule_id), [])
+            failing = [f for f in hits if at_or_above(f.severity, threshold)]
+            text = "\n".join(str(f) for f in hits[:SHOWN_PER_CASE]) + (
+                f"\n... and {len(hits) - SHOWN_PER_CASE} more" if len(hits) > SHOWN_PER_CASE else "")
+            if failing:
+                failures += 1
+                title = RULES[rule_id].title if rule_id in RULES else rule_id
+                ET.SubElement(case, "failure", message=f"{len(failing)} finding(s): {title}", type=failing[0].severity).text = text
+            elif hits:
+                ET.SubElement(case, "system-out").text = text
+        suite.set("tests", str(len(rules)))
+        suite.set("failures", str(failures))
+    return ET.ElementTree(root)
+
+
+def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: str, out: Path, threshold: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        out.write_text(json.dumps(to_json(findings, datasets), indent=2) + "\n", encoding="utf-8")
+    elif fmt == "junit":
+        tree = to_junit(findings, datasets, threshold)
+        ET.indent(tree)
+        tree.write(out, encoding="utf-8", xml_declaration=True)
+    else:
+        raise ValueError(f"unknown report format {fmt!r}")
+    return out

@@ -1,0 +1,50 @@
+"""``trialkit validate``: read the datasets, run every rule family, report, and give the exit code.
+
+Exit codes: 0 when no finding reaches the threshold severity, 1 when one does, 2 when the input
+cannot be used at all (a folder that does not exist). A file that cannot be read is a finding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.adam.engine import load_adam_spec
+from trialkit.errors import InputError
+from trialkit.spec import study_dir
+from trialkit.validators.adtte_events import check_adtte
+from trialkit.validators.inputs import read_folder
+from trialkit.validators.report import at_or_above
+from trialkit.validators.rules import ValidationFinding
+
+
+def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) -> tuple[list[ValidationFinding], list[str]]:
+    for folder in (sdtm_dir, adam_dir):
+        if folder is not None and not Path(folder).is_dir():
+            raise InputError("folder to validate not found", file=str(folder))
+    sdtm, findings = read_folder(sdtm_dir)
+    checked = sorted(sdtm)
+    if adam_dir is not None:
+        adam, more = read_folder(adam_dir)
+        findings += more
+        checked += sorted(adam)
+        if {"ADTTE", "ADSL"} <= set(adam):
+            spec = load_adam_spec(study_dir(study) / "adam" / "ADTTE.yaml")
+            adsl, adtte = _dates(adam["ADSL"]), _dates(adam["ADTTE"])
+            cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
+            findings += check_adtte(adtte, adsl, sdtm, spec.parameters, cutoff)
+    return findings, checked
+
+
+def _dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """SAS date numbers of *DT variables as dates (read_folder keeps XPT numbers as stored)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col.endswith("DT") and pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = pd.to_datetime(out[col], unit="D", origin="1960-01-01")
+    return out
+
+
+def exit_code(findings: list[ValidationFinding], threshold: str) -> int:
+    return 1 if any(at_or_above(f.severity, threshold) for f in findings) else 0
