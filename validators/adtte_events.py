@@ -61,48 +61,54 @@ def _candidates(src: TteSource, tables: dict[str, pd.DataFrame], adsl: pd.DataFr
                          "SEQ": seq})[ok.to_numpy()]
 
 
-def _finding(r, paramcd: str, usubjid: str, seq, message: str, value="") -> ValidationFinding:
-    return ValidationFinding(r.id, r.severity, "ADTTE", f"{paramcd}: {message}", "ADT", usubjid, None, None, str(value))
+def _fmt(days: pd.Series) -> pd.Series:
+    return days.dt.strftime("%Y-%m-%d").fillna("none")
+
+
+def _findings(r, paramcd: str, mask: pd.Series, usubjid: pd.Series, messages: pd.Series, value: pd.Series | None = None):
+    """Findings for the flagged records only (the check itself is vectorized)."""
+    rows = np.flatnonzero(mask.to_numpy())
+    values = value.astype(str) if value is not None else pd.Series("", index=mask.index)
+    return [ValidationFinding(r.id, r.severity, "ADTTE", f"{paramcd}: {messages.iloc[k]}", "ADT", usubjid.iloc[k], None, None,
+                              values.iloc[k]) for k in rows]
 
 
 def check_parameter(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], p: TteParameter,
                     cutoff: pd.Timestamp) -> list[ValidationFinding]:
     tables = {"ADSL": adsl, **sdtm}
-    records = adtte[adtte["PARAMCD"] == p.paramcd].merge(adsl[["USUBJID", p.start]], on="USUBJID", how="left")
-    events = pd.concat([_candidates(s, tables, adsl, p.start, cutoff) for s in p.events] or [pd.DataFrame()], ignore_index=True)
+    rec = adtte[adtte["PARAMCD"] == p.paramcd].merge(adsl[["USUBJID", p.start]].rename(columns={p.start: "_START"}),
+                                                        on="USUBJID", how="left").reset_index(drop=True)
+    events = pd.concat([_candidates(s, tables, adsl, p.start, cutoff) for s in p.events]
+                       or [pd.DataFrame(columns=["USUBJID", "DAY", "DESC", "SRCDOM", "SEQ"])], ignore_index=True)
     censors = pd.concat([_candidates(s, tables, adsl, p.start, cutoff) for s in p.censors], ignore_index=True)
-    first_event = events.groupby("USUBJID")["DAY"].min() if not events.empty else pd.Series(dtype="datetime64[ns]")
-    last_censor = censors.groupby("USUBJID")["DAY"].max()
+    first_event = rec["USUBJID"].map(events.groupby("USUBJID")["DAY"].min()).astype("datetime64[ns]")
+    last_censor = rec["USUBJID"].map(censors.groupby("USUBJID")["DAY"].max()).astype("datetime64[ns]")
+    adt, uid = rec["ADT"], rec["USUBJID"]
+    event, censored = rec["CNSR"] == 0, rec["CNSR"] == 1
+
+    # the event record named by EVNTDESC / SRCDOM / SRCSEQ must be a qualifying event on ADT
+    key = ["USUBJID", "DAY", "DESC", "SRCDOM", "SEQ"]
+    named = rec.rename(columns={"ADT": "DAY", "EVNTDESC": "DESC", "SRCSEQ": "SEQ"})[key].fillna({"SEQ": -1})
+    present = named.merge(events[key].fillna({"SEQ": -1}).drop_duplicates().assign(_hit=True), on=key, how="left")["_hit"]
+    source_ok = present.notna().to_numpy()
+
+    expected_aval = (adt - rec["STARTDT"]).dt.days + 1
+    wrong_event = event & (first_event.isna() | (first_event != adt))
     out = []
-    for rec in records.itertuples(index=False):   # one record per subject: findings need the subject anyway
-        adt, uid = rec.ADT, rec.USUBJID
-        if rec.STARTDT != getattr(rec, p.start):
-            out.append(_finding(WRONG_START, p.paramcd, uid, None, f"STARTDT {rec.STARTDT:%Y-%m-%d} but {p.start} is "
-                                f"{getattr(rec, p.start):%Y-%m-%d}"))
-        if pd.notna(adt) and rec.AVAL != (adt - rec.STARTDT).days + 1:
-            out.append(_finding(WRONG_AVAL, p.paramcd, uid, None, f"AVAL {rec.AVAL:g} but ADT - STARTDT + 1 = "
-                                f"{(adt - rec.STARTDT).days + 1}", rec.AVAL))
-        event = first_event.get(uid)
-        if rec.CNSR == 0:
-            if event is None or pd.isna(event) or event != adt:
-                out.append(_finding(EARLIER_EVENT, p.paramcd, uid, None, f"event at {adt:%Y-%m-%d}, earliest qualifying "
-                                    f"event {'none' if event is None or pd.isna(event) else f'{event:%Y-%m-%d}'}"))
-                continue
-            at = events[(events["USUBJID"] == uid) & (events["DAY"] == adt)]
-            src_ok = ((at["DESC"] == rec.EVNTDESC) & (at["SRCDOM"] == rec.SRCDOM)
-                      & ((at["SEQ"] == rec.SRCSEQ) | (at["SEQ"].isna() & pd.isna(rec.SRCSEQ)))).any()
-            if not src_ok:
-                out.append(_finding(WRONG_SOURCE, p.paramcd, uid, None, f"{rec.EVNTDESC} / {rec.SRCDOM} / SEQ {rec.SRCSEQ} "
-                                    f"is not a qualifying event record at {adt:%Y-%m-%d}"))
-        else:
-            if event is not None and pd.notna(event):
-                out.append(_finding(MISSED_EVENT, p.paramcd, uid, None, f"censored at {adt:%Y-%m-%d} but an event "
-                                    f"qualifies at {event:%Y-%m-%d}"))
-                continue
-            censor = last_censor.get(uid)
-            if censor is None or pd.isna(censor) or censor != adt:
-                out.append(_finding(WRONG_CENSOR, p.paramcd, uid, None, f"censored at {adt:%Y-%m-%d}, latest qualifying "
-                                    f"censoring date {'none' if censor is None else f'{censor:%Y-%m-%d}'}"))
+    out += _findings(WRONG_START, p.paramcd, rec["STARTDT"] != rec["_START"], uid,
+                     "STARTDT " + _fmt(rec["STARTDT"]) + f" but {p.start} is " + _fmt(rec["_START"]))
+    out += _findings(WRONG_AVAL, p.paramcd, adt.notna() & (rec["AVAL"] != expected_aval), uid,
+                     "AVAL " + rec["AVAL"].astype(str) + " but ADT - STARTDT + 1 = " + expected_aval.astype(str), rec["AVAL"])
+    out += _findings(EARLIER_EVENT, p.paramcd, wrong_event, uid,
+                     "event at " + _fmt(adt) + ", earliest qualifying event " + _fmt(first_event))
+    out += _findings(WRONG_SOURCE, p.paramcd, event & ~wrong_event & ~source_ok, uid,
+                     rec["EVNTDESC"] + " / " + rec["SRCDOM"] + " / SEQ " + rec["SRCSEQ"].astype(str)
+                     + " is not a qualifying event record at " + _fmt(adt))
+    missed = censored & first_event.notna()
+    out += _findings(MISSED_EVENT, p.paramcd, missed, uid,
+                     "censored at " + _fmt(adt) + " but an event qualifies at " + _fmt(first_event))
+    out += _findings(WRONG_CENSOR, p.paramcd, censored & ~missed & (last_censor.isna() | (last_censor != adt)), uid,
+                     "censored at " + _fmt(adt) + ", latest qualifying censoring date " + _fmt(last_censor))
     return out
 
 
