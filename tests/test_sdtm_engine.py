@@ -350,7 +350,7 @@ def test_sdtm_engine_03h_all_dtc_values_are_iso_8601(clean):
 # ---- Test 4 ------------------------------------------------------------------------------------
 def test_sdtm_engine_04a_dm_arms_of_treated_and_untreated_subjects(clean):
     """Test 4a: treated subjects (with EX records) have ACTARMCD/ACTARM equal to ARMCD/ARM and no
-    ARMNRS; untreated subjects have ARMNRS 'NOT TREATED', empty ACTARMCD/ACTARM and no EX."""
+    ARMNRS; untreated subjects have ARMNRS 'ASSIGNED, NOT TREATED' (ARMNULRS), empty ACTARMCD/ACTARM and no EX."""
     ds = clean.result.datasets
     dm = ds["DM"]
     treated = dm["USUBJID"].isin(set(ds["EX"]["USUBJID"]))
@@ -359,7 +359,7 @@ def test_sdtm_engine_04a_dm_arms_of_treated_and_untreated_subjects(clean):
     t, u = dm[treated], dm[~treated]
     assert (t["ACTARMCD"] == t["ARMCD"]).all() and (t["ACTARM"] == t["ARM"]).all()
     assert (t["ARMNRS"] == "").all() and (t["RFXSTDTC"] != "").all()
-    assert (u["ARMNRS"] == "NOT TREATED").all()
+    assert (u["ARMNRS"] == "ASSIGNED, NOT TREATED").all()
     assert (u["ACTARMCD"] == "").all() and (u["ACTARM"] == "").all() and (u["RFXSTDTC"] == "").all()
 
 

@@ -17,6 +17,7 @@ from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import ValidationFinding
+from trialkit.validators.sdtm_schema import validate_sdtm
 
 
 def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) -> tuple[list[ValidationFinding], list[str]]:
@@ -24,6 +25,7 @@ def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) ->
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
     sdtm, findings = read_folder(sdtm_dir)
+    findings += validate_sdtm(sdtm)
     checked = sorted(sdtm)
     if adam_dir is not None:
         adam, more = read_folder(adam_dir)

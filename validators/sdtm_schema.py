@@ -1,0 +1,246 @@
+"""SDTM conformance from the standard metadata: pandera schemas generated per dataset.
+
+Every schema is built from specs/standards/ (``load_domains`` for variables, core, type and codelist;
+``load_codelists`` for CT), never written by hand per domain. ``validate_sdtm`` runs each schema with
+``lazy=True`` and turns every pandera failure case into a ValidationFinding naming the rule, dataset,
+variable, USUBJID, --SEQ, 1-based row and value. The one cross-dataset rule (USUBJID present in DM)
+is plain pandas.
+
+Dataset resolution: a dataset named like a domain uses that domain's metadata; SUPP-- datasets use
+SUPPQUAL; a split dataset (SDTMIG 3.4 section 4.1.7, e.g. LBCH with DOMAIN = LB) uses its DOMAIN's
+metadata; anything else is skipped with a notice. Trial design datasets are not subject-level.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from trialkit.sdtm.standards import DomainMeta, _standards_root, load_codelists, load_domains
+from trialkit.spec import load_yaml
+from trialkit.validators.rules import ValidationFinding, rule
+
+REQ_MISSING = rule("TK-SDTM-0001", "error", "Required variable missing from the dataset",
+                   "SDTMIG 3.4 section 4.1.5 (Core variables): a Req variable must be present in the dataset.")
+EXP_MISSING = rule("TK-SDTM-0002", "warning", "Expected variable missing from the dataset",
+                   "SDTMIG 3.4 section 4.1.5 (Core variables): an Exp variable must be present even when all "
+                   "values are null (absence needs a define.xml comment).")
+REQ_NULL = rule("TK-SDTM-0003", "error", "Required variable is null or blank",
+                "SDTMIG 3.4 section 4.1.5 (Core variables): a Req variable cannot be null for any record.")
+NUM_TYPE = rule("TK-SDTM-0004", "error", "Num variable holds a non-numeric value",
+                "SDTMIG 3.4 domain specification tables (Type column) / section 4.1.1: Num variables hold numbers.")
+CT_NONEXT = rule("TK-SDTM-0005", "error", "Value not in a non-extensible codelist",
+                 "SDTMIG 3.4 section 4.3 (Controlled Terminology) / CDISC SDTM CT: values of a variable with a "
+                 "non-extensible codelist must be one of its submission values (exact match).")
+CT_EXT = rule("TK-SDTM-0006", "notice", "Value not in an extensible codelist",
+              "SDTMIG 3.4 section 4.3 / CDISC SDTM CT: an extensible codelist may be extended by the sponsor; "
+              "new terms must not duplicate existing ones and are listed for review.")
+DM_UNIQUE = rule("TK-SDTM-0007", "error", "DM has more than one record per USUBJID",
+                 "SDTMIG 3.4 section 5.2 (DM): one record per subject.", scope=("DM",))
+SEQ_UNIQUE = rule("TK-SDTM-0008", "error", "--SEQ not unique within USUBJID",
+                  "SDTMIG 3.4 section 4.1.9 (Assigning natural keys / --SEQ): --SEQ uniquely identifies a record "
+                  "within a domain for a subject.")
+DTC_ISO = rule("TK-SDTM-0009", "error", "--DTC is not ISO 8601",
+               "SDTMIG 3.4 section 4.4.1-4.4.4 (Date/time format): --DTC values are ISO 8601 extended format; "
+               "partial dates/times (YYYY, YYYY-MM, missing components as '-') are allowed.")
+NOT_IN_DM = rule("TK-SDTM-0010", "error", "USUBJID not present in DM",
+                 "SDTMIG 3.4 section 5.2 (DM) / 4.1.2: DM is the subject master; every subject in a "
+                 "subject-level dataset must have a DM record.")
+CT_SUBSET = rule("TK-SDTM-0012", "notice", "Value not in the CT subset held for a non-extensible codelist",
+                 "CDISC SDTM CT / specs/standards/README.md: ct/sdtm-ct.yaml holds only a subset of some "
+                 "non-extensible codelists (subset: true), so a value outside it may still be valid CT; listed for review.")
+UNKNOWN_DATASET = rule("TK-SDTM-0011", "notice", "Dataset not in the SDTMIG metadata; not checked",
+                       "specs/standards/sdtmig-3.4 holds the SDTMIG 3.4 subset trialkit knows; other datasets are "
+                       "skipped, never guessed.")
+
+ISO8601 = re.compile(
+    r"^\d{4}"
+    r"(?:-(?:0[1-9]|1[0-2]|-)"
+    r"(?:-(?:0[1-9]|[12]\d|3[01]|-)"
+    r"(?:T(?:[01]\d|2[0-3]|-)"
+    r"(?::(?:[0-5]\d|-)"
+    r"(?::[0-5]\d(?:\.\d+)?)?)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?)?)?$")
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype(str).str.strip() == "")
+
+
+def _not_blank(s: pd.Series) -> pd.Series:
+    return ~_blank(s)
+
+
+def _numeric_or_null(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s):
+        return pd.Series(True, index=s.index)
+    return _blank(s) | pd.to_numeric(s, errors="coerce").notna()
+
+
+def _in_terms(terms: frozenset[str], numeric_ok: bool = False):
+    def check(s: pd.Series) -> pd.Series:
+        ok = _blank(s) | s.astype(str).isin(terms)
+        if numeric_ok:   # --STRESC: CT applies to character results only (SDTMIG 3.4 section 4.5.1)
+            ok |= pd.to_numeric(s, errors="coerce").notna()
+        return ok
+    return check
+
+
+@lru_cache(maxsize=1)
+def subset_codelists() -> frozenset[str]:
+    """Codelists that ct/sdtm-ct.yaml holds only in part (``subset: true``)."""
+    data = load_yaml(_standards_root() / "ct" / "sdtm-ct.yaml")
+    return frozenset(k for k, cl in (data.get("codelists") or {}).items() if cl.get("subset"))
+
+
+def _iso8601(s: pd.Series) -> pd.Series:
+    return _blank(s) | s.astype(str).str.match(ISO8601)
+
+
+def _unique_subject(s: pd.Series) -> pd.Series:
+    return ~s.duplicated(keep=False) | _blank(s)
+
+
+def _seq_unique(seq: str):
+    def check(df: pd.DataFrame) -> pd.Series:
+        return ~df.duplicated(["USUBJID", seq], keep=False) | df[seq].isna()
+    return check
+
+
+def resolve(name: str, frame: pd.DataFrame) -> DomainMeta | None:
+    """The metadata a dataset is checked against (SUPP--, split datasets), or None when unknown."""
+    domains = load_domains()
+    name = name.upper()
+    if name.startswith("SUPP"):
+        return domains.get("SUPPQUAL")
+    if name in domains and name != "SUPPQUAL":
+        return domains[name]
+    parent = name[:2]
+    if len(name) > 2 and parent in domains and "DOMAIN" in frame:
+        values = set(frame["DOMAIN"].dropna().astype(str))
+        if values == {parent}:
+            return domains[parent]
+    return None
+
+
+def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
+    """The pandera schema of one dataset, generated from its SDTMIG metadata and the CT.
+
+    Req/Exp variables are required columns (missing -> column_in_dataframe, told apart by core);
+    every other check is named by its rule id so a failure case maps straight back to the rule."""
+    codelists = load_codelists()
+    cols = {}
+    for var in meta.variables:
+        checks = []
+        if var.core == "Req":
+            checks.append(pa.Check(_not_blank, name=REQ_NULL.id, ignore_na=False))
+        if var.type == "Num":
+            checks.append(pa.Check(_numeric_or_null, name=NUM_TYPE.id))
+        if var.codelist and var.codelist in codelists:
+            cl = codelists[var.codelist]
+            terms = frozenset(str(t["value"]) for t in cl.terms)
+            r = CT_EXT if cl.extensible else CT_SUBSET if var.codelist in subset_codelists() else CT_NONEXT
+            checks.append(pa.Check(_in_terms(terms, var.name.endswith("STRESC")), name=r.id))
+        if var.name.endswith("DTC") and var.type == "Char":
+            checks.append(pa.Check(_iso8601, name=DTC_ISO.id))
+        if meta.domain == "DM" and var.name == "USUBJID":
+            checks.append(pa.Check(_unique_subject, name=DM_UNIQUE.id))
+        cols[var.name] = pa.Column(None, checks=checks, nullable=True, required=var.core in ("Req", "Exp"))
+    frame_checks = []
+    seq = f"{meta.domain}SEQ"
+    if meta.variable(seq) and {"USUBJID", seq} <= set(columns):
+        frame_checks.append(pa.Check(_seq_unique(seq), name=SEQ_UNIQUE.id))
+    return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name=meta.domain)
+
+
+def _record(frame: pd.DataFrame, index, seq: str | None) -> dict:
+    if index is None or pd.isna(index):
+        return {}
+    i = int(index)
+    out = {"row": i + 1}
+    if "USUBJID" in frame:
+        u = frame["USUBJID"].iat[i]
+        out["usubjid"] = None if pd.isna(u) or str(u) == "" else str(u)
+    if seq and seq in frame:
+        s = pd.to_numeric(pd.Series([frame[seq].iat[i]]), errors="coerce").iat[0]
+        out["seq"] = None if pd.isna(s) else float(s)
+    return out
+
+
+def _value(frame: pd.DataFrame, index, variable: str | None) -> str:
+    if index is None or pd.isna(index) or not variable or variable not in frame:
+        return ""
+    v = frame[variable].iat[int(index)]
+    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+
+def _schema_findings(name: str, meta: DomainMeta, frame: pd.DataFrame) -> list[ValidationFinding]:
+    schema = build_schema(meta, list(frame.columns))
+    try:
+        schema.validate(frame, lazy=True)
+        return []
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+    findings = []
+    seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
+    by_id = {r.id: r for r in (REQ_NULL, NUM_TYPE, CT_NONEXT, CT_EXT, CT_SUBSET, DM_UNIQUE, SEQ_UNIQUE, DTC_ISO)}
+    for case in cases.itertuples(index=False):
+        check = str(case.check)
+        if check == "column_in_dataframe":
+            variable = str(case.failure_case)
+            var = meta.variable(variable)
+            r = REQ_MISSING if var is not None and var.core == "Req" else EXP_MISSING
+            findings.append(ValidationFinding(r.id, r.severity, name, f"{var.core if var else ''} variable {variable} "
+                                              f"is missing ({meta.domain} metadata)", variable=variable))
+            continue
+        check_id = check.split("(")[0]
+        r = by_id.get(check_id)
+        if r is None:     # every check is named by its rule id; anything else is a bug here, never dropped
+            raise RuntimeError(f"{name}: unexpected pandera failure {check}: {case.failure_case}")
+        variable = seq if r is SEQ_UNIQUE else (None if case.column is None or pd.isna(case.column) else str(case.column))
+        if r is SEQ_UNIQUE and case.column is not None and not pd.isna(case.column) and case.column != seq:
+            continue      # frame-level check: one case per record (the SEQ column's)
+        where = _record(frame, case.index, seq)
+        findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({meta.domain}.{variable})",
+                                          variable=variable, value=_value(frame, case.index, variable), **where))
+    return findings
+
+
+def _not_in_dm(datasets: dict[str, pd.DataFrame], metas: dict[str, DomainMeta]) -> list[ValidationFinding]:
+    dm = next((f for n, f in datasets.items() if n.upper() == "DM"), None)
+    if dm is None or "USUBJID" not in dm:
+        return []
+    subjects = set(dm["USUBJID"].dropna().astype(str))
+    findings = []
+    for name, meta in metas.items():
+        frame = datasets[name]
+        if meta.domain == "DM" or meta.cls == "TRIAL DESIGN" or "USUBJID" not in frame:
+            continue
+        seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
+        u = frame["USUBJID"]
+        bad = _not_blank(u) & ~u.astype(str).isin(subjects)
+        for i in bad[bad].index:
+            findings.append(ValidationFinding(NOT_IN_DM.id, NOT_IN_DM.severity, name, "USUBJID has no DM record",
+                                              variable="USUBJID", value=str(u.iat[i]), **_record(frame, i, seq)))
+    return findings
+
+
+def validate_sdtm(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+    """Every TK-SDTM finding for a set of SDTM datasets (name -> frame)."""
+    findings, metas, frames = [], {}, {}
+    for name in sorted(datasets):
+        frame = datasets[name].reset_index(drop=True)
+        key = name.upper()
+        meta = resolve(key, frame)
+        if meta is None:
+            findings.append(ValidationFinding(UNKNOWN_DATASET.id, UNKNOWN_DATASET.severity, key,
+                                              f"dataset {key} is not in the SDTMIG metadata; skipped"))
+            continue
+        frames[key], metas[key] = frame, meta
+        findings += _schema_findings(key, meta, frame)
+    findings += _not_in_dm(frames, metas)
+    return findings
