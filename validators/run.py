@@ -14,6 +14,7 @@ from trialkit.adam.engine import load_adam_spec
 from trialkit.errors import InputError
 from trialkit.spec import study_dir
 from trialkit.validators.adtte_events import check_adtte
+from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import ValidationFinding
@@ -36,6 +37,7 @@ def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) ->
             adsl, adtte = _dates(adam["ADSL"]), _dates(adam["ADTTE"])
             cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
             findings += check_adtte(adtte, adsl, sdtm, spec.parameters, cutoff)
+    findings += check_cross(sdtm, {n: _dates(f) for n, f in adam.items()} if adam_dir is not None else {})
     return findings, checked
 
 
