@@ -164,14 +164,14 @@ def adam(study, sdtm_dir, out):
 @click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.argument("adam_dir", metavar="[ADAM]", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["json", "junit"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "junit", "html"]), default="json", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Report file [validation.json / validation.xml in the current folder].")
+              help="Report file [validation.json / .xml / .html in the current folder].")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
               help="Lowest severity that makes the exit code 1.")
 @reports_errors
 def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on):
-    """Check SDTM (and ADaM) datasets; report as JSON or JUnit XML; exit 1 on findings at --fail-on."""
+    """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     from rich.table import Table
 
     from trialkit.progress import stdout_console
@@ -179,7 +179,7 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on):
     from trialkit.validators.run import exit_code, validate as run_validation
 
     findings, checked = run_validation(study, sdtm_dir, adam_dir)
-    out = out or Path("validation.json" if fmt == "json" else "validation.xml")
+    out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
     write_report(findings, checked, fmt, out, fail_on)
     table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)
     for col in ("rule", "severity", "dataset", "findings"):

@@ -1,12 +1,16 @@
-"""Validation reports: JSON for machines, JUnit XML for CI systems, a summary for the terminal.
+"""Validation reports: JSON for machines, JUnit XML for CI systems, one HTML page for people, a summary
+for the terminal.
 
 JUnit has one test case per rule per dataset, so a CI system shows each failing rule natively; rules
-that found nothing are passed test cases, so the report also says what was checked.
+that found nothing are passed test cases, so the report also says what was checked. The HTML page is
+self-contained (inline CSS and JS, no external assets), rendered by jinja2 with autoescaping on, and
+lists at most ``HTML_MAX_FINDINGS`` findings (the JSON has them all).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -16,6 +20,8 @@ from trialkit.validators.rules import RULES, SEVERITIES, ValidationFinding
 
 SCHEMA_VERSION = 1
 SHOWN_PER_CASE = 50
+HTML_MAX_FINDINGS = 5000
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 def at_or_above(severity: str, threshold: str) -> bool:
@@ -67,6 +73,42 @@ def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: 
     return ET.ElementTree(root)
 
 
+def _seq(seq: float | None) -> str:
+    return "" if seq is None or math.isnan(seq) else f"{seq:g}"
+
+
+def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error",
+            max_findings: int = HTML_MAX_FINDINGS) -> str:
+    """One self-contained HTML page: header, the rules with pass/fail at ``threshold``, and the first
+    ``max_findings`` findings with dataset / rule / severity filters (all rows show without JS)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    import trialkit.validators.run  # noqa: F401  registers every rule, so rules with no findings show as passed
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True))
+    counts = Counter(f.rule for f in findings)
+    failing = Counter(f.rule for f in findings if at_or_above(f.severity, threshold))
+    rules = [{"id": r.id, "severity": r.severity, "title": r.title, "rationale": r.rationale,
+              "count": counts.get(r.id, 0), "failed": failing.get(r.id, 0) > 0} for r in RULES.values()]
+    rules += [{"id": rid, "severity": "", "title": "", "rationale": "", "count": n, "failed": failing.get(rid, 0) > 0}
+              for rid, n in sorted(counts.items()) if rid not in RULES]
+    rules.sort(key=lambda r: r["id"])
+    shown = [{**f.to_dict(), "seq": _seq(f.seq)} for f in findings[:max_findings]]
+    return env.get_template("report.html.j2").render(
+        generator=f"trialkit {__version__}",
+        threshold=threshold,
+        datasets=sorted(set(datasets)),
+        counts=summary(findings),
+        total=len(findings),
+        rules=rules,
+        shown=shown,
+        omitted=max(0, len(findings) - max_findings),
+        filter_datasets=sorted({f["dataset"] for f in shown}),
+        filter_rules=sorted({f["rule"] for f in shown}),
+        severities=[s for s in SEVERITIES if any(f["severity"] == s for f in shown)],
+    )
+
+
 def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: str, out: Path, threshold: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
@@ -75,6 +117,8 @@ def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: st
         tree = to_junit(findings, datasets, threshold)
         ET.indent(tree)
         tree.write(out, encoding="utf-8", xml_declaration=True)
+    elif fmt == "html":
+        out.write_text(to_html(findings, datasets, threshold), encoding="utf-8")
     else:
         raise ValueError(f"unknown report format {fmt!r}")
     return out
