@@ -188,6 +188,20 @@ def _schema_findings(name: str, meta: DomainMeta, frame: pd.DataFrame) -> list[V
     findings = []
     seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
     by_id = {r.id: r for r in (REQ_NULL, NUM_TYPE, CT_NONEXT, CT_EXT, CT_SUBSET, DM_UNIQUE, SEQ_UNIQUE, DTC_ISO)}
+    # notices about values outside an extensible or subset codelist: one finding per distinct value
+    # (with its record count and first record), not one per record — a sponsor term used on every
+    # record is one fact, and 200,000 identical notices would drown the report and cost minutes
+    rule_of = cases["check"].astype(str).str.split("(").str[0]
+    notice = rule_of.isin([CT_EXT.id, CT_SUBSET.id])
+    if notice.any():
+        groups = cases[notice].assign(_rule=rule_of[notice]).groupby(["_rule", "column", "failure_case"], dropna=False)
+        for (rule_id, column, value), group in groups:
+            r = by_id[rule_id]
+            first = group["index"].min()
+            findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({meta.domain}.{column}) on {len(group)} "
+                                              f"record(s); first shown", variable=str(column), value=str(value),
+                                              **_record(frame, first, seq)))
+        cases = cases[~notice]
     for case in cases.itertuples(index=False):
         check = str(case.check)
         if check == "column_in_dataframe":
