@@ -47,7 +47,10 @@ def _candidates(src: TteSource, tables: dict[str, pd.DataFrame], adsl: pd.DataFr
                 cutoff: pd.Timestamp) -> pd.DataFrame:
     table = tables[src.dataset]
     if src.dataset != "ADSL":
-        table = table.merge(adsl[["USUBJID", *[c for c in adsl.columns if c not in table.columns]]], on="USUBJID")
+        fields = set(src.filter.fields) if src.filter is not None else set()
+        own = ["USUBJID", *[c for c in dict.fromkeys([src.date, src.seq, *fields]) if c and c in table.columns and c != "USUBJID"]]
+        table = table[own].merge(adsl[["USUBJID", *[c for c in dict.fromkeys([start_var, *fields]) if c not in own]]],
+                                 on="USUBJID")
     if src.filter is not None:
         table = table[src.filter.evaluate(table.reset_index(drop=True)).to_numpy()]
     table = table.reset_index(drop=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from trialkit.vectorize import per_unique
+
 from trialkit.validators.rules import Rule, ValidationFinding, rule
 
 STUDY_DAY = rule("TK-XDS-0001", "error", "--DY / --STDY / --ENDY inconsistent with --DTC and DM.RFSTDTC",
@@ -53,11 +55,12 @@ def _text(s: pd.Series) -> pd.Series:
 
 def _precision(s: pd.Series) -> pd.Series:
     """Length of the complete leading date part: 10 (YYYY-MM-DD), 7 (YYYY-MM), 4 (YYYY) or 0."""
-    t = _text(s)
-    out = pd.Series(0, index=s.index)
-    for n, pattern in reversed(PRECISIONS):   # shortest first so the longest match wins
-        out = out.mask(t.str.match(pattern).fillna(False).astype(bool), n)
-    return out
+    def precision(u: pd.Series) -> pd.Series:
+        out = pd.Series(0, index=u.index)
+        for n, pattern in reversed(PRECISIONS):   # shortest first so the longest match wins
+            out = out.mask(u.str.match(pattern).fillna(False).astype(bool), n)
+        return out
+    return per_unique(_text(s).astype(object), precision)
 
 
 def _later(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -72,8 +75,10 @@ def _later(a: pd.Series, b: pd.Series) -> pd.Series:
 
 def _date(s: pd.Series) -> pd.Series:
     """The complete date (YYYY-MM-DD) of ISO 8601 text; NaT when partial or missing."""
-    part = _text(s).str.extract(r"^(\d{4}-\d{2}-\d{2})", expand=False)
-    return pd.to_datetime(part, format="%Y-%m-%d", errors="coerce")
+    def parse(u: pd.Series) -> pd.Series:
+        part = u.str.extract(r"^(\d{4}-\d{2}-\d{2})", expand=False)
+        return pd.to_datetime(part, format="%Y-%m-%d", errors="coerce")
+    return per_unique(_text(s).astype(object), parse)
 
 
 def _num(s: pd.Series) -> pd.Series:
