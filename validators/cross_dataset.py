@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from trialkit.validators.rules import Rule, ValidationFinding, rule
 
 from trialkit.vectorize import per_unique
-
-from trialkit.validators.rules import Rule, ValidationFinding, rule
 
 STUDY_DAY = rule("TK-XDS-0001", "error", "--DY / --STDY / --ENDY inconsistent with --DTC and DM.RFSTDTC",
                  "SDTMIG 3.4 section 4.4.4 (Use of the Study Day variables): --DY = (date - RFSTDTC) + 1 when the "
