@@ -49,7 +49,8 @@ PRECISIONS = ((10, r"^\d{4}-\d{2}-\d{2}"), (7, r"^\d{4}-\d{2}"), (4, r"^\d{4}"))
 
 # ---- helpers -----------------------------------------------------------------------------------
 def _text(s: pd.Series) -> pd.Series:
-    return s.astype("string").fillna("").str.strip()
+    """Trimmed text, '' for missing; computed once per distinct value (columns repeat few values)."""
+    return per_unique(s, lambda u: u.astype("string").fillna("").str.strip())
 
 
 def _precision(s: pd.Series) -> pd.Series:
