@@ -184,3 +184,30 @@ SIMULATE = textwrap.dedent(
     }))
     """
 )
+
+
+# SDTM from a raw export, for the benchmarks of later stages (a child process; not timed there).
+SDTM = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[1])
+    from _common import peak_rss_mib
+    from trialkit.sdtm.engine import run_sdtm
+    from trialkit.sdtm.output import write_sdtm
+
+    study, raw, out = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+    t0 = time.perf_counter()
+    summary = write_sdtm(run_sdtm(study, raw), out)
+    t1 = time.perf_counter()
+    print(json.dumps({
+        "records": sum(d["records"] for d in summary["datasets"].values()),
+        "records_by_dataset": {d: v["records"] for d, v in summary["datasets"].items()},
+        "errors": summary["errors"],
+        "xpt_bytes": sum(p.stat().st_size for p in out.glob("*.xpt")),
+        "sdtm_s": t1 - t0,
+        "peak_rss_mib": peak_rss_mib(),
+    }))
+    """
+)

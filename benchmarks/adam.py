@@ -31,37 +31,12 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import SIMULATE, git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
+from _common import SDTM, SIMULATE, git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "results" / "adam.json"
 GROWTH_MAX = 1.2             # time ratio / size ratio: 10x subjects in at most 12x time
 
 
-# Child 2: SDTM from the export (not timed as part of the benchmark).
-SDTM = textwrap.dedent(
-    """
-    import json, sys, time
-    from pathlib import Path
-
-    sys.path.insert(0, sys.argv[1])
-    from _common import peak_rss_mib
-    from trialkit.sdtm.engine import run_sdtm
-    from trialkit.sdtm.output import write_sdtm
-
-    study, raw, out = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-    t0 = time.perf_counter()
-    summary = write_sdtm(run_sdtm(study, raw), out)
-    t1 = time.perf_counter()
-    print(json.dumps({
-        "records": sum(d["records"] for d in summary["datasets"].values()),
-        "records_by_dataset": {d: v["records"] for d, v in summary["datasets"].items()},
-        "errors": summary["errors"],
-        "xpt_bytes": sum(p.stat().st_size for p in out.glob("*.xpt")),
-        "sdtm_s": t1 - t0,
-        "peak_rss_mib": peak_rss_mib(),
-    }))
-    """
-)
 
 # Child 3: the ADaM stage, part by part.
 ADAM = textwrap.dedent(
