@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from trialkit.adam.derive import derive_var_extreme_flag, derive_vars_dt, derive_vars_dy
 from trialkit.adam.errors import AdamError
+
 from trialkit.errors import SpecError
-from trialkit.sdtm.expressions import first_match, parse
+from trialkit.expressions import first_match, parse
 
 COLLECTED_KEYS = {"paramcd", "param", "parcat1", "dataset", "filter", "avalc", "date", "seq"}
 DERIVED_KEYS = {"paramcd", "param", "parcat1", "from", "filter", "yes_if", "best", "else"}

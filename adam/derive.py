@@ -11,7 +11,7 @@ silent overwrites, '' instead of NA for character flags, Y/N existence flags), t
 docstring says so.
 
 Conditions (``filter_add``, ``filter``) are expression texts of the spec grammar
-(``trialkit.sdtm.expressions``), so a spec can say ``EXDOSE > 0 or norm(EXTRT) == 'PLACEBO'`` and never
+(``trialkit.expressions``), so a spec can say ``EXDOSE > 0 or norm(EXTRT) == 'PLACEBO'`` and never
 run code; a boolean Series aligned with the frame is accepted too, for use from Python.
 
 Sort order (``order``): a list of variable names, ``'-NAME'`` for descending. Missing values always sort
@@ -26,10 +26,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-from trialkit.adam.checks import CHECK_TYPES, assert_unique, assert_variables, signal_duplicates
+from trialkit.adam.checks import (
+    CHECK_TYPES,
+    assert_unique,
+    assert_variables,
+    signal_duplicates,
+)
 from trialkit.adam.errors import AdamError
-from trialkit.sdtm.expressions import parse
+
+from trialkit.expressions import parse
 from trialkit.vectorize import per_unique
 
 # ---- shared argument handling ------------------------------------------------------------------

@@ -29,7 +29,15 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import SIMULATE, git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    SIMULATE,
+    git_state,
+    print_table,
+    run_child,
+    run_sizes,
+    size_arguments,
+    write_results,
+)
 
 DEFAULT_OUT = BENCH_DIR / "results" / "sdtm.json"
 FLOOR_RATIO_MAX = 2.0        # whole SDTM run / floor, at FLOOR_RATIO_AT subjects

@@ -34,7 +34,16 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import SDTM, SIMULATE, git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    SDTM,
+    SIMULATE,
+    git_state,
+    print_table,
+    run_child,
+    run_sizes,
+    size_arguments,
+    write_results,
+)
 
 DEFAULT_OUT = BENCH_DIR / "results" / "validate.json"
 DEFAULT_SIZES = [1000, 10000]

@@ -13,17 +13,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from trialkit.sdtm import mapping
+from trialkit.sdtm.dates import study_day
+from trialkit.sdtm.raw_input import read_raw
+from trialkit.sdtm.spec import (
+    DomainSpec,
+    Source,
+    check_field_coverage,
+    load_study_specs,
+)
+from trialkit.sdtm.standards import load_domains
+from trialkit.sdtm.trial_elements import subject_elements, subject_visits
 
 from trialkit.errors import SpecError
 from trialkit.findings import Finding
 from trialkit.ledger import Ledger
 from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
-from trialkit.sdtm import mapping
-from trialkit.sdtm.dates import study_day
-from trialkit.sdtm.raw_input import read_raw
-from trialkit.sdtm.spec import DomainSpec, Source, check_field_coverage, load_study_specs
-from trialkit.sdtm.standards import load_domains
-from trialkit.sdtm.trial_elements import subject_elements, subject_visits
 from trialkit.spec import load_yaml, study_dir
 
 PROVENANCE = ["_form", "_row"]

@@ -14,7 +14,12 @@ import pandas as pd
 
 from trialkit.findings import Finding
 from trialkit.ledger import Ledger
-from trialkit.raw_dictionary import RawDictionary, check_form, read_form, truncation_findings
+from trialkit.raw_dictionary import (
+    RawDictionary,
+    check_form,
+    read_form,
+    truncation_findings,
+)
 
 # dictionary problems reported at reading; dates and codes recoded through CT are reported by the
 # mapping that reads them (with the spec key), so they are not reported twice

@@ -24,10 +24,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trialkit.sdtm.standards import (
+    Codelist,
+    DomainMeta,
+    inline_codelist,
+    load_codelists,
+    load_domains,
+)
+
 from trialkit.errors import SpecError
+from trialkit.expressions import Expression, parse
 from trialkit.raw_dictionary import RawDictionary
-from trialkit.sdtm.expressions import Expression, parse
-from trialkit.sdtm.standards import Codelist, DomainMeta, inline_codelist, load_codelists, load_domains
 from trialkit.spec import load_yaml, study_dir
 
 ALGORITHMS = ("assign", "ct", "hardcode", "condition", "date", "visit", "age")

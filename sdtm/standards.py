@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from trialkit.errors import SpecError
-from trialkit.vectorize import per_unique
 from trialkit.spec import load_yaml
+from trialkit.vectorize import per_unique
 
 SDTMIG = "sdtmig-3.4"
 

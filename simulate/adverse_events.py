@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from trialkit.simulate.draw import bernoulli, categorical, categorical_by, days, int_between, lookup
+from trialkit.simulate.draw import (
+    bernoulli,
+    categorical,
+    categorical_by,
+    days,
+    int_between,
+    lookup,
+)
 from trialkit.simulate.profile import AeTerm, Profile
 
 MEDDRA_VERSION = "24.0"

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from trialkit.simulate.draw import MONTH_DAYS, bernoulli, categorical, categorical_by, days, int_between, lookup, lookup_by_arm
+from trialkit.simulate.draw import (
+    MONTH_DAYS,
+    bernoulli,
+    categorical,
+    categorical_by,
+    days,
+    int_between,
+    lookup,
+    lookup_by_arm,
+)
 from trialkit.simulate.profile import Profile
 
 NAT = np.datetime64("NaT", "D")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from trialkit.simulate.draw import MONTH_DAYS, bernoulli, categorical, days, int_between
 from trialkit.simulate.profile import Profile
 

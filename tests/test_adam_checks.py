@@ -12,9 +12,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-from trialkit.adam.checks import assert_unique, assert_variables, get_duplicates, signal_duplicates
+from trialkit.adam.checks import (
+    assert_unique,
+    assert_variables,
+    get_duplicates,
+    signal_duplicates,
+)
 from trialkit.adam.errors import AdamError, AdamWarning
+
 from trialkit.errors import TrialkitError
 
 ADSL = pd.DataFrame({

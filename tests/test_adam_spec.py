@@ -13,13 +13,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-from trialkit.adam.engine import build_adsl, dataset_meta, load_adam_spec, read_sdtm, run_adam
+from trialkit.adam.engine import (
+    build_adsl,
+    dataset_meta,
+    load_adam_spec,
+    read_sdtm,
+    run_adam,
+)
 from trialkit.adam.errors import AdamError
-from trialkit.cli import run_simulation
-from trialkit.errors import InputError, SpecError
 from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
+
+from trialkit.cli import run_simulation
+from trialkit.errors import InputError, SpecError
 from trialkit.spec import study_dir
 from trialkit.xpt import read_xpt, write_xpt
 

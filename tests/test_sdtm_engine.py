@@ -20,17 +20,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from trialkit.cli import run_sdtm_stage
-from trialkit.errors import SpecError
-from trialkit.findings import Finding
-from trialkit.raw_dictionary import load_raw_dictionary, read_form
-from trialkit.sdtm.engine import SdtmResult, dataset_columns, load_study_config, run_sdtm
+from trialkit.sdtm.engine import (
+    SdtmResult,
+    dataset_columns,
+    load_study_config,
+    run_sdtm,
+)
 from trialkit.sdtm.output import dataset_meta, write_sdtm, xpt_frame
 from trialkit.sdtm.standards import load_domains
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import SimulatedStudy, simulate_study
 from trialkit.simulate.writer import write_export
+
+from trialkit.cli import run_sdtm_stage
+from trialkit.errors import SpecError
+from trialkit.findings import Finding
+from trialkit.raw_dictionary import load_raw_dictionary, read_form
 from trialkit.spec import study_dir
 from trialkit.xpt import read_xpt
 

@@ -18,14 +18,19 @@ import shutil
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-
-from trialkit.cli import main as cli
-from trialkit.errors import SpecError
-from trialkit.raw_dictionary import check_form, load_raw_dictionary, read_form, truncation_findings
 from trialkit.simulate.export import DUPLICABLE_FORMS
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
 from trialkit.simulate.writer import MANIFEST, write_export
+
+from trialkit.cli import main as cli
+from trialkit.errors import SpecError
+from trialkit.raw_dictionary import (
+    check_form,
+    load_raw_dictionary,
+    read_form,
+    truncation_findings,
+)
 from trialkit.spec import study_dir
 
 STUDY = "ball_relapse"
@@ -478,8 +483,9 @@ def test_export_09_structural_defects_are_findings(dictionary, tmp_path):
     """Test 9: the two defects that are not bad cells are still found by the dictionary checks:
     a second record for a subject in a one-row-per-subject form, and a file cut off mid-record
     (pandas alone would pad the cut record with empty fields and say nothing)."""
-    from trialkit.cli import main
     from click.testing import CliRunner
+
+    from trialkit.cli import main
 
     out = tmp_path / "dirty"
     result = CliRunner().invoke(main, ["simulate", "--subjects", "120", "--seed", "5", "--dirty", "2", "--out", str(out)])

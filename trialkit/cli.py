@@ -176,7 +176,8 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on):
 
     from trialkit.progress import stdout_console
     from trialkit.validators.report import summary, write_report
-    from trialkit.validators.run import exit_code, validate as run_validation
+    from trialkit.validators.run import exit_code
+    from trialkit.validators.run import validate as run_validation
 
     findings, checked = run_validation(study, sdtm_dir, adam_dir)
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])

@@ -21,6 +21,7 @@ import pandas as pd
 from trialkit.errors import SpecError
 from trialkit.vectorize import per_unique
 
+
 def _text(s: pd.Series) -> pd.Series:
     """Values as text with missing as '' (merged sources leave NaN where a subject has no record)."""
     return s.astype(object).where(s.notna(), "").astype(str)

@@ -1,4 +1,4 @@
-"""Tests of trialkit.sdtm.expressions: the whitelisted grammar of spec filters and conditions.
+"""Tests of trialkit.expressions: the whitelisted grammar of spec filters and conditions.
 
 Numbered cases, tiny inline frames. Every allowed construct is evaluated on a frame whose rows make
 the assertion able to fail; every forbidden construct must be a SpecError naming the key it was
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from trialkit.errors import SpecError
-from trialkit.sdtm.expressions import parse
+from trialkit.expressions import parse
 
 
 def _rows(expr: str, frame: pd.DataFrame) -> list[bool]:
