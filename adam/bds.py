@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from trialkit.adam.derive import derive_var_extreme_flag, derive_vars_dt, derive_vars_dy
 from trialkit.adam.errors import AdamError
-
 from trialkit.errors import SpecError
 from trialkit.expressions import first_match, parse
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
 from trialkit.adam.errors import AdamError, AdamWarning
 
 SHOW = 5  # key values (or rows) spelled out in a message; the count of all follows

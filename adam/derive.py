@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
 from trialkit.adam.checks import (
     CHECK_TYPES,
     assert_unique,
@@ -33,7 +34,6 @@ from trialkit.adam.checks import (
     signal_duplicates,
 )
 from trialkit.adam.errors import AdamError
-
 from trialkit.expressions import parse
 from trialkit.vectorize import per_unique
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
 from trialkit.adam.bds import build_bds, check_parameters
 from trialkit.adam.checks import assert_unique
 from trialkit.adam.errors import AdamError
 from trialkit.adam.steps import apply_steps, check_steps
 from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
-
 from trialkit.errors import InputError, SpecError
 from trialkit.spec import load_yaml, study_dir
 from trialkit.xpt import DatasetMeta, Variable, read_xpt, write_xpt

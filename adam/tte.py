@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from trialkit.adam.derive import derive_extreme_event, derive_vars_dt
 from trialkit.adam.errors import AdamError
-
 from trialkit.errors import SpecError
 from trialkit.expressions import Expression, parse
 

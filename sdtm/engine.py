@@ -13,6 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from trialkit.errors import SpecError
+from trialkit.findings import Finding
+from trialkit.ledger import Ledger
+from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.dates import study_day
 from trialkit.sdtm.raw_input import read_raw
@@ -24,11 +29,6 @@ from trialkit.sdtm.spec import (
 )
 from trialkit.sdtm.standards import load_domains
 from trialkit.sdtm.trial_elements import subject_elements, subject_visits
-
-from trialkit.errors import SpecError
-from trialkit.findings import Finding
-from trialkit.ledger import Ledger
-from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.spec import load_yaml, study_dir
 
 PROVENANCE = ["_form", "_row"]

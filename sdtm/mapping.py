@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from trialkit.sdtm.dates import edc_to_iso, local_to_iso, with_time
-from trialkit.sdtm.spec import Mapping
 
 from trialkit.expressions import first_match
 from trialkit.findings import Finding
 from trialkit.raw_dictionary import RawDictionary
+from trialkit.sdtm.dates import edc_to_iso, local_to_iso, with_time
+from trialkit.sdtm.spec import Mapping
 
 
 def _findings(mask: pd.Series, raw: pd.DataFrame, form: str, column: str, values: pd.Series, message, key: str,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from trialkit.sdtm.engine import SdtmResult, dataset_columns
-from trialkit.sdtm.standards import load_domains
 
 from trialkit.errors import TrialkitError
+from trialkit.sdtm.engine import SdtmResult, dataset_columns
+from trialkit.sdtm.standards import load_domains
 from trialkit.vectorize import per_unique
 from trialkit.xpt import DatasetMeta, Variable, write_xpt
 

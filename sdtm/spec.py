@@ -24,6 +24,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trialkit.errors import SpecError
+from trialkit.expressions import Expression, parse
+from trialkit.raw_dictionary import RawDictionary
 from trialkit.sdtm.standards import (
     Codelist,
     DomainMeta,
@@ -31,10 +34,6 @@ from trialkit.sdtm.standards import (
     load_codelists,
     load_domains,
 )
-
-from trialkit.errors import SpecError
-from trialkit.expressions import Expression, parse
-from trialkit.raw_dictionary import RawDictionary
 from trialkit.spec import load_yaml, study_dir
 
 ALGORITHMS = ("assign", "ct", "hardcode", "condition", "date", "visit", "age")

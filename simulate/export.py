@@ -12,9 +12,9 @@ import re
 
 import numpy as np
 import pandas as pd
-from trialkit.simulate.study import SimulatedStudy
 
 from trialkit.raw_dictionary import MONTHS, Field, RawDictionary
+from trialkit.simulate.study import SimulatedStudy
 
 KEY_FIELDS = ("STUDYID", "SITEID", "SUBJID")
 CODE_SLIP_RATE = 0.03

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from trialkit.simulate.draw import bernoulli, categorical, days, int_between
 from trialkit.simulate.outcomes import MARROW_RELAPSES, RELAPSE_FORM_TYPES
 from trialkit.simulate.profile import Profile

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from trialkit.simulate import records
 from trialkit.simulate.adverse_events import adverse_events
 from trialkit.simulate.outcomes import draw_outcomes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from trialkit.simulate.draw import MONTH_DAYS, bernoulli, categorical, days, int_between
 from trialkit.simulate.profile import Profile
 

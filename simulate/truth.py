@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from trialkit.simulate.subjects import MRD_HIGH_CUT
 
 FAILURES = ("FAILURE_TO_REACH_CR", "DEATH_BEFORE_EOT")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from trialkit.simulate.dirt import inject_defects, truncate_last_line
-from trialkit.simulate.export import add_duplicates, render_form
-from trialkit.simulate.study import SimulatedStudy
 
 from trialkit import __version__
 from trialkit.raw_dictionary import RawDictionary
+from trialkit.simulate.dirt import inject_defects, truncate_last_line
+from trialkit.simulate.export import add_duplicates, render_form
+from trialkit.simulate.study import SimulatedStudy
 
 MANIFEST = "manifest.json"
 

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
 from trialkit.adam.checks import (
     assert_unique,
     assert_variables,
@@ -19,7 +20,6 @@ from trialkit.adam.checks import (
     signal_duplicates,
 )
 from trialkit.adam.errors import AdamError, AdamWarning
-
 from trialkit.errors import TrialkitError
 
 ADSL = pd.DataFrame({

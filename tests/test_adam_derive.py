@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
 from trialkit.adam.derive import (
     derive_extreme_event,
     derive_var_extreme_flag,
@@ -21,7 +22,6 @@ from trialkit.adam.derive import (
     derive_vars_merged,
 )
 from trialkit.adam.errors import AdamError, AdamWarning
-
 from trialkit.errors import SpecError
 
 NaT = pd.NaT

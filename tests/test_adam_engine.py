@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+
 from trialkit.adam.engine import run_adam
+from trialkit.cli import main, run_simulation
 from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
-
-from trialkit.cli import main, run_simulation
 from trialkit.xpt import read_xpt
 
 # EVNTDESC of ADTTE for each kind of EFS event in the truth

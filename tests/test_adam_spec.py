@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from trialkit.adam.engine import (
     build_adsl,
     dataset_meta,
@@ -21,11 +22,10 @@ from trialkit.adam.engine import (
     run_adam,
 )
 from trialkit.adam.errors import AdamError
-from trialkit.sdtm.engine import run_sdtm
-from trialkit.sdtm.output import write_sdtm
-
 from trialkit.cli import run_simulation
 from trialkit.errors import InputError, SpecError
+from trialkit.sdtm.engine import run_sdtm
+from trialkit.sdtm.output import write_sdtm
 from trialkit.spec import study_dir
 from trialkit.xpt import read_xpt, write_xpt
 

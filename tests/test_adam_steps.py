@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from trialkit.adam.errors import AdamError
 from trialkit.adam.steps import apply_steps, check_steps
-
 from trialkit.errors import SpecError
 
 SPEC = Path("inline.yaml")

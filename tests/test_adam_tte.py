@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from trialkit.adam.errors import AdamError
 from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
-
 from trialkit.errors import SpecError
 
 NaT = pd.NaT

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from trialkit.simulate.profile import load_profile
-from trialkit.simulate.study import simulate_study
-from trialkit.simulate.writer import write_export
 
 from trialkit.cli import main
 from trialkit.raw_dictionary import load_raw_dictionary
+from trialkit.simulate.profile import load_profile
+from trialkit.simulate.study import simulate_study
+from trialkit.simulate.writer import write_export
 
 STUDY = "ball_relapse"
 SUBJECTS = 120

@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from trialkit.sdtm.engine import run_sdtm
-from trialkit.sdtm.output import write_sdtm
 
 from trialkit.cli import run_simulation
+from trialkit.sdtm.engine import run_sdtm
+from trialkit.sdtm.output import write_sdtm
 
 CORE = Path(__file__).resolve().parents[2] / "shared" / "tools" / "core-validate"
 EXPLAINED = {"CORE-000717", "CORE-000701", "CORE-000767", "CORE-000766"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from trialkit.sdtm.dates import edc_to_iso, local_to_iso, study_day, with_time
 
 

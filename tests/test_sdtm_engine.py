@@ -20,6 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from trialkit.cli import run_sdtm_stage
+from trialkit.errors import SpecError
+from trialkit.findings import Finding
+from trialkit.raw_dictionary import load_raw_dictionary, read_form
 from trialkit.sdtm.engine import (
     SdtmResult,
     dataset_columns,
@@ -31,11 +36,6 @@ from trialkit.sdtm.standards import load_domains
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import SimulatedStudy, simulate_study
 from trialkit.simulate.writer import write_export
-
-from trialkit.cli import run_sdtm_stage
-from trialkit.errors import SpecError
-from trialkit.findings import Finding
-from trialkit.raw_dictionary import load_raw_dictionary, read_form
 from trialkit.spec import study_dir
 from trialkit.xpt import read_xpt
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from trialkit.sdtm import mapping
-from trialkit.sdtm.spec import Mapping
-from trialkit.sdtm.standards import Codelist, inline_codelist
 
 from trialkit.expressions import parse
 from trialkit.raw_dictionary import load_raw_dictionary
+from trialkit.sdtm import mapping
+from trialkit.sdtm.spec import Mapping
+from trialkit.sdtm.standards import Codelist, inline_codelist
 
 
 @pytest.fixture(scope="module")

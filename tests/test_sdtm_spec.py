@@ -11,12 +11,12 @@ import copy
 
 import pytest
 import yaml
-from trialkit.sdtm import spec as spec_module
-from trialkit.sdtm.spec import load_domain_spec
-from trialkit.sdtm.standards import Codelist, DomainMeta, VariableMeta, inline_codelist
 
 from trialkit.errors import SpecError
 from trialkit.raw_dictionary import load_raw_dictionary
+from trialkit.sdtm import spec as spec_module
+from trialkit.sdtm.spec import load_domain_spec
+from trialkit.sdtm.standards import Codelist, DomainMeta, VariableMeta, inline_codelist
 
 
 def _var(name, core="Perm", type_="Char", codelist=None):

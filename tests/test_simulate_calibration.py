@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from pandas.testing import assert_frame_equal
+
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
 

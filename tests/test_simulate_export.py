@@ -18,10 +18,6 @@ import shutil
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from trialkit.simulate.export import DUPLICABLE_FORMS
-from trialkit.simulate.profile import load_profile
-from trialkit.simulate.study import simulate_study
-from trialkit.simulate.writer import MANIFEST, write_export
 
 from trialkit.cli import main as cli
 from trialkit.errors import SpecError
@@ -31,6 +27,10 @@ from trialkit.raw_dictionary import (
     read_form,
     truncation_findings,
 )
+from trialkit.simulate.export import DUPLICABLE_FORMS
+from trialkit.simulate.profile import load_profile
+from trialkit.simulate.study import simulate_study
+from trialkit.simulate.writer import MANIFEST, write_export
 from trialkit.spec import study_dir
 
 STUDY = "ball_relapse"

@@ -12,9 +12,9 @@ import shutil
 
 import pytest
 import yaml
-from trialkit.simulate.profile import Profile, load_profile, parse_profile
 
 from trialkit.errors import SpecError
+from trialkit.simulate.profile import Profile, load_profile, parse_profile
 from trialkit.spec import study_dir
 
 SHIPPED = study_dir("ball_relapse") / "profile.yaml"

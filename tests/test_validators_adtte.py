@@ -8,13 +8,13 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+
 from trialkit.adam.engine import load_adam_spec, run_adam
+from trialkit.cli import main, run_simulation
 from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
-from trialkit.validators.adtte_events import check_adtte
-
-from trialkit.cli import main, run_simulation
 from trialkit.spec import study_dir
+from trialkit.validators.adtte_events import check_adtte
 from trialkit.xpt import read_xpt, write_xpt
 
 

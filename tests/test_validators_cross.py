@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from trialkit.adam.engine import run_adam
+from trialkit.cli import run_simulation
 from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.rules import RULES
 from trialkit.validators.run import _dates, validate
-
-from trialkit.cli import run_simulation
 
 
 def _dm(**over):

@@ -6,12 +6,12 @@ import re
 
 import pytest
 from click.testing import CliRunner
+
+from trialkit.cli import main, run_simulation
 from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.report import to_html, write_report
 from trialkit.validators.rules import RULES, ValidationFinding
-
-from trialkit.cli import main, run_simulation
 
 XSS = "<script>alert(1)</script>"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from trialkit.sdtm.standards import load_domains
 from trialkit.validators.rules import RULES
 from trialkit.validators.sdtm_schema import build_schema, validate_sdtm
-
 from trialkit.xpt import read_xpt
 
 PILOT = Path("/work/shared/reference/cdiscpilot01/sdtm")
@@ -154,10 +154,9 @@ def test_14_unknown_dataset_skipped_split_dataset_resolved():
 
 @pytest.fixture(scope="module")
 def simulated_sdtm(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    from trialkit.cli import run_simulation
     from trialkit.sdtm.engine import run_sdtm
     from trialkit.sdtm.output import write_sdtm
-
-    from trialkit.cli import run_simulation
     tmp = tmp_path_factory.mktemp("sim")
     run_simulation("ball_relapse", 60, 1, tmp / "raw", None, 0, 0.0)
     write_sdtm(run_sdtm("ball_relapse", tmp / "raw"), tmp / "sdtm")

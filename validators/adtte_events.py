@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from trialkit.adam.tte import START, TteParameter, TteSource
 from trialkit.validators.rules import ValidationFinding, rule
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from trialkit.validators.rules import Rule, ValidationFinding, rule
 
+from trialkit.validators.rules import Rule, ValidationFinding, rule
 from trialkit.vectorize import per_unique
 
 STUDY_DAY = rule("TK-XDS-0001", "error", "--DY / --STDY / --ENDY inconsistent with --DTC and DM.RFSTDTC",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 
 from trialkit.errors import TrialkitError
+from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.xpt import read_xpt
 
 

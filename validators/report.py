@@ -15,9 +15,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from trialkit.validators.rules import RULES, SEVERITIES, ValidationFinding
-
 from trialkit import __version__
+from trialkit.validators.rules import RULES, SEVERITIES, ValidationFinding
 
 SCHEMA_VERSION = 1
 SHOWN_PER_CASE = 50
@@ -82,8 +81,9 @@ def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: s
             max_findings: int = HTML_MAX_FINDINGS) -> str:
     """One self-contained HTML page: header, the rules with pass/fail at ``threshold``, and the first
     ``max_findings`` findings with dataset / rule / severity filters (all rows show without JS)."""
-    import trialkit.validators.run  # noqa: F401  registers every rule, so rules with no findings show as passed
     from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    import trialkit.validators.run  # noqa: F401  registers every rule, so rules with no findings show as passed
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True))
     counts = Counter(f.rule for f in findings)

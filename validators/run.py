@@ -9,16 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
 from trialkit.adam.engine import load_adam_spec
+from trialkit.errors import InputError
+from trialkit.spec import study_dir
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
-
-from trialkit.errors import InputError
-from trialkit.spec import study_dir
 
 
 def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) -> tuple[list[ValidationFinding], list[str]]:

@@ -19,15 +19,15 @@ from functools import lru_cache
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
+
 from trialkit.sdtm.standards import (
     DomainMeta,
     _standards_root,
     load_codelists,
     load_domains,
 )
-from trialkit.validators.rules import ValidationFinding, rule
-
 from trialkit.spec import load_yaml
+from trialkit.validators.rules import ValidationFinding, rule
 
 REQ_MISSING = rule("TK-SDTM-0001", "error", "Required variable missing from the dataset",
                    "SDTMIG 3.4 section 4.1.5 (Core variables): a Req variable must be present in the dataset.")
