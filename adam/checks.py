@@ -74,9 +74,7 @@ def assert_unique(
     report the rows of the dataset the user passed, not of the subset. ``context`` says why
     uniqueness matters here (e.g. which argument requires it).
     """
-    err = duplicates_error(df, keys, dataset, what, row_numbers=row_numbers, context=context)
-    if err is not None:
-        raise err
+    signal_duplicates(df, keys, dataset, "error", what, row_numbers=row_numbers, context=context)
 
 
 def signal_duplicates(

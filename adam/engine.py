@@ -114,14 +114,6 @@ def dataset_meta(spec: AdamSpec, frame: pd.DataFrame) -> DatasetMeta:
     return DatasetMeta(spec.name, spec.label, tuple(variables))
 
 
-def _char_clean(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].where(out[col].notna(), "").astype(str)
-    return out
-
-
 def needed_datasets(adsl: AdamSpec, adtte: AdamSpec, adrs: AdamSpec) -> set[str]:
     """The SDTM datasets the specs read: nothing else is loaded."""
     names = {"DM"}
@@ -149,6 +141,5 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for spec, frame in ((adsl_spec, adsl), (adtte_spec, adtte), (adrs_spec, adrs)):
-            data = _char_clean(frame)
-            write_xpt(data, dataset_meta(spec, data), out / f"{spec.name.lower()}.xpt")
+            write_xpt(frame, dataset_meta(spec, frame), out / f"{spec.name.lower()}.xpt")
     return datasets
