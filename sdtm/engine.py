@@ -190,7 +190,9 @@ def _epoch_of_day(day: pd.Series, refs: pd.DataFrame, rules: list[dict]) -> pd.S
 
 
 def _unscheduled_visitnum(frame: pd.DataFrame, dtc: str) -> None:
-    """Unscheduled VISITNUM = the subject's last scheduled VISITNUM on or before the date + .01 each."""
+    """Unscheduled VISITNUM = the subject's last scheduled VISITNUM on or before the date + .01 each, and
+    VISIT names the number ('UNSCHEDULED 3.01') so VISIT and VISITNUM stay one-to-one across the study
+    (SDTMIG 3.4 section 4.4.5; ADaM AVISIT/AVISITN inherit it)."""
     uns = frame["VISITNUM"].isna() & (frame["VISIT"] != "")
     if not uns.any() or dtc not in frame:
         return
@@ -202,7 +204,9 @@ def _unscheduled_visitnum(frame: pd.DataFrame, dtc: str) -> None:
     merged["VISITNUM"] = merged["VISITNUM"].fillna(0)
     # one number per unscheduled visit (date), shared by all records of that visit
     merged["k"] = merged.groupby(["USUBJID", "VISITNUM"])["day"].rank(method="dense").astype(int)
-    frame.loc[merged["index"].to_numpy(), "VISITNUM"] = (merged["VISITNUM"] + 0.01 * merged["k"]).round(2).to_numpy()
+    rows = merged["index"].to_numpy()
+    frame.loc[rows, "VISITNUM"] = (merged["VISITNUM"] + 0.01 * merged["k"]).round(2).to_numpy()
+    frame.loc[rows, "VISIT"] = frame.loc[rows, "VISIT"] + " " + frame.loc[rows, "VISITNUM"].map("{:.2f}".format)
 
 
 def reference_days(dm: pd.DataFrame) -> pd.DataFrame:

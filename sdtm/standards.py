@@ -38,6 +38,7 @@ class DomainMeta:
     structure: str
     keys: tuple[str, ...]
     variables: tuple[VariableMeta, ...]
+    never_null: tuple[str, ...] = ()     # ADaM: Req means "present"; these must also be populated
 
     def variable(self, name: str) -> VariableMeta | None:
         return next((v for v in self.variables if v.name == name), None)
@@ -81,7 +82,7 @@ def load_domains(standard: str = SDTMIG) -> dict[str, DomainMeta]:
         try:
             variables = tuple(VariableMeta(**v) for v in data["variables"])
             meta = DomainMeta(data["domain"], data["label"], data["class"], data.get("structure", ""),
-                              tuple(data.get("keys", [])), variables)
+                              tuple(data.get("keys", [])), variables, tuple(data.get("never_null", [])))
         except (KeyError, TypeError) as exc:
             raise SpecError(f"bad standard metadata: {exc}", file=str(path)) from None
         out[meta.domain] = meta

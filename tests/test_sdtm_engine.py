@@ -304,13 +304,16 @@ def test_sdtm_engine_03e_epoch_for_complete_dates(clean):
 
 def test_sdtm_engine_03f_unscheduled_visitnum_follows_the_previous_scheduled_visit(clean):
     """Test 3f: an unscheduled visit's VISITNUM is fractional, above the VISITNUM of the subject's
-    last scheduled visit on or before its date and below the next whole number."""
+    last scheduled visit on or before its date and below the next whole number; its VISIT names the
+    number, so VISIT and VISITNUM are one-to-one."""
     ds = clean.result.datasets
     seen = 0
     for domain in ("LB", "RS"):
         frame = ds[domain]
         day = days(frame[f"{domain}DTC"])
-        unscheduled = frame["VISIT"] == "UNSCHEDULED"
+        unscheduled = frame["VISIT"].str.startswith("UNSCHEDULED")
+        assert (frame.loc[unscheduled, "VISIT"] == "UNSCHEDULED " + frame.loc[unscheduled, "VISITNUM"].map("{:.2f}".format)).all()
+        assert (frame.groupby("VISIT")["VISITNUM"].nunique() == 1).all(), domain
         scheduled = frame[~unscheduled & day.notna()].assign(day=day)
         assert frame.loc[~unscheduled, "VISITNUM"].mod(1).eq(0).all(), domain
         for i in np.flatnonzero(unscheduled.to_numpy()):
@@ -328,11 +331,11 @@ def test_sdtm_engine_03g_one_unscheduled_visit_has_one_visitnum(clean):
     """Test 3g: all records of one unscheduled assessment (same raw record, same subject and date)
     share one VISITNUM, in every domain, and SV lists the visit once."""
     ds = clean.result.datasets
-    parts = [ds[d].loc[ds[d]["VISIT"] == "UNSCHEDULED", ["USUBJID", "VISITNUM", "_form", "_row"]] for d in ("LB", "RS")]
+    parts = [ds[d].loc[ds[d]["VISIT"].str.startswith("UNSCHEDULED"), ["USUBJID", "VISITNUM", "_form", "_row"]] for d in ("LB", "RS")]
     records = pd.concat(parts, ignore_index=True)
     assert (records.groupby(["_form", "_row"])["VISITNUM"].nunique() == 1).all()
     sv = ds["SV"]
-    unscheduled = sv[sv["VISIT"] == "UNSCHEDULED"]
+    unscheduled = sv[sv["VISIT"].str.startswith("UNSCHEDULED")]
     assert not unscheduled.duplicated(["USUBJID", "SVSTDTC"]).any()
 
 

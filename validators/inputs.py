@@ -1,5 +1,6 @@
 """Reading datasets to validate: every .xpt (and .csv) of a folder; an unreadable file becomes a
-finding of its own (TK-IO-0001), never a crash, and the other files are still read."""
+finding of its own (TK-IO-0001), never a crash, and the other files are still read. XPT variable
+labels travel with the frame in ``frame.attrs["labels"]`` for the label rules."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], list[ValidationF
         name = path.stem.upper()
         try:
             if suffix == ".xpt":
-                frame, _ = read_xpt(path)
+                frame, meta = read_xpt(path)
+                frame.attrs["labels"] = {v.name: v.label for v in meta.variables}
             else:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         except (TrialkitError, OSError, ValueError, pd.errors.ParserError) as exc:

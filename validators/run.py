@@ -13,6 +13,7 @@ import pandas as pd
 from trialkit.adam.engine import load_adam_spec
 from trialkit.errors import InputError
 from trialkit.spec import study_dir
+from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
@@ -32,6 +33,7 @@ def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) ->
         adam, more = read_folder(adam_dir)
         findings += more
         checked += sorted(adam)
+        findings += validate_adam(adam)
         if {"ADTTE", "ADSL"} <= set(adam):
             spec = load_adam_spec(study_dir(study) / "adam" / "ADTTE.yaml")
             adsl, adtte = _dates(adam["ADSL"]), _dates(adam["ADTTE"])

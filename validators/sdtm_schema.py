@@ -18,7 +18,6 @@ from functools import lru_cache
 
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from trialkit.sdtm.standards import (
     DomainMeta,
@@ -28,6 +27,14 @@ from trialkit.sdtm.standards import (
 )
 from trialkit.spec import load_yaml
 from trialkit.validators.rules import ValidationFinding, rule
+from trialkit.validators.schema_findings import (
+    blank,
+    in_terms,
+    not_blank,
+    numeric_or_null,
+    record,
+    schema_findings,
+)
 
 REQ_MISSING = rule("TK-SDTM-0001", "error", "Required variable missing from the dataset",
                    "SDTMIG 3.4 section 4.1.5 (Core variables): a Req variable must be present in the dataset.")
@@ -72,29 +79,6 @@ ISO8601 = re.compile(
     r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?)?)?$")
 
 
-def _blank(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.astype(str).str.strip() == "")
-
-
-def _not_blank(s: pd.Series) -> pd.Series:
-    return ~_blank(s)
-
-
-def _numeric_or_null(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s):
-        return pd.Series(True, index=s.index)
-    return _blank(s) | pd.to_numeric(s, errors="coerce").notna()
-
-
-def _in_terms(terms: frozenset[str], numeric_ok: bool = False):
-    def check(s: pd.Series) -> pd.Series:
-        ok = _blank(s) | s.astype(str).isin(terms)
-        if numeric_ok:   # --STRESC: CT applies to character results only (SDTMIG 3.4 section 4.5.1)
-            ok |= pd.to_numeric(s, errors="coerce").notna()
-        return ok
-    return check
-
-
 @lru_cache(maxsize=1)
 def subset_codelists() -> frozenset[str]:
     """Codelists that ct/sdtm-ct.yaml holds only in part (``subset: true``)."""
@@ -103,11 +87,11 @@ def subset_codelists() -> frozenset[str]:
 
 
 def _iso8601(s: pd.Series) -> pd.Series:
-    return _blank(s) | s.astype(str).str.match(ISO8601)
+    return blank(s) | s.astype(str).str.match(ISO8601)
 
 
 def _unique_subject(s: pd.Series) -> pd.Series:
-    return ~s.duplicated(keep=False) | _blank(s)
+    return ~s.duplicated(keep=False) | blank(s)
 
 
 def _seq_unique(seq: str):
@@ -142,14 +126,14 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
     for var in meta.variables:
         checks = []
         if var.core == "Req":
-            checks.append(pa.Check(_not_blank, name=REQ_NULL.id, ignore_na=False))
+            checks.append(pa.Check(not_blank, name=REQ_NULL.id, ignore_na=False))
         if var.type == "Num":
-            checks.append(pa.Check(_numeric_or_null, name=NUM_TYPE.id))
+            checks.append(pa.Check(numeric_or_null, name=NUM_TYPE.id))
         if var.codelist and var.codelist in codelists:
             cl = codelists[var.codelist]
             terms = frozenset(str(t["value"]) for t in cl.terms)
             r = CT_EXT if cl.extensible else CT_SUBSET if var.codelist in subset_codelists() else CT_NONEXT
-            checks.append(pa.Check(_in_terms(terms, var.name.endswith("STRESC")), name=r.id))
+            checks.append(pa.Check(in_terms(terms, var.name.endswith("STRESC")), name=r.id))
         if var.name.endswith("DTC") and var.type == "Char":
             checks.append(pa.Check(_iso8601, name=DTC_ISO.id))
         if meta.domain == "DM" and var.name == "USUBJID":
@@ -162,71 +146,14 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name=meta.domain)
 
 
-def _record(frame: pd.DataFrame, index, seq: str | None) -> dict:
-    if index is None or pd.isna(index):
-        return {}
-    i = int(index)
-    out = {"row": i + 1}
-    if "USUBJID" in frame:
-        u = frame["USUBJID"].iat[i]
-        out["usubjid"] = None if pd.isna(u) or str(u) == "" else str(u)
-    if seq and seq in frame:
-        s = pd.to_numeric(pd.Series([frame[seq].iat[i]]), errors="coerce").iat[0]
-        out["seq"] = None if pd.isna(s) else float(s)
-    return out
-
-
-def _value(frame: pd.DataFrame, index, variable: str | None) -> str:
-    if index is None or pd.isna(index) or not variable or variable not in frame:
-        return ""
-    v = frame[variable].iat[int(index)]
-    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-
-
 def _schema_findings(name: str, meta: DomainMeta, frame: pd.DataFrame) -> list[ValidationFinding]:
-    schema = build_schema(meta, list(frame.columns))
-    try:
-        schema.validate(frame, lazy=True)
-        return []
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-    findings = []
+    def missing(variable: str) -> tuple:
+        var = meta.variable(variable)
+        r = REQ_MISSING if var is not None and var.core == "Req" else EXP_MISSING
+        return r, f"{var.core if var else ''} variable {variable} is missing ({meta.domain} metadata)"
     seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
-    by_id = {r.id: r for r in (REQ_NULL, NUM_TYPE, CT_NONEXT, CT_EXT, CT_SUBSET, DM_UNIQUE, SEQ_UNIQUE, DTC_ISO)}
-    # notices about values outside an extensible or subset codelist: one finding per distinct value
-    # (with its record count and first record), not one per record — a sponsor term used on every
-    # record is one fact, and 200,000 identical notices would drown the report and cost minutes
-    rule_of = cases["check"].astype(str).str.split("(").str[0]
-    notice = rule_of.isin([CT_EXT.id, CT_SUBSET.id])
-    if notice.any():
-        groups = cases[notice].assign(_rule=rule_of[notice]).groupby(["_rule", "column", "failure_case"], dropna=False)
-        for (rule_id, column, value), group in groups:
-            r = by_id[rule_id]
-            first = group["index"].min()
-            findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({meta.domain}.{column}) on {len(group)} "
-                                              f"record(s); first shown", variable=str(column), value=str(value),
-                                              **_record(frame, first, seq)))
-        cases = cases[~notice]
-    for case in cases.itertuples(index=False):
-        check = str(case.check)
-        if check == "column_in_dataframe":
-            variable = str(case.failure_case)
-            var = meta.variable(variable)
-            r = REQ_MISSING if var is not None and var.core == "Req" else EXP_MISSING
-            findings.append(ValidationFinding(r.id, r.severity, name, f"{var.core if var else ''} variable {variable} "
-                                              f"is missing ({meta.domain} metadata)", variable=variable))
-            continue
-        check_id = check.split("(")[0]
-        r = by_id.get(check_id)
-        if r is None:     # every check is named by its rule id; anything else is a bug here, never dropped
-            raise RuntimeError(f"{name}: unexpected pandera failure {check}: {case.failure_case}")
-        variable = seq if r is SEQ_UNIQUE else (None if case.column is None or pd.isna(case.column) else str(case.column))
-        if r is SEQ_UNIQUE and case.column is not None and not pd.isna(case.column) and case.column != seq:
-            continue      # frame-level check: one case per record (the SEQ column's)
-        where = _record(frame, case.index, seq)
-        findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({meta.domain}.{variable})",
-                                          variable=variable, value=_value(frame, case.index, variable), **where))
-    return findings
+    return schema_findings(name, meta.domain, build_schema(meta, list(frame.columns)), frame, seq, missing,
+                           {SEQ_UNIQUE.id: seq} if seq else None)
 
 
 def _not_in_dm(datasets: dict[str, pd.DataFrame], metas: dict[str, DomainMeta]) -> list[ValidationFinding]:
@@ -241,10 +168,10 @@ def _not_in_dm(datasets: dict[str, pd.DataFrame], metas: dict[str, DomainMeta]) 
             continue
         seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
         u = frame["USUBJID"]
-        bad = _not_blank(u) & ~u.astype(str).isin(subjects)
+        bad = not_blank(u) & ~u.astype(str).isin(subjects)
         for i in bad[bad].index:
             findings.append(ValidationFinding(NOT_IN_DM.id, NOT_IN_DM.severity, name, "USUBJID has no DM record",
-                                              variable="USUBJID", value=str(u.iat[i]), **_record(frame, i, seq)))
+                                              variable="USUBJID", value=str(u.iat[i]), **record(frame, i, seq)))
     return findings
 
 
