@@ -291,7 +291,7 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
     forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
     for name, frame in forms.items():
         wrong = frame["STUDYID"].str.strip() != cfg.studyid
-        result.findings += [Finding("error", f"{name}.csv", int(r), "STUDYID", v, f"study identifier is not {cfg.studyid}", None, s)
+        result.findings += [Finding("error", f"{name}.csv", int(r), "STUDYID", v, f"study identifier is not {cfg.studyid}", None, s, "studyid")
                             for r, v, s in zip(frame["_row"][wrong], frame["STUDYID"][wrong], frame["SUBJID"][wrong])]
 
     dm = build_domain(specs["DM"], forms, cfg, dictionary, result.findings)
@@ -311,7 +311,8 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
         result.ledger.land(domain, len(frame), pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(columns=PROVENANCE))
     for form, rows in result.ledger.unaccounted().items():
         result.ledger.reject(form, rows, "not mapped by any domain spec (form unmapped or excluded by a filter)")
-        result.findings.append(Finding("warning", f"{form}.csv", rows[0], None, "", f"{len(rows)} record(s) not mapped by any domain spec"))
+        result.findings.append(Finding("warning", f"{form}.csv", rows[0], None, "", f"{len(rows)} record(s) not mapped by any domain spec",
+                                       kind="unmapped"))
     built.update(trial_design(cfg))
     if cfg.visit_domains:
         built["SV"] = subject_visits(cfg.studyid, built, cfg.visit_domains)

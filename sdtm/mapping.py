@@ -19,12 +19,12 @@ from trialkit.sdtm.spec import Mapping
 
 
 def _findings(mask: pd.Series, raw: pd.DataFrame, form: str, column: str, values: pd.Series, message, key: str,
-              severity: str = "error") -> list[Finding]:
+              kind: str, severity: str = "error") -> list[Finding]:
     rows = np.flatnonzero(mask.to_numpy())
     messages = message if isinstance(message, pd.Series) else None
     return [
         Finding(severity, f"{form}.csv", int(raw["_row"].iloc[r]), column, str(values.iloc[r]),
-                messages.iloc[r] if messages is not None else message, key, str(raw["SUBJID"].iloc[r]))
+                messages.iloc[r] if messages is not None else message, key, str(raw["SUBJID"].iloc[r]), kind)
         for r in rows
     ]
 
@@ -40,7 +40,7 @@ def assign(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Fi
     if m.args["number"] == "if_numeric":  # text results such as '<1E-05' are expected: no finding
         return number, []
     bad = number.isna() & (text != "")
-    return number, _findings(bad, raw, form, field, text, "not a number", m.key)
+    return number, _findings(bad, raw, form, field, text, "not a number", m.key, "number")
 
 
 def plain_decimal(text: pd.Series) -> pd.Series:
@@ -63,8 +63,9 @@ def ct(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Findin
     if m.codelist.extensible:
         values = values.where(~unmatched, text.str.strip().str.upper())
         return values, _findings(unmatched, raw, form, field, text,
-                                 f"value not in extensible codelist {m.codelist.name}; kept as collected (trimmed, upper case)", m.key, "warning")
-    return values, _findings(unmatched, raw, form, field, text, f"value not in codelist {m.codelist.name}", m.key)
+                                 f"value not in extensible codelist {m.codelist.name}; kept as collected (trimmed, upper case)", m.key, "codelist",
+                                 "warning")
+    return values, _findings(unmatched, raw, form, field, text, f"value not in codelist {m.codelist.name}", m.key, "codelist")
 
 
 def hardcode(m: Mapping, raw: pd.DataFrame, form: str) -> tuple[pd.Series, list[Finding]]:
@@ -85,10 +86,10 @@ def date(m: Mapping, raw: pd.DataFrame, form: str, dictionary: RawDictionary) ->
         iso, problem = local_to_iso(text, formats)
     else:
         iso, problem = edc_to_iso(text, partial_allowed=spec.partial)
-    findings = _findings(problem != "", raw, form, field, text, problem, m.key)
+    findings = _findings(problem != "", raw, form, field, text, problem, m.key, "date")
     if "time" in m.args:
         iso, time_problem = with_time(iso, raw[m.args["time"]])
-        findings += _findings(time_problem != "", raw, form, m.args["time"], raw[m.args["time"]], time_problem, m.key)
+        findings += _findings(time_problem != "", raw, form, m.args["time"], raw[m.args["time"]], time_problem, m.key, "date")
     return iso, findings
 
 
@@ -101,7 +102,7 @@ def visit(m: Mapping, raw: pd.DataFrame, form: str, visits: dict[str, dict]) -> 
         "VISITNUM": code.map({k: v.get("visitnum", np.nan) for k, v in visits.items()}).astype(float),
         "VISIT": code.map({k: v["visit"] for k, v in visits.items()}).fillna(""),
     }, index=raw.index)
-    findings = _findings(~known & (code != ""), raw, form, field, raw[field], "visit not in the study's visit map", m.key)
+    findings = _findings(~known & (code != ""), raw, form, field, raw[field], "visit not in the study's visit map", m.key, "visit")
     return out, findings
 
 

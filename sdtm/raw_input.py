@@ -23,14 +23,14 @@ from trialkit.raw_dictionary import (
 
 # dictionary problems reported at reading; dates and codes recoded through CT are reported by the
 # mapping that reads them (with the spec key), so they are not reported twice
-REPORTED_AT_READING = {"required value missing": "error", "value not in codes": "error"}
+REPORTED_AT_READING = {"required value missing": ("error", "required"), "value not in codes": ("error", "codelist")}
 
 
 def _reject(frame: pd.DataFrame, mask: pd.Series, form: str, reason: str, column: str, ledger: Ledger,
             findings: list[Finding], severity: str = "error") -> pd.DataFrame:
     bad = frame[mask.to_numpy()]
     ledger.reject(form, bad["_row"], reason)
-    findings += [Finding(severity, f"{form}.csv", int(r), column, str(v), f"record rejected: {reason}", None, str(s))
+    findings += [Finding(severity, f"{form}.csv", int(r), column, str(v), f"record rejected: {reason}", None, str(s), "rejected")
                  for r, v, s in zip(bad["_row"], bad[column] if column in bad else [""] * len(bad), bad.get("SUBJID", [""] * len(bad)))]
     return frame[~mask.to_numpy()]
 
@@ -42,12 +42,12 @@ def dictionary_findings(frame: pd.DataFrame, name: str, dictionary: RawDictionar
     form = dictionary.forms[name]
     out = []
     for f in check_form(frame[form.columns], form, dictionary, dates=False):
-        severity = REPORTED_AT_READING.get(f.problem)
+        severity, kind = REPORTED_AT_READING.get(f.problem, (None, None))
         if severity is None or (f.problem == "value not in codes" and (name, f.field) in ct_fields):
             continue
         pos = f.row - 1
         out.append(Finding(severity, f"{name}.csv", int(frame["_row"].iloc[pos]), f.field, f.value,
-                           f"raw dictionary: {f.problem}", None, str(frame["SUBJID"].iloc[pos])))
+                           f"raw dictionary: {f.problem}", None, str(frame["SUBJID"].iloc[pos]), kind))
     return out
 
 
@@ -57,7 +57,8 @@ def read_raw(raw_dir: Path, dictionary: RawDictionary, subject_form: str, ledger
     for name, form in dictionary.forms.items():
         path = Path(raw_dir) / f"{name}.csv"
         if not path.is_file():
-            findings.append(Finding("warning", f"{name}.csv", None, None, "", "form not in the export; read as empty"))
+            findings.append(Finding("warning", f"{name}.csv", None, None, "", "form not in the export; read as empty",
+                                    kind="form_missing"))
             frame = pd.DataFrame(columns=form.columns, dtype=str)
         else:
             frame = read_form(path)
@@ -65,7 +66,8 @@ def read_raw(raw_dir: Path, dictionary: RawDictionary, subject_form: str, ledger
         ledger.read(name, len(frame))
         missing = [c for c in form.columns if c not in frame.columns]
         if missing:
-            findings.append(Finding("error", f"{name}.csv", None, missing[0], "", f"column(s) {missing} missing: form cannot be mapped"))
+            findings.append(Finding("error", f"{name}.csv", None, missing[0], "", f"column(s) {missing} missing: form cannot be mapped",
+                                    kind="columns_missing"))
             ledger.reject(name, frame["_row"], f"form lacks column(s) {missing}")
             frame = frame.iloc[0:0].reindex(columns=["_row", *form.columns], fill_value="")
         if path.is_file():

@@ -169,7 +169,7 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
         raise SpecError("a domain spec is a mapping", file=str(path))
     unknown = set(data) - {"domain", "sources", "derive", "summaries", "post"}
     if unknown:
-        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=sorted(unknown)[0])
+        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=min(unknown))
     standard = standard or load_domains()
     codelists = load_codelists()
     domain = data.get("domain")
@@ -216,8 +216,8 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
     derive = data.get("derive") or {}
     unknown = set(derive) - {"seq", "study_day", "epoch"}
     if unknown:
-        raise SpecError(f"unknown derive key(s) {sorted(unknown)}", file=str(path), key=f"derive.{sorted(unknown)[0]}")
-    for var, dtc in (derive.get("study_day") or {}).items():
+        raise SpecError(f"unknown derive key(s) {sorted(unknown)}", file=str(path), key=f"derive.{min(unknown)}")
+    for var in (derive.get("study_day") or {}):
         check_variable(var, f"derive.study_day.{var}")
     post = []
     for var, m in (data.get("post") or {}).items():

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 SEVERITIES = ("error", "warning", "notice")
+KINDS = ("rejected", "date", "codelist", "required", "number", "visit", "studyid", "form_missing", "columns_missing",
+         "unmapped", "data")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Finding:
     message: str
     key: str | None = None      # the spec key being applied (e.g. sdtm/AE.yaml:sources[0].variables.AESTDTC)
     subject: str | None = None
+    kind: str = "data"          # what went wrong (KINDS); the validators report each kind under a rule of its own
 
     def __str__(self) -> str:
         where = self.source + (f":{self.row}" if self.row is not None else "")

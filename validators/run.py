@@ -17,6 +17,7 @@ from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
+from trialkit.validators.mapping_findings import mapping_findings
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
@@ -28,6 +29,7 @@ def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) ->
             raise InputError("folder to validate not found", file=str(folder))
     sdtm, findings = read_folder(sdtm_dir)
     findings += validate_sdtm(sdtm)
+    findings += mapping_findings(sdtm_dir)
     checked = sorted(sdtm)
     if adam_dir is not None:
         adam, more = read_folder(adam_dir)
