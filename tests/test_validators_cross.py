@@ -107,6 +107,16 @@ def test_cross_05_record_after_death_except_ds_ss_dd():
     assert check_cross({"DM": _dm(DTHDTC="2020-01-12"), "AE": _ae()}) == []   # same day is not after
 
 
+def test_cross_05b_after_death_uses_start_of_events_and_date_of_findings():
+    """Test 5b: an AE collected (AEDTC) after death but started before it is fine; a finding (LBDTC)
+    after death is reported."""
+    dm = _dm(DTHDTC="2020-01-13")
+    ae = _ae(AEDTC="2020-01-14")
+    lb = pd.DataFrame([{"DOMAIN": "LB", "USUBJID": "S-001", "LBSEQ": 4.0, "LBDTC": "2020-01-14"}])
+    found = [(f.dataset, f.variable, f.seq) for f in check_cross({"DM": dm, "AE": ae, "LB": lb}) if f.rule == "TK-XDS-0003"]
+    assert found == [("LB", "LBDTC", 4.0)]
+
+
 # ---- Test 6 ------------------------------------------------------------------------------------
 def test_cross_06_armcd_not_in_ta():
     """Test 6: TK-XDS-0004 on a DM.ARMCD missing from TA; a null ARMCD (ARMNRS) is allowed."""
@@ -153,6 +163,17 @@ def test_cross_09_adsl_subjects_and_saffl():
     assert all(f.severity == "error" for f in findings)
     good = pd.DataFrame({"USUBJID": ["S-001", "S-002", "S-003"], "SAFFL": ["Y", "N", "N"]})
     assert check_cross({"DM": dm, "EX": ex}, {"ADSL": good}) == []
+
+
+def test_cross_09b_screen_failures_may_be_left_out_of_adsl():
+    """Test 9b: a DM subject whose ARMCD is blank or not an arm of TA (a screen failure) may be absent
+    from ADSL; an absent subject assigned to an arm of TA is TK-XDS-0006."""
+    dm = pd.DataFrame({"DOMAIN": "DM", "USUBJID": ["S-001", "S-002", "S-003", "S-004"],
+                       "ARMCD": ["A", "Scrnfail", "", "A"]})
+    ta = pd.DataFrame({"ARMCD": ["A", "A"]})
+    adsl = pd.DataFrame({"USUBJID": ["S-001"]})
+    found = [(f.dataset, f.usubjid) for f in check_cross({"DM": dm, "TA": ta}, {"ADSL": adsl}) if f.rule == "TK-XDS-0006"]
+    assert found == [("ADSL", "S-004")]
 
 
 # ---- Test 10 -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from trialkit.validators.rules import RULES
 from trialkit.validators.sdtm_schema import build_schema, validate_sdtm
 from trialkit.xpt import read_xpt
 
-PILOT = Path("/work/shared/reference/cdiscpilot01/sdtm")
+PILOT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cdiscpilot01" / "sdtm"
 
 
 def _dm(n: int = 2) -> pd.DataFrame:
@@ -91,10 +91,14 @@ def test_08_non_extensible_codelist_exact_match():
 
 
 def test_09_extensible_codelist_is_notice():
+    lb = pd.DataFrame({"STUDYID": "S", "DOMAIN": "LB", "USUBJID": ["S-1", "S-2"], "LBSEQ": [1.0, 1.0],
+                       "LBNRIND": ["HIGH", "VERY HIGH"]})   # NRIND is held in full and extensible
+    f = _only(validate_sdtm({"DM": _dm(), "LB": lb}), "TK-SDTM-0006")
+    assert [(x.variable, x.usubjid, x.row, x.value, x.severity) for x in f] == [("LBNRIND", "S-2", 2, "VERY HIGH", "notice")]
     dm = _dm()
-    dm["ARMNRS"] = ["", "NOT TREATED"]            # ARMNULRS is extensible; CT says "ASSIGNED, NOT TREATED"
-    f = _only(validate_sdtm({"DM": dm}), "TK-SDTM-0006")
-    assert [(x.variable, x.usubjid, x.row, x.value, x.severity) for x in f] == [("ARMNRS", "S-2", 2, "NOT TREATED", "notice")]
+    dm["ARMNRS"] = ["", "NOT TREATED"]            # ARMNULRS is held as a subset: outside it is TK-SDTM-0012
+    f = validate_sdtm({"DM": dm})
+    assert [(x.rule, x.variable, x.value) for x in f if x.variable == "ARMNRS"] == [("TK-SDTM-0012", "ARMNRS", "NOT TREATED")]
 
 
 def test_09b_subset_codelist_is_notice_full_codelist_is_error():
@@ -167,7 +171,7 @@ def test_15_simulated_study_has_no_error(simulated_sdtm):
     findings = validate_sdtm(simulated_sdtm)
     assert [str(f) for f in findings if f.severity == "error"] == []
     assert not [f for f in findings if f.rule == "TK-SDTM-0011"]       # every dataset is in the metadata
-    assert {f.rule for f in findings} <= {"TK-SDTM-0002", "TK-SDTM-0006"}
+    assert {f.rule for f in findings} <= {"TK-SDTM-0002", "TK-SDTM-0006", "TK-SDTM-0012"}
 
 
 def test_16_cdisc_pilot_dm_ae_lb():

@@ -151,7 +151,8 @@ def run_adam_stage(study: str, sdtm_dir: Path, out: Path) -> dict:
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.option("--study", default=None, help="Study whose ADTTE event definitions the event rules check (shipped name or "
+              "folder); without it, datasets of any study get every rule but those.")
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
 @reports_errors
@@ -161,7 +162,8 @@ def adam(study, sdtm_dir, out):
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.option("--study", default=None, help="Study whose ADTTE event definitions the event rules check (shipped name or "
+              "folder); without it, datasets of any study get every rule but those.")
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.argument("adam_dir", metavar="[ADAM]", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "junit", "html"]), default="json", show_default=True)
@@ -169,8 +171,9 @@ def adam(study, sdtm_dir, out):
               help="Report file [validation.json / .xml / .html in the current folder].")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
               help="Lowest severity that makes the exit code 1.")
+@click.option("--encoding", default=None, help="Text encoding of the XPT files, e.g. cp1252 for SAS on Windows [utf-8].")
 @reports_errors
-def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on):
+def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     from rich.table import Table
 
@@ -179,7 +182,7 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on):
     from trialkit.validators.run import exit_code
     from trialkit.validators.run import validate as run_validation
 
-    findings, checked = run_validation(study, sdtm_dir, adam_dir)
+    findings, checked = run_validation(study, sdtm_dir, adam_dir, encoding)
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
     write_report(findings, checked, fmt, out, fail_on)
     table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)

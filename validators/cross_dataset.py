@@ -24,7 +24,9 @@ START_AFTER_END = rule("TK-XDS-0002", "error", "--STDTC is after --ENDTC",
                        "observation cannot precede its start. Compared at the precision both values complete "
                        "(YYYY, YYYY-MM or YYYY-MM-DD); partial dates are not imputed.")
 AFTER_DEATH = rule("TK-XDS-0003", "warning", "Record dated after the subject's death (DM.DTHDTC)",
-                   "SDTMIG 3.4 section 5.2 (DM: DTHDTC) and 4.4: no observation can start after death. DS and SS "
+                   "SDTMIG 3.4 section 5.2 (DM: DTHDTC) and 4.4: no observation can start after death: --STDTC of "
+                   "events and interventions, --DTC of findings (in events and interventions --DTC is the date of "
+                   "collection, which may follow death). DS and SS "
                    "(which record the death and status) and DD (death details) are exempt, as are the special-"
                    "purpose DM/SE/SV/CO; compared at the common complete precision.")
 DESIGN_REF = rule("TK-XDS-0004", "error", "ARMCD / VISITNUM not defined in the trial design (TA / TV)",
@@ -36,9 +38,11 @@ OUTSIDE_EXPOSURE = rule("TK-XDS-0005", "error", "EX record outside DM.RFXSTDTC..
                         "exposure, as in EX): every EXSTDTC/EXENDTC date must lie within them (date part).",
                         scope=("EX",))
 ADSL_MISMATCH = rule("TK-XDS-0006", "error", "ADSL inconsistent with DM / EX (subjects, SAFFL)",
-                     "ADaMIG 1.3 section 3.2 (ADSL: one record per subject in DM; SAFFL) and the study's safety "
+                     "ADaMIG 1.3 section 3.2 (ADSL: one record per subject; SAFFL) and the study's safety "
                      "population definition (any study treatment received, i.e. an EX record): SAFFL = Y exactly "
-                     "for subjects with an EX record, and ADSL holds exactly DM's subjects.", scope=("ADSL",))
+                     "for subjects with an EX record; every ADSL subject is in DM, and every DM subject assigned to "
+                     "an arm of TA is in ADSL (screen failures and subjects never assigned may be left out).",
+                     scope=("ADSL",))
 TTE_DUPLICATE = rule("TK-XDS-0007", "error", "ADTTE has more than one record per USUBJID x PARAMCD",
                      "ADaMIG 1.3 / ADaM BDS for TTE 1.0 section 2: one record per subject per time-to-event "
                      "parameter (no AVISIT or other timing distinguishes records).", scope=("ADTTE",))
@@ -174,9 +178,8 @@ def check_after_death(sdtm: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
         if domain in EXEMPT_DEATH or name in EXEMPT_DEATH:
             continue
         dth = _text(frame["USUBJID"]).map(death).fillna("")
-        for col in (f"{domain}DTC", f"{domain}STDTC"):
-            if col not in frame:
-                continue
+        col = f"{domain}STDTC" if f"{domain}STDTC" in frame else f"{domain}DTC"
+        if col in frame:
             bad = _later(frame[col], dth)
             out += _emit(AFTER_DEATH, name, frame, bad, col,
                          f"{col} " + _text(frame[col]) + " is after DM.DTHDTC " + dth, seq=f"{domain}SEQ")
@@ -242,8 +245,12 @@ def check_adsl(sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame]) -> 
         dm = dm.reset_index(drop=True)
         dm_ids = _text(dm["USUBJID"])
         out += _emit(ADSL_MISMATCH, "ADSL", adsl, ~uid.isin(set(dm_ids)), "USUBJID", "USUBJID not in DM")
-        out += _emit(ADSL_MISMATCH, "ADSL", dm, (dm_ids != "") & ~dm_ids.isin(set(uid)), "USUBJID",
-                     "DM subject has no ADSL record")
+        assigned = _text(dm["ARMCD"]) != "" if "ARMCD" in dm else pd.Series(True, index=dm.index)
+        ta = named.get("TA")
+        if ta is not None and "ARMCD" in ta and "ARMCD" in dm:
+            assigned &= _text(dm["ARMCD"]).isin(set(_text(ta["ARMCD"])))
+        out += _emit(ADSL_MISMATCH, "ADSL", dm, (dm_ids != "") & assigned & ~dm_ids.isin(set(uid)), "USUBJID",
+                     "DM subject assigned to an arm has no ADSL record")
     ex = named.get("EX")
     if ex is not None and "USUBJID" in ex and "SAFFL" in adsl:
         exposed = uid.isin(set(_text(ex["USUBJID"])))

@@ -13,7 +13,8 @@ from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.xpt import read_xpt
 
 
-def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], list[ValidationFinding]]:
+def read_folder(folder: Path, encoding: str | None = None) -> tuple[dict[str, pd.DataFrame], list[ValidationFinding]]:
+    """Datasets by upper-case name; ``encoding`` is the XPT text encoding (None: UTF-8, as trialkit writes)."""
     datasets, findings = {}, []
     for path in sorted(Path(folder).iterdir()):
         suffix = path.suffix.lower()
@@ -22,7 +23,7 @@ def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], list[ValidationF
         name = path.stem.upper()
         try:
             if suffix == ".xpt":
-                frame, meta = read_xpt(path)
+                frame, meta = read_xpt(path, encoding=encoding)
                 frame.attrs["labels"] = {v.name: v.label for v in meta.variables}
             else:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)

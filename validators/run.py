@@ -23,20 +23,23 @@ from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
 
 
-def validate(study: str | Path, sdtm_dir: Path, adam_dir: Path | None = None) -> tuple[list[ValidationFinding], list[str]]:
+def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None,
+             encoding: str | None = None) -> tuple[list[ValidationFinding], list[str]]:
+    """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), and the datasets checked.
+    The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is given."""
     for folder in (sdtm_dir, adam_dir):
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
-    sdtm, findings = read_folder(sdtm_dir)
+    sdtm, findings = read_folder(sdtm_dir, encoding)
     findings += validate_sdtm(sdtm)
     findings += mapping_findings(sdtm_dir)
     checked = sorted(sdtm)
     if adam_dir is not None:
-        adam, more = read_folder(adam_dir)
+        adam, more = read_folder(adam_dir, encoding)
         findings += more
         checked += sorted(adam)
         findings += validate_adam(adam)
-        if {"ADTTE", "ADSL"} <= set(adam):
+        if study is not None and {"ADTTE", "ADSL"} <= set(adam):
             spec = load_adam_spec(study_dir(study) / "adam" / "ADTTE.yaml")
             adsl, adtte = _dates(adam["ADSL"]), _dates(adam["ADTTE"])
             cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max

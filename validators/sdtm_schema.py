@@ -62,9 +62,9 @@ DTC_ISO = rule("TK-SDTM-0009", "error", "--DTC is not ISO 8601",
 NOT_IN_DM = rule("TK-SDTM-0010", "error", "USUBJID not present in DM",
                  "SDTMIG 3.4 section 5.2 (DM) / 4.1.2: DM is the subject master; every subject in a "
                  "subject-level dataset must have a DM record.")
-CT_SUBSET = rule("TK-SDTM-0012", "notice", "Value not in the CT subset held for a non-extensible codelist",
+CT_SUBSET = rule("TK-SDTM-0012", "notice", "Value not in the CT subset held for the codelist",
                  "CDISC SDTM CT / specs/standards/README.md: ct/sdtm-ct.yaml holds only a subset of some "
-                 "non-extensible codelists (subset: true), so a value outside it may still be valid CT; listed for review.")
+                 "codelists (subset: true), so a value outside it may still be valid CT; listed for review.")
 UNKNOWN_DATASET = rule("TK-SDTM-0011", "notice", "Dataset not in the SDTMIG metadata; not checked",
                        "specs/standards/sdtmig-3.4 holds the SDTMIG 3.4 subset trialkit knows; other datasets are "
                        "skipped, never guessed.")
@@ -132,7 +132,7 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
         if var.codelist and var.codelist in codelists:
             cl = codelists[var.codelist]
             terms = frozenset(str(t["value"]) for t in cl.terms)
-            r = CT_EXT if cl.extensible else CT_SUBSET if var.codelist in subset_codelists() else CT_NONEXT
+            r = CT_SUBSET if var.codelist in subset_codelists() else CT_EXT if cl.extensible else CT_NONEXT
             checks.append(pa.Check(in_terms(terms, var.name.endswith("STRESC")), name=r.id))
         if var.name.endswith("DTC") and var.type == "Char":
             checks.append(pa.Check(_iso8601, name=DTC_ISO.id))
