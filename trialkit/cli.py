@@ -151,8 +151,7 @@ def run_adam_stage(study: str, sdtm_dir: Path, out: Path) -> dict:
 
 
 @main.command()
-@click.option("--study", default=None, help="Study whose ADTTE event definitions the event rules check (shipped name or "
-              "folder); without it, datasets of any study get every rule but those.")
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
 @reports_errors
