@@ -104,7 +104,7 @@ def test_validate_adtte_03_cli_exit_codes_and_reports(study, tmp_path):
     unreadable file is a finding, not a crash; a missing folder exits 2."""
     base = study[0]
     runner = CliRunner()
-    ok = runner.invoke(main, ["validate", str(base / "sdtm"), str(base / "adam"), "--out", str(tmp_path / "v.json")])
+    ok = runner.invoke(main, ["validate", "--study", "ball_relapse", str(base / "sdtm"), str(base / "adam"), "--out", str(tmp_path / "v.json")])
     assert ok.exit_code == 0, ok.output
 
     bad_adam = tmp_path / "adam"
@@ -116,14 +116,14 @@ def test_validate_adtte_03_cli_exit_codes_and_reports(study, tmp_path):
     frame.loc[i, "CNSR"] = 1.0
     write_xpt(frame, meta, bad_adam / "adtte.xpt")
     (bad_adam / "broken.xpt").write_bytes(b"not an xpt file")
-    result = runner.invoke(main, ["validate", str(base / "sdtm"), str(bad_adam), "--out", str(tmp_path / "bad.json")])
+    result = runner.invoke(main, ["validate", "--study", "ball_relapse", str(base / "sdtm"), str(bad_adam), "--out", str(tmp_path / "bad.json")])
     assert result.exit_code == 1
     import json
     report = json.loads((tmp_path / "bad.json").read_text())
     rules = {f["rule"] for f in report["findings"]}
     assert {"TK-ADTTE-0002", "TK-IO-0001"} <= rules
     assert report["summary"]["error"] == sum(f["severity"] == "error" for f in report["findings"]) == 2
-    junit = runner.invoke(main, ["validate", str(base / "sdtm"), str(bad_adam), "--format", "junit",
+    junit = runner.invoke(main, ["validate", "--study", "ball_relapse", str(base / "sdtm"), str(bad_adam), "--format", "junit",
                                  "--out", str(tmp_path / "bad.xml")])
     assert junit.exit_code == 1
     root = ET.parse(tmp_path / "bad.xml").getroot()

@@ -23,6 +23,7 @@ from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
     blank,
     in_terms,
+    matches,
     not_blank,
     numeric_or_null,
     record,
@@ -138,10 +139,6 @@ def _suffix_codelist(column: str) -> str | None:
     return "DATEFL" if column.endswith("DTF") else "TIMEFL" if column.endswith("TMF") else None
 
 
-def _flag_values(s: pd.Series) -> pd.Series:
-    return blank(s) | s.astype(str).isin(("Y", "N"))
-
-
 def _cnsr(s: pd.Series) -> pd.Series:
     n = pd.to_numeric(s, errors="coerce")
     return s.isna() | ((n >= 0) & (n == np.floor(n)))
@@ -167,13 +164,13 @@ def build_schema(name: str, metas: list[DomainMeta], columns: list[str]) -> pa.D
             terms = frozenset(str(t["value"]) for t in cl.terms)
             checks.append(pa.Check(in_terms(terms), name=(CT_EXT if cl.extensible else CT_NONEXT).id))
         if column.endswith("FL"):
-            checks.append(pa.Check(_flag_values, name=FLAG_VALUE.id))
+            checks.append(pa.Check(in_terms(frozenset(("Y", "N"))), name=FLAG_VALUE.id))
         if name == "ADSL" and column in POPULATION_FLAGS:
             checks.append(pa.Check(not_blank, name=POPULATION_NULL.id, ignore_na=False))
         if name == "ADSL" and column == "USUBJID":
             checks.append(pa.Check(lambda s: ~s.duplicated(keep=False) | blank(s), name=ADSL_UNIQUE.id))
         if column == "PARAMCD":
-            checks.append(pa.Check(lambda s: blank(s) | s.astype(str).str.match(PARAMCD_PATTERN), name=PARAMCD_FORM.id))
+            checks.append(pa.Check(matches(PARAMCD_PATTERN), name=PARAMCD_FORM.id))
         if column == "CNSR":
             checks.append(pa.Check(_cnsr, name=CNSR_VALUE.id))
         cols[column] = pa.Column(None, checks=checks, nullable=True)

@@ -41,7 +41,7 @@ ADSL_MISMATCH = rule("TK-XDS-0006", "error", "ADSL inconsistent with DM / EX (su
                      "ADaMIG 1.3 section 3.2 (ADSL: one record per subject; SAFFL) and the study's safety "
                      "population definition (any study treatment received, i.e. an EX record): SAFFL = Y exactly "
                      "for subjects with an EX record; every ADSL subject is in DM, and every DM subject assigned to "
-                     "an arm of TA is in ADSL (screen failures and subjects never assigned may be left out).",
+                     "an arm of TA is in ADSL (screen failures and subjects never assigned need not be).",
                      scope=("ADSL",))
 TTE_DUPLICATE = rule("TK-XDS-0007", "error", "ADTTE has more than one record per USUBJID x PARAMCD",
                      "ADaMIG 1.3 / ADaM BDS for TTE 1.0 section 2: one record per subject per time-to-event "

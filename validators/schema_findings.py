@@ -17,10 +17,19 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from trialkit.validators.rules import RULES, Rule, ValidationFinding
+from trialkit.vectorize import per_unique
+
+
+# Column checks work once per distinct value (trialkit.vectorize.per_unique): an SDTM column of a
+# million records holds a few thousand distinct values, and the string work is what costs.
+def _blank_values(u: pd.Series) -> pd.Series:
+    return u.isna() | (u.astype(str).str.strip() == "")
 
 
 def blank(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.astype(str).str.strip() == "")
+    if pd.api.types.is_numeric_dtype(s):
+        return s.isna()
+    return per_unique(s, _blank_values)
 
 
 def not_blank(s: pd.Series) -> pd.Series:
@@ -30,17 +39,22 @@ def not_blank(s: pd.Series) -> pd.Series:
 def numeric_or_null(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s):
         return pd.Series(True, index=s.index)
-    return blank(s) | pd.to_numeric(s, errors="coerce").notna()
+    return per_unique(s, lambda u: _blank_values(u) | pd.to_numeric(u, errors="coerce").notna())
 
 
 def in_terms(terms: frozenset[str], numeric_ok: bool = False):
     """Blank or one of the terms; ``numeric_ok`` also lets numbers through (--STRESC, SDTMIG 4.5.1)."""
-    def check(s: pd.Series) -> pd.Series:
-        ok = blank(s) | s.astype(str).isin(terms)
+    def check_values(u: pd.Series) -> pd.Series:
+        ok = _blank_values(u) | u.astype(str).isin(terms)
         if numeric_ok:
-            ok |= pd.to_numeric(s, errors="coerce").notna()
+            ok |= pd.to_numeric(u, errors="coerce").notna()
         return ok
-    return check
+    return lambda s: per_unique(s, check_values)
+
+
+def matches(pattern: str):
+    """Blank or matching the regex (ISO 8601 --DTC, PARAMCD form)."""
+    return lambda s: per_unique(s, lambda u: _blank_values(u) | u.astype(str).str.match(pattern))
 
 
 def record(frame: pd.DataFrame, index, seq: str | None) -> dict:

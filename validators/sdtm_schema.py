@@ -30,6 +30,7 @@ from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
     blank,
     in_terms,
+    matches,
     not_blank,
     numeric_or_null,
     record,
@@ -86,10 +87,6 @@ def subset_codelists() -> frozenset[str]:
     return frozenset(k for k, cl in (data.get("codelists") or {}).items() if cl.get("subset"))
 
 
-def _iso8601(s: pd.Series) -> pd.Series:
-    return blank(s) | s.astype(str).str.match(ISO8601)
-
-
 def _unique_subject(s: pd.Series) -> pd.Series:
     return ~s.duplicated(keep=False) | blank(s)
 
@@ -135,7 +132,7 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
             r = CT_SUBSET if var.codelist in subset_codelists() else CT_EXT if cl.extensible else CT_NONEXT
             checks.append(pa.Check(in_terms(terms, var.name.endswith("STRESC")), name=r.id))
         if var.name.endswith("DTC") and var.type == "Char":
-            checks.append(pa.Check(_iso8601, name=DTC_ISO.id))
+            checks.append(pa.Check(matches(ISO8601), name=DTC_ISO.id))
         if meta.domain == "DM" and var.name == "USUBJID":
             checks.append(pa.Check(_unique_subject, name=DM_UNIQUE.id))
         cols[var.name] = pa.Column(None, checks=checks, nullable=True, required=var.core in ("Req", "Exp"))
