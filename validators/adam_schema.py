@@ -26,6 +26,7 @@ from trialkit.validators.schema_findings import (
     matches,
     not_blank,
     numeric_or_null,
+    positional,
     record,
     schema_findings,
 )
@@ -268,8 +269,7 @@ def validate_adam(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
     findings = []
     adsl = datasets.get("ADSL")
     for name in sorted(datasets):
-        frame = datasets[name].reset_index(drop=True)
-        frame.attrs = datasets[name].attrs
+        frame = positional(datasets[name])
         metas = metadata_for(name, frame)
         if metas is None:
             findings.append(ValidationFinding(UNKNOWN_DATASET.id, UNKNOWN_DATASET.severity, name,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.validators.rules import Rule, ValidationFinding, rule
+from trialkit.validators.schema_findings import positional
 from trialkit.vectorize import per_unique
 
 STUDY_DAY = rule("TK-XDS-0001", "error", "--DY / --STDY / --ENDY inconsistent with --DTC and DM.RFSTDTC",
@@ -91,10 +92,10 @@ def _num(s: pd.Series) -> pd.Series:
 
 def _domain(name: str, frame: pd.DataFrame) -> str:
     if "DOMAIN" in frame:
-        values = _text(frame["DOMAIN"])
-        values = values[values != ""]
-        if len(values):
-            return str(values.iloc[0])
+        values = [str(v).strip() for v in pd.unique(frame["DOMAIN"].dropna())]
+        values = [v for v in values if v]
+        if values:
+            return values[0]
     return name[:2]
 
 
@@ -105,7 +106,7 @@ def _subject_frames(sdtm: dict[str, pd.DataFrame]):
         frame = sdtm[name]
         if key.startswith("SUPP") or key == "RELREC" or "USUBJID" not in frame:
             continue
-        yield key, _domain(key, frame), frame.reset_index(drop=True)
+        yield key, _domain(key, frame), positional(frame)
 
 
 def _dm(sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -191,7 +192,7 @@ def check_design_refs(sdtm: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
     out = []
     ta, dm = named.get("TA"), named.get("DM")
     if ta is not None and dm is not None and "ARMCD" in ta and "ARMCD" in dm:
-        dm = dm.reset_index(drop=True)
+        dm = positional(dm)
         arms = set(_text(ta["ARMCD"])) - {""}
         armcd = _text(dm["ARMCD"])
         bad = (armcd != "") & ~armcd.isin(arms)
@@ -236,13 +237,13 @@ def check_adsl(sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame]) -> 
     adsl = adam.get("ADSL")
     if adsl is None or "USUBJID" not in adsl:
         return []
-    adsl = adsl.reset_index(drop=True)
+    adsl = positional(adsl)
     uid = _text(adsl["USUBJID"])
     out = []
     named = {n.upper(): f for n, f in sdtm.items()}
     dm = named.get("DM")
     if dm is not None and "USUBJID" in dm:
-        dm = dm.reset_index(drop=True)
+        dm = positional(dm)
         dm_ids = _text(dm["USUBJID"])
         out += _emit(ADSL_MISMATCH, "ADSL", adsl, ~uid.isin(set(dm_ids)), "USUBJID", "USUBJID not in DM")
         assigned = _text(dm["ARMCD"]) != "" if "ARMCD" in dm else pd.Series(True, index=dm.index)
@@ -266,7 +267,7 @@ def check_adtte_keys(adam: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
     adtte = adam.get("ADTTE")
     if adtte is None or not {"USUBJID", "PARAMCD"} <= set(adtte.columns):
         return []
-    adtte = adtte.reset_index(drop=True)
+    adtte = positional(adtte)
     dup = adtte.duplicated(["USUBJID", "PARAMCD"], keep=False)
     return _emit(TTE_DUPLICATE, "ADTTE", adtte, dup, "PARAMCD",
                  "more than one record for " + _text(adtte["USUBJID"]) + " / " + _text(adtte["PARAMCD"]))

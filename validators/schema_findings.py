@@ -57,6 +57,11 @@ def matches(pattern: str):
     return lambda s: per_unique(s, lambda u: _blank_values(u) | u.astype(str).str.match(pattern))
 
 
+def positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a 0..n-1 index (findings give 1-based rows); no copy when it has one already."""
+    return frame if frame.index.equals(pd.RangeIndex(len(frame))) else frame.reset_index(drop=True)
+
+
 def record(frame: pd.DataFrame, index, seq: str | None) -> dict:
     """USUBJID, sequence number and 1-based row of one record, as ValidationFinding fields."""
     if index is None or pd.isna(index):

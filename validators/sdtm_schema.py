@@ -33,6 +33,7 @@ from trialkit.validators.schema_findings import (
     matches,
     not_blank,
     numeric_or_null,
+    positional,
     record,
     schema_findings,
 )
@@ -176,7 +177,7 @@ def validate_sdtm(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
     """Every TK-SDTM finding for a set of SDTM datasets (name -> frame)."""
     findings, metas, frames = [], {}, {}
     for name in sorted(datasets):
-        frame = datasets[name].reset_index(drop=True)
+        frame = positional(datasets[name])
         key = name.upper()
         meta = resolve(key, frame)
         if meta is None:
