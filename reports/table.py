@@ -1,0 +1,60 @@
+"""A renderer-agnostic table: what the table builders produce and the HTML and RTF writers consume.
+
+Every cell is already formatted text (HR to 2 decimals, "p < 0.001", "49/54 (91%)"): numbers are
+formatted once, by the builder that knows the shell's rules, so the HTML page and the RTF file can
+never show the same estimate two ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    cells: tuple[str, ...] = ()
+    indent: int = 0          # 0 = top level, 1 = a level under a group header
+    header: bool = False     # a group header row (label only, spans the table)
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str                                  # file stem and HTML anchor, e.g. "table1"
+    title: str                               # "Table 1. Outcomes by baseline MRD"
+    columns: tuple[str, ...]                 # header of every column after the row label column
+    rows: tuple[Row, ...]
+    stub: str = ""                           # header of the row label column
+    spanners: tuple[tuple[str, int], ...] = ()   # optional header row above ``columns``: (text, columns spanned)
+    footnotes: tuple[str, ...] = ()          # populations, methods, data cut-off
+    source: str = ""                         # the spec and program that produced the table
+    population: str = ""                     # e.g. "Full analysis set (intention to treat), N = 111"
+
+    def __post_init__(self):
+        width = len(self.columns)
+        bad = [r.label for r in self.rows if not r.header and len(r.cells) != width]
+        if bad:
+            raise ValueError(f"{self.id}: rows {bad[:3]} do not have {width} cells")
+        if self.spanners and sum(n for _, n in self.spanners) != width:
+            raise ValueError(f"{self.id}: spanners cover {sum(n for _, n in self.spanners)} of {width} columns")
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    id: str                                  # "figure1a"
+    title: str
+    png: str                                 # file name of the 300 dpi PNG next to the report
+    svg: str
+    footnotes: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    study: str
+    title: str
+    cutoff: str                              # data cut-off date, ISO 8601
+    tables: tuple[Table, ...] = ()
+    figures: tuple[FigureRef, ...] = ()
+    generated_by: str = ""                   # "trialkit 0.1.0"
+    notes: tuple[str, ...] = field(default_factory=tuple)
