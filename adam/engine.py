@@ -1,9 +1,12 @@
-"""Run a study's ADaM specs over its SDTM datasets: ADSL first, then ADTTE.
+"""Run a study's ADaM specs over its SDTM datasets: ADSL first, then every other dataset.
 
-Specs live in specs/studies/<study>/adam/: ADSL.yaml (variables kept from DM, then derivation steps),
-ADTTE.yaml (time-to-event parameters from event and censor sources, plus the ADSL variables carried
-for analysis) and ADRS.yaml (collected and derived response parameters, BDS). Each dataset's variables carry their label from the spec; dates are SAS
-dates with the DATE9. format in the XPT.
+Specs live in specs/studies/<study>/adam/, one YAML file per dataset, its kind told by its keys:
+ADSL.yaml (``from_dm``: variables kept from DM, then derivation steps), a time-to-event dataset
+(``cutoff`` and ``parameters``: event and censor sources, plus the ADSL variables carried for
+analysis), a BDS dataset (``parameters`` / ``derived``: collected and derived parameters) and an
+occurrence dataset (``source``: one record per record of an SDTM domain, then steps, e.g. ADAE).
+Each dataset's variables carry their label from the spec; dates are SAS dates with the DATE9.
+format in the XPT.
 """
 
 from __future__ import annotations
@@ -37,6 +40,16 @@ class AdamSpec:
     collected: list[dict] = field(default_factory=list)       # BDS: collected parameters
     derived: list[dict] = field(default_factory=list)         # BDS: derived parameters
     reference: str | None = None                              # BDS: the date ADY counts from
+    source: str | None = None                                 # OCCDS: the SDTM domain read record by record
+
+    @property
+    def kind(self) -> str:
+        """adsl, tte, bds or occds, from the keys the spec uses."""
+        if self.keep and not self.source:
+            return "adsl"
+        if self.source:
+            return "occds"
+        return "tte" if self.cutoff else "bds"
 
 
 def load_adam_spec(path: Path) -> AdamSpec:
@@ -44,9 +57,12 @@ def load_adam_spec(path: Path) -> AdamSpec:
     if not isinstance(data, dict):
         raise SpecError("an ADaM spec is a mapping", file=str(path))
     unknown = set(data) - {"dataset", "label", "variables", "from_dm", "steps", "parameters", "derived", "cutoff",
-                           "adsl_vars", "reference"}
+                           "adsl_vars", "reference", "source", "keep"}
     if unknown:
-        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=sorted(unknown)[0])
+        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=min(unknown))
+    if "source" in data and "from_dm" in data:
+        raise SpecError("a dataset is built from DM (from_dm) or from one SDTM domain (source), not both", file=str(path),
+                        key="source")
     for need in ("dataset", "label"):
         if not data.get(need):
             raise SpecError("required key is missing", file=str(path), key=need)
@@ -54,15 +70,15 @@ def load_adam_spec(path: Path) -> AdamSpec:
     for var, label in labels.items():
         if len(var) > 8 or len(str(label)) > 40:
             raise SpecError("variable names are at most 8 characters and labels at most 40", file=str(path), key=f"variables.{var}")
-    bds = data["dataset"] != "ADTTE" and "parameters" in data
+    bds = "cutoff" not in data and "parameters" in data
     if bds:
         check_parameters(data.get("parameters"), data.get("derived"), path)
-    return AdamSpec(data["dataset"], data["label"], path, labels, list(data.get("from_dm") or []),
+    return AdamSpec(data["dataset"], data["label"], path, labels, list(data.get("from_dm") or data.get("keep") or []),
                     check_steps(data.get("steps"), path),
                     [] if bds else parse_parameters(data.get("parameters"), path),
                     data.get("cutoff"), list(data.get("adsl_vars") or []),
                     list(data.get("parameters") or []) if bds else [], list(data.get("derived") or []),
-                    data.get("reference"))
+                    data.get("reference"), data.get("source"))
 
 
 def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -100,6 +116,19 @@ def build_adtte(spec: AdamSpec, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame
     return adtte.merge(carried, on="USUBJID", how="left").sort_values(["USUBJID", "PARAMCD"], kind="stable").reset_index(drop=True)
 
 
+def build_occds(spec: AdamSpec, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One record per record of the source domain (``keep``: its variables, all when empty), then
+    the spec's steps, which may merge ADSL variables by USUBJID."""
+    source = sdtm.get(spec.source)
+    if source is None:
+        raise AdamError(f"{spec.name}: source dataset {spec.source} is not in the SDTM folder", dataset=spec.source)
+    keep = spec.keep or [c for c in source.columns if not c.startswith("_")]
+    missing = [v for v in keep if v not in source]
+    if missing:
+        raise AdamError(f"{spec.source} lacks variables {spec.name} keeps", dataset=spec.source, variables=missing)
+    return apply_steps(source[keep].copy(), spec.steps, {**sdtm, "ADSL": adsl}, spec.name)
+
+
 def dataset_meta(spec: AdamSpec, frame: pd.DataFrame) -> DatasetMeta:
     variables = []
     for col in frame.columns:
@@ -114,32 +143,48 @@ def dataset_meta(spec: AdamSpec, frame: pd.DataFrame) -> DatasetMeta:
     return DatasetMeta(spec.name, spec.label, tuple(variables))
 
 
-def needed_datasets(adsl: AdamSpec, adtte: AdamSpec, adrs: AdamSpec) -> set[str]:
+def needed_datasets(specs: list[AdamSpec]) -> set[str]:
     """The SDTM datasets the specs read: nothing else is loaded."""
     names = {"DM"}
-    for kind, body, _ in adsl.steps:
-        if kind == "merged":
-            names.add(body["dataset"])
-        elif kind == "constant":
-            names |= {c["dataset"] for c in body.values()}
-    for p in adtte.parameters:
-        names |= {s.dataset for s in (*p.events, *p.censors)}
-    names |= {p["dataset"] for p in adrs.collected}
+    for spec in specs:
+        for kind, body, _ in spec.steps:
+            if kind == "merged":
+                names.add(body["dataset"])
+            elif kind == "constant":
+                names |= {c["dataset"] for c in body.values()}
+        for p in spec.parameters:
+            names |= {s.dataset for s in (*p.events, *p.censors)}
+        names |= {p["dataset"] for p in spec.collected}
+        if spec.source:
+            names.add(spec.source)
     return names - {"ADSL"}
 
 
-def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict[str, pd.DataFrame]:
+def load_study_specs(study: str | Path) -> list[AdamSpec]:
+    """Every ADaM spec of a study, ADSL first (the others may read it), then in file-name order."""
     folder = study_dir(study) / "adam"
-    adsl_spec = load_adam_spec(folder / "ADSL.yaml")
-    adtte_spec = load_adam_spec(folder / "ADTTE.yaml")
-    adrs_spec = load_adam_spec(folder / "ADRS.yaml")
-    sdtm = read_sdtm(sdtm_dir, needed_datasets(adsl_spec, adtte_spec, adrs_spec))
-    adsl = build_adsl(adsl_spec, sdtm)
-    adtte = build_adtte(adtte_spec, adsl, sdtm)
-    adrs = build_bds(adrs_spec.collected, adrs_spec.derived, sdtm, adsl, adrs_spec.reference, adrs_spec.adsl_vars)
-    datasets = {"ADSL": adsl, "ADTTE": adtte, "ADRS": adrs}
+    specs = [load_adam_spec(p) for p in sorted(folder.glob("*.yaml"))]
+    adsl = [s for s in specs if s.kind == "adsl"]
+    if [s.name for s in adsl] != ["ADSL"]:
+        raise SpecError("a study's ADaM has exactly one subject-level spec, ADSL.yaml (from_dm)", file=str(folder))
+    return adsl + [s for s in specs if s.kind != "adsl"]
+
+
+def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict[str, pd.DataFrame]:
+    specs = load_study_specs(study)
+    sdtm = read_sdtm(sdtm_dir, needed_datasets(specs))
+    adsl = build_adsl(specs[0], sdtm)
+    datasets = {"ADSL": adsl}
+    for spec in specs[1:]:
+        if spec.kind == "tte":
+            datasets[spec.name] = build_adtte(spec, adsl, sdtm)
+        elif spec.kind == "bds":
+            datasets[spec.name] = build_bds(spec.collected, spec.derived, sdtm, adsl, spec.reference, spec.adsl_vars)
+        else:
+            datasets[spec.name] = build_occds(spec, adsl, sdtm)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for spec, frame in ((adsl_spec, adsl), (adtte_spec, adtte), (adrs_spec, adrs)):
+        for spec in specs:
+            frame = datasets[spec.name]
             write_xpt(frame, dataset_meta(spec, frame), out / f"{spec.name.lower()}.xpt")
     return datasets

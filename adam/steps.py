@@ -2,8 +2,11 @@
 
 A study's ADSL spec is a list of steps, each one verb of the derivation library:
 
-    dates:     {NEWDT: --DTC variable, ...}              derive_vars_dt, no imputation
-    merged:    {dataset, filter, order, mode, new_vars}   derive_vars_merged by USUBJID
+    dates:     {NEWDT: --DTC variable, ...}              derive_vars_dt, no imputation, or
+               {NEWDT: {dtc, impute: D|M|Y, fill: first|last|mid, min_dates, max_dates}}
+                                                          imputed, with the flag NEWDTF (admiral's rules)
+    study_day: {NEWDY: {date: DATE, reference: DATE}}     derive_vars_dy (no day 0)
+    merged:    {dataset, filter, order, mode, new_vars, exist_flag}   derive_vars_merged by USUBJID
     constant:  {VAR: {dataset, filter, variable, date}}   one value for every subject (e.g. cut-off)
     offset:    {VAR: {from: DATE, days: N, otherwise: {from: DATE, days: N}}}
     interval:  {VAR: {from: DATE, to: DATE, unit: days|months}}   months = days / 30.4375
@@ -21,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialkit.adam.derive import derive_vars_dt, derive_vars_merged
+from trialkit.adam.derive import derive_vars_dt, derive_vars_dy, derive_vars_merged
 from trialkit.adam.errors import AdamError
 from trialkit.errors import SpecError
 from trialkit.expressions import first_match, parse
 
-KINDS = ("dates", "merged", "constant", "offset", "interval", "latest", "condition", "flag")
+KINDS = ("dates", "study_day", "merged", "constant", "offset", "interval", "latest", "condition", "flag")
+DATE_KEYS = {"dtc", "impute", "fill", "min_dates", "max_dates"}
 
 
 def check_steps(steps: list, path: Path) -> list[tuple[str, dict, str]]:
@@ -39,9 +43,10 @@ def check_steps(steps: list, path: Path) -> list[tuple[str, dict, str]]:
         if not isinstance(body, dict) or not body:
             raise SpecError(f"{kind}: takes a mapping", file=str(path), key=key)
         if kind == "merged":
-            unknown = set(body) - {"dataset", "filter", "order", "mode", "new_vars"}
-            if unknown or "dataset" not in body or "new_vars" not in body:
-                raise SpecError("merged: takes dataset, new_vars and optionally filter, order, mode", file=str(path), key=key)
+            unknown = set(body) - {"dataset", "filter", "order", "mode", "new_vars", "exist_flag"}
+            if unknown or "dataset" not in body or not ({"new_vars", "exist_flag"} & set(body)):
+                raise SpecError("merged: takes dataset, new_vars and/or exist_flag, and optionally filter, order, mode",
+                                file=str(path), key=key)
             if body.get("filter"):
                 parse(body["filter"], file=str(path), key=f"{key}.merged.filter")
         if kind == "condition":
@@ -55,6 +60,15 @@ def check_steps(steps: list, path: Path) -> list[tuple[str, dict, str]]:
         if kind == "flag":
             for var, expr in body.items():
                 parse(expr, file=str(path), key=f"{key}.flag.{var}")
+        if kind == "dates":
+            for var, d in body.items():
+                if isinstance(d, dict) and ("dtc" not in d or set(d) - DATE_KEYS or d.get("impute", "n") not in ("n", "D", "M", "Y")):
+                    raise SpecError("dates: NEWDT: --DTC or {dtc, impute: D|M|Y, fill: first|last|mid, min_dates, max_dates}",
+                                    file=str(path), key=f"{key}.dates.{var}")
+        if kind == "study_day":
+            for var, d in body.items():
+                if not isinstance(d, dict) or set(d) != {"date", "reference"}:
+                    raise SpecError("study_day: NEWDY: {date: DATE, reference: DATE}", file=str(path), key=f"{key}.study_day.{var}")
         if kind == "constant":
             for var, c in body.items():
                 if not isinstance(c, dict) or not {"dataset", "variable"} <= set(c) or set(c) - {"dataset", "variable", "filter", "date"}:
@@ -69,17 +83,25 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
                 name: str) -> pd.DataFrame:
     for kind, body, key in steps:
         if kind == "dates":
-            for new, dtc in body.items():
+            for new, d in body.items():
                 if not new.endswith("DT"):
                     raise AdamError(f"{key}: a date variable's name ends in DT ({new})", dataset=name, variables=[new])
-                frame = derive_vars_dt(frame, new[:-2], dtc, highest_imputation="n", flag_imputation=False, dataset_name=name)
+                if isinstance(d, dict):
+                    frame = derive_vars_dt(frame, new[:-2], d["dtc"], highest_imputation=d.get("impute", "n"),
+                                           date_imputation=d.get("fill", "first"), flag_imputation=True,
+                                           min_dates=d.get("min_dates"), max_dates=d.get("max_dates"), dataset_name=name)
+                else:
+                    frame = derive_vars_dt(frame, new[:-2], d, highest_imputation="n", flag_imputation=False, dataset_name=name)
+        elif kind == "study_day":
+            for var, d in body.items():
+                frame = derive_vars_dy(frame, d["reference"], {var: d["date"]}, dataset_name=name)
         elif kind == "merged":
             add = datasets.get(body["dataset"])
             if add is None:
                 raise AdamError(f"{key}: dataset {body['dataset']} is not available", dataset=body["dataset"])
-            frame = derive_vars_merged(frame, add, ["USUBJID"], new_vars=body["new_vars"], filter_add=body.get("filter"),
-                                       order=body.get("order"), mode=body.get("mode"), dataset_name=name,
-                                       add_name=body["dataset"])
+            frame = derive_vars_merged(frame, add, ["USUBJID"], new_vars=body.get("new_vars"), filter_add=body.get("filter"),
+                                       order=body.get("order"), mode=body.get("mode"), exist_flag=body.get("exist_flag"),
+                                       dataset_name=name, add_name=body["dataset"])
         elif kind == "constant":
             for var, c in body.items():
                 src = datasets.get(c["dataset"])

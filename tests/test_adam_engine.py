@@ -153,3 +153,33 @@ def test_adam_09_relapse_free_time_agrees_with_efs_relapses(study):
     relapse = (efs["CNSR"] == 0) & (efs["EVNTDESC"] == "RELAPSE")
     assert (rfs.loc[relapse, "CNSR"] == 0).all() and (rfs.loc[relapse, "ADT"] == efs.loc[relapse, "ADT"]).all()
     assert set(rfs.loc[rfs["CNSR"] == 0, "EVNTDESC"]) <= {"RELAPSE"}
+
+
+# ---- Test 10 -----------------------------------------------------------------------------------
+def test_adam_10_adae_one_record_per_ae_with_adsl_variables_and_flags(study, tmp_path):
+    """Test 10: ADAE has one record per AE record (by AESEQ), actual treatment and SAFFL from ADSL,
+    ASTDT never before the first dose when imputed, GR3FL = grade >= 3, ADSL variables unchanged."""
+    datasets = study[0]
+    adae, adsl = datasets["ADAE"], datasets["ADSL"].set_index("USUBJID")
+    assert not adae.duplicated(["USUBJID", "AESEQ"]).any()
+    assert (adae["TRTA"] == adae["USUBJID"].map(adsl["TRT01A"])).all()
+    assert (adae["SAFFL"] == adae["USUBJID"].map(adsl["SAFFL"])).all()
+    imputed = adae["ASTDTF"].fillna("") != ""
+    assert imputed.any() and (adae.loc[imputed, "ASTDT"] >= adae.loc[imputed, "TRTSDT"]).all()
+    complete = adae["AESTDTC"].str.len() == 10
+    assert (adae.loc[complete, "ASTDT"].dt.strftime("%Y-%m-%d") == adae.loc[complete, "AESTDTC"]).all()
+    assert ((adae["GR3FL"] == "Y") == (adae["AETOXGR"].astype(int) >= 3)).all()
+    assert (adae.loc[adae["ASTDT"].notna(), "ASTDY"] != 0).all()
+
+
+# ---- Test 11 -----------------------------------------------------------------------------------
+def test_adam_11_relapse_on_study_site_agrees_with_suppce(study):
+    """Test 11: REL2FL marks subjects with a CE relapse up to the cut-off; REL2SITE follows the
+    SUPPCE involvement flags of that relapse."""
+    adsl = study[0]["ADSL"]
+    rel = adsl[adsl["REL2FL"] == "Y"]
+    assert len(rel) > 0 and (rel["REL2DT"] <= rel["DCUTDT"]).all()
+    isolated = rel["REL2SITE"] == "ISOLATED MARROW"
+    assert (rel.loc[isolated, ["REL2CNS", "REL2TES", "REL2OEM"]] == "N").all().all()
+    assert (rel.loc[isolated, "REL2MAR"] == "Y").all()
+    assert (adsl.loc[adsl["REL2FL"] != "Y", "REL2SITE"] == "").all()

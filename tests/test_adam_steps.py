@@ -299,3 +299,36 @@ def test_steps_19_flag_on_a_bare_variable_never_y_for_missing():
     except (AdamError, SpecError):
         return
     assert out["F"].iloc[0] == "N"
+
+
+# ---- Test 20 -------------------------------------------------------------------------------------
+def test_steps_20_dates_with_imputation_flag_and_min_date():
+    """Test 20: dates with {dtc, impute: M, fill: first, min_dates}: '2024-02' -> 2024-02-01 with flag
+    D, but never before the first dose (2024-02-10 -> the min date); a complete date gets no flag."""
+    frame = pd.DataFrame({"USUBJID": ["S1", "S2", "S3"], "AESTDTC": ["2024-02", "2024-02", "2024-03-04"],
+                          "TRTSDT": pd.to_datetime(["2024-01-20", "2024-02-10", "2024-01-01"])})
+    out = _run([{"dates": {"ASTDT": {"dtc": "AESTDTC", "impute": "M", "fill": "first", "min_dates": ["TRTSDT"]}}}], frame)
+    assert out["ASTDT"].tolist() == list(pd.to_datetime(["2024-02-01", "2024-02-10", "2024-03-04"]))
+    assert out["ASTDTF"].fillna("").tolist() == ["D", "D", ""]
+
+
+# ---- Test 21 -------------------------------------------------------------------------------------
+def test_steps_21_study_day_against_a_reference_no_day_zero():
+    """Test 21: study_day: day 1 is the reference date, the day before is -1."""
+    frame = pd.DataFrame({"USUBJID": ["S1", "S2"], "ASTDT": pd.to_datetime(["2024-01-10", "2024-01-09"]),
+                          "TRTSDT": pd.to_datetime(["2024-01-10", "2024-01-10"])})
+    out = _run([{"study_day": {"ASTDY": {"date": "ASTDT", "reference": "TRTSDT"}}}], frame)
+    assert out["ASTDY"].tolist() == [1.0, -1.0]
+
+
+# ---- Test 22 -------------------------------------------------------------------------------------
+def test_steps_22_merged_exist_flag_and_bad_date_spec():
+    """Test 22: merged with exist_flag alone flags subjects with a qualifying record; a dates entry
+    with an unknown key or an impute level outside n/D/M/Y is a SpecError naming it."""
+    cm = pd.DataFrame({"USUBJID": ["S2", "S4"], "CMSCAT": ["CAR-T", "OTHER"]})
+    out = _run([{"merged": {"dataset": "CM", "filter": "CMSCAT == 'CAR-T'", "exist_flag": "CARTFL"}}], datasets={"CM": cm})
+    assert out["CARTFL"].tolist() == ["N", "Y", "N", "N"]
+    for bad in ({"dtc": "X", "impute": "H"}, {"dtc": "X", "fil": "first"}, {"impute": "D"}):
+        with pytest.raises(SpecError) as exc:
+            check_steps([{"dates": {"ASTDT": bad}}], SPEC)
+        assert exc.value.key == "steps[0].dates.ASTDT"

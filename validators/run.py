@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialkit.adam.engine import load_adam_spec
+from trialkit.adam.engine import load_study_specs
 from trialkit.errors import InputError
-from trialkit.spec import study_dir
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
@@ -39,11 +38,11 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         findings += more
         checked += sorted(adam)
         findings += validate_adam(adam)
-        if study is not None and {"ADTTE", "ADSL"} <= set(adam):
-            spec = load_adam_spec(study_dir(study) / "adam" / "ADTTE.yaml")
-            adsl, adtte = _dates(adam["ADSL"]), _dates(adam["ADTTE"])
-            cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
-            findings += check_adtte(adtte, adsl, sdtm, spec.parameters, cutoff)
+        if study is not None and "ADSL" in adam:
+            adsl = _dates(adam["ADSL"])
+            for spec in (s for s in load_study_specs(study) if s.kind == "tte" and s.name in adam):
+                cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
+                findings += check_adtte(_dates(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
     findings += check_cross(sdtm, {n: _dates(f) for n, f in adam.items()} if adam_dir is not None else {})
     return findings, checked
 
