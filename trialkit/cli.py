@@ -171,8 +171,12 @@ def adam(study, sdtm_dir, out):
 @click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
               help="Lowest severity that makes the exit code 1.")
 @click.option("--encoding", default=None, help="Text encoding of the XPT files, e.g. cp1252 for SAS on Windows [utf-8].")
+@click.option("--engine", type=click.Choice(["pandera", "gx"]), default="pandera", show_default=True,
+              help="Engine of the single-dataset rules: pandera, or Great Expectations (pip install 'trialkit[gx]').")
+@click.option("--gx-suites", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also export the rules as Great Expectations suites to this folder (sdtm/, adam/).")
 @reports_errors
-def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding):
+def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_suites):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     from rich.table import Table
 
@@ -181,7 +185,7 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding):
     from trialkit.validators.run import exit_code
     from trialkit.validators.run import validate as run_validation
 
-    findings, checked = run_validation(study, sdtm_dir, adam_dir, encoding)
+    findings, checked = run_validation(study, sdtm_dir, adam_dir, encoding, engine, gx_suites)
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
     write_report(findings, checked, fmt, out, fail_on)
     table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)

@@ -36,12 +36,14 @@ not built: they load CSS / JS from CDNs, and the suite JSON and the findings are
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 
 from trialkit import __version__
 from trialkit.errors import InputError
@@ -100,7 +102,7 @@ def _one_of(terms, numbers: bool = False) -> str:
 @dataclass(frozen=True)
 class _Dataset:
     """What one dataset's suite and findings are made from."""
-    schema: object                                  # its pandera schema: which rule checks which column
+    schema: pa.DataFrameSchema                      # its pandera schema: which rule checks which column
     present: tuple[tuple[str, str], ...]            # (rule id, variable) of the columns that must exist
     codelist: Callable[[str], tuple[Codelist, bool]]  # a column's codelist, and whether numbers pass too
     label: str                                      # variable prefix in messages: SDTM domain (LB for LBCH), ADaM name
@@ -223,6 +225,8 @@ def run_gx(datasets: dict[str, pd.DataFrame], standard: str = "sdtm") -> list[Va
     value), a missing column once, a notice-level failure once per distinct value with its record
     count and first record."""
     gx, column_condition, progress_bars = _gx()
+    # GX logs each ephemeral context's temporary docs folder at INFO: noise in a CI log
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = progress_bars(globally=False)
     source = context.data_sources.add_pandas(f"trialkit-{standard}")
@@ -245,8 +249,11 @@ def _findings(name: str, frame: pd.DataFrame, dataset: _Dataset, failed: list) -
             out.append(ValidationFinding(r.id, r.severity, name, f"{where}; GX {config.type}", variable=variable))
             continue
         rows = result.result.get("unexpected_index_list")
-        if rows is None:      # GX caught an exception: a bug in the suite, never a verdict on the data
-            raise RuntimeError(f"{name}: GX could not evaluate {config.type} on {variable}: {result.exception_info}")
+        if rows is None:      # GX caught an exception: a failure of the engine, never a verdict on the data
+            info = result.exception_info      # one record, or one per metric that failed
+            causes = [info] if "raised_exception" in info else list(info.values())
+            raise RuntimeError(f"{name}: GX could not evaluate {config.type} on {variable}: "
+                               + "; ".join(sorted({c["exception_message"] for c in causes if c.get("raised_exception")})))
         if r.severity == "notice":
             values = frame[variable].iloc[rows].astype(str)
             first = pd.Series(rows, index=values.index).groupby(values).agg(["min", "size"])
@@ -256,4 +263,4 @@ def _findings(name: str, frame: pd.DataFrame, dataset: _Dataset, failed: list) -
             continue
         out += [ValidationFinding(r.id, r.severity, name, f"{where}; GX {config.type}", variable=variable,
                                   value=value(frame, i, variable), **record(frame, i, dataset.seq)) for i in rows]
-    return sorted(out, key=lambda f: (f.rule, f.variable or "", -1 if f.row is None else f.row))
+    return sorted(out, key=lambda f: (f.rule, f.variable, -1 if f.row is None else f.row))

@@ -22,22 +22,26 @@ from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
 
 
-def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None,
-             encoding: str | None = None) -> tuple[list[ValidationFinding], list[str]]:
+def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None, encoding: str | None = None,
+             engine: str = "pandera", gx_suites: Path | None = None) -> tuple[list[ValidationFinding], list[str]]:
     """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), and the datasets checked.
-    The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is given."""
+
+    The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is given.
+    ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through GX
+    (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
+    folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json)."""
     for folder in (sdtm_dir, adam_dir):
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
     sdtm, findings = read_folder(sdtm_dir, encoding)
-    findings += validate_sdtm(sdtm)
+    findings += _schema_rules(sdtm, "sdtm", engine, gx_suites)
     findings += mapping_findings(sdtm_dir)
     checked = sorted(sdtm)
     if adam_dir is not None:
         adam, more = read_folder(adam_dir, encoding)
         findings += more
         checked += sorted(adam)
-        findings += validate_adam(adam)
+        findings += _schema_rules(adam, "adam", engine, gx_suites)
         if study is not None and "ADSL" in adam:
             adsl = _dates(adam["ADSL"])
             for spec in (s for s in load_study_specs(study) if s.kind == "tte" and s.name in adam):
@@ -45,6 +49,18 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
                 findings += check_adtte(_dates(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
     findings += check_cross(sdtm, {n: _dates(f) for n, f in adam.items()} if adam_dir is not None else {})
     return findings, checked
+
+
+def _schema_rules(datasets: dict[str, pd.DataFrame], standard: str, engine: str, gx_suites: Path | None
+                  ) -> list[ValidationFinding]:
+    findings = (validate_sdtm if standard == "sdtm" else validate_adam)(datasets)
+    if engine == "gx" or gx_suites is not None:
+        from trialkit.validators.gx_engine import build_suites, covered, export_suites, run_gx
+        if gx_suites is not None:
+            export_suites(build_suites(datasets, standard), Path(gx_suites) / standard)
+        if engine == "gx":
+            findings = [f for f in findings if not covered(f)] + run_gx(datasets, standard)
+    return findings
 
 
 def _dates(frame: pd.DataFrame) -> pd.DataFrame:
