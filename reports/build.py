@@ -1,0 +1,102 @@
+"""``trialkit report``: the study's tables and figures from its ADaM folder, written for people.
+
+Reads the ADaM datasets (XPT or Dataset-JSON), computes every table and figure of the study's
+report spec (specs/studies/<study>/tlf/report.yaml), and writes them: one PNG (300 dpi) and SVG per
+figure, one RTF per table, one self-contained HTML page with everything, and report.json with the
+formatted tables (so a test, or a QC programmer, can compare numbers without parsing HTML).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit import __version__
+from trialkit.dataset_json import dataset_files, read_dataset
+from trialkit.errors import InputError
+from trialkit.reports.figures import KMPanel, Subgroup, compute_forest_rows, forest_figure, km_panels_figure, save_figure
+from trialkit.reports.stats import cox_hr, km_by_group, stratified_logrank
+from trialkit.reports.table import FigureRef, Report
+from trialkit.reports.tables import ARM, Analysis, build_table, parameter_labels, tte_records
+from trialkit.reports.tlf import Shell, load_report_spec
+
+
+def read_adam(folder: Path) -> dict[str, pd.DataFrame]:
+    """The ADaM datasets of a folder by name, SAS dates as datetime64."""
+    if not Path(folder).is_dir():
+        raise InputError("ADaM folder not found", file=str(folder))
+    out = {}
+    for name, path in dataset_files(folder).items():
+        frame, _ = read_dataset(path)
+        out[name] = _as_dates(frame)
+    if "ADSL" not in out:
+        raise InputError("no ADSL in the ADaM folder (adsl.xpt or adsl.json)", file=str(folder))
+    return out
+
+
+def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """*DT variables held as SAS day numbers become dates (Dataset-JSON already gives dates)."""
+    dates = {c: pd.to_datetime(frame[c], unit="D", origin="1960-01-01") for c in frame.columns
+             if c.endswith("DT") and pd.api.types.is_numeric_dtype(frame[c])}
+    return frame.assign(**dates) if dates else frame
+
+
+def km_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:
+    spec, body = analysis.spec, shell.body
+    adtte = analysis.records("ADTTE", shell.population)
+    landmark = body.get("landmark")
+    strata = body.get("strata") or None
+    panels = []
+    for paramcd, label in parameter_labels(body["parameters"]).items():
+        data = tte_records(adtte, paramcd, shell)
+        longest = data["AVAL"].max() / spec.months
+        times = [12.0 * k for k in range(int(longest // 12) + 1)]
+        if landmark and float(landmark) not in times:
+            times = sorted({*times, float(landmark)})
+        curves = km_by_group(data, ARM, times=times, scale=spec.months)
+        hr = cox_hr(data, ARM, spec.reference, strata=strata)
+        test = stratified_logrank(data, ARM, strata)
+        panels.append(KMPanel({arm: curves[arm] for arm in spec.arms if arm in curves}, label or paramcd, hr, test,
+                              ylabel=f"{label or paramcd} (%)"))
+    fig = km_panels_figure(panels, landmark=landmark)
+    return _saved(shell, fig, out)
+
+
+def forest_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:
+    spec, body = analysis.spec, shell.body
+    adtte = analysis.records("ADTTE", shell.population)
+    adsl = analysis.subjects(shell.population).drop(columns=[ARM])
+    subgroups = [Subgroup(g["header"], g["variable"], list(g["levels"].items())) for g in body["subgroups"]]
+    rows = compute_forest_rows(adtte, adsl, paramcd=body["paramcd"], subgroups=subgroups, reference=spec.reference,
+                               group=ARM)
+    treatment = next(a for a in spec.arms if a != spec.reference)
+    fig = forest_figure(rows, title=shell.title, favours=(f"{treatment} better", f"{spec.reference} better"),
+                        arms=(treatment, spec.reference))
+    return _saved(shell, fig, out)
+
+
+def _saved(shell: Shell, fig, out: Path) -> FigureRef:
+    png, svg = save_figure(fig, out / shell.id)
+    source = f"report.yaml:{shell.key} ({shell.type}); trialkit.reports.figures"
+    return FigureRef(shell.id, shell.title, png.name, svg.name, (shell.population.label, *shell.footnotes), source)
+
+
+FIGURES = {"km": km_shell, "forest": forest_shell}
+
+
+def build_report(study: str | Path, adam_dir: Path, out: Path) -> Report:
+    """Compute and write everything; returns the Report (tables formatted, figures referenced)."""
+    spec = load_report_spec(study)
+    analysis = Analysis(spec, read_adam(adam_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    tables = tuple(build_table(shell, analysis) for shell in spec.tables)
+    figures = tuple(FIGURES[shell.type](shell, analysis, out) for shell in spec.figures)
+    adsl = analysis.dataset("ADSL")
+    cutoff = adsl["DCUTDT"].dropna().iloc[0].strftime("%Y-%m-%d") if "DCUTDT" in adsl and adsl["DCUTDT"].notna().any() else ""
+    report = Report(str(adsl["STUDYID"].iloc[0]) if "STUDYID" in adsl else str(study), spec.title, cutoff, tables, figures,
+                    f"trialkit {__version__}")
+    (out / "report.json").write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
+    return report

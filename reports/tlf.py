@@ -1,0 +1,144 @@
+"""A study's table and figure shells (specs/studies/<study>/tlf/report.yaml), loaded and checked.
+
+Everything a shell says is checked before any number is computed, so a typo never reaches a
+half-written report: the table or figure type, the keys each type takes, the populations it names,
+and every filter, which is parsed by the spec expression grammar (trialkit.expressions: a spec
+never runs code). Each error is a SpecError naming the file and the key (``tables[3].rows[1].where``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from trialkit.errors import SpecError
+from trialkit.expressions import Expression, parse
+from trialkit.spec import load_yaml, study_dir
+
+# table / figure type -> (required keys, optional keys) besides id, type, title, population, footnotes
+TYPES = {
+    "outcomes_by_subgroup": ({"subgroups"}, {"hazard_ratios", "response"}),
+    "tte_summary": ({"parameters"}, {"strata", "landmark"}),
+    "characteristics": ({"rows"}, set()),
+    "counts": ({"rows"}, set()),
+    "subject_counts": ({"rows", "dataset"}, {"records"}),
+    "ae_by_term": ({"dataset", "soc", "term"}, {"records", "high_grade"}),
+    "km": ({"parameters"}, {"strata", "landmark"}),
+    "forest": ({"paramcd", "subgroups"}, set()),
+}
+COMMON = {"id", "type", "title", "population", "footnotes"}
+# keys whose values are expressions, wherever they appear in a shell
+EXPRESSION_KEYS = {"where", "records", "success", "evaluable", "high_grade"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    variable: str
+    levels: dict[str, str]          # ADSL value (as text; 1.0 -> "1") -> arm label
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    where: Expression
+    label: str
+    arm: Arm
+
+
+@dataclass(frozen=True)
+class Shell:
+    """One table or figure: its type and the body of its YAML entry (keys checked, filters parsed)."""
+    id: str
+    type: str
+    title: str
+    population: Population
+    body: dict
+    footnotes: tuple[str, ...]
+    key: str                        # tables[i] / figures[i], for messages
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    path: Path
+    title: str
+    arms: tuple[str, ...]           # arm labels in column order
+    reference: str
+    months: float
+    tables: tuple[Shell, ...]
+    figures: tuple[Shell, ...]
+
+
+def value_key(value) -> str:
+    """An ADSL value as the text a spec writes: 1.0 (an XPT number) -> '1', ' M ' -> 'M'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def load_report_spec(study: str | Path) -> ReportSpec:
+    path = study_dir(study) / "tlf" / "report.yaml"
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise SpecError("a report spec is a mapping", file=str(path))
+    unknown = set(data) - {"title", "arms", "populations", "months", "tables", "figures"}
+    if unknown:
+        raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=min(unknown))
+    arms = data.get("arms") or {}
+    levels = [str(a) for a in arms.get("levels") or []]
+    if len(levels) != 2 or arms.get("reference") not in levels:
+        raise SpecError("arms: two levels (column order) and the reference, one of them", file=str(path), key="arms")
+    populations = {name: _population(path, name, body, levels) for name, body in (data.get("populations") or {}).items()}
+    shells = {}
+    for section in ("tables", "figures"):
+        shells[section] = tuple(_shell(path, f"{section}[{i}]", entry, populations)
+                                for i, entry in enumerate(data.get(section) or []))
+    ids = [s.id for group in shells.values() for s in group]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise SpecError(f"ids are file names and anchors: {duplicated} used twice", file=str(path), key="tables")
+    return ReportSpec(path, str(data.get("title") or ""), tuple(levels), str(arms["reference"]),
+                      float(data.get("months", 30.4375)), shells["tables"], shells["figures"])
+
+
+def _population(path: Path, name: str, body, arms: list[str]) -> Population:
+    key = f"populations.{name}"
+    if not isinstance(body, dict) or set(body) - {"where", "label", "arm"} or not {"where", "arm"} <= set(body):
+        raise SpecError("a population is {where, label, arm: {variable, levels}}", file=str(path), key=key)
+    arm = body["arm"]
+    if not isinstance(arm, dict) or set(arm) != {"variable", "levels"} or not isinstance(arm["levels"], dict):
+        raise SpecError("arm: {variable: ADSL variable, levels: {value: arm label}}", file=str(path), key=f"{key}.arm")
+    levels = {value_key(k): str(v) for k, v in arm["levels"].items()}
+    if sorted(set(levels.values())) != sorted(arms):
+        raise SpecError(f"arm levels must map onto the arms {arms}", file=str(path), key=f"{key}.arm.levels")
+    return Population(name, parse(body["where"], file=str(path), key=f"{key}.where"), str(body.get("label") or name),
+                      Arm(str(arm["variable"]), levels))
+
+
+def _shell(path: Path, key: str, entry, populations: dict[str, Population]) -> Shell:
+    if not isinstance(entry, dict) or entry.get("type") not in TYPES:
+        raise SpecError(f"each entry has a type, one of {', '.join(TYPES)}", file=str(path), key=f"{key}.type")
+    required, optional = TYPES[entry["type"]]
+    missing = sorted(required - set(entry))
+    unknown = sorted(set(entry) - required - optional - COMMON)
+    if missing or unknown or not entry.get("id") or not entry.get("title"):
+        what = f"missing {missing}" if missing else f"unknown {unknown}" if unknown else "missing id or title"
+        raise SpecError(f"{entry['type']}: {what}", file=str(path), key=f"{key}.{(missing or unknown or ['id'])[0]}")
+    if entry.get("population") not in populations:
+        raise SpecError(f"population must be one of {sorted(populations)}", file=str(path), key=f"{key}.population")
+    _parse_expressions(path, key, entry)
+    body = {k: v for k, v in entry.items() if k not in COMMON}
+    return Shell(str(entry["id"]), entry["type"], str(entry["title"]), populations[entry["population"]], body,
+                 tuple(str(f) for f in entry.get("footnotes") or []), key)
+
+
+def _parse_expressions(path: Path, key: str, node) -> None:
+    """Every filter anywhere in the entry must parse; they are parsed again (cheaply) where used."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in EXPRESSION_KEYS and isinstance(v, str):
+                parse(v, file=str(path), key=f"{key}.{k}")
+            else:
+                _parse_expressions(path, f"{key}.{k}", v)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _parse_expressions(path, f"{key}[{i}]", v)

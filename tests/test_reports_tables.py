@@ -1,0 +1,163 @@
+"""The report's tables (reports/tables.py) and shells (reports/tlf.py): each builder's numbers are
+recomputed here on another path (counts with plain pandas, HRs with statsmodels PHReg, rates with
+scipy's beta quantiles, KM with statsmodels SurvfuncRight) from the same generated study; every
+shell mistake is a SpecError naming the file and key."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from scipy.stats import beta
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from trialkit.adam.engine import run_adam
+from trialkit.cli import run_simulation
+from trialkit.errors import SpecError
+from trialkit.reports.build import read_adam
+from trialkit.reports.tables import Analysis, build_table, n_pct
+from trialkit.reports.tlf import load_report_spec
+from trialkit.sdtm.engine import run_sdtm
+from trialkit.sdtm.output import write_sdtm
+from trialkit.spec import study_dir
+
+ARMS = {"BLIN": "Blinatumomab", "HC3": "Chemotherapy"}
+
+
+@pytest.fixture(scope="module")
+def adam(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tables")
+    run_simulation("ball_relapse", None, None, base / "raw", None, 0, 0.0)
+    write_sdtm(run_sdtm("ball_relapse", base / "raw"), base / "sdtm")
+    run_adam("ball_relapse", base / "sdtm", base / "adam")
+    return read_adam(base / "adam")
+
+
+@pytest.fixture(scope="module")
+def tables(adam):
+    spec = load_report_spec("ball_relapse")
+    analysis = Analysis(spec, adam)
+    return {shell.id: build_table(shell, analysis) for shell in spec.tables}
+
+
+def _row(table, label):
+    return next(r for r in table.rows if r.label == label)
+
+
+def _itt(adam):
+    adsl = adam["ADSL"]
+    return adsl[adsl["ITTFL"] == "Y"].assign(GRP=lambda d: d["ARMCD"].map(ARMS))
+
+
+def _phreg_hr(data):
+    """HR blinatumomab vs chemotherapy by statsmodels PHReg (Efron), the route lifelines is not."""
+    x = (data["GRP"] == "Blinatumomab").astype(float).to_numpy()[:, None]
+    fit = PHReg(data["AVAL"].to_numpy(), x, status=(data["CNSR"] == 0).astype(int).to_numpy(), ties="efron").fit()
+    lo, hi = np.exp(fit.conf_int()[0])
+    return f"{np.exp(fit.params[0]):.2f} ({lo:.2f}-{hi:.2f})"
+
+
+def test_tables_01_table1_counts_hrs_and_rates_recomputed(adam, tables):
+    """Test 1: Table 1 n per arm (pandas), EFS/OS HRs (statsmodels PHReg) and MRD remission rates with
+    Clopper-Pearson limits (scipy beta quantiles) for every subgroup row."""
+    itt = _itt(adam)
+    adtte = adam["ADTTE"].merge(itt[["USUBJID", "GRP"]], on="USUBJID")
+    adrs = adam["ADRS"].merge(itt[["USUBJID", "GRP"]], on="USUBJID")
+    table = tables["table1"]
+    groups = {"All patients": itt, "MRD < 1e-3": itt[itt["MRDBLGR"] == "<1E-3"], "MRD >= 1e-3": itt[itt["MRDBLGR"] == ">=1E-3"]}
+    for label, subjects in groups.items():
+        cells = _row(table, label).cells
+        assert cells[:2] == tuple(str((subjects["GRP"] == a).sum()) for a in ("Blinatumomab", "Chemotherapy"))
+        for k, paramcd in enumerate(("EFS", "OS")):
+            data = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].isin(subjects["USUBJID"])]
+            assert cells[2 + k] == _phreg_hr(data), (label, paramcd)
+        mrd = adrs[(adrs["PARAMCD"] == "MRDREM") & adrs["USUBJID"].isin(subjects["USUBJID"])]
+        for k, arm in enumerate(("Blinatumomab", "Chemotherapy")):
+            x, n = int((mrd[mrd["GRP"] == arm]["AVALC"] == "Y").sum()), int(mrd[mrd["GRP"] == arm]["AVALC"].isin(["Y", "N"]).sum())
+            lo = 0.0 if x == 0 else beta.ppf(0.025, x, n - x + 1)
+            hi = 1.0 if x == n else beta.ppf(0.975, x + 1, n - x)
+            assert cells[4 + k] == f"{100 * x / n:.0f} ({100 * lo:.0f}-{100 * hi:.0f}); {x}/{n}", (label, arm)
+
+
+def test_tables_02_tte_summary_events_median_and_landmark(adam, tables):
+    """Test 2: Table 2 events by type (pandas counts) and the 4-year KM estimate (statsmodels
+    SurvfuncRight, log-log CI) for EFS."""
+    itt = _itt(adam)
+    efs = adam["ADTTE"].merge(itt[["USUBJID", "GRP"]], on="USUBJID").query("PARAMCD == 'EFS'")
+    table = tables["table2"]
+    start = table.rows.index(next(r for r in table.rows if r.header and r.label == "Event-free survival"))
+    rows = {r.label: r.cells for r in table.rows[start + 1:start + 12]}
+    n = efs["GRP"].value_counts()
+    for i, arm in enumerate(("Blinatumomab", "Chemotherapy")):
+        sub = efs[efs["GRP"] == arm]
+        assert rows["Subjects with an event"][i] == n_pct(int((sub["CNSR"] == 0).sum()), int(n[arm]))
+        relapses = int(((sub["CNSR"] == 0) & (sub["EVNTDESC"] == "RELAPSE")).sum())
+        assert rows["Relapse"][i] == n_pct(relapses, int(n[arm]))
+        sf = SurvfuncRight(sub["AVAL"].to_numpy() / 30.5, (sub["CNSR"] == 0).astype(int).to_numpy())
+        k = np.searchsorted(sf.surv_times, 48.0, side="right") - 1
+        assert rows["4-year estimate (95% CI)"][i].startswith(f"{100 * sf.surv_prob[k]:.0f}% (")
+    assert rows["Stratified HR (95% CI)"][1] == "Reference"
+
+
+def test_tables_03_counts_and_characteristics_by_hand(adam, tables):
+    """Test 3: disposition, baseline and relapse counts equal plain pandas counts, with percentages of
+    the arm's N; a variable row lists each observed value."""
+    itt = _itt(adam)
+    n = itt["GRP"].value_counts()
+    hsct = itt[itt["HSCTFL"] == "Y"]["GRP"].value_counts()
+    assert _row(tables["table4"], "Allogeneic HSCT").cells == (
+        n_pct(hsct["Blinatumomab"], n["Blinatumomab"]), n_pct(hsct["Chemotherapy"], n["Chemotherapy"]), n_pct(len(hsct.index) and int(hsct.sum()), len(itt)))
+    female = itt[itt["SEX"] == "F"]["GRP"].value_counts()
+    assert _row(tables["table3"], "Female").cells[:2] == (n_pct(female["Blinatumomab"], n["Blinatumomab"]),
+                                                          n_pct(female["Chemotherapy"], n["Chemotherapy"]))
+    assert tables["table3"].columns[-1] == f"Total (N = {len(itt)})"
+    deaths = itt[itt["DCSREAS"] == "DEATH"]["GRP"].value_counts()
+    assert _row(tables["table4"], "Death").cells[0] == n_pct(deaths.get("Blinatumomab", 0), n["Blinatumomab"])
+
+
+def test_tables_04_ae_tables_count_subjects_once_at_worst_grade(adam, tables):
+    """Test 4: AE overview counts subjects (not events) of the safety set by treatment received; the
+    worst-grade rows of a category add up to its subjects; SOC/PT rows are counted by hand."""
+    adsl = adam["ADSL"]
+    safety = adsl[adsl["SAFFL"] == "Y"].assign(GRP=lambda d: d["TRT01AN"].map({1.0: "Blinatumomab", 2.0: "Chemotherapy"}))
+    adae = adam["ADAE"].merge(safety[["USUBJID", "GRP"]], on="USUBJID").query("TRTEMFL == 'Y'")
+    n = safety["GRP"].value_counts()
+    gr3 = adae[adae["GR3FL"] == "Y"].drop_duplicates("USUBJID")["GRP"].value_counts()
+    t6 = tables["table6"]
+    assert _row(t6, "Grade >= 3").cells == (n_pct(gr3["Blinatumomab"], n["Blinatumomab"]), n_pct(gr3["Chemotherapy"], n["Chemotherapy"]))
+    start = t6.rows.index(_row(t6, "Neurologic events"))
+    total = sum(int(r.cells[0].split()[0]) for r in t6.rows[start + 1:start + 6])
+    assert str(total) == t6.rows[start].cells[0].split()[0]
+    t7 = tables["table7"]
+    pyrexia = adae[adae["AEDECOD"] == "Pyrexia"].drop_duplicates("USUBJID")["GRP"].value_counts()
+    assert _row(t7, "Pyrexia").cells[0] == n_pct(pyrexia.get("Blinatumomab", 0), n["Blinatumomab"])
+    assert t7.spanners == ((f"Blinatumomab (N = {n['Blinatumomab']})", 2), (f"Chemotherapy (N = {n['Chemotherapy']})", 2))
+
+
+def _bad_spec(tmp_path, change):
+    study = tmp_path / "study"
+    shutil.copytree(study_dir("ball_relapse"), study)
+    path = study / "tlf" / "report.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return study
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    (lambda d: d["tables"][0].update(type="pie"), "tables[0].type"),
+    (lambda d: d["tables"][1].pop("parameters"), "tables[1].parameters"),
+    (lambda d: d["tables"][2].update(colour="red"), "tables[2].colour"),
+    (lambda d: d["tables"][3].update(population="PP"), "tables[3].population"),
+    (lambda d: d["tables"][3]["rows"][0].update(where="ITTFL = 'Y'"), "tables[3].rows[0].where"),
+    (lambda d: d["populations"]["ITT"]["arm"]["levels"].update(HC3="Placebo"), "populations.ITT.arm.levels"),
+    (lambda d: d["figures"][0].update(id="table1"), "tables"),
+], ids=["type", "missing-key", "unknown-key", "population", "expression", "arm-levels", "duplicate-id"])
+def test_tables_05_shell_mistakes_name_file_and_key(tmp_path, change, key):
+    """Test 5: each mistake in report.yaml is a SpecError naming the file and the key."""
+    with pytest.raises(SpecError) as exc:
+        load_report_spec(_bad_spec(tmp_path, change))
+    assert exc.value.key == key and exc.value.file.endswith("report.yaml")
