@@ -21,9 +21,10 @@ from trialkit.adam.checks import assert_unique
 from trialkit.adam.errors import AdamError
 from trialkit.adam.steps import apply_steps, check_steps
 from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
+from trialkit.dataset_json import dataset_files, read_dataset, write_dataset
 from trialkit.errors import InputError, SpecError
 from trialkit.spec import load_yaml, study_dir
-from trialkit.xpt import DatasetMeta, Variable, read_xpt, write_xpt
+from trialkit.xpt import DatasetMeta, Variable
 
 
 @dataclass
@@ -82,17 +83,17 @@ def load_adam_spec(path: Path) -> AdamSpec:
 
 
 def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFrame]:
-    """The SDTM datasets of a folder (``only``: just these, by name; DM always)."""
+    """The SDTM datasets of a folder, XPT or Dataset-JSON (``only``: just these, by name; DM always)."""
     if not Path(folder).is_dir():
         raise InputError("SDTM folder not found", file=str(folder))
     out = {}
-    for path in sorted(Path(folder).glob("*.xpt")):
-        if only is not None and path.stem.upper() not in only | {"DM"}:
+    for name, path in dataset_files(folder).items():
+        if only is not None and name not in only | {"DM"}:
             continue
-        frame, meta = read_xpt(path)
+        frame, meta = read_dataset(path)
         out[meta.name.upper()] = frame
     if "DM" not in out:
-        raise InputError("no dm.xpt in the SDTM folder", file=str(folder))
+        raise InputError("no DM in the SDTM folder (dm.xpt or dm.json)", file=str(folder))
     return out
 
 
@@ -170,7 +171,10 @@ def load_study_specs(study: str | Path) -> list[AdamSpec]:
     return adsl + [s for s in specs if s.kind != "adsl"]
 
 
-def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict[str, pd.DataFrame]:
+def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats: tuple[str, ...] = ("xpt",),
+             links=None) -> dict[str, pd.DataFrame]:
+    """Derive every ADaM dataset of the study; with ``out``, write each in ``formats`` (xpt, json,
+    ndjson; ``links``: trialkit.define.define_links for Dataset-JSON)."""
     specs = load_study_specs(study)
     sdtm = read_sdtm(sdtm_dir, needed_datasets(specs))
     adsl = build_adsl(specs[0], sdtm)
@@ -186,5 +190,5 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None) -> dict
         out.mkdir(parents=True, exist_ok=True)
         for spec in specs:
             frame = datasets[spec.name]
-            write_xpt(frame, dataset_meta(spec, frame), out / f"{spec.name.lower()}.xpt")
+            write_dataset(frame, dataset_meta(spec, frame), out, formats, links=links)
     return datasets

@@ -74,7 +74,7 @@ def forest_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:
                                group=ARM)
     treatment = next(a for a in spec.arms if a != spec.reference)
     fig = forest_figure(rows, title=shell.title, favours=(f"{treatment} better", f"{spec.reference} better"),
-                        arms=(treatment, spec.reference))
+                        arms=(spec.short[treatment], spec.short[spec.reference]))
     return _saved(shell, fig, out)
 
 

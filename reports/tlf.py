@@ -63,6 +63,7 @@ class ReportSpec:
     title: str
     arms: tuple[str, ...]           # arm labels in column order
     reference: str
+    short: dict[str, str]           # arm label -> short label for narrow headers (default: the label)
     months: float
     tables: tuple[Shell, ...]
     figures: tuple[Shell, ...]
@@ -96,7 +97,8 @@ def load_report_spec(study: str | Path) -> ReportSpec:
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise SpecError(f"ids are file names and anchors: {duplicated} used twice", file=str(path), key="tables")
-    return ReportSpec(path, str(data.get("title") or ""), tuple(levels), str(arms["reference"]),
+    short = {a: str((arms.get("short") or {}).get(a, a)) for a in levels}
+    return ReportSpec(path, str(data.get("title") or ""), tuple(levels), str(arms["reference"]), short,
                       float(data.get("months", 30.4375)), shells["tables"], shells["figures"])
 
 

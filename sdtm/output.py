@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.dataset_json import write_dataset
 from trialkit.errors import TrialkitError
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
 from trialkit.vectorize import per_unique
-from trialkit.xpt import DatasetMeta, Variable, write_xpt
+from trialkit.xpt import DatasetMeta, Variable
 
 
 def _char(values: pd.Series) -> pd.Series:
@@ -57,7 +58,11 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
             raise TrialkitError(f"value {frame[col].iloc[row]!r} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
 
 
-def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False) -> dict:
+def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",),
+               links=None) -> dict:
+    """Write each dataset as XPT and/or Dataset-JSON (``formats``: xpt, json, ndjson; ``links``: the
+    define.xml identifiers Dataset-JSON refers to, trialkit.define.define_links), then the ledger
+    and the findings."""
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for domain, frame in sorted(result.datasets.items()):
@@ -65,8 +70,8 @@ def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False) -> dict:
         meta = dataset_meta(domain, columns)
         data = xpt_frame(frame, meta)
         check_dtc(domain, data)
-        path = write_xpt(data, meta, out / f"{domain.lower()}.xpt", strict=strict)
-        written[domain] = {"file": path.name, "records": len(frame), "variables": len(meta.variables)}
+        files = write_dataset(data, meta, out, formats, strict=strict, links=links)
+        written[domain] = {"file": files[0].name, "records": len(frame), "variables": len(meta.variables)}
     ledger = result.ledger.to_dict()
     (out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
     (out / "findings.json").write_text(json.dumps([f.to_dict() for f in result.findings], indent=2) + "\n", encoding="utf-8")

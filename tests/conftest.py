@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+# `python -m pytest` puts the working directory first on sys.path; from the repository root the stage
+# folders (validators/, reports/...) would then shadow PyPI packages of the same name (odmlib imports
+# PyPI's `validators`). trialkit is only ever imported as trialkit.*, so the root comes off the path.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 # Variables that make rich treat a pipe as a terminal; the CLI tests are about the plain case.
 TTY_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")

@@ -180,7 +180,7 @@ def test_spec_12_read_sdtm_and_run_adam_on_clean_folder(sdtm_dir):
     sdtm = read_sdtm(sdtm_dir)
     assert "DM" in sdtm and all(k == k.upper() for k in sdtm)
     datasets = run_adam("ball_relapse", sdtm_dir)
-    assert set(datasets) == {"ADSL", "ADTTE", "ADRS"}
+    assert set(datasets) == {"ADSL", "ADTTE", "ADRS", "ADAE"}
     assert len(datasets["ADSL"]) == len(sdtm["DM"]) and datasets["ADSL"]["USUBJID"].is_unique
 
 

@@ -27,7 +27,7 @@ from trialkit.spec import study_dir
 SHIPPED_STUDY = study_dir("ball_relapse")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ERROR_PREFIX = "trialkit: error:"
-from conftest import TTY_OVERRIDES  # noqa: E402  (shared with the runner fixture)
+from conftest import TTY_OVERRIDES
 
 
 def invoke(runner: CliRunner, *args: str):

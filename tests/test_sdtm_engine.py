@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.cli import run_sdtm_stage
 from trialkit.errors import SpecError
 from trialkit.findings import Finding
+from trialkit.pipeline import sdtm_stage
 from trialkit.raw_dictionary import load_raw_dictionary, read_form
 from trialkit.sdtm.engine import (
     SdtmResult,
@@ -500,7 +500,7 @@ def test_sdtm_engine_07_spec_errors_stop_the_run_before_anything_is_written(tmp_
     edit(study / file, old, new)
     out = tmp_path / "sdtm"
     with pytest.raises(SpecError) as err:
-        run_sdtm_stage(str(study), clean.raw, out, False)
+        sdtm_stage(str(study), clean.raw, out)
     assert Path(err.value.file).name == name
     assert Path(err.value.file).is_relative_to(study)
     if key is not None:

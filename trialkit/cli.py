@@ -1,4 +1,4 @@
-"""The ``trialkit`` command line: one verb per pipeline stage, and ``demo``.
+"""The ``trialkit`` command line: one verb per pipeline stage (trialkit/pipeline.py), ``run`` and ``demo``.
 
 Exit codes: 0 success; 1 findings at error level (validation); 2 usage errors and unusable input
 (a TrialkitError prints one line naming file / row / column / spec key).
@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from trialkit import __version__
-from trialkit.errors import InputError, TrialkitError
-from trialkit.progress import progress, setup_logging
+from trialkit.errors import TrialkitError
+from trialkit.pipeline import adam_stage, parse_formats, report_stage, run_pipeline, sdtm_stage, simulate_stage, validate_stage
+from trialkit.progress import progress, setup_logging, stdout_console
 
 log = logging.getLogger("trialkit")
 DEFAULT_STUDY = "ball_relapse"
@@ -48,25 +49,11 @@ def main(verbose: int) -> None:
 
 def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path, truth: Path | None,
                    dirty: int, duplicate_rate: float) -> dict:
+    """simulate_stage under a progress display (the form count is known from the raw dictionary)."""
     from trialkit.raw_dictionary import load_raw_dictionary
-    from trialkit.simulate.profile import load_profile
-    from trialkit.simulate.study import simulate_study
-    from trialkit.simulate.writer import write_export, write_truth
-    from trialkit.spec import study_dir
 
-    profile = load_profile(study)
-    dictionary = load_raw_dictionary(study)
-    subjects = profile.study.default_subjects if subjects is None else subjects
-    seed = profile.study.demo_seed if seed is None else seed
-    with progress(f"simulate {profile.study.studyid}", total=len(dictionary.forms) + 1) as advance:
-        simulated = simulate_study(profile, subjects, seed)
-        advance("subjects")
-        manifest = write_export(simulated, dictionary, out, dirty=dirty, duplicate_rate=duplicate_rate,
-                                profile_path=study_dir(study) / "profile.yaml", on_step=advance)
-    if truth is not None:
-        write_truth(simulated, truth)
-    log.info("wrote %d forms to %s", len(manifest["forms"]), out)
-    return manifest
+    with progress(f"simulate {study}", total=len(load_raw_dictionary(study).forms)) as advance:
+        return simulate_stage(study, subjects, seed, out, truth, dirty, duplicate_rate, advance)
 
 
 @main.command()
@@ -91,26 +78,9 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate):
                f"-> {out} ({len(manifest['defects'])} defects, {len(manifest['duplicates'])} duplicates)")
 
 
-def run_sdtm_stage(study: str, raw: Path, out: Path, strict: bool) -> dict:
-    from trialkit.sdtm.engine import run_sdtm
-    from trialkit.sdtm.output import write_sdtm
-
-    if not raw.is_dir():
-        raise InputError("raw export folder not found", file=str(raw))
-    with progress("sdtm", total=2) as advance:
-        result = run_sdtm(study, raw)
-        advance("mapped")
-        summary = write_sdtm(result, out, strict=strict)
-        advance("written")
-    print_reconciliation(summary, result.findings)
-    return summary
-
-
 def print_reconciliation(summary: dict, findings: list) -> None:
     """The ledger as a terminal table: rows in per form, landed, rejected; records out per dataset."""
     from rich.table import Table
-
-    from trialkit.progress import stdout_console
 
     table = Table(title="Raw rows reconciliation", show_edge=False)
     for col in ("form", "rows in", "landed", "rejected", "unaccounted"):
@@ -126,38 +96,56 @@ def print_reconciliation(summary: dict, findings: list) -> None:
     stdout_console.print("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "none"))
 
 
+def print_validation(findings: list, checked: list[str], out: Path) -> None:
+    """The validation summary as a terminal table: findings per rule, severity and dataset."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    from trialkit.validators.report import summary
+
+    table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)
+    for col in ("rule", "severity", "dataset", "findings"):
+        table.add_column(col)
+    for (r, sev, ds), n in sorted(Counter((f.rule, f.severity, f.dataset) for f in findings).items()):
+        table.add_row(r, sev, ds, str(n))
+    stdout_console.print(table)
+    stdout_console.print("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
+
+
+FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=lambda c, p, v: parse_formats(v),
+                             help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson.")
+
+
 @main.command()
 @click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
 @click.argument("raw", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the SDTM datasets.")
 @click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
+@FORMAT_OPTION
 @reports_errors
-def sdtm(study, raw, out, strict):
-    """Map a raw export folder to SDTM: <domain>.xpt, ledger.json, findings.json."""
-    summary = run_sdtm_stage(study, raw, out, strict)
-    errors = summary.get("errors", 0)
-    sys.exit(1 if errors else 0)
-
-
-def run_adam_stage(study: str, sdtm_dir: Path, out: Path) -> dict:
-    from trialkit.adam.engine import run_adam
-
-    with progress("adam", total=1) as advance:
-        datasets = run_adam(study, sdtm_dir, out)
+def sdtm(study, raw, out, strict, formats):
+    """Map a raw export folder to SDTM: datasets, define.xml, ledger.json, findings.json."""
+    with progress("sdtm", total=1) as advance:
+        summary, findings = sdtm_stage(study, raw, out, strict=strict, formats=formats)
         advance("written")
-    for name, frame in datasets.items():
-        click.echo(f"{name}: {len(frame)} records, {frame.shape[1]} variables")
-    return datasets
+    print_reconciliation(summary, findings)
+    sys.exit(1 if summary.get("errors", 0) else 0)
 
 
 @main.command()
 @click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
+@FORMAT_OPTION
 @reports_errors
-def adam(study, sdtm_dir, out):
-    """Derive ADaM (ADSL, ADTTE) from an SDTM folder: adsl.xpt, adtte.xpt."""
-    run_adam_stage(study, sdtm_dir, out)
+def adam(study, sdtm_dir, out, formats):
+    """Derive the study's ADaM datasets (ADSL first) from an SDTM folder, with their define.xml."""
+    with progress("adam", total=1) as advance:
+        datasets = adam_stage(study, sdtm_dir, out, formats=formats)
+        advance("written")
+    for name, frame in datasets.items():
+        click.echo(f"{name}: {len(frame)} records, {frame.shape[1]} variables")
 
 
 @main.command()
@@ -178,27 +166,64 @@ def adam(study, sdtm_dir, out):
 @reports_errors
 def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_suites):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
-    from rich.table import Table
-
-    from trialkit.progress import stdout_console
-    from trialkit.validators.report import summary, write_report
-    from trialkit.validators.run import exit_code
-    from trialkit.validators.run import validate as run_validation
-
-    findings, checked = run_validation(study, sdtm_dir, adam_dir, encoding, engine, gx_suites)
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
-    write_report(findings, checked, fmt, out, fail_on)
-    table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)
-    for col in ("rule", "severity", "dataset", "findings"):
-        table.add_column(col)
-    counts = {}
-    for f in findings:
-        counts[(f.rule, f.severity, f.dataset)] = counts.get((f.rule, f.severity, f.dataset), 0) + 1
-    for (r, sev, ds), n in sorted(counts.items()):
-        table.add_row(r, sev, ds, str(n))
-    stdout_console.print(table)
-    stdout_console.print("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
-    sys.exit(exit_code(findings, fail_on))
+    findings, checked, code = validate_stage(study, sdtm_dir, adam_dir, {fmt: out}, fail_on=fail_on, encoding=encoding,
+                                             engine=engine, gx_suites=gx_suites)
+    print_validation(findings, checked, out)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.argument("adam_dir", metavar="ADAM", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the report.")
+@reports_errors
+def report(study, adam_dir, out):
+    """Tables and figures of the study's report spec from ADaM: report.html, one RTF per table, PNG/SVG."""
+    with progress("report", total=1) as advance:
+        html = report_stage(study, adam_dir, out)
+        advance("written")
+    click.echo(f"report: {html}")
+
+
+@main.command()
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.option("--kind", type=click.Choice(["sdtm", "adam"]), required=True, help="Which datasets the folder holds.")
+@click.argument("datasets_dir", metavar="DATASETS", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="define.xml path [DATASETS/define.xml].")
+@reports_errors
+def define(study, kind, datasets_dir, out):
+    """Write the Define-XML 2.1 of an SDTM or ADaM folder from the study's specs (schema-validated)."""
+    from trialkit.define import write_define
+
+    click.echo(f"define.xml: {write_define({'sdtm': 'SDTM', 'adam': 'ADaM'}[kind], study, datasets_dir, out)}")
+
+
+def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str) -> dict:
+    """run_pipeline under one progress display, then the run's summary on stdout."""
+    with progress(f"run {study}", total=4) as advance:
+        manifest = run_pipeline(study, raw, out, formats=formats, strict=strict, fail_on=fail_on, advance=advance)
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in manifest["seconds"].items())
+    counts = ", ".join(f"{n} {s}" for s, n in manifest["validation"]["summary"].items())
+    click.echo(f"SDTM: {out / 'sdtm'}; ADaM: {out / 'adam'}; validation: {counts} ({out / 'validation'})")
+    click.echo(f"stages: {seconds}; manifest: {out / 'manifest.json'}")
+    click.echo(f"report: {out / manifest['report']}")
+    return manifest
+
+
+@main.command()
+@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@click.argument("raw", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for sdtm/, adam/, validation/, report/ and manifest.json.")
+@click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
+              help="Lowest validation severity that makes the exit code 1.")
+@FORMAT_OPTION
+@reports_errors
+def run(study, raw, out, strict, fail_on, formats):
+    """Run sdtm -> adam -> validate -> report on a raw export; exit with the validator's code."""
+    sys.exit(run_all(study, raw, out, formats, strict, fail_on)["exit_code"])
 
 
 @main.command()
@@ -206,15 +231,21 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_
               show_default=True, help="Folder for everything the demo writes.")
 @reports_errors
 def demo(out):
-    """Simulate the reference study and run every stage that has landed on it."""
+    """Simulate the reference study and run the whole pipeline on it, no arguments needed."""
     manifest = run_simulation(DEFAULT_STUDY, None, None, out / "raw", out / "truth.csv", 0, 0.0)
     click.echo(f"raw export of {manifest['study']} ({manifest['subjects']} subjects, seed {manifest['seed']}): {out / 'raw'}")
-    click.echo(f"subject-level truth: {out / 'truth.csv'}")
-    run_sdtm_stage(DEFAULT_STUDY, out / "raw", out / "sdtm", strict=False)
-    click.echo(f"SDTM datasets, ledger and findings: {out / 'sdtm'}")
-    run_adam_stage(DEFAULT_STUDY, out / "sdtm", out / "adam")
-    click.echo(f"ADaM datasets: {out / 'adam'}")
+    click.echo(f"subject-level truth (never part of the export): {out / 'truth.csv'}")
+    sys.exit(run_all(DEFAULT_STUDY, out / "raw", out, ("xpt",), False, "error")["exit_code"])
+
+
+def _drop_source_root_from_path() -> None:
+    """``python -m trialkit.cli`` from a source checkout puts the checkout first on sys.path, where the
+    stage folders (validators/, reports/...) would shadow PyPI packages of the same name (odmlib
+    imports PyPI's ``validators``). trialkit itself is only ever imported as ``trialkit.*``."""
+    root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != root]
 
 
 if __name__ == "__main__":  # pragma: no cover
+    _drop_source_root_from_path()
     main()

@@ -32,7 +32,7 @@ from trialkit import __version__
 from trialkit.columns import column_kind, item_group_oid, item_oid, sas_numbers, text_length
 from trialkit.errors import InputError
 from trialkit.vectorize import per_unique
-from trialkit.xpt import NUM_BYTES, DatasetMeta, Variable, check_dataset, read_xpt
+from trialkit.xpt import NUM_BYTES, DatasetMeta, Variable, check_dataset, read_xpt, write_xpt
 
 DATASET_JSON_VERSION = "1.1.0"
 DATA_TYPES = ("string", "integer", "decimal", "float", "double", "boolean", "datetime", "date", "time", "URI")
@@ -315,6 +315,23 @@ def read_dataset_json(path: str | os.PathLike) -> tuple[pd.DataFrame, DatasetMet
         length = NUM_BYTES if num else int(c.get("length") or text_length(frame[c["name"]]))
         variables.append(Variable(c["name"], c["label"], "Num" if num else "Char", length, c.get("displayFormat")))
     return frame, DatasetMeta(document["name"], document["label"], tuple(variables))
+
+
+def write_dataset(data: pd.DataFrame, meta: DatasetMeta, out: Path, formats: tuple[str, ...] = ("xpt",), *,
+                  strict: bool = False, links=None) -> list[Path]:
+    """One dataset in every requested format, XPT and/or Dataset-JSON (``formats``: xpt, json,
+    ndjson), as ``<out>/<name>.<format>``; ``links`` (trialkit.define.define_links) ties the
+    Dataset-JSON files to their define.xml. Shared by the SDTM and ADaM stages."""
+    files = []
+    stem = out / meta.name.lower()
+    if "xpt" in formats:
+        files.append(write_xpt(data, meta, stem.with_suffix(".xpt"), strict=strict))
+    for fmt in ("json", "ndjson"):
+        if fmt in formats:
+            refs = {} if links is None else {"keys": links.keys.get(meta.name, ()), "study_oid": links.study_oid,
+                                             "metadata_version_oid": links.metadata_version_oid, "metadata_ref": "define.xml"}
+            files.append(write_dataset_json(data, meta, stem.with_suffix(f".{fmt}"), ndjson=fmt == "ndjson", **refs))
+    return files
 
 
 def read_dataset(path: str | os.PathLike, *, encoding: str | None = None) -> tuple[pd.DataFrame, DatasetMeta]:

@@ -1,6 +1,6 @@
-"""Reading datasets to validate: every .xpt (and .csv) of a folder; an unreadable file becomes a
-finding of its own (TK-IO-0001), never a crash, and the other files are still read. XPT variable
-labels travel with the frame in ``frame.attrs["labels"]`` for the label rules."""
+"""Reading datasets to validate: every XPT, Dataset-JSON (and CSV) dataset of a folder; an unreadable
+file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
+Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules."""
 
 from __future__ import annotations
 
@@ -8,22 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import TrialkitError
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
-from trialkit.xpt import read_xpt
 
 
 def read_folder(folder: Path, encoding: str | None = None) -> tuple[dict[str, pd.DataFrame], list[ValidationFinding]]:
     """Datasets by upper-case name; ``encoding`` is the XPT text encoding (None: UTF-8, as trialkit writes)."""
     datasets, findings = {}, []
-    for path in sorted(Path(folder).iterdir()):
-        suffix = path.suffix.lower()
-        if suffix not in (".xpt", ".csv"):
-            continue
-        name = path.stem.upper()
+    files = dataset_files(folder)
+    files.update({p.stem.upper(): p for p in sorted(Path(folder).glob("*.csv")) if p.stem.upper() not in files})
+    for name, path in sorted(files.items()):
         try:
-            if suffix == ".xpt":
-                frame, meta = read_xpt(path, encoding=encoding)
+            if path.suffix.lower() != ".csv":
+                frame, meta = read_dataset(path, encoding=encoding)
                 frame.attrs["labels"] = {v.name: v.label for v in meta.variables}
             else:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)
