@@ -170,9 +170,10 @@ def tte_summary(shell: Shell, analysis: Analysis) -> Table:
         rows.append(Row(label or str(data["PARAM"].iloc[0]) if "PARAM" in data else paramcd, header=True))
         events = data[data["CNSR"] == 0]
         rows.append(Row("Subjects with an event", tuple(n_pct(_counts_by_arm(events, spec.arms)[a], n[a]) for a in spec.arms)))
+        labels = body.get("event_labels") or {}
         for desc in sorted(events["EVNTDESC"].unique()):
             k = _counts_by_arm(events[events["EVNTDESC"] == desc], spec.arms)
-            rows.append(Row(desc.capitalize(), tuple(n_pct(k[a], n[a]) for a in spec.arms), indent=1))
+            rows.append(Row(str(labels.get(desc, desc)), tuple(n_pct(k[a], n[a]) for a in spec.arms), indent=1))
         censored = _counts_by_arm(data[data["CNSR"] != 0], spec.arms)
         rows.append(Row("Censored", tuple(n_pct(censored[a], n[a]) for a in spec.arms)))
         times = [0.0, float(landmark)] if landmark else None

@@ -18,7 +18,7 @@ from trialkit.spec import load_yaml, study_dir
 # table / figure type -> (required keys, optional keys) besides id, type, title, population, footnotes
 TYPES = {
     "outcomes_by_subgroup": ({"subgroups"}, {"hazard_ratios", "response"}),
-    "tte_summary": ({"parameters"}, {"strata", "landmark"}),
+    "tte_summary": ({"parameters"}, {"strata", "landmark", "event_labels"}),
     "characteristics": ({"rows"}, set()),
     "counts": ({"rows"}, set()),
     "subject_counts": ({"rows", "dataset"}, {"records"}),
