@@ -199,6 +199,22 @@ def define(study, kind, datasets_dir, out):
     click.echo(f"define.xml: {write_define({'sdtm': 'SDTM', 'adam': 'ADaM'}[kind], study, datasets_dir, out)}")
 
 
+@main.group()
+def spec():
+    """Study specs: check them alone, before any data is read."""
+
+
+@spec.command("check")
+@click.argument("study")
+@reports_errors
+def spec_check(study):
+    """Check every spec of STUDY (a shipped name or a folder): errors name the file and key."""
+    from trialkit.study_check import check_study
+
+    for line in check_study(study):
+        click.echo(f"ok: {line}")
+
+
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str) -> dict:
     """run_pipeline under one progress display, then the run's summary on stdout."""
     with progress(f"run {study}", total=4) as advance:

@@ -1,0 +1,60 @@
+"""``trialkit spec check`` (trialkit/study_check.py): the shipped study passes; each kind of spec
+mistake, in a copy of the study, is one error naming the spec file and key, before any data is read."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from trialkit.cli import main
+from trialkit.errors import SpecError
+from trialkit.spec import study_dir
+from trialkit.study_check import check_study
+
+
+def _copy(tmp_path, file: str, old: str, new: str):
+    study = tmp_path / "study"
+    shutil.copytree(study_dir("ball_relapse"), study)
+    path = study / file
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return study
+
+
+def test_study_check_01_shipped_study_passes_every_part():
+    """Test 1: the shipped study's specs pass, each part named."""
+    lines = check_study("ball_relapse")
+    assert [line.split(":")[0] for line in lines] == [
+        "raw dictionary and SDTM specs", "ADaM specs", "define.xml metadata", "report shells"]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "name", "key", "words"), [
+    ("adam/ADTTE.yaml", "date: CESTDTC", "date: CESTDC", "ADTTE.yaml", "parameters[0].events[2]", "CESTDC"),
+    ("adam/ADTTE.yaml", "  - dataset: CE\n", "  - dataset: XE\n", "ADTTE.yaml", "parameters[0].events[2]", "XE is not produced"),
+    ("adam/ADSL.yaml", "new_vars: {MARBL: RSSTRESC}", "new_vars: {MARBL: RSSTRES}", "ADSL.yaml", "steps[", "RSSTRES"),
+    ("adam/ADAE.yaml", "source: AE", "source: AX", "ADAE.yaml", "source", "AX is not produced"),
+    ("tlf/report.yaml", "dataset: ADAE", "dataset: ADXX", "report.yaml", "tables[5].dataset", "ADXX"),
+    ("sdtm/AE.yaml", "AESER:", "AESERR:", "AE.yaml", None, "AESERR"),
+], ids=["event-date-variable", "event-dataset", "merged-variable", "occds-source", "shell-dataset", "sdtm-variable"])
+def test_study_check_02_mistakes_name_file_and_key(tmp_path, file, old, new, name, key, words):
+    """Test 2: an event source's misspelt date or dataset, an ADSL step reading a variable the SDTM
+    spec does not produce, an occurrence dataset from an unknown domain, a report shell on a dataset
+    the study does not derive, an SDTM variable not in the SDTMIG: each a SpecError naming file and key."""
+    with pytest.raises(SpecError) as exc:
+        check_study(_copy(tmp_path, file, old, new))
+    assert exc.value.file.endswith(name), exc.value.file
+    if key is not None:
+        assert (exc.value.key or "").startswith(key), exc.value.key
+    assert words in str(exc.value)
+
+
+def test_study_check_03_cli_exit_codes(tmp_path):
+    """Test 3: `trialkit spec check` exits 0 on the shipped study and 2 with one error line otherwise."""
+    ok = CliRunner().invoke(main, ["spec", "check", "ball_relapse"])
+    assert ok.exit_code == 0 and ok.output.count("ok: ") == 4
+    bad = CliRunner().invoke(main, ["spec", "check", str(_copy(tmp_path, "adam/ADTTE.yaml", "date: CESTDTC", "date: CESTDC"))])
+    assert bad.exit_code == 2
+    assert bad.output.startswith("trialkit: error:") and "ADTTE.yaml" in bad.output and "CESTDC" in bad.output
