@@ -14,6 +14,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -30,8 +31,11 @@ def run_child(code: str, args: list, timeout: float, cwd: str | None = None) -> 
     The child prints one JSON object on its last stdout line; that object is returned with
     ``process_wall_s`` (wall time around the whole child, interpreter start included) added. A child
     that times out or fails gives ``{"error": ...}`` instead, with the tail of its stderr and its wall
-    time when it ended by itself.
+    time when it ended by itself. Children run in the temporary folder unless told otherwise: ``-c``
+    puts the working directory on sys.path, and from the source checkout its stage folders
+    (validators/...) would shadow PyPI packages of the same name.
     """
+    cwd = cwd or tempfile.gettempdir()
     start = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-c", code, *(str(a) for a in args)],

@@ -113,7 +113,14 @@ def print_validation(findings: list, checked: list[str], out: Path) -> None:
     stdout_console.print("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
 
 
-FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=lambda c, p, v: parse_formats(v),
+def _formats(ctx, param, value: str) -> tuple[str, ...]:
+    try:
+        return parse_formats(value)
+    except TrialkitError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=_formats,
                              help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson.")
 
 
