@@ -78,6 +78,7 @@ class DomainSpec:
     epoch: str | None = None
     summaries: dict[str, dict] = field(default_factory=dict)
     post: tuple[Mapping, ...] = ()
+    keys: tuple[str, ...] = ()     # the IG's natural keys plus the study's (``keys:``): unique per record
 
     @property
     def filled(self) -> set[str]:
@@ -167,7 +168,7 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise SpecError("a domain spec is a mapping", file=str(path))
-    unknown = set(data) - {"domain", "sources", "derive", "summaries", "post"}
+    unknown = set(data) - {"domain", "sources", "derive", "summaries", "post", "keys"}
     if unknown:
         raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=min(unknown))
     standard = standard or load_domains()
@@ -225,8 +226,12 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
         post.append(_mapping(var, m, where=f"post.{var}", path=path, form_fields=None, codelists=codelists))
     for var in data.get("summaries") or {}:
         check_variable(var, f"summaries.{var}")
+    extra_keys = data.get("keys") or []
+    for k, var in enumerate(extra_keys):
+        check_variable(var, f"keys[{k}]")
     spec = DomainSpec(domain, path, meta, tuple(sources), tuple(derive.get("seq") or ()),
-                      dict(derive.get("study_day") or {}), derive.get("epoch"), dict(data.get("summaries") or {}), tuple(post))
+                      dict(derive.get("study_day") or {}), derive.get("epoch"), dict(data.get("summaries") or {}), tuple(post),
+                      tuple(dict.fromkeys([*meta.keys, *extra_keys])))
     missing = [v.name for v in meta.variables if v.core == "Req" and v.name not in spec.filled]
     if missing:
         raise SpecError(f"required variable(s) {', '.join(missing)} of {domain} are not mapped", file=str(path), key="sources")

@@ -57,7 +57,8 @@ def adsl_frame() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dataset_json_demo")
-    subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     return out
 
 

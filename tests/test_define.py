@@ -35,7 +35,8 @@ HREF = "{http://www.w3.org/1999/xlink}href"
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("define_demo")
-    subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     return out
 
 
@@ -352,3 +353,15 @@ def test_20_a_variable_no_spec_describes_is_an_input_error_naming_file_and_colum
     with pytest.raises(InputError) as err:
         build_define("SDTM", STUDY, tmp_path)
     assert err.value.column == "FOO" and err.value.file.endswith("dm.xpt")
+
+
+def test_21_key_variables_identify_every_record_of_the_datasets_written(demo):
+    """Test 21: the keys define.xml states (the IG's plus the study's, e.g. AE's AESPID) identify
+    every record of every SDTM dataset written, so a reviewer can trust them as keys."""
+    links = define_links("SDTM", STUDY)
+    assert links.keys["AE"][-1] == "AESPID" and links.keys["DS"][-1] == "DSSCAT"
+    for path in sorted((demo / "sdtm").glob("*.xpt")):
+        frame, meta = read_xpt(path)
+        keys = [k for k in links.keys.get(meta.name, ()) if k in frame]
+        if keys and not meta.name.startswith("SUPP"):
+            assert not frame.duplicated(keys).any(), (meta.name, keys, frame[frame.duplicated(keys, keep=False)].head())

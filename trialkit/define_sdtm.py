@@ -219,7 +219,7 @@ def _domain(ctx: _Context, spec: DomainSpec) -> DatasetDef:
         by_variable.setdefault(m.variable, []).append((m, None))
     derived = _derivations(spec, ctx.cfg)
     value_level = _value_level(ctx, spec)
-    dataset = DatasetDef(d, meta.label, ctx.label_source(d), meta.cls, meta.structure, meta.keys, d != "DM", domain=d,
+    dataset = DatasetDef(d, meta.label, ctx.label_source(d), meta.cls, meta.structure, spec.keys or meta.keys, d != "DM", domain=d,
                          comment=spec_comment(spec.path))
     for name in spec.columns():
         pairs = [(m, form) for m, form in by_variable.get(name, []) if not (m.algorithm == "visit" and name == "VISITNUM")]
