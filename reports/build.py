@@ -95,8 +95,7 @@ def build_report(study: str | Path, adam_dir: Path, out: Path) -> Report:
     tables = tuple(build_table(shell, analysis) for shell in spec.tables)
     figures = tuple(FIGURES[shell.type](shell, analysis, out) for shell in spec.figures)
     adsl = analysis.dataset("ADSL")
-    cutoff = adsl["DCUTDT"].dropna().iloc[0].strftime("%Y-%m-%d") if "DCUTDT" in adsl and adsl["DCUTDT"].notna().any() else ""
-    report = Report(str(adsl["STUDYID"].iloc[0]) if "STUDYID" in adsl else str(study), spec.title, cutoff, tables, figures,
-                    f"trialkit {__version__}")
+    report = Report(str(adsl["STUDYID"].iloc[0]) if "STUDYID" in adsl else str(study), spec.title, analysis.cutoff, tables,
+                    figures, f"trialkit {__version__}")
     (out / "report.json").write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
     return report

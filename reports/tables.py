@@ -58,6 +58,16 @@ class Analysis:
         data = self.dataset(name)
         return data.drop(columns=[ARM], errors="ignore").merge(subjects, on="USUBJID", how="inner")
 
+    def n_pct(self, n: int, total: int) -> str:
+        return n_pct(n, total, self.spec.percent_decimals)
+
+    @property
+    def cutoff(self) -> str:
+        """The data cut-off (ADSL.DCUTDT) as YYYY-MM-DD, '' when ADSL has none."""
+        adsl = self.dataset("ADSL")
+        dates = adsl["DCUTDT"].dropna() if "DCUTDT" in adsl else pd.Series(dtype="datetime64[ns]")
+        return dates.iloc[0].strftime("%Y-%m-%d") if len(dates) else ""
+
     def arm_n(self, population: Population) -> pd.Series:
         return self.subjects(population)[ARM].value_counts().reindex(list(self.spec.arms), fill_value=0)
 
@@ -68,8 +78,9 @@ class Analysis:
 
 
 # ---- formatting -----------------------------------------------------------------------------------
-def n_pct(n: int, total: int) -> str:
-    return f"{n} ({100 * n / total:.0f}%)" if n and total else "0"
+def n_pct(n: int, total: int, decimals: int = 0) -> str:
+    """"17 (31%)": a count with its percentage of ``total``; "0" alone when there is nothing to count."""
+    return f"{n} ({100 * n / total:.{decimals}f}%)" if n and total else "0"
 
 
 def hr_cell(hr) -> str:
@@ -120,8 +131,9 @@ def _source(shell: Shell, analysis: Analysis) -> str:
 
 
 def _table(shell: Shell, analysis: Analysis, columns, rows, *, stub: str = "", spanners=(), extra_footnotes=()) -> Table:
+    cutoff = (f"Data cut-off: {analysis.cutoff}.",) if analysis.cutoff else ()
     return Table(shell.id, shell.title, tuple(columns), tuple(rows), stub=stub, spanners=tuple(spanners),
-                 footnotes=(*shell.footnotes, *extra_footnotes), source=_source(shell, analysis),
+                 footnotes=(*shell.footnotes, *extra_footnotes, *cutoff), source=_source(shell, analysis),
                  population=shell.population.label)
 
 
@@ -169,13 +181,13 @@ def tte_summary(shell: Shell, analysis: Analysis) -> Table:
         n = _counts_by_arm(data, spec.arms)
         rows.append(Row(label or str(data["PARAM"].iloc[0]) if "PARAM" in data else paramcd, header=True))
         events = data[data["CNSR"] == 0]
-        rows.append(Row("Subjects with an event", tuple(n_pct(_counts_by_arm(events, spec.arms)[a], n[a]) for a in spec.arms)))
+        rows.append(Row("Subjects with an event", tuple(analysis.n_pct(_counts_by_arm(events, spec.arms)[a], n[a]) for a in spec.arms)))
         labels = body.get("event_labels") or {}
         for desc in sorted(events["EVNTDESC"].unique()):
             k = _counts_by_arm(events[events["EVNTDESC"] == desc], spec.arms)
-            rows.append(Row(str(labels.get(desc, desc)), tuple(n_pct(k[a], n[a]) for a in spec.arms), indent=1))
+            rows.append(Row(str(labels.get(desc, desc)), tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms), indent=1))
         censored = _counts_by_arm(data[data["CNSR"] != 0], spec.arms)
-        rows.append(Row("Censored", tuple(n_pct(censored[a], n[a]) for a in spec.arms)))
+        rows.append(Row("Censored", tuple(analysis.n_pct(censored[a], n[a]) for a in spec.arms)))
         times = [0.0, float(landmark)] if landmark else None
         km = km_by_group(data, ARM, times=times, scale=spec.months)
         rows.append(Row("Median, months (95% CI)", tuple(
@@ -215,12 +227,12 @@ def characteristics(shell: Shell, analysis: Analysis) -> Table:
         text = subjects[variable].map(value_key)
         levels = item.get("levels") or {v: v for v in sorted(set(text) - {""})}
         for value, label in levels.items():
-            rows.append(Row(str(label), tuple(n_pct(int((g[variable].map(value_key) == value_key(value)).sum()), t)
+            rows.append(Row(str(label), tuple(analysis.n_pct(int((g[variable].map(value_key) == value_key(value)).sum()), t)
                                               for (_, g), t in zip(groups, totals)), indent=1))
         known = {value_key(v) for v in levels}
         other = [int((~g[variable].map(value_key).isin(known)).sum()) for _, g in groups]
         if any(other):
-            rows.append(Row("Missing or other", tuple(n_pct(k, t) for k, t in zip(other, totals)), indent=1))
+            rows.append(Row("Missing or other", tuple(analysis.n_pct(k, t) for k, t in zip(other, totals)), indent=1))
     return _table(shell, analysis, analysis.arm_columns(pop, total=True), rows)
 
 
@@ -233,7 +245,7 @@ def counts(shell: Shell, analysis: Analysis) -> Table:
 
     def cells(rows: pd.DataFrame) -> tuple[str, ...]:
         k = _counts_by_arm(rows, spec.arms)
-        return (*(n_pct(k[a], n[a]) for a in spec.arms), n_pct(int(k.sum()), totals[-1]))
+        return (*(analysis.n_pct(k[a], n[a]) for a in spec.arms), analysis.n_pct(int(k.sum()), totals[-1]))
 
     rows = []
     for item in shell.body["rows"]:
@@ -257,13 +269,13 @@ def subject_counts(shell: Shell, analysis: Analysis) -> Table:
     for item in body["rows"]:
         hit = _where(records, item.get("where"))
         k = _counts_by_arm(hit, spec.arms)
-        rows.append(Row(str(item["label"]), tuple(n_pct(k[a], n[a]) for a in spec.arms)))
+        rows.append(Row(str(item["label"]), tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms)))
         grade = item.get("worst_grade")
         if grade:
             worst = hit.groupby("USUBJID", observed=True).agg(g=(grade, "max"), arm=(ARM, "first"))
             for g in range(1, 6):
                 kk = worst[worst["g"] == g]["arm"].value_counts().reindex(list(spec.arms), fill_value=0)
-                rows.append(Row(f"Worst grade {g}", tuple(n_pct(kk[a], n[a]) for a in spec.arms), indent=1))
+                rows.append(Row(f"Worst grade {g}", tuple(analysis.n_pct(kk[a], n[a]) for a in spec.arms), indent=1))
     return _table(shell, analysis, analysis.arm_columns(pop), rows)
 
 
@@ -277,7 +289,7 @@ def ae_by_term(shell: Shell, analysis: Analysis) -> Table:
 
     def cells(rows: pd.DataFrame, high_rows: pd.DataFrame) -> tuple[str, ...]:
         k, h = _counts_by_arm(rows, spec.arms), _counts_by_arm(high_rows, spec.arms)
-        return tuple(c for a in spec.arms for c in (n_pct(k[a], n[a]), n_pct(h[a], n[a])))
+        return tuple(c for a in spec.arms for c in (analysis.n_pct(k[a], n[a]), analysis.n_pct(h[a], n[a])))
 
     rows = [Row("Any adverse event", cells(records, high))]
     frequency = records.drop_duplicates(["USUBJID", soc])[soc].value_counts()

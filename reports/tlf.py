@@ -65,6 +65,7 @@ class ReportSpec:
     reference: str
     short: dict[str, str]           # arm label -> short label for narrow headers (default: the label)
     months: float
+    percent_decimals: int           # decimals of the percentages in n (%) cells
     tables: tuple[Shell, ...]
     figures: tuple[Shell, ...]
 
@@ -81,7 +82,7 @@ def load_report_spec(study: str | Path) -> ReportSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise SpecError("a report spec is a mapping", file=str(path))
-    unknown = set(data) - {"title", "arms", "populations", "months", "tables", "figures"}
+    unknown = set(data) - {"title", "arms", "populations", "months", "percent_decimals", "tables", "figures"}
     if unknown:
         raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=min(unknown))
     arms = data.get("arms") or {}
@@ -99,7 +100,7 @@ def load_report_spec(study: str | Path) -> ReportSpec:
         raise SpecError(f"ids are file names and anchors: {duplicated} used twice", file=str(path), key="tables")
     short = {a: str((arms.get("short") or {}).get(a, a)) for a in levels}
     return ReportSpec(path, str(data.get("title") or ""), tuple(levels), str(arms["reference"]), short,
-                      float(data.get("months", 30.4375)), shells["tables"], shells["figures"])
+                      float(data.get("months", 30.4375)), int(data.get("percent_decimals", 0)), shells["tables"], shells["figures"])
 
 
 def _population(path: Path, name: str, body, arms: list[str]) -> Population:

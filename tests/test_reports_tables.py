@@ -161,3 +161,18 @@ def test_tables_05_shell_mistakes_name_file_and_key(tmp_path, change, key):
     with pytest.raises(SpecError) as exc:
         load_report_spec(_bad_spec(tmp_path, change))
     assert exc.value.key == key and exc.value.file.endswith("report.yaml")
+
+
+def test_tables_06_percent_decimals_and_cutoff_footnote_from_the_spec(adam, tmp_path):
+    """Test 6: `percent_decimals: 1` prints "19 (35.2%)"-style cells; every table's footnotes end with
+    the data cut-off taken from ADSL.DCUTDT."""
+    study = _bad_spec(tmp_path, lambda d: d.update(percent_decimals=1))
+    spec = load_report_spec(study)
+    analysis = Analysis(spec, adam)
+    table = build_table(next(s for s in spec.tables if s.id == "table4"), analysis)
+    itt = _itt(adam)
+    n = int((itt["GRP"] == "Blinatumomab").sum())
+    hsct = int(((itt["GRP"] == "Blinatumomab") & (itt["HSCTFL"] == "Y")).sum())
+    assert _row(table, "Allogeneic HSCT").cells[0] == f"{hsct} ({100 * hsct / n:.1f}%)"
+    cutoff = adam["ADSL"]["DCUTDT"].iloc[0].strftime("%Y-%m-%d")
+    assert table.footnotes[-1] == f"Data cut-off: {cutoff}."
