@@ -152,7 +152,7 @@ def outcomes_by_subgroup(shell: Shell, analysis: Analysis) -> Table:
         cells = [str(n[a]) for a in spec.arms]
         for paramcd in body.get("hazard_ratios") or []:
             data = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].isin(ids)]
-            cells.append(hr_cell(cox_hr(data, ARM, spec.reference)))
+            cells.append(hr_cell(cox_hr(data, ARM, spec.reference, ties=body.get("ties", "efron"))))
         if response:
             records = rs[(rs["PARAMCD"] == response["paramcd"]) & rs["USUBJID"].isin(ids)]
             evaluable = _where(records, response["evaluable"])
@@ -196,7 +196,7 @@ def tte_summary(shell: Shell, analysis: Analysis) -> Table:
         if landmark:
             rows.append(Row(f"{landmark_name(landmark)} estimate (95% CI)",
                             tuple(landmark_cell(km.get(a), landmark) for a in spec.arms)))
-        hr = cox_hr(data, ARM, spec.reference, strata=strata)
+        hr = cox_hr(data, ARM, spec.reference, strata=strata, ties=body.get("ties", "efron"))
         test = stratified_logrank(data, ARM, strata)
         name = "Stratified HR" if strata else "HR"
         rows.append(Row(f"{name} (95% CI)", tuple(hr_cell(hr) if a != spec.reference else "Reference" for a in spec.arms)))

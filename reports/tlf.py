@@ -17,8 +17,8 @@ from trialkit.spec import load_yaml, study_dir
 
 # table / figure type -> (required keys, optional keys) besides id, type, title, population, footnotes
 TYPES = {
-    "outcomes_by_subgroup": ({"subgroups"}, {"hazard_ratios", "response"}),
-    "tte_summary": ({"parameters"}, {"strata", "landmark", "event_labels"}),
+    "outcomes_by_subgroup": ({"subgroups"}, {"hazard_ratios", "response", "ties"}),
+    "tte_summary": ({"parameters"}, {"strata", "landmark", "event_labels", "ties"}),
     "characteristics": ({"rows"}, set()),
     "counts": ({"rows"}, set()),
     "subject_counts": ({"rows", "dataset"}, {"records"}),

@@ -176,3 +176,16 @@ def test_tables_06_percent_decimals_and_cutoff_footnote_from_the_spec(adam, tmp_
     assert _row(table, "Allogeneic HSCT").cells[0] == f"{hsct} ({100 * hsct / n:.1f}%)"
     cutoff = adam["ADSL"]["DCUTDT"].iloc[0].strftime("%Y-%m-%d")
     assert table.footnotes[-1] == f"Data cut-off: {cutoff}."
+
+
+def test_tables_07_breslow_ties_from_the_shell_match_statsmodels(adam, tmp_path):
+    """Test 7: `ties: breslow` (SAS PROC PHREG's default) gives statsmodels PHReg's Breslow HR."""
+    study = _bad_spec(tmp_path, lambda d: d["tables"][0].update(ties="breslow"))
+    spec = load_report_spec(study)
+    table = build_table(spec.tables[0], Analysis(spec, adam))
+    itt = _itt(adam)
+    efs = adam["ADTTE"].merge(itt[["USUBJID", "GRP"]], on="USUBJID").query("PARAMCD == 'EFS'")
+    x = (efs["GRP"] == "Blinatumomab").astype(float).to_numpy()[:, None]
+    fit = PHReg(efs["AVAL"].to_numpy(), x, status=(efs["CNSR"] == 0).astype(int).to_numpy(), ties="breslow").fit()
+    lo, hi = np.exp(fit.conf_int()[0])
+    assert _row(table, "All patients").cells[2] == f"{np.exp(fit.params[0]):.2f} ({lo:.2f}-{hi:.2f})"
