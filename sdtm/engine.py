@@ -277,13 +277,20 @@ def trial_design(cfg: StudyConfig) -> dict[str, pd.DataFrame]:
     return out
 
 
-def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
+def load_checked_specs(study: str | Path) -> tuple[RawDictionary, StudyConfig, dict[str, DomainSpec]]:
+    """The raw dictionary, study.yaml and every domain spec, each checked, and every raw field either
+    mapped or listed under not_mapped: all a run needs before it reads a record."""
     dictionary = load_raw_dictionary(study)
     cfg = load_study_config(study)
     specs = load_study_specs(study, dictionary)
     if "DM" not in specs:
         raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
     check_field_coverage(specs, dictionary, cfg.not_mapped, cfg.path, ENGINE_FIELDS)
+    return dictionary, cfg, specs
+
+
+def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
+    dictionary, cfg, specs = load_checked_specs(study)
     result = SdtmResult(datasets={}, specs=specs)
     # coded fields whose mapping reports its own unknown values (with the spec key)
     ct_fields = {(src.form, m.args[m.algorithm]) for spec in specs.values() for src in spec.sources

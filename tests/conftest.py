@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,3 +34,12 @@ def _restore_logging():
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner(env={name: None for name in TTY_OVERRIDES})
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The output folder of `trialkit demo`, run once per session as a user runs it (a fresh process)."""
+    out = tmp_path_factory.mktemp("demo")
+    done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out

@@ -9,8 +9,6 @@ and bad files: each is an InputError naming the file (and line or column where t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -53,13 +51,6 @@ def adsl_frame() -> pd.DataFrame:
         "TRTSDTM": pd.to_datetime(["2014-01-02 08:30:00", "2014-01-03 00:00:00", None]),
     })
 
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dataset_json_demo")
-    done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
 
 
 def _assert_same(xpt: tuple[pd.DataFrame, DatasetMeta], back: tuple[pd.DataFrame, DatasetMeta]) -> None:

@@ -10,8 +10,6 @@ study; each error must name the spec file and key, before anything is written.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -31,13 +29,6 @@ NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns
       "xlink": "http://www.w3.org/1999/xlink"}
 HREF = "{http://www.w3.org/1999/xlink}href"
 
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("define_demo")
-    done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--out", str(out)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -20,17 +20,10 @@ SUPP_VARIABLES = {"STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", 
 
 def sdtm_variables(study: str | Path) -> dict[str, set[str]]:
     """Dataset -> variables the study's SDTM specs and study.yaml produce (SUPP-- and trial design too)."""
-    from trialkit.raw_dictionary import load_raw_dictionary
-    from trialkit.sdtm.engine import ENGINE_FIELDS, load_study_config
-    from trialkit.sdtm.spec import check_field_coverage, load_study_specs
+    from trialkit.sdtm.engine import load_checked_specs
     from trialkit.sdtm.standards import load_domains
 
-    dictionary = load_raw_dictionary(study)
-    cfg = load_study_config(study)
-    specs = load_study_specs(study, dictionary)
-    if "DM" not in specs:
-        raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
-    check_field_coverage(specs, dictionary, cfg.not_mapped, cfg.path, ENGINE_FIELDS)
+    _, cfg, specs = load_checked_specs(study)
     produced = {domain: set(spec.columns()) for domain, spec in specs.items()}
     for domain, spec in specs.items():
         if any(src.supp for src in spec.sources):
