@@ -5,7 +5,8 @@ in the spec grammar), the date and the --SEQ that identifies the record. AVISIT/
 VISIT/VISITNUM, ADT from the --DTC (no imputation), ADY from the reference date, and ANL01FL marks
 the record used per subject, parameter and visit (the last by date and sequence).
 
-Derived parameters summarize a collected one per subject, for every ADSL subject (ITT):
+Derived parameters summarize a collected one per subject, for every ADSL subject (ITT), over the
+records their ``filter`` keeps (it may name ADSL variables, e.g. ``ADT <= DCUTDT``):
 ``yes_if`` gives Y when any qualifying record meets the condition, N otherwise (a subject with no
 qualifying record is N, e.g. an untreated subject has no MRD remission); ``best`` picks the first
 value of a ranked list that the subject reached, ``else`` when none.
@@ -78,7 +79,15 @@ def collected(p: dict, sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, refere
 def derived(p: dict, records: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     base = records[records["PARAMCD"] == p["from"]]
     if p.get("filter"):
-        base = base[parse(p["filter"]).evaluate(base).to_numpy()]
+        # the filter may name ADSL variables (ADT <= DCUTDT: a best response at the data cut-off)
+        expr = parse(p["filter"])
+        from_adsl = sorted(expr.fields - set(base.columns))
+        lacking = [v for v in from_adsl if v not in adsl]
+        if lacking:
+            raise AdamError(f"{p['paramcd']}: filter uses variables that neither its records nor ADSL have: {', '.join(lacking)}",
+                            dataset="ADSL", variables=lacking)
+        work = base.merge(adsl[["USUBJID", *from_adsl]], on="USUBJID", how="left") if from_adsl else base
+        base = base[expr.evaluate(work).to_numpy()]
     subjects = adsl[["USUBJID"]].copy()
     if "yes_if" in p:
         hits = base[parse(p["yes_if"]).evaluate(base).to_numpy()]

@@ -22,6 +22,7 @@ from trialkit.reports.stats import cox_hr, km_by_group, stratified_logrank
 from trialkit.reports.table import FigureRef, Report
 from trialkit.reports.tables import ARM, Analysis, build_table, parameter_labels, tte_records
 from trialkit.reports.tlf import Shell, load_report_spec
+from trialkit.xpt import sas_date_variables
 
 
 def read_adam(folder: Path) -> dict[str, pd.DataFrame]:
@@ -31,17 +32,10 @@ def read_adam(folder: Path) -> dict[str, pd.DataFrame]:
     out = {}
     for name, path in dataset_files(folder).items():
         frame, _ = read_dataset(path)
-        out[name] = _as_dates(frame)
+        out[name] = sas_date_variables(frame)
     if "ADSL" not in out:
         raise InputError("no ADSL in the ADaM folder (adsl.xpt or adsl.json)", file=str(folder))
     return out
-
-
-def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """*DT variables held as SAS day numbers become dates (Dataset-JSON already gives dates)."""
-    dates = {c: pd.to_datetime(frame[c], unit="D", origin="1960-01-01") for c in frame.columns
-             if c.endswith("DT") and pd.api.types.is_numeric_dtype(frame[c])}
-    return frame.assign(**dates) if dates else frame
 
 
 def km_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:

@@ -2,16 +2,19 @@
 
 EDC dates ``05-JAN-2019`` -> ``2019-01-05``; ``UN-JAN-2019`` -> ``2019-01``; ``UN-UNK-2019`` ->
 ``2019``; with a time field ``2019-01-05T14:30``. Site-local dates (local lab forms) are read in the
-format the raw dictionary gives for the subject's country. A value that is not a date is never
+format the raw dictionary gives for the subject's country; an EDC that writes every date in one
+layout of its own (``MM/DD/YYYY``) is read in that layout. A value that is not a date is never
 guessed at: the --DTC stays empty and the problem is returned, the way sdtm.oak collects parse
 problems instead of swallowing them.
 """
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
-from trialkit.raw_dictionary import EDC_DATE, MONTHS
+from trialkit.raw_dictionary import EDC_DATE, LOCAL_DATE_FORMATS, MONTHS
 from trialkit.vectorize import per_unique
 
 MONTH_NUMBER = {m: f"{k:02d}" for k, m in enumerate(MONTHS, start=1)}
@@ -67,6 +70,28 @@ def local_to_iso(values: pd.Series, formats: pd.Series) -> tuple[pd.Series, pd.S
         iso[good[good].index] = per_unique(parsed[good], lambda u: u.dt.strftime("%Y-%m-%d"))
         problem[good[~good].index] = f"not a valid date in the site's format {pattern}"
     return iso, problem
+
+
+def layout_to_iso(values: pd.Series, layout: str) -> tuple[pd.Series, pd.Series]:
+    """Dates every row writes in one layout (a key of LOCAL_DATE_FORMATS, e.g. ``MM/DD/YYYY``), as an
+    EDC other than the DD-MON-YYYY kind exports them. A value of the layout's shape that is no
+    calendar day (02/30/2021) is an impossible date, as for EDC dates; anything else is not a date
+    in the layout. No partial dates: the layout has no way to write an unknown part."""
+    shape = re.compile("^" + re.sub("[DMY]", r"\\d", re.escape(layout)) + "$")
+    pattern = LOCAL_DATE_FORMATS[layout]
+
+    def convert(u: pd.Series) -> tuple[pd.Series, pd.Series]:
+        text = u.astype(str).str.strip()
+        parsed = pd.to_datetime(text.where(text != ""), format=pattern, errors="coerce")
+        good = parsed.notna()
+        iso = parsed.dt.strftime("%Y-%m-%d").where(good, "").astype(object)
+        problem = pd.Series("", index=u.index, dtype=object)
+        bad = ~good & (text != "")
+        fits = text.str.match(shape)
+        problem[bad & fits] = "impossible date"
+        problem[bad & ~fits] = f"not a {layout} date"
+        return iso, problem
+    return per_unique(values.astype(str), convert)
 
 
 def with_time(iso_date: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -14,7 +14,7 @@ import pandas as pd
 from trialkit.expressions import first_match
 from trialkit.findings import Finding
 from trialkit.raw_dictionary import RawDictionary
-from trialkit.sdtm.dates import edc_to_iso, local_to_iso, with_time
+from trialkit.sdtm.dates import edc_to_iso, layout_to_iso, local_to_iso, with_time
 from trialkit.sdtm.spec import Mapping
 
 
@@ -84,8 +84,10 @@ def date(m: Mapping, raw: pd.DataFrame, form: str, dictionary: RawDictionary) ->
     if spec.format == "site_local":
         formats = raw["_country"].map({c: v["date"] for c, v in dictionary.site_formats.items()})
         iso, problem = local_to_iso(text, formats)
-    else:
+    elif spec.format == "edc":
         iso, problem = edc_to_iso(text, partial_allowed=spec.partial)
+    else:
+        iso, problem = layout_to_iso(text, spec.format)
     findings = _findings(problem != "", raw, form, field, text, problem, m.key, "date")
     if "time" in m.args:
         iso, time_problem = with_time(iso, raw[m.args["time"]])

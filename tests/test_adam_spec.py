@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from trialkit.adam.bds import build_bds
 from trialkit.adam.engine import (
     build_adsl,
     dataset_meta,
@@ -231,3 +232,23 @@ def test_spec_16_numeric_treatment_codes_are_num(sdtm_dir, tmp_path):
     _, meta = read_xpt(tmp_path / "adam" / "adsl.xpt")
     assert meta.variable("TRT01PN").type == "Num"
     assert meta.variable("TRT01AN").type == "Num"
+
+
+# ---- Test 17 -------------------------------------------------------------------------------------
+def test_spec_17_derived_parameter_filter_may_name_adsl_variables():
+    """Test 17: a derived BDS parameter's filter may test ADSL variables: the best response up to the
+    data cut-off ignores a later scan; a name neither the records nor ADSL have is an AdamError."""
+    rs = pd.DataFrame({"USUBJID": ["S1", "S1", "S2"], "RSTESTCD": "OVRLRESP", "RSSTRESC": ["SD", "PR", "PR"],
+                       "RSDTC": ["2022-01-10", "2022-03-10", "2022-01-20"], "RSSEQ": [1.0, 2.0, 1.0],
+                       "VISIT": ["WEEK 6", "WEEK 12", "WEEK 6"], "VISITNUM": [1.0, 2.0, 1.0]})
+    adsl = pd.DataFrame({"STUDYID": "XX", "USUBJID": ["S1", "S2", "S3"], "RANDDT": pd.Timestamp("2021-12-01"),
+                         "DCUTDT": pd.Timestamp("2022-02-28")})
+    collected = [{"paramcd": "OVRLRESP", "param": "Overall Response", "dataset": "RS", "filter": "RSTESTCD == 'OVRLRESP'",
+                  "avalc": "RSSTRESC", "date": "RSDTC", "seq": "RSSEQ"}]
+    bor = {"paramcd": "BOR", "param": "Best Overall Response", "from": "OVRLRESP", "filter": "ADT <= DCUTDT",
+           "best": ["CR", "PR", "SD", "PD", "NE"], "else": "NE"}
+    out = build_bds(collected, [bor], {"RS": rs}, adsl, "RANDDT", [])
+    assert out[out["PARAMCD"] == "BOR"].set_index("USUBJID")["AVALC"].to_dict() == {"S1": "SD", "S2": "PR", "S3": "NE"}
+    with pytest.raises(AdamError) as err:
+        build_bds(collected, [{**bor, "filter": "ADT <= CUTOFFDT"}], {"RS": rs}, adsl, "RANDDT", [])
+    assert "BOR" in str(err.value) and err.value.variables == ("CUTOFFDT",)

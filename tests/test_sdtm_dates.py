@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.sdtm.dates import edc_to_iso, local_to_iso, study_day, with_time
+from trialkit.sdtm.dates import edc_to_iso, layout_to_iso, local_to_iso, study_day, with_time
 
 
 def _edc(values, **kw):
@@ -164,3 +164,13 @@ def test_dates_22_study_day_ignores_the_time_part():
 def test_dates_23_study_day_is_float_and_keeps_the_index():
     out = study_day(pd.Series(["2019-01-10"], index=[4]), pd.Series(["2019-01-01"], index=[4]))
     assert out.dtype == "float64" and out.index.tolist() == [4] and out[4] == 10.0
+
+
+# ---- Test 24: dates in one layout for every row -----------------------------------------------
+
+def test_dates_24_layout_dates_impossible_and_malformed_told_apart():
+    values = pd.Series(["01/31/2022", " 12/01/2021 ", "02/30/2022", "31/01/2022", "2022-01-31", ""], index=list("abcdef"))
+    iso, problem = layout_to_iso(values, "MM/DD/YYYY")
+    assert iso.index.tolist() == list("abcdef")
+    assert iso.tolist() == ["2022-01-31", "2021-12-01", "", "", "", ""]
+    assert problem.tolist() == ["", "", "impossible date", "impossible date", "not a MM/DD/YYYY date", ""]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from trialkit.expressions import parse
-from trialkit.raw_dictionary import load_raw_dictionary
+from trialkit.raw_dictionary import Field, Form, RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.spec import Mapping
 from trialkit.sdtm.standards import Codelist, inline_codelist
@@ -264,3 +264,17 @@ def test_mapping_23_condition_assign_of_missing_value_is_empty():
     m = _condition([{"if": "DTHFL == 'Y'", "then": {"assign": "DTHDTC"}}])
     values, _ = mapping.condition(m, frame, "DM")
     assert values.tolist() == ["2020-01-05", ""]
+
+
+# ---- Test 24: date in one layout for every row ------------------------------------------------
+
+def test_mapping_24_date_in_the_dictionarys_layout_for_every_row(tmp_path):
+    scan = Form("scan", "Scans", (Field("SCANDT", "Scan date", "date", format="MM/DD/YYYY"),))
+    layout = RawDictionary(tmp_path / "raw_dictionary.yaml", "XX", {"scan": scan}, {})
+    raw = _raw(SCANDT=["01/05/2019", "02/30/2019", "5 Jan 2019", ""], _country=[np.nan, "DEU", np.nan, np.nan])
+    values, findings = mapping.date(_m("RSDTC", "date", {"date": "SCANDT"}), raw, "scan", layout)
+    assert values.tolist() == ["2019-01-05", "", "", ""]
+    assert [(f.row, f.column, f.value, f.message, f.kind) for f in findings] == [
+        (3, "SCANDT", "02/30/2019", "impossible date", "date"),
+        (4, "SCANDT", "5 Jan 2019", "not a MM/DD/YYYY date", "date"),
+    ]

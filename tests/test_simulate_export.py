@@ -514,3 +514,41 @@ def test_export_10_unparseable_csv_is_an_input_error(tmp_path):
     with pytest.raises(InputError) as info:
         read_form(path)
     assert str(path) in str(info.value) and "truncated" in str(info.value)
+
+
+# ---- Test 11 -----------------------------------------------------------------------------------
+LAYOUT_DICTIONARY = """
+study: XX
+forms:
+  scan:
+    label: Scans
+    fields:
+      - {name: STUDYID, label: Study, type: text, required: true}
+      - {name: SITEID, label: Site, type: text, required: true}
+      - {name: SUBJID, label: Subject, type: text, required: true}
+      - {name: SCANDT, label: Scan date, type: date, format: MM/DD/YYYY, required: true}
+"""
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (None, None),
+    ("format: MM-DD-YYYY", "date field needs format: edc, site_local or one of"),
+    ("format: MM/DD/YYYY, partial: true", "partial: true needs format: edc"),
+], ids=["layout", "unknown-layout", "partial-layout"])
+def test_export_11_date_fields_in_one_layout_for_every_row(tmp_path, edit, words):
+    """Test 11: an EDC that writes every date MM/DD/YYYY (another study's export) is described by
+    ``format: MM/DD/YYYY``: check_form reads each value in that layout, with no site country needed;
+    an unknown layout, or partial dates (which only the edc format can write), is a SpecError."""
+    text = LAYOUT_DICTIONARY if edit is None else LAYOUT_DICTIONARY.replace("format: MM/DD/YYYY", edit)
+    (tmp_path / "raw_dictionary.yaml").write_text(text, encoding="utf-8")
+    if words is not None:
+        with pytest.raises(SpecError) as info:
+            load_raw_dictionary(tmp_path)
+        assert info.value.key == "forms.scan.fields[3]" and words in info.value.message
+        return
+    dictionary = load_raw_dictionary(tmp_path)
+    frame = pd.DataFrame({"STUDYID": "XX", "SITEID": "1", "SUBJID": ["1-1", "1-2", "1-3", "1-4"],
+                          "SCANDT": ["01/31/2022", "31/01/2022", "02/30/2022", "2022-01-31"]})
+    found = [(f.row, f.field, f.value, f.problem) for f in check_form(frame, dictionary.forms["scan"], dictionary)]
+    assert found == [(k, "SCANDT", v, "not a valid MM/DD/YYYY date") for k, v in
+                     ((2, "31/01/2022"), (3, "02/30/2022"), (4, "2022-01-31"))]

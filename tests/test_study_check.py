@@ -58,3 +58,13 @@ def test_study_check_03_cli_exit_codes(tmp_path):
     bad = CliRunner().invoke(main, ["spec", "check", str(_copy(tmp_path, "adam/ADTTE.yaml", "date: CESTDTC", "date: CESTDC"))])
     assert bad.exit_code == 2
     assert bad.output.startswith("trialkit: error:") and "ADTTE.yaml" in bad.output and "CESTDC" in bad.output
+
+
+def test_study_check_04_event_filters_may_name_adsl_variables(tmp_path):
+    """Test 4: an event source's filter may test ADSL variables (the engine merges them onto the
+    source's records); a name neither the source nor ADSL has is still an error naming the source."""
+    old = "        filter: \"CECAT == 'RELAPSE'\"\n        date: CESTDTC"
+    assert check_study(_copy(tmp_path / "ok", "adam/ADTTE.yaml", old, old.replace("'RELAPSE'", "'RELAPSE' and ITTFL == 'Y'")))
+    with pytest.raises(SpecError) as exc:
+        check_study(_copy(tmp_path / "bad", "adam/ADTTE.yaml", old, old.replace("'RELAPSE'", "'RELAPSE' and ITTFX == 'Y'")))
+    assert exc.value.key.startswith("parameters[0].events[2]") and "ITTFX" in str(exc.value)

@@ -14,7 +14,8 @@ from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.rules import RULES
-from trialkit.validators.run import _dates, validate
+from trialkit.validators.run import validate
+from trialkit.xpt import sas_date_variables
 
 
 def _dm(**over):
@@ -207,7 +208,7 @@ def test_cross_12_generated_study_has_no_error(clean_study):
     """Test 12: a generated clean study gives no error-level TK-XDS finding, directly and via validate."""
     sdtm, _ = read_folder(clean_study / "sdtm")
     adam, _ = read_folder(clean_study / "adam")
-    findings = check_cross(sdtm, {n: _dates(f) for n, f in adam.items()})
+    findings = check_cross(sdtm, {n: sas_date_variables(f) for n, f in adam.items()})
     assert [str(f) for f in findings if f.severity == "error"] == []
     via_validate, _ = validate("ball_relapse", clean_study / "sdtm", clean_study / "adam")
     assert [str(f) for f in via_validate if f.rule.startswith("TK-XDS") and f.severity == "error"] == []

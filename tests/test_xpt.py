@@ -395,3 +395,27 @@ def test_xpt_22_truncated_or_missing_file(tmp_path):
         read_xpt(junk)
     with pytest.raises(XptError, match=r"nothere\.xpt: XPT file does not exist"):
         read_xpt(tmp_path / "nothere.xpt")
+
+
+def test_sas_date_variables_keep_missing_as_nat_and_never_convert_a_nan(monkeypatch):
+    """*DT SAS day numbers become dates, missing ones NaT, other variables untouched, and no NaN
+    reaches pandas' unit conversion (pandas 2.x raises FloatingPointError there at random:
+    pandas-dev/pandas#58419)."""
+    import numpy as np
+
+    from trialkit import xpt
+
+    seen = []
+    convert = xpt.pd.to_timedelta
+
+    def spy(values, **kwargs):
+        seen.append(bool(pd.Series(values).isna().any()))
+        return convert(values, **kwargs)
+
+    monkeypatch.setattr(xpt.pd, "to_timedelta", spy)
+    frame = pd.DataFrame({"ADT": [0.0, np.nan, 22735.0, np.nan], "AVAL": [1.0, np.nan, 2.0, 3.0]}, index=[3, 5, 7, 9])
+    out = xpt.sas_date_variables(frame)
+    assert out.index.tolist() == [3, 5, 7, 9]
+    assert out["ADT"].tolist()[0] == pd.Timestamp("1960-01-01") and out["ADT"].tolist()[2] == pd.Timestamp("2022-03-31")
+    assert out["ADT"].isna().tolist() == [False, True, False, True]
+    assert out["AVAL"].equals(frame["AVAL"]) and seen == [False]

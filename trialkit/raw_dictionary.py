@@ -38,7 +38,7 @@ class Field:
     type: str
     required: bool = False
     codes: dict[str, str] = field(default_factory=dict)
-    format: str | None = None      # dates: edc | site_local
+    format: str | None = None      # dates: edc | site_local | one layout for every row (a key of LOCAL_DATE_FORMATS)
     partial: bool = False          # dates: UN / UNK allowed
     decimal: str | None = None     # decimals: site_local
     pattern: str | None = None     # text: a regular expression every value matches
@@ -101,8 +101,12 @@ def load_raw_dictionary(study: str | Path) -> RawDictionary:
                 raise SpecError(f"unknown field type {f.type!r}; expected one of {sorted(FIELD_TYPES)}", file=str(path), key=key)
             if f.type == "code" and not f.codes:
                 raise SpecError("code field without codes", file=str(path), key=key)
-            if f.type == "date" and f.format not in ("edc", "site_local"):
-                raise SpecError("date field needs format: edc or site_local", file=str(path), key=key)
+            if f.type == "date" and f.format not in ("edc", "site_local", *LOCAL_DATE_FORMATS):
+                raise SpecError(f"date field needs format: edc, site_local or one of {', '.join(LOCAL_DATE_FORMATS)}",
+                                file=str(path), key=key)
+            if f.type == "date" and f.partial and f.format != "edc":
+                raise SpecError("partial: true needs format: edc (only the edc format writes unknown parts as UN / UNK)",
+                                file=str(path), key=key)
             fields.append(f)
         forms[form_name] = Form(form_name, form.get("label", form_name), tuple(fields), bool(form.get("one_row_per_subject")))
     site_formats = {}
@@ -215,6 +219,9 @@ def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, count
             continue
         elif f.type == "date" and f.format == "edc":
             findings += _check_edc_dates(values.where(present, "01-JAN-2000"), f, form)
+        elif f.type == "date" and f.format in LOCAL_DATE_FORMATS:
+            parsed = pd.to_datetime(values.where(present), format=LOCAL_DATE_FORMATS[f.format], errors="coerce")
+            findings += _bad(present & parsed.isna(), form, f, values, f"not a valid {f.format} date")
         elif f.type == "date":
             findings += _check_local_dates(values.where(present, ""), f, form, country, dictionary)
     return sorted(findings, key=lambda x: (x.row, x.field))

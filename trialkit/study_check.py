@@ -71,7 +71,9 @@ def check_adam_references(specs, available: dict[str, set[str]]) -> None:
                     _need(available, c["dataset"], {c["variable"]}, spec.path, f"{step}.constant.{var}")
         for p in spec.parameters:
             for src in (*p.events, *p.censors):
-                fields = {src.date, src.seq or ""} | (set(src.filter.fields) if src.filter else set())
+                # a filter may also name ADSL variables: the engine merges them onto the source's records
+                tested = (set(src.filter.fields) - available["ADSL"]) if src.filter else set()
+                fields = {src.date, src.seq or ""} | tested
                 _need(available, src.dataset, fields, spec.path, src.key.split(":", 1)[-1] or f"parameters.{p.paramcd}")
         for i, p in enumerate(spec.collected):
             fields = {p.get("date", ""), p.get("seq", "")} | (parse(p["filter"]).fields if p.get("filter") else set())

@@ -580,6 +580,21 @@ _ICONV = {"utf-8": "UTF-8", "cp1252": "WINDOWS-1252", "iso8859-1": "ISO-8859-1",
           "ascii": "ASCII"}
 
 
+def _known_timedelta(values: pd.Series, unit: str) -> pd.Series:
+    """SAS numbers as timedeltas, missing as NaT. Only the known values go through pandas' unit
+    conversion: pandas 2.x reads the fraction of a NaN there from uninitialized memory and can raise
+    FloatingPointError at random (pandas-dev/pandas#58419)."""
+    return pd.to_timedelta(values.dropna(), unit=unit).reindex(values.index)
+
+
+def sas_date_variables(frame: pd.DataFrame) -> pd.DataFrame:
+    """The *DT variables held as SAS day numbers (as read without ``dates=True``) as datetime64;
+    everything else, and a frame without such variables, unchanged."""
+    dates = {c: SAS_EPOCH + _known_timedelta(frame[c], "D") for c in frame.columns
+             if c.endswith("DT") and pd.api.types.is_numeric_dtype(frame[c])}
+    return frame.assign(**dates) if dates else frame
+
+
 def read_xpt(path: str | os.PathLike, *, encoding: str | None = None,
              dates: bool = False) -> tuple[pd.DataFrame, DatasetMeta]:
     """Read an XPT file (v5 or v8) into a frame and the :class:`DatasetMeta` it carries.
@@ -639,9 +654,9 @@ def read_xpt(path: str | os.PathLike, *, encoding: str | None = None,
             if dates:
                 kind = _format_kind(var.format)
                 if kind == "date":
-                    data[var.name] = SAS_EPOCH + pd.to_timedelta(data[var.name], unit="D")
+                    data[var.name] = SAS_EPOCH + _known_timedelta(data[var.name], "D")
                 elif kind == "datetime":
-                    data[var.name] = SAS_EPOCH + pd.to_timedelta(data[var.name], unit="s")
+                    data[var.name] = SAS_EPOCH + _known_timedelta(data[var.name], "s")
                 elif kind == "time":
-                    data[var.name] = pd.to_timedelta(data[var.name], unit="s")
+                    data[var.name] = _known_timedelta(data[var.name], "s")
     return data, meta

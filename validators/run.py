@@ -20,6 +20,7 @@ from trialkit.validators.mapping_findings import mapping_findings
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
+from trialkit.xpt import sas_date_variables
 
 
 def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None, encoding: str | None = None,
@@ -43,11 +44,11 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         checked += sorted(adam)
         findings += _schema_rules(adam, "adam", engine, gx_suites)
         if study is not None and "ADSL" in adam:
-            adsl = _dates(adam["ADSL"])
+            adsl = sas_date_variables(adam["ADSL"])
             for spec in (s for s in load_study_specs(study) if s.kind == "tte" and s.name in adam):
                 cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
-                findings += check_adtte(_dates(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
-    findings += check_cross(sdtm, {n: _dates(f) for n, f in adam.items()} if adam_dir is not None else {})
+                findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
+    findings += check_cross(sdtm, {n: sas_date_variables(f) for n, f in adam.items()} if adam_dir is not None else {})
     return findings, checked
 
 
@@ -61,15 +62,6 @@ def _schema_rules(datasets: dict[str, pd.DataFrame], standard: str, engine: str,
         if engine == "gx":
             findings = [f for f in findings if not covered(f)] + run_gx(datasets, standard)
     return findings
-
-
-def _dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """SAS date numbers of *DT variables as dates (read_folder keeps XPT numbers as stored)."""
-    out = frame.copy()
-    for col in out.columns:
-        if col.endswith("DT") and pd.api.types.is_numeric_dtype(out[col]):
-            out[col] = pd.to_datetime(out[col], unit="D", origin="1960-01-01")
-    return out
 
 
 def exit_code(findings: list[ValidationFinding], threshold: str) -> int:
