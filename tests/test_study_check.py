@@ -68,3 +68,12 @@ def test_study_check_04_event_filters_may_name_adsl_variables(tmp_path):
     with pytest.raises(SpecError) as exc:
         check_study(_copy(tmp_path / "bad", "adam/ADTTE.yaml", old, old.replace("'RELAPSE'", "'RELAPSE' and ITTFX == 'Y'")))
     assert exc.value.key.startswith("parameters[0].events[2]") and "ITTFX" in str(exc.value)
+
+
+def test_study_check_05_a_derived_variable_without_a_label(tmp_path):
+    """Test 5: an ADSL step deriving a variable that `variables:` does not label is named at check
+    time, not when ADSL is written."""
+    study = _copy(tmp_path, "adam/ADSL.yaml", "  CARTFL: CAR-T Cell Therapy by Cut-off Flag\n", "")
+    with pytest.raises(SpecError) as exc:
+        check_study(study)
+    assert exc.value.file.endswith("ADSL.yaml") and exc.value.key == "variables.CARTFL"

@@ -82,6 +82,18 @@ def check_adam_references(specs, available: dict[str, set[str]]) -> None:
             _need(available, spec.source, spec.keep, spec.path, "source")
 
 
+def check_labels(specs) -> None:
+    """Every variable an ADSL or occurrence spec keeps or derives has its label in ``variables:``
+    (otherwise the run would stop only when it writes the dataset, after SDTM is already out)."""
+    for spec in specs:
+        if spec.kind not in ("adsl", "occds"):
+            continue
+        unlabelled = sorted(adsl_variables(spec) - set(spec.labels))
+        if unlabelled:
+            raise SpecError(f"{spec.name}: variable(s) {unlabelled} have no label", file=str(spec.path),
+                            key=f"variables.{unlabelled[0]}")
+
+
 def check_study(study: str | Path) -> list[str]:
     """Check every spec of the study; returns what was checked, one line per part."""
     from trialkit.adam.engine import load_study_specs as load_adam_specs
@@ -93,6 +105,7 @@ def check_study(study: str | Path) -> list[str]:
     done.append(f"raw dictionary and SDTM specs: {len(available)} datasets ({', '.join(sorted(available))})")
     adam = load_adam_specs(study)
     check_adam_references(adam, available)
+    check_labels(adam)
     done.append(f"ADaM specs: {', '.join(s.name for s in adam)}; every dataset and variable they read exists")
     for kind in ("SDTM", "ADaM"):
         check_define_specs(kind, study)
