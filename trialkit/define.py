@@ -113,6 +113,12 @@ def define_links(kind: Kind, study: str | Path) -> DefineLinks:
 # the data
 
 
+def _distinct(values: pd.Series) -> pd.Series:
+    """The distinct values of a column: all define.xml needs (length, data type, significant digits,
+    codelist terms used). Keeping them instead of the column keeps a 100,000-subject SDTM out of memory."""
+    return pd.Series(pd.unique(values), dtype=values.dtype)
+
+
 def _read(define: StudyDefine, folder: Path) -> dict[str, tuple[DatasetDef, Path, list[DatasetColumn]]]:
     """The datasets of ``folder`` the specs describe, checked against their specs."""
     files = dataset_files(folder) if Path(folder).is_dir() else {}
@@ -144,8 +150,8 @@ def _read(define: StudyDefine, folder: Path) -> dict[str, tuple[DatasetDef, Path
                 for other, wanted in value.where:
                     mask &= frame[other].astype(str) == wanted if other in frame else False
                 if mask.any():                     # a test or parameter without records has no metadata to give
-                    rows.append((value, frame.loc[mask, var.name]))
-            columns.append(DatasetColumn(definition, var, frame[var.name], rows))
+                    rows.append((value, _distinct(frame.loc[mask, var.name])))
+            columns.append(DatasetColumn(definition, var, _distinct(frame[var.name]), rows))
         out[name] = (ds, path, columns)
     return out
 

@@ -69,8 +69,10 @@ def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False,
     check_define_specs("SDTM", study)       # a spec that cannot make a valid define.xml stops before any file
     result = run_sdtm(study, raw)
     summary = write_sdtm(result, out, strict=strict, formats=formats, links=define_links("SDTM", study))
+    findings = result.findings
+    del result                              # the datasets are on disk: free them before define.xml reads them
     summary["define"] = write_define("SDTM", study, out).name
-    return summary, result.findings
+    return summary, findings
 
 
 def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",)) -> dict:
