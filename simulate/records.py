@@ -110,7 +110,8 @@ def mrd_results(profile: Profile, s: pd.DataFrame, visits: pd.DataFrame, rng: np
     day15 = (sched["visit"] == mr.day15_visit).to_numpy()
     below = np.where(day15, s["remission_by_day15"].to_numpy()[i], s["mrd_remission"].to_numpy()[i])
     positive = 10.0 ** rng.uniform(-4.0, -2.0, m)
-    low_positive = 10.0 ** rng.uniform(np.log10(lod), -4.0, m)
+    # below 1E-04 by more than the printed rounding (%.1E): 9.97E-05 would read as 1.0E-04, not a remission
+    low_positive = 10.0 ** rng.uniform(np.log10(lod), np.maximum(np.log10(lod), np.log10(9.9e-5)), m)
     # half of remissions undetectable; flow cytometry cannot see below its 1E-04 limit at all
     low_positive = np.where((rng.random(m) < 0.5) & (lod < BELOW), low_positive, 0.0)
     value = np.where(sched["screening"].to_numpy(), baseline, np.where(below, low_positive, positive))

@@ -77,7 +77,9 @@ def draw_subjects(profile: Profile, n: int, rng: np.random.Generator) -> pd.Data
     undetectable = (stratum == "M1_MRD_LT1E-3") & bernoulli(rng, pop.mrd_undetectable_in_low_stratum, n)
     log_mrd = np.select(
         [stratum == "M1_MRD_LT1E-3", stratum == "M1_MRD_GE1E-3"],
-        [rng.uniform(-4, -3, n), rng.uniform(-3, -1.3, n)],
+        # below the 1E-03 cut by more than the lab's rounding: 9.97E-04 would print as 1.0E-03 and
+        # fall in the other group once derived from the reported value
+        [rng.uniform(-4, np.log10(9.9e-4), n), rng.uniform(-3, -1.3, n)],
         rng.uniform(-1.3, -0.7, n),
     )
     mrd = np.where(undetectable, 0.0, 10.0**log_mrd)
