@@ -96,10 +96,10 @@ VALIDATE = textwrap.dedent(
     # validate looks these names up in its module's namespace when it runs: wrap them there
     reads, parts = [], {}
     real_read_folder = run.read_folder
-    def timed_read_folder(folder):
+    def timed_read_folder(folder, *args):
         start = time.perf_counter()
         try:
-            return real_read_folder(folder)
+            return real_read_folder(folder, *args)
         finally:
             reads.append((Path(folder), time.perf_counter() - start))
     run.read_folder = timed_read_folder
