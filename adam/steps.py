@@ -79,6 +79,20 @@ def check_steps(steps: list, path: Path) -> list[tuple[str, dict, str]]:
     return out
 
 
+def step_outputs(steps: list[tuple[str, dict, str]]) -> set[str]:
+    """The variables checked steps create, as apply_steps creates them (imputed dates add their
+    --DTF flag), so a spec can be checked before any data is read."""
+    names = set()
+    for kind, body, _ in steps:
+        if kind == "merged":
+            names |= set(body.get("new_vars") or {}) | ({body["exist_flag"]} if body.get("exist_flag") else set())
+        elif kind == "dates":
+            names |= set(body) | {f"{v}F" for v, d in body.items() if isinstance(d, dict)}
+        else:
+            names |= set(body)
+    return names
+
+
 def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], datasets: dict[str, pd.DataFrame],
                 name: str) -> pd.DataFrame:
     for kind, body, key in steps:
@@ -99,7 +113,7 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
             add = datasets.get(body["dataset"])
             if add is None:
                 raise AdamError(f"{key}: dataset {body['dataset']} is not available", dataset=body["dataset"])
-            frame = derive_vars_merged(frame, add, ["USUBJID"], new_vars=body.get("new_vars"), filter_add=body.get("filter"),
+            frame = derive_vars_merged(frame, add, ["USUBJID"], new_vars=body.get("new_vars") or {}, filter_add=body.get("filter"),
                                        order=body.get("order"), mode=body.get("mode"), exist_flag=body.get("exist_flag"),
                                        dataset_name=name, add_name=body["dataset"])
         elif kind == "constant":

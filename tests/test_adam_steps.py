@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from trialkit.adam.errors import AdamError
-from trialkit.adam.steps import apply_steps, check_steps
+from trialkit.adam.steps import apply_steps, check_steps, step_outputs
 from trialkit.errors import SpecError
 
 SPEC = Path("inline.yaml")
@@ -332,3 +332,18 @@ def test_steps_22_merged_exist_flag_and_bad_date_spec():
         with pytest.raises(SpecError) as exc:
             check_steps([{"dates": {"ASTDT": bad}}], SPEC)
         assert exc.value.key == "steps[0].dates.ASTDT"
+
+
+# ---- Test 23 -------------------------------------------------------------------------------------
+def test_steps_23_step_outputs_are_the_variables_apply_steps_adds():
+    """Test 23: step_outputs (used to check specs before any data is read) names exactly the variables
+    apply_steps adds, the --DTF flag of an imputed date and a merged exist flag included."""
+    steps = check_steps([
+        {"dates": {"RANDDT": {"dtc": "RFSTDTC", "impute": "M"}, "TRTSDT": "RFXSTDTC"}},
+        {"merged": {"dataset": "CM", "filter": "CMSCAT == 'CAR-T'", "exist_flag": "CARTFL"}},
+        {"flag": {"ADULTFL": "AGE >= 18"}},
+        {"condition": {"AGEGR1": {"cases": [{"if": "AGE < 1", "then": "<1"}], "else": ">=1"}}},
+    ], SPEC)
+    cm = pd.DataFrame({"USUBJID": ["S2"], "CMSCAT": ["CAR-T"]})
+    out = apply_steps(_dm(), steps, {"CM": cm}, "ADSL")
+    assert step_outputs(steps) == set(out.columns) - set(_dm().columns)

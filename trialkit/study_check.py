@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trialkit.adam.steps import step_outputs
 from trialkit.errors import SpecError
 from trialkit.expressions import parse
 from trialkit.spec import study_dir
@@ -35,16 +36,8 @@ def sdtm_variables(study: str | Path) -> dict[str, set[str]]:
 
 
 def adsl_variables(spec) -> set[str]:
-    """The variables ADSL has after its steps: DM's kept ones and every step's outputs."""
-    names = set(spec.keep)
-    for kind, body, _ in spec.steps:
-        if kind == "merged":
-            names |= set(body.get("new_vars") or {}) | ({body["exist_flag"]} if body.get("exist_flag") else set())
-        elif kind == "dates":
-            names |= set(body) | {f"{v}F" for v, d in body.items() if isinstance(d, dict)}
-        else:
-            names |= set(body)
-    return names
+    """The variables ADSL (or an occurrence dataset) has after its steps: the kept ones and every step's outputs."""
+    return set(spec.keep) | step_outputs(spec.steps)
 
 
 def _need(where: dict[str, set[str]], dataset: str, variables, path: Path, key: str) -> None:
