@@ -10,7 +10,7 @@ not evaluable (reports.stats documents when).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -30,6 +30,7 @@ class Analysis:
 
     spec: ReportSpec
     datasets: dict[str, pd.DataFrame]
+    _subjects: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)   # by population name
 
     def dataset(self, name: str) -> pd.DataFrame:
         if name not in self.datasets:
@@ -38,7 +39,13 @@ class Analysis:
 
     def subjects(self, population: Population) -> pd.DataFrame:
         """ADSL of the population with the arm label in ARM_; a subject of the population whose arm
-        variable has no arm is an InputError (counts would silently lose it)."""
+        variable has no arm is an InputError (counts would silently lose it). Computed once per
+        population: every table asks for it several times (N per arm, headers, records)."""
+        if population.name not in self._subjects:
+            self._subjects[population.name] = self._select(population)
+        return self._subjects[population.name]
+
+    def _select(self, population: Population) -> pd.DataFrame:
         adsl = self.dataset("ADSL")
         if population.arm.variable not in adsl:
             raise InputError(f"population {population.name}: the arm variable is not in ADSL", file="adsl.xpt",
@@ -69,7 +76,7 @@ class Analysis:
         return dates.iloc[0].strftime("%Y-%m-%d") if len(dates) else ""
 
     def arm_n(self, population: Population) -> pd.Series:
-        return self.subjects(population)[ARM].value_counts().reindex(list(self.spec.arms), fill_value=0)
+        return _counts_by_arm(self.subjects(population), self.spec.arms)
 
     def arm_columns(self, population: Population, total: bool = False) -> tuple[str, ...]:
         n = self.arm_n(population)

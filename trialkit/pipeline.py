@@ -136,23 +136,19 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
     step = advance or (lambda label: None)
     started = datetime.now(UTC)
     timings = {}
-    t = time.perf_counter()
-    summary, mapping_findings = sdtm_stage(study, raw, out / "sdtm", strict=strict, formats=formats)
-    timings["sdtm"] = time.perf_counter() - t
-    step("sdtm")
-    t = time.perf_counter()
-    datasets = adam_stage(study, out / "sdtm", out / "adam", formats=formats)
-    timings["adam"] = time.perf_counter() - t
-    step("adam")
-    t = time.perf_counter()
+
+    def timed(name: str, stage: Callable, *args, **kwargs):
+        t = time.perf_counter()
+        result = stage(*args, **kwargs)
+        timings[name] = time.perf_counter() - t
+        step(name)
+        return result
+
+    summary, mapping_findings = timed("sdtm", sdtm_stage, study, raw, out / "sdtm", strict=strict, formats=formats)
+    datasets = timed("adam", adam_stage, study, out / "sdtm", out / "adam", formats=formats)
     reports = {fmt: out / "validation" / f"validation.{ext}" for fmt, ext in (("json", "json"), ("junit", "xml"), ("html", "html"))}
-    findings, _, code = validate_stage(study, out / "sdtm", out / "adam", reports, fail_on=fail_on)
-    timings["validate"] = time.perf_counter() - t
-    step("validate")
-    t = time.perf_counter()
-    html = report_stage(study, out / "adam", out / "report")
-    timings["report"] = time.perf_counter() - t
-    step("report")
+    findings, _, code = timed("validate", validate_stage, study, out / "sdtm", out / "adam", reports, fail_on=fail_on)
+    html = timed("report", report_stage, study, out / "adam", out / "report")
     manifest = {
         "trialkit": __version__,
         "python": platform.python_version(),
