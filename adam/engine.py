@@ -172,9 +172,10 @@ def load_study_specs(study: str | Path) -> list[AdamSpec]:
 
 
 def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats: tuple[str, ...] = ("xpt",),
-             links=None) -> dict[str, pd.DataFrame]:
+             links=None, written=None) -> dict[str, pd.DataFrame]:
     """Derive every ADaM dataset of the study; with ``out``, write each in ``formats`` (xpt, json,
-    ndjson; ``links``: trialkit.define.define_links for Dataset-JSON)."""
+    ndjson; ``links``: trialkit.define.define_links for Dataset-JSON) and hand it to ``written``
+    (trialkit.define.WrittenDatasets), for define.xml."""
     specs = load_study_specs(study)
     sdtm = read_sdtm(sdtm_dir, needed_datasets(specs))
     adsl = build_adsl(specs[0], sdtm)
@@ -190,5 +191,8 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats
         out.mkdir(parents=True, exist_ok=True)
         for spec in specs:
             frame = datasets[spec.name]
-            write_dataset(frame, dataset_meta(spec, frame), out, formats, links=links)
+            meta = dataset_meta(spec, frame)
+            files = write_dataset(frame, meta, out, formats, links=links)
+            if written is not None:
+                written.add(files, frame, meta)
     return datasets

@@ -59,21 +59,24 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
 
 
 def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",),
-               links=None) -> dict:
+               links=None, written=None) -> dict:
     """Write each dataset as XPT and/or Dataset-JSON (``formats``: xpt, json, ndjson; ``links``: the
     define.xml identifiers Dataset-JSON refers to, trialkit.define.define_links), then the ledger
-    and the findings."""
+    and the findings. Each dataset written is also handed to ``written``
+    (trialkit.define.WrittenDatasets), for define.xml."""
     out.mkdir(parents=True, exist_ok=True)
-    written = {}
+    summary = {}
     for domain, frame in sorted(result.datasets.items()):
         columns = dataset_columns(domain, frame, result.specs)
         meta = dataset_meta(domain, columns)
         data = xpt_frame(frame, meta)
         check_dtc(domain, data)
         files = write_dataset(data, meta, out, formats, strict=strict, links=links)
-        written[domain] = {"file": files[0].name, "records": len(frame), "variables": len(meta.variables)}
+        if written is not None:
+            written.add(files, data, meta)
+        summary[domain] = {"file": files[0].name, "records": len(frame), "variables": len(meta.variables)}
     ledger = result.ledger.to_dict()
     (out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
     (out / "findings.json").write_text(json.dumps([f.to_dict() for f in result.findings], indent=2) + "\n", encoding="utf-8")
     errors = sum(f.severity == "error" for f in result.findings)
-    return {"datasets": written, "ledger": ledger, "findings": len(result.findings), "errors": errors}
+    return {"datasets": summary, "ledger": ledger, "findings": len(result.findings), "errors": errors}

@@ -10,6 +10,7 @@ study; each error must name the spec file and key, before anything is written.
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -356,3 +357,17 @@ def test_21_key_variables_identify_every_record_of_the_datasets_written(demo):
         keys = [k for k in links.keys.get(meta.name, ()) if k in frame]
         if keys and not meta.name.startswith("SUPP"):
             assert not frame.duplicated(keys).any(), (meta.name, keys, frame[frame.duplicated(keys, keep=False)].head())
+
+
+@pytest.mark.parametrize("formats", [("xpt",), ("ndjson",)])
+def test_22_define_from_the_datasets_as_written_equals_define_from_the_files(demo, tmp_path, formats):
+    """Test 22: the SDTM and ADaM stages hand each dataset to define.xml as they write it, instead of
+    reading the files again; the define.xml they write must be byte for byte the one the files give."""
+    from trialkit.pipeline import adam_stage, sdtm_stage
+
+    sdtm_stage(STUDY, demo / "raw", tmp_path / "sdtm", formats=formats)
+    adam_stage(STUDY, tmp_path / "sdtm", tmp_path / "adam", formats=formats)
+    for kind, folder in (("SDTM", tmp_path / "sdtm"), ("ADaM", tmp_path / "adam")):
+        written = (folder / "define.xml").read_bytes()
+        created = datetime.fromisoformat(etree.fromstring(written).get("CreationDateTime"))
+        assert build_define(kind, STUDY, folder, created=created) == written, kind

@@ -4,8 +4,9 @@ written.
 A reviewer reads datasets through their define.xml, so it must never disagree with them. Everything
 in it comes from the same specs that drive the mapping and the derivations
 (:mod:`trialkit.define_sdtm`, :mod:`trialkit.define_adam`), and everything about the data from the
-files actually written: each variable's Length is the stored length of the XPT (or Dataset-JSON)
-file, its DataType what :mod:`trialkit.columns` finds in its values, and each codelist lists the
+data actually written (handed over by the stage that writes it, or read back from the files): each
+variable's Length is the stored length of the XPT (or Dataset-JSON) file, its DataType what
+:mod:`trialkit.columns` finds in its values, and each codelist lists the
 CT terms the data uses (plus, flagged ExtendedValue, values an extensible list does not have). A
 file whose labels or variables differ from its spec is an error, not a define.xml.
 
@@ -36,7 +37,7 @@ from trialkit.define_model import CodelistDef, DatasetDef, Origin, StudyDefine, 
 from trialkit.define_sdtm import sdtm_define
 from trialkit.define_xml import DatasetColumn, define_xml, metadata_version_oid, study_oid
 from trialkit.errors import InputError, SpecError, TrialkitError
-from trialkit.xpt import MAX_LABEL
+from trialkit.xpt import MAX_LABEL, DatasetMeta
 
 Kind = Literal["SDTM", "ADaM"]
 
@@ -119,7 +120,59 @@ def _distinct(values: pd.Series) -> pd.Series:
     return pd.Series(pd.unique(values), dtype=values.dtype)
 
 
-def _read(define: StudyDefine, folder: Path) -> dict[str, tuple[DatasetDef, Path, list[DatasetColumn]]]:
+Tables = dict[str, tuple[DatasetDef, Path, list[DatasetColumn]]]
+
+
+def describe_dataset(define: StudyDefine, path: Path, frame: pd.DataFrame, meta: DatasetMeta
+                     ) -> tuple[DatasetDef, Path, list[DatasetColumn]]:
+    """What define.xml needs of one dataset written to ``path``: its spec and, per variable, the
+    distinct values (also per value-level entry), checked against the spec. ``frame`` and ``meta``
+    are the dataset as read from the file or as handed to the writer; :mod:`trialkit.columns`
+    describes both alike (tests/test_define.py builds define.xml both ways and compares)."""
+    ds = define.datasets.get(meta.name)
+    if ds is None:
+        raise InputError(f"no {define.kind} spec describes dataset {meta.name}, so define.xml cannot", file=str(path))
+    if meta.label != ds.label:
+        raise InputError(f"dataset label {meta.label!r} differs from the spec's {ds.label!r} ({ds.source.file.name}: "
+                         f"{ds.source.key})", file=str(path))
+    columns = []
+    for var in meta.variables:
+        definition = ds.variables.get(var.name)
+        if definition is None:
+            raise InputError("no spec describes this variable, so define.xml cannot give its origin", file=str(path),
+                             column=var.name)
+        if var.label != definition.label:
+            raise InputError(f"label {var.label!r} differs from the spec's {definition.label!r} "
+                             f"({definition.source.file.name}: {definition.source.key})", file=str(path), column=var.name)
+        rows = []
+        for value in definition.values:
+            mask = pd.Series(True, index=frame.index)
+            for other, wanted in value.where:
+                mask &= frame[other].astype(str) == wanted if other in frame else False
+            if mask.any():                     # a test or parameter without records has no metadata to give
+                rows.append((value, _distinct(frame.loc[mask, var.name])))
+        columns.append(DatasetColumn(definition, var, _distinct(frame[var.name]), rows))
+    return ds, path, columns
+
+
+class WrittenDatasets:
+    """define.xml's view of the datasets a stage writes, taken as each is written.
+
+    The SDTM and ADaM stages hand every dataset here right after writing it, so define.xml needs no
+    second read of the files (a third of the SDTM stage at 100,000 subjects). Only distinct values
+    are kept, so the frames can be freed as the stage goes on."""
+
+    def __init__(self, kind: Kind, study: str | Path):
+        self.define = check_define_specs(kind, study)
+        self.tables: Tables = {}
+
+    def add(self, files: list[Path], frame: pd.DataFrame, meta: DatasetMeta) -> None:
+        """``files``: what write_dataset wrote, XPT first (the file define.xml points at, as
+        dataset_files prefers it)."""
+        self.tables[meta.name] = describe_dataset(self.define, files[0], frame, meta)
+
+
+def _read(define: StudyDefine, folder: Path) -> Tables:
     """The datasets of ``folder`` the specs describe, checked against their specs."""
     files = dataset_files(folder) if Path(folder).is_dir() else {}
     if not files:
@@ -128,47 +181,27 @@ def _read(define: StudyDefine, folder: Path) -> dict[str, tuple[DatasetDef, Path
     if unknown:
         raise InputError(f"no {define.kind} spec describes dataset(s) {', '.join(unknown)}, so define.xml cannot",
                          file=str(files[unknown[0]]))
-    out = {}
-    for name, path in files.items():
-        ds = define.datasets[name]
-        frame, meta = read_dataset(path)
-        if meta.label != ds.label:
-            raise InputError(f"dataset label {meta.label!r} differs from the spec's {ds.label!r} ({ds.source.file.name}: "
-                             f"{ds.source.key})", file=str(path))
-        columns = []
-        for var in meta.variables:
-            definition = ds.variables.get(var.name)
-            if definition is None:
-                raise InputError("no spec describes this variable, so define.xml cannot give its origin", file=str(path),
-                                 column=var.name)
-            if var.label != definition.label:
-                raise InputError(f"label {var.label!r} differs from the spec's {definition.label!r} "
-                                 f"({definition.source.file.name}: {definition.source.key})", file=str(path), column=var.name)
-            rows = []
-            for value in definition.values:
-                mask = pd.Series(True, index=frame.index)
-                for other, wanted in value.where:
-                    mask &= frame[other].astype(str) == wanted if other in frame else False
-                if mask.any():                     # a test or parameter without records has no metadata to give
-                    rows.append((value, _distinct(frame.loc[mask, var.name])))
-            columns.append(DatasetColumn(definition, var, _distinct(frame[var.name]), rows))
-        out[name] = (ds, path, columns)
-    return out
+    return {name: describe_dataset(define, path, *read_dataset(path)) for name, path in files.items()}
 
 
 def build_define(kind: Kind, study: str | Path, datasets_dir: str | os.PathLike, *, created: datetime | None = None,
-                 define_dir: str | os.PathLike | None = None) -> bytes:
+                 define_dir: str | os.PathLike | None = None, written: WrittenDatasets | None = None) -> bytes:
     """The define.xml (UTF-8 bytes) of the study's ``kind`` datasets written in ``datasets_dir``.
 
     Metadata comes from the specs (checked by :func:`check_define_specs`), lengths, data types and
-    codelist terms from the files (.xpt, else .json / .ndjson). Each dataset's leaf points at its
+    codelist terms from the data: the datasets ``written`` handed over as they were written, else
+    the files in ``datasets_dir`` (.xpt, else .json / .ndjson). Each dataset's leaf points at its
     file relative to ``define_dir`` (default: ``datasets_dir``, where define.xml belongs). A dataset
     no spec describes, or whose labels or variables differ from its spec, is an InputError naming
     the file.
     """
-    define = check_define_specs(kind, study)
     folder = Path(datasets_dir)
-    return define_xml(define, _read(define, folder), Path(define_dir) if define_dir is not None else folder, created)
+    if written is not None:
+        define, tables = written.define, dict(sorted(written.tables.items()))  # in file order, as _read gives them
+    else:
+        define = check_define_specs(kind, study)
+        tables = _read(define, folder)
+    return define_xml(define, tables, Path(define_dir) if define_dir is not None else folder, created)
 
 
 @lru_cache(maxsize=1)
@@ -187,12 +220,12 @@ def validate_define(document: bytes | str | os.PathLike) -> list[str]:
 
 
 def write_define(kind: Kind, study: str | Path, datasets_dir: str | os.PathLike, out_path: str | os.PathLike | None = None,
-                 *, created: datetime | None = None) -> Path:
-    """Build the define.xml of the ``kind`` datasets in ``datasets_dir``, check it against the
-    Define-XML 2.1 schema and write it to ``out_path`` (default ``<datasets_dir>/define.xml``),
-    whole or not at all. Returns the path."""
+                 *, created: datetime | None = None, written: WrittenDatasets | None = None) -> Path:
+    """Build the define.xml of the ``kind`` datasets in ``datasets_dir`` (or of those ``written``
+    there, see :func:`build_define`), check it against the Define-XML 2.1 schema and write it to
+    ``out_path`` (default ``<datasets_dir>/define.xml``), whole or not at all. Returns the path."""
     target = Path(out_path) if out_path is not None else Path(datasets_dir) / "define.xml"
-    document = build_define(kind, study, datasets_dir, created=created, define_dir=target.parent)
+    document = build_define(kind, study, datasets_dir, created=created, define_dir=target.parent, written=written)
     errors = validate_define(document)
     if errors:
         raise TrialkitError(f"define.xml does not validate against the Define-XML 2.1 schema ({len(errors)} errors): "

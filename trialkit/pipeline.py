@@ -60,29 +60,29 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
 def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",)):
     """Map the raw export to SDTM, write the datasets, ledger, findings and define.xml.
     Returns (summary, findings)."""
-    from trialkit.define import check_define_specs, define_links, write_define
+    from trialkit.define import WrittenDatasets, define_links, write_define
     from trialkit.sdtm.engine import run_sdtm
     from trialkit.sdtm.output import write_sdtm
 
     if not Path(raw).is_dir():
         raise InputError("raw export folder not found", file=str(raw))
-    check_define_specs("SDTM", study)       # a spec that cannot make a valid define.xml stops before any file
+    written = WrittenDatasets("SDTM", study)  # a spec that cannot make a valid define.xml stops before any file
     result = run_sdtm(study, raw)
-    summary = write_sdtm(result, out, strict=strict, formats=formats, links=define_links("SDTM", study))
+    summary = write_sdtm(result, out, strict=strict, formats=formats, links=define_links("SDTM", study), written=written)
     findings = result.findings
-    del result                              # the datasets are on disk: free them before define.xml reads them
-    summary["define"] = write_define("SDTM", study, out).name
+    del result                              # written keeps only distinct values: free the datasets first
+    summary["define"] = write_define("SDTM", study, out, written=written).name
     return summary, findings
 
 
 def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",)) -> dict:
     """Derive every ADaM dataset of the study, write them and their define.xml."""
     from trialkit.adam.engine import run_adam
-    from trialkit.define import check_define_specs, define_links, write_define
+    from trialkit.define import WrittenDatasets, define_links, write_define
 
-    check_define_specs("ADaM", study)
-    datasets = run_adam(study, sdtm_dir, out, formats=formats, links=define_links("ADaM", study))
-    write_define("ADaM", study, out)
+    written = WrittenDatasets("ADaM", study)  # a spec that cannot make a valid define.xml stops before any file
+    datasets = run_adam(study, sdtm_dir, out, formats=formats, links=define_links("ADaM", study), written=written)
+    write_define("ADaM", study, out, written=written)
     return datasets
 
 
