@@ -18,6 +18,7 @@ import pandas as pd
 
 from trialkit.errors import InputError, SpecError
 from trialkit.spec import load_yaml, study_dir
+from trialkit.vectorize import per_unique
 
 FIELD_TYPES = {"text", "code", "integer", "decimal", "date", "time", "sci"}
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -181,6 +182,11 @@ def _check_local_dates(values: pd.Series, f: Field, form: Form, country: pd.Seri
     return out
 
 
+def _matches(values: pd.Series, pattern: str) -> pd.Series:
+    """Whether each value matches ``pattern``, matched once per distinct value."""
+    return per_unique(values, lambda u: u.str.match(pattern).astype(bool))
+
+
 def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, country: pd.Series | None = None,
                *, dates: bool = True) -> list[Finding]:
     """Every value of ``frame`` (read with read_form) that breaks the dictionary, in row order.
@@ -201,20 +207,21 @@ def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, count
         if f.name not in frame.columns:
             continue
         values = frame[f.name].astype(str)
-        empty = values.str.strip() == ""
+        empty = per_unique(values, lambda u: u.str.strip() == "")
         if f.required:
             findings += _bad(empty, form, f, values, "required value missing")
         present = ~empty
         if f.type == "code":
             allowed = {c.upper() for c in f.codes}
-            findings += _bad(present & ~values.str.strip().str.upper().isin(allowed), form, f, values, "value not in codes")
+            findings += _bad(present & ~per_unique(values, lambda u: u.str.strip().str.upper().isin(allowed)), form, f, values,
+                             "value not in codes")
         elif f.type in PATTERNS:
-            findings += _bad(present & ~values.str.match(PATTERNS[f.type]), form, f, values, f"not a valid {f.type}")
+            findings += _bad(present & ~_matches(values, PATTERNS[f.type]), form, f, values, f"not a valid {f.type}")
         elif f.type == "decimal":
             sep = r"[.,]" if f.decimal == "site_local" else r"\."
-            findings += _bad(present & ~values.str.match(rf"^-?\d+({sep}\d+)?$"), form, f, values, "not a valid decimal")
+            findings += _bad(present & ~_matches(values, rf"^-?\d+({sep}\d+)?$"), form, f, values, "not a valid decimal")
         elif f.type == "text" and f.pattern:
-            findings += _bad(present & ~values.str.match(f.pattern), form, f, values, "does not match the field's pattern")
+            findings += _bad(present & ~_matches(values, f.pattern), form, f, values, "does not match the field's pattern")
         elif f.type == "date" and not dates:
             continue
         elif f.type == "date" and f.format == "edc":
