@@ -93,7 +93,7 @@ def draw_outcomes(profile: Profile, subjects: pd.DataFrame, rng: np.random.Gener
     after_event = event_date + days(1 + np.floor(rng.exponential(median_months / np.log(2)) * MONTH_DAYS))
     dies_after = np.select(
         [np.isin(kind, ["RELAPSE", "FAILURE_TO_REACH_CR"]), kind == "SECOND_MALIGNANCY"],
-        [bernoulli(rng, lookup(arm, ev.death_after_relapse), n), bernoulli(rng, ev.death_after_second_malignancy, n)],
+        [bernoulli(rng, lookup_by_arm(arm, mrd_group, ev.death_after_relapse), n), bernoulli(rng, ev.death_after_second_malignancy, n)],
         False,
     )
     death_date = np.select(

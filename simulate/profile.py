@@ -98,7 +98,7 @@ class Population(Strict):
     female: Prob
     race: Dist
     ethnic: Dist
-    marrow_mrd_stratum: Dist
+    marrow_mrd_stratum: dict[str, Dist]
     baseline_mrd_not_evaluable: Prob
     mrd_undetectable_in_low_stratum: Prob
     very_early_relapse: Prob
@@ -116,8 +116,9 @@ class Population(Strict):
         ages = [self.age_quantiles_years[p] for p in probs]
         if any(b < a for a, b in zip(ages, ages[1:])):
             raise KeyedValueError("age_quantiles_years", "ages must not decrease")
-        if set(self.marrow_mrd_stratum) != {"M1_MRD_LT1E-3", "M1_MRD_GE1E-3", "M2"}:
-            raise KeyedValueError("marrow_mrd_stratum", "needs exactly M1_MRD_LT1E-3, M1_MRD_GE1E-3 and M2")
+        for arm, dist in self.marrow_mrd_stratum.items():
+            if set(dist) != {"M1_MRD_LT1E-3", "M1_MRD_GE1E-3", "M2"}:
+                raise KeyedValueError(f"marrow_mrd_stratum.{arm}", "needs exactly M1_MRD_LT1E-3, M1_MRD_GE1E-3 and M2")
         return self
 
 
@@ -177,7 +178,7 @@ class Events(Strict):
     relapse_type: dict[str, Annotated[dict[Literal["ISOLATED_MARROW", "M2_AFTER_CR", "COMBINED_MARROW_CNS", "ISOLATED_CNS", "ISOLATED_TESTIS", "ISOLATED_OTHER_EM"], Prob], AfterValidator(_sums_to_one)]]
     cd19_negative_relapse: dict[str, Prob]
     second_malignancy_types: Dist
-    death_after_relapse: dict[str, Prob]
+    death_after_relapse: dict[str, dict[MrdGroup, Prob]]
     months_to_death_after_relapse: dict[str, PositiveRate]
     death_after_second_malignancy: Prob
     death_causes_without_relapse: Dist
@@ -288,6 +289,7 @@ class Profile(Strict):
         """Each per-arm table must name exactly the arms of the study: a missing arm is a KeyError later."""
         arms = set(self.arms)
         per_arm = {
+            "population.marrow_mrd_stratum": self.population.marrow_mrd_stratum,
             "treatment.treated": self.treatment.treated,
             "mrd_response.remission": self.mrd_response.remission,
             "events.hazard_share": self.events.hazard_share,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.simulate.draw import MONTH_DAYS, bernoulli, categorical, days, int_between
+from trialkit.simulate.draw import MONTH_DAYS, bernoulli, categorical, categorical_by, days, int_between
 from trialkit.simulate.profile import Profile
 
 MRD_HIGH_CUT = 1e-3
@@ -73,7 +73,7 @@ def draw_subjects(profile: Profile, n: int, rng: np.random.Generator) -> pd.Data
     birth_date = consent_date - days(np.floor(age * 365.25))
     female = bernoulli(rng, pop.female, n)
 
-    stratum = categorical(rng, pop.marrow_mrd_stratum, n)
+    stratum = categorical_by(rng, arm, pop.marrow_mrd_stratum)
     undetectable = (stratum == "M1_MRD_LT1E-3") & bernoulli(rng, pop.mrd_undetectable_in_low_stratum, n)
     log_mrd = np.select(
         [stratum == "M1_MRD_LT1E-3", stratum == "M1_MRD_GE1E-3"],

@@ -68,6 +68,7 @@ def test_profile_03_unknown_key_is_an_error(shipped_data):
         (("population", "female"), "population.female"),
         (("treatment", "treated", "HC3"), "treatment.treated.HC3"),
         (("mrd_response", "remission", "HC3", "LOW"), "mrd_response.remission.HC3.LOW"),
+        (("events", "death_after_relapse", "BLIN", "HIGH"), "events.death_after_relapse.BLIN.HIGH"),
     ],
 )
 def test_profile_04_probability_above_one(shipped_data, path, key):
@@ -163,8 +164,11 @@ def test_profile_10_message_is_one_line_with_file_and_key(shipped_data, tmp_path
         (lambda d: d["events"]["hazard_share"].__setitem__("BLIN", [0.5, 0.5]), "events.hazard_share.BLIN"),
         (lambda d: d["events"]["hazard_share"].__setitem__("BLIN", [0.1] * 5), "events.hazard_share.BLIN"),
         (lambda d: d["treatment"].__setitem__("end_of_treatment_visit", "C1D28"), "treatment.end_of_treatment_visit"),
+        (lambda d: d["population"]["marrow_mrd_stratum"]["HC3"].__setitem__("M3", d["population"]["marrow_mrd_stratum"]["HC3"].pop("M2")),
+         "population.marrow_mrd_stratum.HC3"),
+        (lambda d: d["population"]["marrow_mrd_stratum"].pop("BLIN"), "population.marrow_mrd_stratum"),
     ],
-    ids=["missing-arm", "hazard-share-length", "hazard-share-sum", "eot-visit"],
+    ids=["missing-arm", "hazard-share-length", "hazard-share-sum", "eot-visit", "stratum-names", "stratum-missing-arm"],
 )
 def test_profile_11_cross_field_errors_key_the_value_at_fault(shipped_data, mutate, key):
     """Test 11: errors found by cross-field checks carry the key at fault in ``err.key``."""
