@@ -292,9 +292,11 @@ def load_checked_specs(study: str | Path) -> tuple[RawDictionary, StudyConfig, d
 def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
     dictionary, cfg, specs = load_checked_specs(study)
     result = SdtmResult(datasets={}, specs=specs)
-    # coded fields whose mapping reports its own unknown values (with the spec key)
+    # coded fields whose mapping reports its own unknown values as errors (with the spec key); a field
+    # recoded through an extensible codelist keeps an unknown value with only a warning, so a value
+    # outside the raw dictionary's codes there (a typo such as "?") is still the dictionary's error
     ct_fields = {(src.form, m.args[m.algorithm]) for spec in specs.values() for src in spec.sources
-                 for m in src.mappings if m.algorithm in ("ct", "visit")}
+                 for m in src.mappings if m.algorithm == "visit" or (m.algorithm == "ct" and not m.codelist.extensible)}
     forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
     for name, frame in forms.items():
         wrong = frame["STUDYID"].str.strip() != cfg.studyid

@@ -24,6 +24,7 @@ from trialkit.simulate.profile import Profile
 
 NAT = np.datetime64("NaT", "D")
 MARROW_RELAPSES = ("ISOLATED_MARROW", "COMBINED_MARROW_CNS")
+TRANSPLANT_RELATED = "TRANSPLANT-RELATED"
 RELAPSE_FORM_TYPES = ("ISOLATED_MARROW", "COMBINED_MARROW_CNS", "ISOLATED_CNS", "ISOLATED_TESTIS", "ISOLATED_OTHER_EM")
 
 
@@ -75,6 +76,13 @@ def draw_outcomes(profile: Profile, subjects: pd.DataFrame, rng: np.random.Gener
 
     early_death = bernoulli(rng, ev.death_before_end_of_treatment, n)
     early_death_day = np.maximum(1, (rng.random(n) * (eot_offset - 1)).astype(int) + 1)
+    # a subject who dies before the first dose was never treated: no exposure, not treated for DEATH
+    died_untreated = treated & early_death & (rand + days(early_death_day) <= trt_start)
+    treated &= ~died_untreated
+    trt_start = np.where(treated, trt_start, NAT)
+    eot_date = np.where(died_untreated, rand + days(tr.end_of_treatment_day), eot_date)
+    mrd_remission &= treated
+    remission_by_day15 &= treated
     no_cr = treated & ~early_death & bernoulli(rng, lookup(subjects["marrow"].to_numpy(), ev.failure_to_reach_cr), n)
 
     event_day = np.ceil(efs_months(profile, arm, mrd_group, rng) * MONTH_DAYS).astype(int)
@@ -120,6 +128,12 @@ def draw_outcomes(profile: Profile, subjects: pd.DataFrame, rng: np.random.Gener
         & (np.isnat(death_date) | (death_date > planned))
     )
     hsct = eligible & bernoulli(rng, lookup(arm, tx.in_cr2), n)
+    # a death in remission is transplant-related only after a transplant; before one (e.g. during the
+    # study drug) it takes the profile's likeliest other cause
+    others = {c: p for c, p in ev.death_causes_without_relapse.items() if c != TRANSPLANT_RELATED}
+    if others:
+        no_transplant = (death_cause == TRANSPLANT_RELATED) & ~(hsct & (planned < death_date))
+        death_cause = np.where(no_transplant, max(others, key=others.get), death_cause)
 
     relapsed = np.isin(kind, ["RELAPSE", "FAILURE_TO_REACH_CR"])
     return pd.DataFrame(
@@ -127,7 +141,7 @@ def draw_outcomes(profile: Profile, subjects: pd.DataFrame, rng: np.random.Gener
             "treated": treated,
             "trt_start": trt_start,
             "eot_date": eot_date,
-            "not_treated_reason": np.where(treated, "", categorical(rng, tr.not_treated_reasons, n)),
+            "not_treated_reason": np.where(treated, "", np.where(died_untreated, "DEATH", categorical(rng, tr.not_treated_reasons, n))),
             "mrd_remission": mrd_remission,
             "remission_by_day15": remission_by_day15,
             "efs_kind": kind,

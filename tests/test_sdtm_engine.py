@@ -459,7 +459,9 @@ def test_sdtm_engine_05c_every_new_finding_is_explained_by_a_planted_defect(clea
     unexplained = [str(f) for f in new if (f.source, f.row) not in planted
                    and not (f.message == f"record rejected: subject not in {subject_form}" and f.subject in lost)]
     assert unexplained == []
-    assert all(f.severity == "error" for f in new)
+    # a planted unknown code in a field recoded through an extensible codelist (e.g. MRD METHOD "?") is
+    # the raw dictionary's error plus the mapping's warning that the value was kept as collected
+    assert all(f.severity == "error" or (f.kind == "codelist" and "extensible" in f.message) for f in new)
 
 
 # ---- Test 6 ------------------------------------------------------------------------------------

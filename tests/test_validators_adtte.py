@@ -15,6 +15,7 @@ from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.spec import study_dir
 from trialkit.validators.adtte_events import check_adtte
+from trialkit.validators.inputs import compact
 from trialkit.xpt import read_xpt, write_xpt
 
 
@@ -134,3 +135,20 @@ def test_validate_adtte_03_cli_exit_codes_and_reports(study, tmp_path):
 
     missing = runner.invoke(main, ["validate", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and missing.stderr.startswith("trialkit: error:")
+
+
+# ---- Test 4 ------------------------------------------------------------------------------------
+def test_validate_adtte_04_same_findings_on_category_columns(study):
+    """Test 4: with repeated text held as category columns, as ``read_folder`` holds it, the check
+    gives the findings of object columns: an event record naming a source domain that no category
+    of SRCDOM had is caught with its message built from the text columns."""
+    _, adsl, adtte, sdtm, spec = study
+    adtte = adtte.copy()
+    i = _pick(adtte, "EFS", 0, "RELAPSE")
+    adtte.loc[i, "SRCDOM"] = "XX"
+    as_object = _check(study, adtte)
+    compacted = check_adtte(compact(adtte.copy()), compact(adsl.copy()), {n: compact(f.copy()) for n, f in sdtm.items()},
+                            spec.parameters, pd.Timestamp(adsl["DCUTDT"].iloc[0]))
+    assert [(f.rule, f.usubjid) for f in as_object] == [("TK-ADTTE-0004", adtte.loc[i, "USUBJID"])]
+    assert " / XX / " in as_object[0].message
+    assert compacted == as_object

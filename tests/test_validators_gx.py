@@ -21,7 +21,7 @@ from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.gx_engine import GX_RULES, build_suites, covered, export_suites, run_gx
-from trialkit.validators.inputs import read_folder
+from trialkit.validators.inputs import plain, read_folder
 from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
 
@@ -152,7 +152,8 @@ def test_gx_04_generated_study_same_verdicts(study):
     sdtm, adam, _ = study
     assert {"TK-SDTM-0002", "TK-SDTM-0012"} <= _assert_parity(sdtm, "sdtm")
     _assert_parity(adam, "adam")
-    ae, dm, adsl = sdtm["AE"].copy(), sdtm["DM"].copy(), adam["ADSL"].copy()
+    # read_folder holds repeated text as category columns: plant new values in object copies
+    ae, dm, adsl = (plain(f).copy() for f in (sdtm["AE"], sdtm["DM"], adam["ADSL"]))
     ae.loc[[3, 40], "AESTDTC"] = ["03/01/2020", "2020-1-5"]
     ae.loc[7, ["USUBJID", "AESEQ"]] = ae.loc[6, ["USUBJID", "AESEQ"]].to_numpy()
     dm.loc[5, "RACE"] = "MARTIAN"

@@ -7,6 +7,9 @@ A dataset's class comes from its structure: ADSL by name, BDS when it has PARAMC
 time-to-event variables), OCCDS otherwise. Suffix conventions (ADaMIG 3.1.3-3.1.5) apply to every
 variable whatever its dataset: *DT / *DTM / *TM are numeric, *DTF / *TMF take DATEFL / TIMEFL, *FL
 holds Y / N / null, and a variable xxN beside xx is its one-to-one numeric code.
+
+Text columns may be pandas categories (validators/inputs.py ``compact``): groupings are
+``observed=True``, so only the values present form groups, in the order of the text.
 """
 
 from __future__ import annotations
@@ -217,7 +220,7 @@ def _pairs(name: str, frame: pd.DataFrame, seq: str | None) -> list[ValidationFi
         both = frame[[column, code]].dropna()
         both = both[not_blank(both[column])]
         for a, b in ((column, code), (code, column)):
-            counts = both.groupby(a)[b].nunique()
+            counts = both.groupby(a, observed=True)[b].nunique()
             for key in counts[counts > 1].index:
                 rows = both.index[both[a] == key]
                 out.append(ValidationFinding(PAIR.id, PAIR.severity, name,
@@ -232,7 +235,7 @@ def _param_map(name: str, frame: pd.DataFrame) -> list[ValidationFinding]:
         return []
     out = []
     for a, b in (("PARAMCD", "PARAM"), ("PARAM", "PARAMCD")):
-        counts = frame.groupby(a)[b].nunique()
+        counts = frame.groupby(a, observed=True)[b].nunique()
         for key in counts[counts > 1].index:
             values = sorted(map(str, frame.loc[frame[a] == key, b].unique()))
             out.append(ValidationFinding(PARAM_MAP.id, PARAM_MAP.severity, name,
@@ -244,7 +247,9 @@ def _param_map(name: str, frame: pd.DataFrame) -> list[ValidationFinding]:
 def _against_adsl(name: str, frame: pd.DataFrame, adsl: pd.DataFrame, seq: str | None) -> list[ValidationFinding]:
     """USUBJID known to ADSL, and every ADSL variable carried into the dataset equal to ADSL's value."""
     subjects = adsl.drop_duplicates("USUBJID").set_index("USUBJID")
-    uid = frame["USUBJID"]
+    # as object: a category Series mapped by a category-valued Series gets the values mixed up
+    # (pandas 2.3), and a category Series mapped to numbers gives a category, not a number
+    uid = frame["USUBJID"].astype(object)
     unknown = not_blank(uid) & ~uid.isin(subjects.index)
     out = [ValidationFinding(NOT_IN_ADSL.id, NOT_IN_ADSL.severity, name, "USUBJID has no ADSL record", variable="USUBJID",
                              value=str(uid.iat[i]), **record(frame, i, seq)) for i in np.flatnonzero(unknown.to_numpy())]

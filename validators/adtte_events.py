@@ -4,6 +4,10 @@ The derivation (adam/tte.py) picks, per subject, the first event or the last cen
 walks the other way: for each ADTTE record it recomputes, from SDTM and ADSL on its own code path
 (its own date reading and comparison, no call into the derivation), what the record must say, and
 reports each disagreement with the subject, the parameter and both values.
+
+It merges ADTTE, ADSL and SDTM columns, evaluates spec filters over them and adds text columns into
+messages, so it works on object columns (``inputs.plain``): the category columns ``read_folder``
+gives have different categories in different datasets, and a category column does not add to text.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.adam.tte import START, TteParameter, TteSource
+from trialkit.validators.inputs import plain
 from trialkit.validators.rules import ValidationFinding, rule
 
 EARLIER_EVENT = rule("TK-ADTTE-0001", "error", "Event date is not the earliest qualifying event",
@@ -49,8 +54,8 @@ def _candidates(src: TteSource, tables: dict[str, pd.DataFrame], adsl: pd.DataFr
     if src.dataset != "ADSL":
         fields = set(src.filter.fields) if src.filter is not None else set()
         own = ["USUBJID", *[c for c in dict.fromkeys([src.date, src.seq, *fields]) if c and c in table.columns and c != "USUBJID"]]
-        table = table[own].merge(adsl[["USUBJID", *[c for c in dict.fromkeys([start_var, *fields]) if c not in own]]],
-                                 on="USUBJID")
+        table = plain(table[own]).merge(adsl[["USUBJID", *[c for c in dict.fromkeys([start_var, *fields]) if c not in own]]],
+                                        on="USUBJID")
     if src.filter is not None:
         table = table[src.filter.evaluate(table.reset_index(drop=True)).to_numpy()]
     table = table.reset_index(drop=True)
@@ -118,6 +123,7 @@ def check_parameter(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.
 def check_adtte(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], parameters: list[TteParameter],
                 cutoff: pd.Timestamp) -> list[ValidationFinding]:
     out = []
+    adtte, adsl = plain(adtte), plain(adsl)
     for p in parameters:
         out += check_parameter(adtte, adsl, sdtm, p, cutoff)
     return out

@@ -4,7 +4,8 @@ design references, exposure window, ADSL against DM/EX and ADTTE keys.
 Every check is vectorized pandas over whole columns; Python loops only build the findings of the
 flagged records. Dates are compared as ISO 8601 text at the precision both values complete (a
 partial date is never imputed), so "2019-03" vs "2019-03-15" compares at YYYY-MM only.
-SDTM frames hold --DTC as text (XPT) and numbers as floats (XPT) or text (CSV); both are accepted.
+SDTM frames hold --DTC as text (XPT) and numbers as floats (XPT) or text (CSV); both are accepted,
+text as object or category columns (``_text`` makes every value plain trimmed text first).
 """
 
 from __future__ import annotations

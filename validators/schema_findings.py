@@ -102,7 +102,9 @@ def schema_findings(name: str, label: str, schema: pa.DataFrameSchema, frame: pd
     rule_of = cases["check"].astype(str).str.split("(").str[0]
     notice = rule_of.map(lambda r: r in RULES and RULES[r].severity == "notice")
     if notice.any():
-        groups = cases[notice].assign(_rule=rule_of[notice]).groupby(["_rule", "column", "failure_case"], dropna=False)
+        # observed: the failure cases of a category column are a category; only the failed values are groups
+        groups = cases[notice].assign(_rule=rule_of[notice]).groupby(["_rule", "column", "failure_case"], dropna=False,
+                                                                      observed=True)
         for (rule_id, column, failed), group in groups:
             r = RULES[rule_id]
             findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({label}.{column}) on {len(group)} "
