@@ -213,7 +213,7 @@ def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, count
         present = ~empty
         if f.type == "code":
             allowed = {c.upper() for c in f.codes}
-            findings += _bad(present & ~per_unique(values, lambda u: u.str.strip().str.upper().isin(allowed)), form, f, values,
+            findings += _bad(present & ~per_unique(values, lambda u, allowed=allowed: u.str.strip().str.upper().isin(allowed)), form, f, values,
                              "value not in codes")
         elif f.type in PATTERNS:
             findings += _bad(present & ~_matches(values, PATTERNS[f.type]), form, f, values, f"not a valid {f.type}")
