@@ -127,7 +127,7 @@ def _extreme_positions(keys: pd.DataFrame, by: list[str], order: list[str], asce
     if not by:
         picked = ordered.index[:1] if mode == "first" else ordered.index[-1:]
     else:
-        grouped = ordered.groupby(by, sort=False, dropna=False)
+        grouped = ordered.groupby(by, sort=False, dropna=False, observed=True)
         picked = (grouped.head(1) if mode == "first" else grouped.tail(1)).index
     return np.sort(picked.to_numpy())
 

@@ -24,6 +24,7 @@ from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
 from trialkit.dataset_json import dataset_files, read_dataset, write_dataset
 from trialkit.errors import InputError, SpecError
 from trialkit.spec import load_yaml, study_dir
+from trialkit.vectorize import compact, plain
 from trialkit.xpt import DatasetMeta, Variable
 
 
@@ -83,7 +84,9 @@ def load_adam_spec(path: Path) -> AdamSpec:
 
 
 def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFrame]:
-    """The SDTM datasets of a folder, XPT or Dataset-JSON (``only``: just these, by name; DM always)."""
+    """The SDTM datasets of a folder, XPT or Dataset-JSON (``only``: just these, by name; DM always),
+    repeated text as categories (trialkit.vectorize.compact): a 100,000-subject SDTM held as one
+    string per cell set the ADaM stage's memory peak."""
     if not Path(folder).is_dir():
         raise InputError("SDTM folder not found", file=str(folder))
     out = {}
@@ -91,7 +94,7 @@ def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFr
         if only is not None and name not in only | {"DM"}:
             continue
         frame, meta = read_dataset(path)
-        out[meta.name.upper()] = frame
+        out[meta.name.upper()] = compact(frame)
     if "DM" not in out:
         raise InputError("no DM in the SDTM folder (dm.xpt or dm.json)", file=str(folder))
     return out
@@ -178,15 +181,18 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats
     (trialkit.define.WrittenDatasets), for define.xml."""
     specs = load_study_specs(study)
     sdtm = read_sdtm(sdtm_dir, needed_datasets(specs))
-    adsl = build_adsl(specs[0], sdtm)
+    # the SDTM text is held as categories; the datasets derived from it are text again (plain), so
+    # that no category of a source column (e.g. every SUPPDM.QVAL) travels with an ADaM variable
+    adsl = plain(build_adsl(specs[0], sdtm))
     datasets = {"ADSL": adsl}
     for spec in specs[1:]:
         if spec.kind == "tte":
-            datasets[spec.name] = build_adtte(spec, adsl, sdtm)
+            frame = build_adtte(spec, adsl, sdtm)
         elif spec.kind == "bds":
-            datasets[spec.name] = build_bds(spec.collected, spec.derived, sdtm, adsl, spec.reference, spec.adsl_vars)
+            frame = build_bds(spec.collected, spec.derived, sdtm, adsl, spec.reference, spec.adsl_vars)
         else:
-            datasets[spec.name] = build_occds(spec, adsl, sdtm)
+            frame = build_occds(spec, adsl, sdtm)
+        datasets[spec.name] = plain(frame)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for spec in specs:

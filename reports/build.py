@@ -22,17 +22,19 @@ from trialkit.reports.stats import cox_hr, km_by_group, stratified_logrank
 from trialkit.reports.table import FigureRef, Report
 from trialkit.reports.tables import ARM, Analysis, build_table, parameter_labels, tte_records
 from trialkit.reports.tlf import Shell, load_report_spec
+from trialkit.vectorize import compact
 from trialkit.xpt import sas_date_variables
 
 
 def read_adam(folder: Path) -> dict[str, pd.DataFrame]:
-    """The ADaM datasets of a folder by name, SAS dates as datetime64."""
+    """The ADaM datasets of a folder by name, SAS dates as datetime64, repeated text as categories
+    (trialkit.vectorize.compact: the report reads every ADaM dataset of a 100,000-subject study)."""
     if not Path(folder).is_dir():
         raise InputError("ADaM folder not found", file=str(folder))
     out = {}
     for name, path in dataset_files(folder).items():
         frame, _ = read_dataset(path)
-        out[name] = sas_date_variables(frame)
+        out[name] = sas_date_variables(compact(frame))
     if "ADSL" not in out:
         raise InputError("no ADSL in the ADaM folder (adsl.xpt or adsl.json)", file=str(folder))
     return out

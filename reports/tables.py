@@ -287,6 +287,10 @@ def subject_counts(shell: Shell, analysis: Analysis) -> Table:
 
 
 # ---- Table 7: adverse events by SOC and PT --------------------------------------------------------
+def _present(counts: pd.Series) -> pd.Series:
+    return counts[counts > 0]
+
+
 def ae_by_term(shell: Shell, analysis: Analysis) -> Table:
     spec, body, pop = analysis.spec, shell.body, shell.population
     n = analysis.arm_n(pop)
@@ -299,11 +303,12 @@ def ae_by_term(shell: Shell, analysis: Analysis) -> Table:
         return tuple(c for a in spec.arms for c in (analysis.n_pct(k[a], n[a]), analysis.n_pct(h[a], n[a])))
 
     rows = [Row("Any adverse event", cells(records, high))]
-    frequency = records.drop_duplicates(["USUBJID", soc])[soc].value_counts()
+    # only the terms present (a category column counts its absent categories too, as zero)
+    frequency = _present(records.drop_duplicates(["USUBJID", soc])[soc].value_counts())
     for s in sorted(frequency.index, key=lambda s: (-frequency[s], s)):
         in_soc, high_soc = records[records[soc] == s], high[high[soc] == s]
         rows.append(Row(str(s), cells(in_soc, high_soc)))
-        pt_frequency = in_soc.drop_duplicates(["USUBJID", term])[term].value_counts()
+        pt_frequency = _present(in_soc.drop_duplicates(["USUBJID", term])[term].value_counts())
         for t in sorted(pt_frequency.index, key=lambda t: (-pt_frequency[t], t)):
             rows.append(Row(str(t), cells(in_soc[in_soc[term] == t], high_soc[high_soc[term] == t]), indent=1))
     columns = [c for _ in spec.arms for c in ("Any grade", "Grade >= 3")]

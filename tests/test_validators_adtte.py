@@ -15,7 +15,7 @@ from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.spec import study_dir
 from trialkit.validators.adtte_events import check_adtte
-from trialkit.validators.inputs import compact
+from trialkit.vectorize import compact
 from trialkit.xpt import read_xpt, write_xpt
 
 

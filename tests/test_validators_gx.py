@@ -21,9 +21,10 @@ from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.gx_engine import GX_RULES, build_suites, covered, export_suites, run_gx
-from trialkit.validators.inputs import plain, read_folder
+from trialkit.validators.inputs import read_folder
 from trialkit.validators.rules import ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
+from trialkit.vectorize import plain
 
 
 def _records(findings):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from trialkit.validators.adam_schema import validate_adam
-from trialkit.validators.inputs import compact, plain, read_folder
+from trialkit.validators.inputs import read_folder
+from trialkit.vectorize import compact, plain
 from trialkit.xpt import DatasetMeta, Variable, write_xpt
 
 

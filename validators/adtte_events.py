@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from trialkit.adam.tte import START, TteParameter, TteSource
-from trialkit.validators.inputs import plain
 from trialkit.validators.rules import ValidationFinding, rule
+from trialkit.vectorize import plain
 
 EARLIER_EVENT = rule("TK-ADTTE-0001", "error", "Event date is not the earliest qualifying event",
                      "ADaMIG 1.3 BDS-TTE / study ADTTE spec: the earliest qualifying event on or before the cut-off decides ADT.", scope=("ADTTE",))
