@@ -135,6 +135,14 @@ def test_tables_04_ae_tables_count_subjects_once_at_worst_grade(adam, tables):
     pyrexia = adae[adae["AEDECOD"] == "Pyrexia"].drop_duplicates("USUBJID")["GRP"].value_counts()
     assert _row(t7, "Pyrexia").cells[0] == n_pct(pyrexia.get("Blinatumomab", 0), n["Blinatumomab"])
     assert t7.spanners == ((f"Blinatumomab (N = {n['Blinatumomab']})", 2), (f"Chemotherapy (N = {n['Chemotherapy']})", 2))
+    # exactly the SOCs and PTs some subject has (read_adam holds them as categories, which also know
+    # the absent terms of other SOCs)
+    pairs, soc = set(), None
+    for r in t7.rows[1:]:
+        soc = r.label if r.indent == 0 else soc
+        pairs |= {(soc, r.label)} if r.indent == 1 else set()
+    assert pairs == set(zip(adae["AEBODSYS"].astype(str), adae["AEDECOD"].astype(str)))
+    assert len(t7.rows) == 1 + adae["AEBODSYS"].nunique() + len(pairs)
 
 
 def _bad_spec(tmp_path, change):

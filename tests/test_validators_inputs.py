@@ -58,3 +58,14 @@ def test_inputs_02_adam_rules_same_findings_on_category_columns():
     copied = [f for f in as_object if f.rule == "TK-ADAM-0015"]
     assert [(f.variable, f.usubjid, f.row, f.value) for f in copied] == [("SAFFL", "S-0", 1, "N")]
     assert type(copied[0].value) is str and type(copied[0].usubjid) is str
+
+
+def test_inputs_03_categories_are_fresh_strings_not_the_cells():
+    """Test 3: the categories are copies of the distinct strings, not cell objects of the column read,
+    so that dropping the column frees the memory the reader allocated its cells in."""
+    cells = pd.Series([f"VISIT {i % 3}" for i in range(12)], dtype=object)
+    originals = {id(v) for v in cells}
+    frame = compact(pd.DataFrame({"VISIT": cells.copy()}))
+    assert list(frame["VISIT"].cat.categories) == ["VISIT 0", "VISIT 1", "VISIT 2"]
+    assert not {id(v) for v in frame["VISIT"].cat.categories} & originals
+    assert frame["VISIT"].tolist() == cells.tolist()
