@@ -201,13 +201,17 @@ def exposure_hc3(profile: Profile, s: pd.DataFrame) -> pd.DataFrame:
 
 
 def treatment_status(s: pd.DataFrame) -> pd.DataFrame:
-    """End-of-treatment form: completed, discontinued (death during the cycle) or not treated."""
+    """End-of-treatment form: completed, discontinued (death during the cycle) or not treated (at
+    randomization, or at the death of a subject who died before the first dose)."""
     treated = s["treated"].to_numpy()
     early = s["efs_kind"].to_numpy() == "DEATH_BEFORE_EOT"
     status = np.select([~treated, early], ["NOT TREATED", "DISCONTINUED"], "COMPLETED")
     eot = s["eot_date"].to_numpy().astype("datetime64[D]")
-    date = np.select([~treated, early], [s["rand_date"].to_numpy().astype("datetime64[D]"), s["death_date"].to_numpy().astype("datetime64[D]")], eot)
+    death = s["death_date"].to_numpy().astype("datetime64[D]")
     reason = np.select([~treated, early], [s["not_treated_reason"].to_numpy(), "DEATH"], "")
+    # not treated because the subject died before the first dose: dated at the death, as DM.DTHDTC is
+    died_untreated = ~treated & (reason == "DEATH")
+    date = np.select([died_untreated, ~treated, early], [death, s["rand_date"].to_numpy().astype("datetime64[D]"), death], eot)
     return _frame(np.arange(len(s)), TRTSTAT=status.astype(object), EOTDAT=date, REASON=reason.astype(object))
 
 
