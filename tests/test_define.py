@@ -19,7 +19,7 @@ from lxml import etree
 from odmlib.schema_manager import get_schema_path
 
 from trialkit.dataset_json import write_dataset_json
-from trialkit.define import build_define, check_define_specs, define_links, validate_define, write_define
+from trialkit.define import WrittenDatasets, build_define, check_define_specs, define_links, validate_define, write_define
 from trialkit.errors import InputError, SpecError
 from trialkit.sdtm.standards import load_codelists
 from trialkit.spec import study_dir
@@ -371,3 +371,4 @@ def test_22_define_from_the_datasets_as_written_equals_define_from_the_files(dem
         written = (folder / "define.xml").read_bytes()
         created = datetime.fromisoformat(etree.fromstring(written).get("CreationDateTime"))
         assert build_define(kind, STUDY, folder, created=created) == written, kind
+        assert WrittenDatasets(kind, STUDY).links == define_links(kind, STUDY)

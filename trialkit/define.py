@@ -106,7 +106,10 @@ class DefineLinks:
 def define_links(kind: Kind, study: str | Path) -> DefineLinks:
     """The OIDs and keys :func:`trialkit.dataset_json.write_dataset_json` takes, so that Dataset-JSON
     files carry the same identifiers as the define.xml written beside them."""
-    define = check_define_specs(kind, study)
+    return _links(check_define_specs(kind, study))
+
+
+def _links(define: StudyDefine) -> DefineLinks:
     return DefineLinks(study_oid(define), metadata_version_oid(define), {d.name: d.keys for d in define.datasets.values()})
 
 
@@ -159,11 +162,13 @@ class WrittenDatasets:
     """define.xml's view of the datasets a stage writes, taken as each is written.
 
     The SDTM and ADaM stages hand every dataset here right after writing it, so define.xml needs no
-    second read of the files (a third of the SDTM stage at 100,000 subjects). Only distinct values
-    are kept, so the frames can be freed as the stage goes on."""
+    second read of the files (a quarter of the SDTM stage at 20,000 subjects). Only distinct values
+    are kept, so the frames can be freed as the stage goes on. ``links`` are the Dataset-JSON
+    identifiers of the same define.xml (as :func:`define_links` gives them)."""
 
     def __init__(self, kind: Kind, study: str | Path):
         self.define = check_define_specs(kind, study)
+        self.links = _links(self.define)
         self.tables: Tables = {}
 
     def add(self, files: list[Path], frame: pd.DataFrame, meta: DatasetMeta) -> None:

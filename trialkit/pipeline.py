@@ -60,7 +60,7 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
 def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",)):
     """Map the raw export to SDTM, write the datasets, ledger, findings and define.xml.
     Returns (summary, findings)."""
-    from trialkit.define import WrittenDatasets, define_links, write_define
+    from trialkit.define import WrittenDatasets, write_define
     from trialkit.sdtm.engine import run_sdtm
     from trialkit.sdtm.output import write_sdtm
 
@@ -68,7 +68,7 @@ def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False,
         raise InputError("raw export folder not found", file=str(raw))
     written = WrittenDatasets("SDTM", study)  # a spec that cannot make a valid define.xml stops before any file
     result = run_sdtm(study, raw)
-    summary = write_sdtm(result, out, strict=strict, formats=formats, links=define_links("SDTM", study), written=written)
+    summary = write_sdtm(result, out, strict=strict, formats=formats, links=written.links, written=written)
     findings = result.findings
     del result                              # written keeps only distinct values: free the datasets first
     summary["define"] = write_define("SDTM", study, out, written=written).name
@@ -78,10 +78,10 @@ def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False,
 def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",)) -> dict:
     """Derive every ADaM dataset of the study, write them and their define.xml."""
     from trialkit.adam.engine import run_adam
-    from trialkit.define import WrittenDatasets, define_links, write_define
+    from trialkit.define import WrittenDatasets, write_define
 
     written = WrittenDatasets("ADaM", study)  # a spec that cannot make a valid define.xml stops before any file
-    datasets = run_adam(study, sdtm_dir, out, formats=formats, links=define_links("ADaM", study), written=written)
+    datasets = run_adam(study, sdtm_dir, out, formats=formats, links=written.links, written=written)
     write_define("ADaM", study, out, written=written)
     return datasets
 

@@ -187,6 +187,12 @@ def _matches(values: pd.Series, pattern: str) -> pd.Series:
     return per_unique(values, lambda u: u.str.match(pattern).astype(bool))
 
 
+def _in_codes(values: pd.Series, codes) -> pd.Series:
+    """Whether each value, trimmed and in any case, is one of ``codes``; once per distinct value."""
+    allowed = {c.upper() for c in codes}
+    return per_unique(values, lambda u: u.str.strip().str.upper().isin(allowed))
+
+
 def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, country: pd.Series | None = None,
                *, dates: bool = True) -> list[Finding]:
     """Every value of ``frame`` (read with read_form) that breaks the dictionary, in row order.
@@ -212,9 +218,7 @@ def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, count
             findings += _bad(empty, form, f, values, "required value missing")
         present = ~empty
         if f.type == "code":
-            allowed = {c.upper() for c in f.codes}
-            findings += _bad(present & ~per_unique(values, lambda u, allowed=allowed: u.str.strip().str.upper().isin(allowed)), form, f, values,
-                             "value not in codes")
+            findings += _bad(present & ~_in_codes(values, f.codes), form, f, values, "value not in codes")
         elif f.type in PATTERNS:
             findings += _bad(present & ~_matches(values, PATTERNS[f.type]), form, f, values, f"not a valid {f.type}")
         elif f.type == "decimal":

@@ -8,8 +8,8 @@ time-to-event variables), OCCDS otherwise. Suffix conventions (ADaMIG 3.1.3-3.1.
 variable whatever its dataset: *DT / *DTM / *TM are numeric, *DTF / *TMF take DATEFL / TIMEFL, *FL
 holds Y / N / null, and a variable xxN beside xx is its one-to-one numeric code.
 
-Text columns may be pandas categories (validators/inputs.py ``compact``): groupings are
-``observed=True``, so only the values present form groups, in the order of the text.
+Text columns may be pandas categories (trialkit.vectorize ``compact``, as read_folder holds them):
+groupings are ``observed=True``, so only the values present form groups, in the order of the text.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ walks the other way: for each ADTTE record it recomputes, from SDTM and ADSL on 
 reports each disagreement with the subject, the parameter and both values.
 
 It merges ADTTE, ADSL and SDTM columns, evaluates spec filters over them and adds text columns into
-messages, so it works on object columns (``inputs.plain``): the category columns ``read_folder``
+messages, so it works on object columns (trialkit.vectorize ``plain``): the category columns ``read_folder``
 gives have different categories in different datasets, and a category column does not add to text.
 """
 
