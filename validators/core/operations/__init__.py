@@ -64,6 +64,7 @@ def operation(*names: str) -> Callable[[Implementation], Implementation]:
 
 def known() -> set[str]:
     """Every operation name the interpreter has (importing the families registers them)."""
+    from trialkit.validators.core.operations import dates, metadata, values  # noqa: F401
     return set(OPERATIONS)
 
 

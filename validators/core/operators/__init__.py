@@ -46,5 +46,5 @@ def complement(name: str, of: str) -> None:
 
 def known() -> set[str]:
     """Every operator name the interpreter has (importing the families registers them)."""
-    from trialkit.validators.core.operators import relational, strings  # noqa: F401
+    from trialkit.validators.core.operators import dates, groups, relational, sets, strings  # noqa: F401
     return set(OPERATORS)
