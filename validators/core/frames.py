@@ -35,7 +35,8 @@ Builder = Callable[[Dataset, Study, Library], pd.DataFrame]
 
 
 def records(dataset: Dataset, study: Study, library: Library) -> pd.DataFrame:
-    return plain(study.content(dataset).copy())
+    """The shared records (operations and merges make new frames; operators never modify one)."""
+    return study.content(dataset)
 
 
 def dataset_metadata(dataset: Dataset, study: Study, library: Library) -> pd.DataFrame:

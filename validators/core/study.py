@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialkit.vectorize import plain
+
 SOURCE = "@dataset"     # not a SAS name: it can never clash with a variable
 ROW = "@row"
 SUPP_PREFIXES = ("SUPP", "SQ")
@@ -121,12 +123,20 @@ class Study:
 
     def content(self, dataset: Dataset) -> pd.DataFrame:
         """The records a rule on ``dataset`` evaluates: its split siblings concatenated, each record
-        tagged with its source dataset and row. Built once per dataset and shared; callers copy."""
-        key = dataset.unsplit_name if dataset.is_split else dataset.name
+        tagged with its source dataset and row, text columns as plain text (not categories). Built
+        once and shared by every rule until :meth:`release`: never modify it, copy first."""
+        key = self._key(dataset)
         if key not in self._content:
             parts = [tag(d.frame, d.name) for d in self.siblings(dataset)]
-            self._content[key] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            self._content[key] = plain(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True))
         return self._content[key]
+
+    def release(self, dataset: Dataset) -> None:
+        """Forget the shared records of ``dataset`` (the engine has run every rule on it)."""
+        self._content.pop(self._key(dataset), None)
+
+    def _key(self, dataset: Dataset) -> str:
+        return dataset.unsplit_name if dataset.is_split else dataset.name
 
     def domains(self) -> list[str]:
         """The unsplit names present, in order (what domain presence checks look at)."""
