@@ -131,10 +131,13 @@ def _conclude(result: RuleResult) -> None:
 
 
 def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-    frame = frames.build(rule.rule_type, dataset, study, library)
+    frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     ctx.frame = merge.apply(ctx)
     ctx.frame = operations.apply(ctx)
     if ctx.frame.empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
-    return findings(ctx, evaluate(rule.check, ctx))
+    flagged = evaluate(rule.check, ctx)
+    if frames.POSITIONS in ctx.frame.columns:
+        ctx.frame, flagged = frames.spread(ctx.frame, flagged, study.content(dataset))
+    return findings(ctx, flagged)

@@ -15,6 +15,7 @@ or concatenated frame still names the record in the file the user has.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
@@ -149,3 +150,20 @@ def tag(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     out[SOURCE] = name
     out[ROW] = range(1, len(frame) + 1)
     return out
+
+
+def study_from_frames(frames: dict[str, pd.DataFrame], standard: str = "sdtmig", version: str = "3-4",
+                      define: Path | None = None) -> Study:
+    """A study of the frames ``validators.inputs.read_folder`` read (metadata in their ``attrs``), in
+    name order as the CORE engine lists a folder."""
+    datasets = []
+    for name, frame in sorted(frames.items()):
+        file = Path(frame.attrs.get("file", f"{name.lower()}.xpt"))
+        declared = frame.attrs.get("variables") or ()
+        variables = tuple(Variable(v.name, v.label, v.type, v.length, i) for i, v in enumerate(declared, start=1)) or \
+            tuple(Variable(c, "", "Char", None, i) for i, c in enumerate(frame.columns, start=1))
+        stat = file.stat() if file.is_file() else None
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).isoformat(timespec="seconds") if stat else ""
+        datasets.append(Dataset(name.upper(), frame, variables, str(frame.attrs.get("label", "")), file.name,
+                                stat.st_size if stat else 0, modified))
+    return Study(datasets, standard, version, define)
