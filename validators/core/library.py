@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from trialkit.errors import SpecError
+from trialkit.sdtm import standards
 from trialkit.sdtm.standards import DomainMeta, _standards_root, load_domains
 from trialkit.validators.core.study import Dataset, Study
 
@@ -31,6 +33,7 @@ class Library:
     version: str                        # 3.4 (the version whose metadata is held)
     domains: dict[str, DomainMeta]
     note: str = ""                      # set when the requested version is not held
+    model: Any = None                   # the SDTM model (sdtm.standards.SdtmModel), when trialkit holds it
 
     def domain(self, name: str) -> DomainMeta | None:
         return self.domains.get(name)
@@ -40,6 +43,13 @@ class Library:
         if name.startswith(("SUPP", "SQ")):
             return False
         return name not in self.domains
+
+    def model_prefixed_variables(self) -> set[str] | None:
+        """The model's class variables written with the ``--`` prefix (--TERM, --SEQ...), or None
+        when the model is not held."""
+        if self.model is None:
+            return None
+        return {v.name for variables in self.model.classes.values() for v in variables if v.name.startswith("--")}
 
     def dataset_class(self, dataset: Dataset, study: Study) -> str | None:
         meta = self.domains.get(dataset.unsplit_name)
@@ -86,7 +96,14 @@ def load_library(standard: str = "sdtmig", version: str = "3.4") -> Library:
         raise SpecError(f"no metadata for standard {standard!r} in specs/standards")
     use = version if version in held else min(held, key=lambda v: abs(_number(v) - _number(version)))
     note = "" if use == version else f"{standard.upper()} {version} metadata not held; classes and variables from {use}"
-    return Library(standard, use, load_domains(f"{standard}-{use}"), note)
+    return Library(standard, use, load_domains(f"{standard}-{use}"), note, _model())
+
+
+def _model() -> Any:
+    """The SDTM model trialkit ships, or None while sdtm.standards has no ``load_model`` (the model
+    metadata and its loader come with the sdtm-2.0 standards files)."""
+    load_model = getattr(standards, "load_model", None)
+    return load_model() if load_model is not None else None
 
 
 def _number(version: str) -> float:
