@@ -108,7 +108,7 @@ class Library:
             return [v for section in self._class_sections(cls, prefix) for v in section]
         own = self.model.datasets.get(domain)
         if own is not None:
-            return [_model(v, prefix) for v in own.variables]
+            return [_from_model(v, prefix) for v in own.variables]
         return [_ig(v) for v in self.domains[domain].variables] if domain in self.domains else []
 
     def _resolve(self, dataset: Dataset, study: Study) -> tuple[str, str, str | None, bool]:
@@ -129,9 +129,9 @@ class Library:
     def _class_sections(self, cls: str | None, prefix: str) -> tuple[list, list, list]:
         if cls not in GENERAL_OBSERVATIONS:
             return [], [], []
-        def named(variables):  # noqa: E306
-            return [_model(v, prefix) for v in variables]
-        return named(self.model.identifiers), named(self.model.class_variables(cls)), named(self.model.timing)
+        sections = (self.model.identifiers, self.model.class_variables(cls), self.model.timing)
+        identifiers, qualifiers, timing = ([_from_model(v, prefix) for v in section] for section in sections)
+        return identifiers, qualifiers, timing
 
     def dataset_class(self, dataset: Dataset, study: Study) -> str | None:
         meta = self.domains.get(dataset.unsplit_name)
@@ -144,7 +144,7 @@ def _ig(variable: DomainVariable) -> LibraryVariable:
     return LibraryVariable(variable.name, variable.label, variable.type, variable.role, variable.core)
 
 
-def _model(variable: Any, prefix: str) -> LibraryVariable:
+def _from_model(variable: Any, prefix: str) -> LibraryVariable:
     return LibraryVariable(variable.name.replace("--", prefix), variable.label, variable.type, variable.role)
 
 
@@ -186,10 +186,10 @@ def load_library(standard: str = "sdtmig", version: str = "3.4") -> Library:
         raise SpecError(f"no metadata for standard {standard!r} in specs/standards")
     use = version if version in held else min(held, key=lambda v: abs(_number(v) - _number(version)))
     note = "" if use == version else f"{standard.upper()} {version} metadata not held; classes and variables from {use}"
-    return Library(standard, use, load_domains(f"{standard}-{use}"), note, _model())
+    return Library(standard, use, load_domains(f"{standard}-{use}"), note, _load_model())
 
 
-def _model() -> Any:
+def _load_model() -> Any:
     """The SDTM model trialkit ships, or None while sdtm.standards has no ``load_model`` (the model
     metadata and its loader come with the sdtm-2.0 standards files)."""
     load_model = getattr(standards, "load_model", None)
