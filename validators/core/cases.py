@@ -101,8 +101,18 @@ def read_case_study(case: Case) -> Study:
 
 def _read_dataset(path: Path, name: str, label: str, declared: pd.DataFrame) -> Dataset:
     dtypes = {v: DTYPES.get(t, str) for v, t in zip(declared["variable"], declared["type"])}
-    frame = pd.read_csv(path, dtype=dtypes or None, na_values=[""], keep_default_na=False, index_col=False,
-                        true_values=["True", "TRUE", "true", "1"], false_values=["False", "FALSE", "false", "0"])
+    options = dict(na_values=[""], keep_default_na=False, index_col=False,
+                   true_values=["True", "TRUE", "true", "1"], false_values=["False", "FALSE", "false", "0"])
+    try:
+        frame = pd.read_csv(path, dtype=dtypes or None, **options)
+    except ValueError:
+        # A Num column holding text ('<5', '.'): the CORE engine cannot read the file at all; keep
+        # such a column as text so the other rules still see the data.
+        frame = pd.read_csv(path, dtype={v: (str if t is float else t) for v, t in dtypes.items()}, **options)
+        for name in (v for v, t in dtypes.items() if t is float and v in frame.columns):
+            numbers = pd.to_numeric(frame[name], errors="coerce")
+            if (numbers.notna() | frame[name].isna()).all():
+                frame[name] = numbers
     frame = frame.replace({np.nan: None})
     variables = tuple(Variable(v, lab, t, _length(n), i) for i, (v, lab, t, n) in enumerate(
         zip(declared["variable"], declared["label"], declared["type"], declared["length"]), start=1))

@@ -54,60 +54,90 @@ def missing_vocabulary(rule: CoreRule) -> list[str]:
 
 
 def run_rule(rule: CoreRule, study: Study, library: Library) -> RuleResult:
-    started = time.perf_counter()
-    result = _run(rule, study, library)
-    result.seconds = time.perf_counter() - started
-    return result
+    """One rule over every dataset of the study."""
+    return run_rules([rule], study, library, check_standard=False)[0]
 
 
-def _run(rule: CoreRule, study: Study, library: Library) -> RuleResult:
-    lacking = missing_vocabulary(rule)
-    if lacking:
-        return RuleResult(rule, NOT_EXECUTED, reason="not supported by trialkit: " + ", ".join(lacking))
-    result = RuleResult(rule, NOT_APPLICABLE)
-    include_split = ((rule.scope.get("Domains") or {}).get("include_split_datasets")) is True
-    seen_domains: set[str] = set()
+def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True) -> list[RuleResult]:
+    """Each rule (those published for the study's standard and version, unless ``check_standard`` is
+    False) over every dataset, dataset by dataset: the records of one domain are held as text once
+    and released before the next, so memory stays at about one dataset whatever the number of rules."""
+    if check_standard:
+        rules = [r for r in rules if r.applies_to_standard(study.standard, study.version)]
+    results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in rules}
+    runnable = []
+    for rule in rules:
+        lacking = missing_vocabulary(rule)
+        if lacking:
+            results[rule.core_id].status = NOT_EXECUTED
+            results[rule.core_id].reason = "not supported by trialkit: " + ", ".join(lacking)
+        else:
+            runnable.append(rule)
+    for group in _domain_groups(study):
+        for rule in runnable:
+            result = results[rule.core_id]
+            if result.status == NOT_EXECUTED:
+                continue
+            started = time.perf_counter()
+            include_split = ((rule.scope.get("Domains") or {}).get("include_split_datasets")) is True
+            for dataset in group if include_split else group[:1]:
+                _run_on(result, dataset, study, library)
+            result.seconds += time.perf_counter() - started
+        study.release(group[0])
+    for result in results.values():
+        _conclude(result)
+    return [results[r.core_id] for r in rules]
+
+
+def _domain_groups(study: Study) -> list[list[Dataset]]:
+    """The datasets by unsplit name (a split domain's parts together), in the study's order."""
+    groups: dict[str, list[Dataset]] = {}
     for dataset in study.datasets:
-        if dataset.unsplit_name in seen_domains and not include_split:
-            continue
-        seen_domains.add(dataset.unsplit_name)
-        in_scope, why = applies(rule, dataset, study, library)
-        if not in_scope:
-            result.datasets[dataset.name] = f"out of scope: {why}"
-            continue
-        try:
-            found = _evaluate(rule, dataset, study, library)
-        except NotApplicable as exc:
-            result.datasets[dataset.name] = f"not applicable: {exc}"
-            continue
-        except NotExecutable as exc:
-            result.status, result.reason = NOT_EXECUTED, str(exc)
-            result.datasets[dataset.name] = f"not executed: {exc}"
-            return result
-        result.datasets[dataset.name] = f"{len(found)} finding(s)" if found else "passed"
-        result.findings += found
-        if result.status == NOT_APPLICABLE:
-            result.status = PASSED
-    if rule.rule_type == "Domain Presence Check":
+        groups.setdefault(dataset.unsplit_name, []).append(dataset)
+    return list(groups.values())
+
+
+def _run_on(result: RuleResult, dataset: Dataset, study: Study, library: Library) -> None:
+    rule = result.rule
+    in_scope, why = applies(rule, dataset, study, library)
+    if not in_scope:
+        result.datasets[dataset.name] = f"out of scope: {why}"
+        return
+    try:
+        found = _evaluate(rule, dataset, study, library)
+    except NotApplicable as exc:
+        result.datasets[dataset.name] = f"not applicable: {exc}"
+        return
+    except NotExecutable as exc:
+        result.status, result.reason = NOT_EXECUTED, str(exc)
+        result.datasets[dataset.name] = f"not executed: {exc}"
+        return
+    result.datasets[dataset.name] = f"{len(found)} finding(s)" if found else "passed"
+    result.findings += found
+    if result.status == NOT_APPLICABLE:
+        result.status = PASSED
+
+
+def _conclude(result: RuleResult) -> None:
+    if result.status == NOT_EXECUTED:
+        result.findings = []
+        return
+    if result.rule.rule_type == "Domain Presence Check":
         result.findings = list(dict.fromkeys(result.findings))
     if result.findings:
         result.status = ISSUES
     elif result.status == NOT_APPLICABLE:
         result.reason = "no dataset of the study is in the rule's scope, or has what it checks"
-    return result
 
 
 def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-    frame = frames.build(rule.rule_type, dataset, study, library)
+    frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     ctx.frame = merge.apply(ctx)
     ctx.frame = operations.apply(ctx)
     if ctx.frame.empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
-    return findings(ctx, evaluate(rule.check, ctx))
-
-
-def run_rules(rules: list[CoreRule], study: Study, library: Library) -> list[RuleResult]:
-    """Each rule published for the study's standard and version, in order."""
-    return [run_rule(rule, study, library) for rule in rules
-            if rule.applies_to_standard(study.standard, study.version)]
+    flagged = evaluate(rule.check, ctx)
+    if frames.POSITIONS in ctx.frame.columns:
+        ctx.frame, flagged = frames.spread(ctx.frame, flagged, study.content(dataset))
+    return findings(ctx, flagged)

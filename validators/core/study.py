@@ -15,10 +15,13 @@ or concatenated frame still names the record in the file the user has.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
+
+from trialkit.vectorize import plain
 
 SOURCE = "@dataset"     # not a SAS name: it can never clash with a variable
 ROW = "@row"
@@ -121,12 +124,20 @@ class Study:
 
     def content(self, dataset: Dataset) -> pd.DataFrame:
         """The records a rule on ``dataset`` evaluates: its split siblings concatenated, each record
-        tagged with its source dataset and row. Built once per dataset and shared; callers copy."""
-        key = dataset.unsplit_name if dataset.is_split else dataset.name
+        tagged with its source dataset and row, text columns as plain text (not categories). Built
+        once and shared by every rule until :meth:`release`: never modify it, copy first."""
+        key = self._key(dataset)
         if key not in self._content:
             parts = [tag(d.frame, d.name) for d in self.siblings(dataset)]
-            self._content[key] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            self._content[key] = plain(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True))
         return self._content[key]
+
+    def release(self, dataset: Dataset) -> None:
+        """Forget the shared records of ``dataset`` (the engine has run every rule on it)."""
+        self._content.pop(self._key(dataset), None)
+
+    def _key(self, dataset: Dataset) -> str:
+        return dataset.unsplit_name if dataset.is_split else dataset.name
 
     def domains(self) -> list[str]:
         """The unsplit names present, in order (what domain presence checks look at)."""
@@ -139,3 +150,20 @@ def tag(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     out[SOURCE] = name
     out[ROW] = range(1, len(frame) + 1)
     return out
+
+
+def study_from_frames(frames: dict[str, pd.DataFrame], standard: str = "sdtmig", version: str = "3-4",
+                      define: Path | None = None) -> Study:
+    """A study of the frames ``validators.inputs.read_folder`` read (metadata in their ``attrs``), in
+    name order as the CORE engine lists a folder."""
+    datasets = []
+    for name, frame in sorted(frames.items()):
+        file = Path(frame.attrs.get("file", f"{name.lower()}.xpt"))
+        declared = frame.attrs.get("variables") or ()
+        variables = tuple(Variable(v.name, v.label, v.type, v.length, i) for i, v in enumerate(declared, start=1)) or \
+            tuple(Variable(c, "", "Char", None, i) for i, c in enumerate(frame.columns, start=1))
+        stat = file.stat() if file.is_file() else None
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).isoformat(timespec="seconds") if stat else ""
+        datasets.append(Dataset(name.upper(), frame, variables, str(frame.attrs.get("label", "")), file.name,
+                                stat.st_size if stat else 0, modified))
+    return Study(datasets, standard, version, define)

@@ -23,11 +23,11 @@ from trialkit.validators.core.operators import complement, operator
 @operator("exists")
 def exists(ctx: Context, cond: Condition) -> pd.Series:
     """True for every record when the variable is a column of the dataset (or is named inside a
-    list-valued column, as operation results can be); False for every record otherwise."""
+    list-valued operation result, such as a list of the dataset's variables); False otherwise."""
     if cond.target in ctx.frame.columns:
         return pd.Series(True, index=ctx.frame.index)
-    lists = [c for c in ctx.frame.columns if ctx.frame[c].dtype == object]
-    nested = any(ctx.frame[c].map(lambda v: isinstance(v, list) and cond.target in v).any() for c in lists)
+    results = [o["id"] for o in ctx.rule.operations if o["id"] in ctx.frame.columns]
+    nested = any(ctx.frame[c].map(lambda v: isinstance(v, list) and cond.target in v).any() for c in results)
     return pd.Series(nested, index=ctx.frame.index)
 
 
