@@ -274,38 +274,42 @@ def join_relrec(frame: pd.DataFrame, relrec: pd.DataFrame, ctx: Context, wildcar
         related = next((d for d in ctx.study.datasets if d.domain == rdomain), None)
         if related is None:
             continue
-        right = _relrec_columns(plain(related.frame), rdomain, wildcard, ctx)
-        parts.append(_join_pair_kind(frame, right, group, idvar_left, idvar_right, bool(by_value)))
+        right = plain(related.frame)
+        names = _relrec_names(right.columns, rdomain, wildcard, ctx)
+        parts.append(_join_pair_kind(frame, right, names, group, idvar_left, idvar_right, bool(by_value)))
     if not parts:
         return frame.iloc[0:0]
     return pd.concat(parts, ignore_index=True)
 
 
-def _relrec_columns(right: pd.DataFrame, rdomain: str, wildcard: str, ctx: Context) -> pd.DataFrame:
+def _relrec_names(columns: pd.Index, rdomain: str, wildcard: str, ctx: Context) -> dict[str, str]:
+    """The related domain's columns as ``RELREC.<name>``, its prefix replaced by the wildcard in the
+    variables the model has as ``--`` class variables."""
     model = ctx.library.model_prefixed_variables()
     if model is None:
         raise NotExecutable("a RELREC match needs the SDTM model's class variables, which trialkit does not hold")
-    names = {c: c.replace(rdomain, wildcard, 1) if c.startswith(rdomain) and c.replace(rdomain, "--", 1) in model
-             else c for c in right.columns}
-    return right.rename(columns={c: f"RELREC.{n}" for c, n in names.items()})
+    return {c: "RELREC." + (c.replace(rdomain, wildcard, 1)
+                            if c.startswith(rdomain) and c.replace(rdomain, "--", 1) in model else c)
+            for c in columns}
 
 
-def _join_pair_kind(left: pd.DataFrame, right: pd.DataFrame, pairs: pd.DataFrame, idvar_left: str,
-                    idvar_right: str, by_value: bool) -> pd.DataFrame:
+def _join_pair_kind(left: pd.DataFrame, right: pd.DataFrame, names: dict[str, str], pairs: pd.DataFrame,
+                    idvar_left: str, idvar_right: str, by_value: bool) -> pd.DataFrame:
     """For pairs of one kind: each pair's left records joined with its right records on STUDYID and
     USUBJID (and, without IDVARVAL, on the IDVAR values as text)."""
-    for name, side in ((idvar_left, left), (f"RELREC.{idvar_right}", right)):
-        if not by_value and name not in side.columns:
+    for name, side in ((idvar_left, left), (idvar_right, right)):
+        if name not in side.columns:
             raise MergeFailed(f"RELREC names {name}, which the dataset does not have")
     left_filters = [("USUBJID", "USUBJID")] + ([(idvar_left, "IDVARVAL_LEFT")] if by_value else [])
-    right_filters = [("RELREC.USUBJID", "USUBJID")] + ([(f"RELREC.{idvar_right}", "IDVARVAL_RIGHT")] if by_value else [])
+    right_filters = [("USUBJID", "USUBJID")] + ([(idvar_right, "IDVARVAL_RIGHT")] if by_value else [])
     left_rows = _pair_rows(left, pairs, left_filters)
     right_rows = _pair_rows(right, pairs, right_filters)
-    on_left, on_right = [PAIR, "STUDYID", "USUBJID"], [PAIR, "RELREC.STUDYID", "RELREC.USUBJID"]
+    on_left, on_right = [PAIR, "STUDYID", "USUBJID"], [PAIR, names["STUDYID"], names["USUBJID"]]
     if not by_value:
         left_rows[KEY] = left_rows[idvar_left].astype(str)
-        right_rows[KEY] = right_rows[f"RELREC.{idvar_right}"].astype(str)
+        right_rows[KEY] = right_rows[idvar_right].astype(str)
         on_left, on_right = on_left + [KEY], on_right + [KEY]
+    right_rows = right_rows.rename(columns=names)
     joined = left_rows.merge(right_rows, left_on=on_left, right_on=on_right, suffixes=("", ".RELREC"))
     return joined.drop(columns=[PAIR, KEY], errors="ignore")
 
