@@ -58,7 +58,7 @@ def run(op: dict, dataset: Dataset = AE, rule_type: str = "Record Data", library
         study: Study = STUDY) -> pd.Series:
     rule = CoreRule("CORE-T", "test", {"Rule Type": rule_type, "Operations": [{"id": "$r", **op}],
                                        "Check": {"all": [{"name": "$r", "operator": "exists"}]}})
-    frame = frames.build(rule_type, dataset, study, library)
+    frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     operations.known()
     return operations.apply(ctx)["$r"]

@@ -80,7 +80,7 @@ def dataset_names(op: Operation) -> list[str]:
 def extract_metadata(op: Operation) -> object:
     """The dataset-level metadata value ``name`` of the current dataset: dataset_size,
     dataset_location, dataset_name, dataset_label, domain, is_ap, ap_suffix."""
-    row = dataset_metadata(_dataset(op), op.ctx.study, op.ctx.library)
+    row = dataset_metadata(op.ctx.rule, _dataset(op), op.ctx.study, op.ctx.library)
     return row[op.target].iloc[0] if op.target in row.columns else None
 
 
