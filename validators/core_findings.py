@@ -35,11 +35,11 @@ def parse_standard(text: str) -> tuple[str, str]:
     return name, version.replace("-", ".")
 
 
-def run_core(frames: dict[str, pd.DataFrame], standard: str = "sdtmig/3.4", shipped: bool = True,
+def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig/3.4", shipped: bool = True,
              rules_dirs: tuple[Path, ...] = (), define: Path | None = None
              ) -> tuple[list[ValidationFinding], list[RuleRun]]:
     """Findings and rule runs of the shipped CORE rules (``shipped``) and of each user folder, on the
-    SDTM ``frames`` (read by validators.inputs.read_folder)."""
+    SDTM ``frames`` and their ``files`` (both from validators.inputs.read_folder)."""
     name, version = parse_standard(standard)
     rules, findings = [], []
     if shipped:
@@ -49,7 +49,7 @@ def run_core(frames: dict[str, pd.DataFrame], standard: str = "sdtmig/3.4", ship
         rules += loaded
         findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
                                        variable=e.key) for e in errors]
-    study = study_from_frames(frames, name, version, define)
+    study = study_from_frames(frames, files, name, version, define)
     results = run_rules(_unique(rules), study, load_library(name, version))
     runs = []
     for result in results:

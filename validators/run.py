@@ -60,7 +60,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     for folder in (sdtm_dir, adam_dir):
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
-    sdtm, findings = read_folder(sdtm_dir, encoding)
+    files: dict = {}
+    sdtm, findings = read_folder(sdtm_dir, encoding, files)
     checked, runs = sorted(sdtm), []
     adam: dict[str, pd.DataFrame] = {}
     if adam_dir is not None:
@@ -80,7 +81,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         from trialkit.validators.core_findings import run_core
 
         define = Path(sdtm_dir) / "define.xml"
-        core_findings, core_runs = run_core(sdtm, standard, "core" in rules, tuple(rules_dirs),
+        core_findings, core_runs = run_core(sdtm, files, standard, "core" in rules, tuple(rules_dirs),
                                             define if define.is_file() else None)
         findings += core_findings
         runs += core_runs
