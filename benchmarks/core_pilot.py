@@ -29,7 +29,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import machine_info, print_table, run_child  # noqa: E402
+from _common import machine_info, print_table, run_child
 
 SHARED = BENCH_DIR.parents[1] / "shared"
 PILOT = SHARED / "reference" / "cdiscpilot01" / "sdtm"

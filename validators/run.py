@@ -31,7 +31,6 @@ from trialkit.validators.rules import RuleRun, ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
 from trialkit.xpt import sas_date_variables
 
-
 RULE_SETS = ("core", "trialkit")
 
 

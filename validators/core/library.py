@@ -152,9 +152,9 @@ def _class_from_variables(dataset: Dataset, study: Study, library: Library) -> s
     columns = set(dataset.frame.columns)
     if "DOMAIN" in columns:
         prefix = (dataset.domain or "").upper()
-        has = lambda suffix: f"{prefix}{suffix}" in columns  # noqa: E731
+        has = lambda suffix: f"{prefix}{suffix}" in columns
     elif "RDOMAIN" in columns:
-        has = lambda suffix: suffix in columns  # noqa: E731
+        has = lambda suffix: suffix in columns
     else:
         return None
     if has("TERM"):

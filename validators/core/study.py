@@ -15,7 +15,7 @@ or concatenated frame still names the record in the file the user has.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -167,7 +167,7 @@ def study_from_frames(frames: dict[str, pd.DataFrame], files: dict, standard: st
         variables = tuple(Variable(v.name, v.label, v.type, v.length, i) for i, v in enumerate(declared, start=1)) or \
             tuple(Variable(c, "", "Char", None, i) for i, c in enumerate(frame.columns, start=1))
         stat = path.stat() if path.is_file() else None
-        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).isoformat(timespec="seconds") if stat else ""
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="seconds") if stat else ""
         label = entry.meta.label if entry is not None and entry.meta is not None else ""
         datasets.append(Dataset(name.upper(), frame, variables, label, path.name, stat.st_size if stat else 0, modified))
     return Study(datasets, standard, version, define)

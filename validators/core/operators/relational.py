@@ -95,7 +95,7 @@ def _sides(ctx: Context, cond: Condition, case_insensitive: bool) -> tuple[pd.Se
     if cond.params.get("type_insensitive"):
         target, other = target.map(normalized_text), other.map(normalized_text)
     if case_insensitive:
-        lower = lambda v: v.lower() if isinstance(v, str) and v else None  # noqa: E731
+        lower = lambda v: v.lower() if isinstance(v, str) and v else None
         target, other = target.map(lower), other.map(lower)
     return target, other, both_empty
 

@@ -13,8 +13,8 @@ import re
 import pandas as pd
 
 from trialkit.validators.core.context import Condition, Context, text
-from trialkit.vectorize import per_unique
 from trialkit.validators.core.operators import operator
+from trialkit.vectorize import per_unique
 
 
 def _matches(ctx: Context, cond: Condition) -> tuple[pd.Series, pd.Series]:
