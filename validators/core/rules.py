@@ -25,7 +25,7 @@ TOP_KEYS = {"Authorities", "Check", "Core", "Description", "Executability", "Out
             "Sensitivity", "Operations", "Match Datasets", "Grouping Variables"}
 CHECK_KEYS = {"name", "operator", "value", "value_is_literal", "value_is_reference", "prefix", "suffix", "within",
               "type_insensitive", "case_insensitive", "round_values", "ordering", "regex", "negative", "date_component",
-              "comparator", "order", "context", "metadata", "variables"}
+              "comparator", "order", "context", "metadata", "variables", "separator"}
 SCOPE_KEYS = {"Classes", "Domains", "Use Case", "Data Structures", "Entities", "Datasets"}
 
 
