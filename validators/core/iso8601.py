@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -139,9 +139,11 @@ def _moment(parts: tuple[str | None, ...], match: re.Match) -> datetime | None:
     zone = match.group("zone")
     if moment is None or not zone or zone == "Z":
         return moment
-    sign = -1 if zone[0] == "-" else 1
-    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) * sign
-    return (moment.replace(tzinfo=timezone(offset)).astimezone(timezone.utc)).replace(tzinfo=None)
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) * (-1 if zone[0] == "-" else 1)
+    try:
+        return moment - offset
+    except OverflowError:
+        return None
 
 
 def _calendar_day(value: str) -> datetime | None:
