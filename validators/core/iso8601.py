@@ -175,7 +175,7 @@ def valid_durations(values: pd.Series, negative: bool) -> pd.Series:
     a fraction only in the last part given; a leading '-' only when ``negative``). Values that are
     not text are read as their text (so an empty value is not a duration)."""
     grammar = SIGNED_DURATION if negative else DURATION
-    return per_unique(values.astype(object).map(str), lambda u: u.map(lambda v: _is_duration(v, grammar)))
+    return per_unique(values.astype(object), lambda u: u.map(lambda v: _is_duration(str(v), grammar))).astype(bool)
 
 
 def _is_duration(value: str, grammar: re.Pattern) -> bool:

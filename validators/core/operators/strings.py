@@ -37,23 +37,37 @@ def _strings(series: pd.Series) -> pd.Series:
 
 # -- regular expressions ---------------------------------------------------------------------------
 
-def _matches(ctx: Context, cond: Condition, part=lambda v: v, search: bool = False) -> tuple[pd.Series, pd.Series]:
-    """Whether each value is present, and whether the pattern matches it (or the ``part`` of it)."""
-    values = text(ctx.column(cond.target))
+def _whole(cond: Condition, value: str) -> str:
+    return value
+
+
+def _prefix(cond: Condition, value: str) -> str:
+    return value[:cond.params.get("prefix")]
+
+
+def _suffix(cond: Condition, value: str) -> str:
+    return value[-cond.params.get("suffix", 0):]
+
+
+def _matches(ctx: Context, cond: Condition, part, search: bool) -> tuple[pd.Series, pd.Series]:
+    """Whether each value is present, and whether the pattern matches (``search``: is found in) the
+    ``part`` of its text."""
+    values = ctx.column(cond.target).astype(object)
     pattern = re.compile(str(cond.value))
     find = pattern.search if search else pattern.match
-    present = values.notna()
-    hit = per_unique(values.where(present, "").astype(str), lambda u: u.map(lambda v: find(part(v)) is not None))
-    return present, hit.astype(bool)
+
+    def hits(uniques: pd.Series) -> pd.Series:
+        return text(uniques).map(lambda v: v is not None and find(part(cond, str(v))) is not None)
+    return values.notna(), per_unique(values, hits).astype(bool)
 
 
 def _regex_operators(name: str, part, search: bool, what: str) -> None:
     def matches(ctx: Context, cond: Condition) -> pd.Series:
-        present, hit = _matches(ctx, cond, part(cond), search)
+        present, hit = _matches(ctx, cond, part, search)
         return present & hit
 
     def does_not_match(ctx: Context, cond: Condition) -> pd.Series:
-        present, hit = _matches(ctx, cond, part(cond), search)
+        present, hit = _matches(ctx, cond, part, search)
         return present & ~hit
     matches.__doc__ = f"The regular expression matches {what}."
     does_not_match.__doc__ = f"The value is present and the regular expression does not match {what}."
@@ -61,11 +75,9 @@ def _regex_operators(name: str, part, search: bool, what: str) -> None:
     operator(f"not_{name}")(does_not_match)
 
 
-_regex_operators("matches_regex", lambda cond: lambda v: v, False, "the value (from its start)")
-_regex_operators("prefix_matches_regex", lambda cond: lambda v: v[:cond.params.get("prefix")], True,
-                 "somewhere in the value's first ``prefix`` characters")
-_regex_operators("suffix_matches_regex", lambda cond: lambda v: v[-cond.params.get("suffix", 0):], True,
-                 "somewhere in the value's last ``suffix`` characters")
+_regex_operators("matches_regex", _whole, False, "the value (from its start)")
+_regex_operators("prefix_matches_regex", _prefix, True, "somewhere in the value's first ``prefix`` characters")
+_regex_operators("suffix_matches_regex", _suffix, True, "somewhere in the value's last ``suffix`` characters")
 
 
 # -- starts, ends, prefixes and suffixes -----------------------------------------------------------
@@ -176,7 +188,7 @@ def equals_string_part(ctx: Context, cond: Condition) -> pd.Series:
     target = ctx.column(cond.target).astype(object)
     both_empty = empty(target) & empty(part)
     if cond.params.get("type_insensitive"):
-        target, part = target.map(normalized_text), part.map(normalized_text)
+        target, part = (per_unique(side, lambda u: u.map(normalized_text)) for side in (target, part))
     equal = np.equal(target.to_numpy(dtype=object), part.to_numpy(dtype=object), dtype=object).astype(bool)
     return pd.Series(equal, index=ctx.frame.index) & ~both_empty
 
