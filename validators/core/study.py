@@ -82,9 +82,11 @@ class Dataset:
 
     @property
     def is_ap(self) -> bool:
+        """An associated-persons dataset: with APID, or named AP.. (as CORE tells; APSU without APID
+        is still AP, its -- being SU)."""
         if self.is_supp:
             return bool(self.rdomain) and len(self.rdomain) == 4 and self.rdomain.startswith("AP")
-        return "APID" in self.first_record
+        return "APID" in self.first_record or self.name.startswith("AP")
 
     @property
     def ap_suffix(self) -> str:
