@@ -36,8 +36,9 @@ def min_date(op: Operation) -> pd.DataFrame | str:
     """The earliest date of ``name`` over the records read (the ``domain``'s, else the dataset's),
     per ``group`` when given, written to its own precision (2019-05, 2019-05-06T10:30; seconds at
     most, in UTC); '' where there is none. Partial dates count at their first instant (2019-05 is
-    2019-05-01T00:00) and the first record listed wins a tie. Only dates without uncertainty take
-    part: CORE cannot read the others here and stops with an error."""
+    2019-05-01T00:00) and the first record listed wins a tie. Values that are not dates, and dates
+    with uncertainty (2019---15), take no part; CORE's engine cannot read them here and stops the
+    rule with an execution error instead."""
     return _extreme(op, latest=False)
 
 
