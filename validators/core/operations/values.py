@@ -21,6 +21,7 @@ import pandas as pd
 from trialkit.validators.core.context import MissingVariable, resolve_wildcard
 from trialkit.validators.core.operations import Operation, operation
 from trialkit.validators.core.operators.groups import names
+from trialkit.validators.core.operators.sets import rowwise
 from trialkit.vectorize import per_unique
 
 
@@ -87,15 +88,11 @@ def _referenced(op: Operation, source: pd.DataFrame) -> pd.Series:
     """The target's value where the dataset named by the record's referenced domain has that variable."""
     domains = _column(source, op.param("referenced_domain_variable", "RDOMAIN")).astype(object)
     variables = _column(source, op.target).astype(object)
-    pairs = domains.where(domains.notna(), "") + "\x00" + variables.where(variables.notna(), "")
 
-    def exists(uniques: pd.Series) -> pd.Series:
-        def known(pair: str) -> bool:
-            domain, variable = pair.split("\x00")
-            dataset = op.ctx.study.by_name(domain) if domain else None
-            return dataset is not None and variable in dataset.frame.columns
-        return uniques.map(known).astype(bool)
-    return variables.where(per_unique(pairs, exists))
+    def known(domain: Any, variable: Any) -> bool:
+        dataset = op.ctx.study.by_name(domain) if isinstance(domain, str) and domain else None
+        return dataset is not None and variable in dataset.frame.columns
+    return variables.where(rowwise(known, domains, variables))
 
 
 # -- counts ---------------------------------------------------------------------------------------

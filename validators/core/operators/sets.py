@@ -37,7 +37,9 @@ def holds_collections(values: Any) -> bool:
     if not isinstance(values, pd.Series) or values.dtype != object:
         return False
     present = values[values.notna()]
-    return len(present) > 0 and bool(present.map(is_collection).all())
+    if present.empty or not is_collection(present.iat[0]):
+        return False
+    return bool(present.map(is_collection).all())
 
 
 def rowwise(fn: Callable[..., bool], *columns: pd.Series) -> pd.Series:
@@ -47,13 +49,20 @@ def rowwise(fn: Callable[..., bool], *columns: pd.Series) -> pd.Series:
     index = columns[0].index
     combination = np.zeros(len(index), dtype=np.int64)
     for column in columns:
-        keys = column.map(lambda v: ("collection", id(v)) if isinstance(v, (list, set, dict)) else v) \
-            if column.dtype == object else column
-        codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+        codes, uniques = _codes(column)
         combination, _ = pd.factorize(combination * max(len(uniques), 1) + codes)
     _, first = np.unique(combination, return_index=True)
     results = np.array([bool(fn(*(c.iat[i] for c in columns))) for i in first], dtype=bool)
     return pd.Series(results[combination] if len(index) else results[:0], index=index)
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """Factorized values; unhashable ones (lists, sets, dicts) by identity."""
+    try:
+        return pd.factorize(column, use_na_sentinel=False)
+    except TypeError:
+        keys = column.map(lambda v: ("collection", id(v)) if isinstance(v, (list, set, dict)) else v)
+        return pd.factorize(keys, use_na_sentinel=False)
 
 
 def member(value: Any, collection: Any) -> bool:
@@ -77,9 +86,11 @@ def folded(value: Any) -> Any:
 
 
 def _fold(values: Any) -> Any:
-    if isinstance(values, pd.Series):
-        return values.astype(object).map(folded) if values.dtype == object else values
-    return folded(values)
+    if not isinstance(values, pd.Series):
+        return folded(values)
+    if values.dtype != object:
+        return values
+    return values.map(folded) if holds_collections(values) else per_unique(values, lambda u: u.map(folded))
 
 
 def _comparator(ctx: Context, cond: Condition, case_insensitive: bool) -> tuple[pd.Series, Any]:
@@ -241,10 +252,13 @@ def _flattened(ctx: Context, values: Any) -> list:
     return out
 
 
+def _as_set(value: Any) -> set:
+    return set(value) if is_collection(value) else {value}
+
+
 def _shared(ctx: Context, cond: Condition, test: Callable[[int], bool]) -> pd.Series:
     target, other = _comparator(ctx, cond, case_insensitive=False)
-    as_set = lambda v: set(v) if is_collection(v) else {v}  # noqa: E731
-    return rowwise(lambda a, b: test(len(as_set(a) & as_set(b))), target, as_series(other, target.index))
+    return rowwise(lambda a, b: test(len(_as_set(a) & _as_set(b))), target, as_series(other, target.index))
 
 
 @operator("shares_at_least_one_element_with")
