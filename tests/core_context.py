@@ -14,15 +14,17 @@ from trialkit.validators.core.study import Dataset, Study
 
 
 def context(records: dict, name: str = "AE", others: dict[str, dict] | None = None,
-            rule_operations: tuple[dict, ...] = ()) -> Context:
+            rule_operations: tuple[dict, ...] = (), evaluated: dict | None = None) -> Context:
     """The evaluation context of dataset ``name`` holding ``records`` (column -> values), in a study
-    with the ``others`` datasets too, for a rule with ``rule_operations``; operations are applied."""
+    with the ``others`` datasets too, for a rule with ``rule_operations``; operations are applied.
+    The frame evaluated is the dataset's records, or ``evaluated`` (a metadata frame, say)."""
     known(), operations.known()       # register every operator and operation
     datasets = [Dataset(name, pd.DataFrame(records))]
     datasets += [Dataset(other, pd.DataFrame(columns)) for other, columns in (others or {}).items()]
     study = Study(datasets)
     rule = CoreRule("CORE-TEST", "test", {"Check": {}, "Operations": list(rule_operations)})
-    ctx = Context(study.content(datasets[0]), datasets[0], study, None, rule,
+    frame = study.content(datasets[0]) if evaluated is None else pd.DataFrame(evaluated)
+    ctx = Context(frame, datasets[0], study, None, rule,
                   wildcard=datasets[0].wildcard or name)
     ctx.frame = operations.apply(ctx)
     return ctx

@@ -99,7 +99,13 @@ def test_11_min_max_mean_overall_and_per_group():
     assert values({"id": "$m", "operator": "mean", "name": "VSSTRESN", "group": ["USUBJID"]}, vs) == [15.0, 15.0, 5.0]
 
 
-def test_12_a_domain_the_study_lacks_and_a_missing_target():
+def test_12_without_a_domain_a_metadata_frame_reads_the_datasets_records():
+    op = {"id": "$domains", "operator": "distinct", "name": "DOMAIN"}
+    ctx = context(AE, rule_operations=(op,), evaluated={"variable_name": ["STUDYID", "AESEQ"]})
+    assert ctx.frame["$domains"].tolist() == [["AE"], ["AE"]]
+
+
+def test_13_a_domain_the_study_lacks_and_a_missing_target():
     with pytest.raises(DomainNotFound):
         values({"id": "$d", "operator": "distinct", "domain": "TV", "name": "VISITNUM"})
     with pytest.raises(MissingVariable):
