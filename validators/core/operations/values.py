@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trialkit.validators.core.context import MissingVariable, resolve_wildcard
@@ -76,10 +77,14 @@ def distinct(op: Operation) -> Any:
     if not op.group:
         return sorted(values.dropna().unique())
     keys = _keys(op)
-    found = source[keys].assign(**{"@value": values}).dropna(subset=["@value"]).drop_duplicates()
-    lists = found.sort_values("@value", kind="stable").groupby(keys, sort=False)["@value"].agg(list)
-    groups = source[keys].drop_duplicates().dropna()
-    table = groups.merge(lists.reset_index(), on=keys, how="left")
+    groups = source[keys].dropna()
+    group = groups.groupby(keys, sort=False).ngroup()
+    table = groups.drop_duplicates().reset_index(drop=True)        # in group order
+    found = pd.DataFrame({"group": group, "value": values[group.index]}).dropna().drop_duplicates()
+    found = found.sort_values(["group", "value"], kind="stable")
+    chunks = np.split(found["value"].to_numpy(dtype=object), np.flatnonzero(np.diff(found["group"].to_numpy())) + 1)
+    lists = pd.Series([list(chunk) for chunk in chunks if len(chunk)], index=found["group"].unique(), dtype=object)
+    table["@value"] = lists.reindex(table.index)
     table["@value"] = table["@value"].map(lambda v: v if isinstance(v, list) else [])
     return onto_records(op, table, keys, "@value")
 

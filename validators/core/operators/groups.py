@@ -276,18 +276,21 @@ def _dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return per_unique(values.astype(object), read)
 
 
-def _overlapping(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+def _overlapping(frame: pd.DataFrame) -> pd.Series:
     """Records whose comparator date overlaps another date of its group given at another
     precision (2005-10 and 2005-10-08): their order cannot be known."""
     valid, texts, precision = _dates(frame["@by"])
-    dated = pd.DataFrame({**{k: frame[k] for k in keys}, "text": texts, "precision": precision})[valid]
-    prefixes = dated.assign(prefix=dated["text"].map(_shorter_forms)).explode("prefix").dropna(subset=["prefix"])
+    dated = pd.DataFrame({"group": frame["@group"], "text": texts, "precision": precision})[valid]
+    dated = dated[dated.groupby("group", sort=False)["precision"].transform("nunique") > 1]
+    if dated.empty:
+        return pd.Series(False, index=frame.index)
+    shorter = per_unique(dated["text"], lambda u: u.map(_shorter_forms))
+    prefixes = dated.assign(prefix=shorter).explode("prefix").dropna(subset=["prefix"])
     pairs = prefixes.reset_index(names="longer").merge(
-        dated.reset_index(names="shorter"), left_on=keys + ["prefix"], right_on=keys + ["text"],
+        dated.reset_index(names="shorter"), left_on=["group", "prefix"], right_on=["group", "text"],
         suffixes=("", "_shorter"))
     pairs = pairs[pairs["precision"] != pairs["precision_shorter"]]
-    flagged = set(pairs["longer"]) | set(pairs["shorter"])
-    return pd.Series(frame.index.isin(list(flagged)), index=frame.index)
+    return pd.Series(frame.index.isin(pd.concat([pairs["longer"], pairs["shorter"]])), index=frame.index)
 
 
 def _shorter_forms(text: str) -> list[str]:
@@ -296,37 +299,39 @@ def _shorter_forms(text: str) -> list[str]:
     return [text[:c] for c in cuts if text[:c] and text[c - 1] not in "-T:"]
 
 
-def _sorted_by_one(frame: pd.DataFrame, keys: list[str], ascending: bool, nulls_last: bool) -> pd.Series:
-    """Invalid records for one comparator (``@by``) of ``target_is_sorted_by``, ``frame`` in the
-    target's order within its groups."""
-    by = frame["@by"]
-    null = by.isna() | by.astype(str).str.strip().eq("")
-    grouping = [frame[k] for k in keys]
-    position = frame.groupby(grouping, sort=False).cumcount()
-    nulls_at = position.where(null).groupby(grouping, sort=False)
-    values_at = position.where(~null).groupby(grouping, sort=False)
+def _sorted_by_one(frame: pd.DataFrame, ascending: bool, nulls_last: bool) -> pd.Series:
+    """Invalid records for one comparator (``@by``) of ``target_is_sorted_by``; ``frame`` holds
+    ``@group``, ``@target`` and ``@by`` in the target's order within each group."""
+    by, group = frame["@by"], frame["@group"]
+    numeric = pd.api.types.is_numeric_dtype(by)
+    null = by.isna()
+    if not numeric:
+        null |= per_unique(by.astype(object), lambda u: u.astype(str).str.strip().eq("")).astype(bool)
+    position = frame.groupby(group, sort=False).cumcount()
+    nulls_at = position.where(null).groupby(group, sort=False)
+    values_at = position.where(~null).groupby(group, sort=False)
     if nulls_last:
         misplaced = nulls_at.transform("min") < values_at.transform("max")
     else:
         misplaced = nulls_at.transform("max") > values_at.transform("min")
-    invalid = null & misplaced
-    numeric = pd.api.types.is_numeric_dtype(by)
-    overlap = pd.Series(False, index=frame.index) if numeric else _overlapping(frame[~null], keys).reindex(
+    overlap = pd.Series(False, index=frame.index) if numeric else _overlapping(frame[~null]).reindex(
         frame.index, fill_value=False)
     checked = frame[~null & ~overlap]
-    expected = checked.sort_values(keys + ["@by"], ascending=[True] * len(keys) + [ascending], kind="stable")
+    expected = checked.sort_values(["@group", "@by"], ascending=[True, ascending], kind="stable")
     actual, wanted = checked["@target"].to_numpy(dtype=object), expected["@target"].to_numpy(dtype=object)
     same = (actual == wanted) | (pd.isna(checked["@target"]).to_numpy() & pd.isna(expected["@target"]).to_numpy())
-    invalid |= pd.Series(~same, index=checked.index).reindex(frame.index, fill_value=False)
-    return invalid | overlap | _out_of_step(frame[~null], keys, ascending, numeric).reindex(frame.index, fill_value=False)
+    unexpected = pd.Series(~same, index=checked.index).reindex(frame.index, fill_value=False)
+    out_of_step = _out_of_step(frame[~null], ascending, numeric).reindex(frame.index, fill_value=False)
+    return (null & misplaced) | overlap | unexpected | out_of_step
 
 
-def _out_of_step(rows: pd.DataFrame, keys: list[str], ascending: bool, numeric: bool) -> pd.Series:
+def _out_of_step(rows: pd.DataFrame, ascending: bool, numeric: bool) -> pd.Series:
     """Records whose comparator is out of order with the previous or next record's (in the
-    target's order within the group); only numbers and ISO dates are compared."""
-    grouped = rows.groupby([rows[k] for k in keys], sort=False)["@by"]
-    before, after, value = grouped.shift(1), grouped.shift(-1), rows["@by"]
-    comparable = pd.Series(True, index=rows.index) if numeric else _dates(value)[0]
+    target's order within the group); only numbers and ISO dates are compared, dates as text."""
+    value = rows["@by"] if numeric else pd.Series(pd.factorize(rows["@by"], sort=True)[0], index=rows.index)
+    grouped = value.groupby(rows["@group"], sort=False)
+    before, after = grouped.shift(1), grouped.shift(-1)
+    comparable = pd.Series(True, index=rows.index) if numeric else _dates(rows["@by"])[0]
     if not ascending:
         before, after = after, before
     # a record with nothing before (or after) it in its group is in step on that side (NaN compares False)
@@ -354,16 +359,15 @@ def target_is_sorted_by(ctx: Context, cond: Condition) -> pd.Series:
     values sit at their end. Dates of different precision that overlap (2005-10, 2005-10-08) are
     not sorted. ``regex`` sorts by the first group it captures from the target (a number if it
     reads as one)."""
-    keys = names(ctx, cond.params.get("within"))
-    target = ctx.column(cond.target)
+    within = pd.DataFrame({k: ctx.column(k) for k in names(ctx, cond.params.get("within"))}).dropna()
+    group = within.groupby(list(within.columns), sort=False).ngroup()     # records without a group stay sorted
+    target = ctx.column(cond.target)[group.index]
     if cond.params.get("regex"):
         target = per_unique(target.astype(object), lambda u: u.map(lambda v: _regex_number(cond.params["regex"], v)))
     result = pd.Series(True, index=ctx.frame.index)
     for spec in cond.value:
-        frame = pd.DataFrame({**{k: ctx.column(k) for k in keys}, "@target": target,
-                              "@by": ctx.column(ctx.resolve(spec["name"]))}).dropna(subset=keys)
-        frame = _sorted(frame, keys + ["@target"])
-        invalid = _sorted_by_one(frame, keys, str(spec.get("sort_order", "asc")).lower() != "desc",
+        frame = pd.DataFrame({"@group": group, "@target": target, "@by": ctx.column(ctx.resolve(spec["name"]))[group.index]})
+        invalid = _sorted_by_one(_sorted(frame, ["@group", "@target"]), str(spec.get("sort_order", "asc")).lower() != "desc",
                                  spec.get("null_position", "last") != "first")
         result &= ~invalid.reindex(ctx.frame.index, fill_value=False)
     return result

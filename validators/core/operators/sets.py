@@ -52,7 +52,8 @@ def rowwise(fn: Callable[..., bool], *columns: pd.Series) -> pd.Series:
         codes, uniques = _codes(column)
         combination, _ = pd.factorize(combination * max(len(uniques), 1) + codes)
     _, first = np.unique(combination, return_index=True)
-    results = np.array([bool(fn(*(c.iat[i] for c in columns))) for i in first], dtype=bool)
+    values = [c.to_numpy(dtype=object)[first] for c in columns]
+    results = np.array([bool(fn(*combo)) for combo in zip(*values)], dtype=bool)
     return pd.Series(results[combination] if len(index) else results[:0], index=index)
 
 
@@ -73,7 +74,27 @@ def member(value: Any, collection: Any) -> bool:
         return False
     if isinstance(collection, str) and not isinstance(value, str):
         return False
-    return value in collection
+    try:
+        return value in collection
+    except TypeError:           # an unhashable value looked up in a set equals none of its elements
+        return False
+
+
+def memberships() -> Callable[[Any, Any], bool]:
+    """``member`` for the lookups of one operator call, each collection made a set once (the one list
+    an operation puts on every record is looked up in constant time, not element by element)."""
+    sets: dict[int, Any] = {}
+
+    def test(value: Any, collection: Any) -> bool:
+        if isinstance(collection, (list, tuple)):
+            if id(collection) not in sets:
+                try:
+                    sets[id(collection)] = frozenset(collection)
+                except TypeError:
+                    sets[id(collection)] = collection
+            collection = sets[id(collection)]
+        return member(value, collection)
+    return test
 
 
 def folded(value: Any) -> Any:
@@ -122,13 +143,14 @@ def _in_whole(target: pd.Series, other: Any) -> pd.Series:
 
 def contained(ctx: Context, cond: Condition, case_insensitive: bool = False) -> pd.Series:
     target, other = _comparator(ctx, cond, case_insensitive)
+    test = memberships()
     if holds_collections(target):
         def any_in(values: Any, collection: Any) -> bool:
             items = values if is_collection(values) else [values]
-            return any(member(v, collection) for v in items)
+            return any(test(v, collection) for v in items)
         return rowwise(any_in, target, as_series(other, target.index))
     if holds_collections(other):
-        return rowwise(member, target, other)
+        return rowwise(test, target, other)
     return _in_whole(target, other)
 
 
@@ -155,7 +177,7 @@ def _part_contained(ctx: Context, cond: Condition, part: str) -> pd.Series:
     texts = values.where(per_unique(values, lambda u: u.map(lambda v: isinstance(v, str))).astype(bool)).astype(object)
     sliced = texts.str.slice(stop=length) if part == "prefix" else texts.str.slice(-length)
     other = ctx.comparator(cond)
-    result = rowwise(member, sliced, other) if holds_collections(other) else _in_whole(sliced, other)
+    result = rowwise(memberships(), sliced, other) if holds_collections(other) else _in_whole(sliced, other)
     return result & sliced.notna()
 
 
@@ -178,7 +200,8 @@ complement("suffix_is_not_contained_by", "suffix_is_contained_by")
 def _contains(ctx: Context, cond: Condition, case_insensitive: bool) -> pd.Series:
     target, other = _comparator(ctx, cond, case_insensitive)
     if holds_collections(target) or isinstance(other, str):
-        return rowwise(lambda collection, value: member(value, collection), target, as_series(other, target.index))
+        test = memberships()
+        return rowwise(lambda collection, value: test(value, collection), target, as_series(other, target.index))
     if isinstance(other, pd.Series):
         if case_insensitive:
             return rowwise(lambda text, part: isinstance(text, str) and isinstance(part, str) and part in text,
@@ -208,7 +231,8 @@ def _contains_all(ctx: Context, cond: Condition) -> tuple[pd.Series, bool]:
     """The result, and whether it is record by record (else the dataset's, on its first record)."""
     target, other = _comparator(ctx, cond, case_insensitive=False)
     if holds_collections(target) and holds_collections(other):
-        return rowwise(lambda values, wanted: is_collection(wanted) and all(member(w, values) for w in wanted),
+        test = memberships()
+        return rowwise(lambda values, wanted: is_collection(wanted) and all(test(w, values) for w in wanted),
                        target, other), True
     if isinstance(other, COLLECTIONS):
         wanted = set(_flattened(ctx, other))
