@@ -16,24 +16,16 @@ import pandas as pd
 
 from trialkit.validators.core.context import Condition, Context, MissingVariable, empty
 from trialkit.validators.core.operators import complement, operator
-from trialkit.validators.core.operators.sets import is_collection, rowwise
+from trialkit.validators.core.operators.sets import expanded, rowwise
 from trialkit.vectorize import per_unique
 
 NULL_KEY = "_NaN_"     # what CORE fills empty values with before grouping
 
 
 def names(ctx: Context, values: Any) -> list[str]:
-    """Column names from a name or a list of names, a column of lists standing for the names in
-    its first record (``$TIMING_VARIABLES``), in order, without repeats."""
-    out: list[str] = []
-    for value in values if isinstance(values, list) else [values]:
-        if isinstance(value, list):
-            out += names(ctx, value)
-        elif ctx.has(value) and len(ctx.frame) and is_collection(ctx.frame[value].iat[0]):
-            out += list(ctx.frame[value].iat[0])
-        elif isinstance(value, str):
-            out.append(value)
-    return list(dict.fromkeys(out))
+    """Column names from a name or a list of names (a column of lists standing for the names in
+    its first record), in order, without repeats."""
+    return list(dict.fromkeys(v for v in expanded(ctx, values) if isinstance(v, str)))
 
 
 def _present(ctx: Context, wanted: list[str], what: str) -> list[str]:
@@ -181,7 +173,8 @@ def _sorted(frame: pd.DataFrame, by: list[str], ascending: bool | list[bool] = T
 @operator("is_ordered_set")
 def is_ordered_set(ctx: Context, cond: Condition) -> pd.Series:
     """Within each group of the comparator variables, the target's values are in ascending order
-    in the dataset's record order: each record holds the value its position would hold sorted."""
+    in the dataset's record order: each record holds the value its position would hold sorted (a
+    record with an empty group value has nothing to be out of order with)."""
     keys = names(ctx, cond.value)
     frame = pd.DataFrame({**{k: ctx.column(k) for k in keys}, "@target": ctx.column(cond.target)})
     as_is = frame.dropna(subset=keys)
@@ -189,7 +182,7 @@ def is_ordered_set(ctx: Context, cond: Condition) -> pd.Series:
     # both keep each group's records together in the same group order, so positions pair up
     as_is = _sorted(as_is, keys)
     same = pd.Series(as_is["@target"].to_numpy() == ordered["@target"].to_numpy(), index=as_is.index)
-    return same.reindex(ctx.frame.index, fill_value=False)
+    return same.reindex(ctx.frame.index, fill_value=True)
 
 
 complement("is_not_ordered_set", "is_ordered_set")

@@ -97,7 +97,22 @@ def memberships() -> Callable[[Any, Any], bool]:
     return test
 
 
-def folded(value: Any) -> Any:
+def expanded(ctx: Context, values: Any) -> list:
+    """A value or list of values, each name of a column of lists replaced by the elements of its
+    first record (``$TIMING_VARIABLES`` stands for the timing variables), nested lists flattened
+    (CORE's ``flatten_list``)."""
+    out: list = []
+    for value in values if isinstance(values, list) else [values]:
+        if is_collection(value):
+            out += expanded(ctx, list(value))
+        elif ctx.has(value) and len(ctx.frame) and is_collection(ctx.frame[value].iat[0]):
+            out += list(ctx.frame[value].iat[0])
+        else:
+            out.append(value)
+    return out
+
+
+def _folded(value: Any) -> Any:
     """A value, or each element of a collection, in lower case (for the case-insensitive forms)."""
     if isinstance(value, str):
         return value.lower()
@@ -108,10 +123,10 @@ def folded(value: Any) -> Any:
 
 def _fold(values: Any) -> Any:
     if not isinstance(values, pd.Series):
-        return folded(values)
+        return _folded(values)
     if values.dtype != object:
         return values
-    return values.map(folded) if holds_collections(values) else per_unique(values, lambda u: u.map(folded))
+    return values.map(_folded) if holds_collections(values) else per_unique(values, lambda u: u.map(_folded))
 
 
 def _comparator(ctx: Context, cond: Condition, case_insensitive: bool) -> tuple[pd.Series, Any]:
@@ -141,7 +156,7 @@ def _in_whole(target: pd.Series, other: Any) -> pd.Series:
     return found | target.isna() if nulls.any() else found
 
 
-def contained(ctx: Context, cond: Condition, case_insensitive: bool = False) -> pd.Series:
+def _contained(ctx: Context, cond: Condition, case_insensitive: bool = False) -> pd.Series:
     target, other = _comparator(ctx, cond, case_insensitive)
     test = memberships()
     if holds_collections(target):
@@ -158,13 +173,13 @@ def contained(ctx: Context, cond: Condition, case_insensitive: bool = False) -> 
 def is_contained_by(ctx: Context, cond: Condition) -> pd.Series:
     """The value is in the comparator: a literal list, its own row's list (a column of lists), or
     any value of another column. A record holding a list is contained when any element is."""
-    return contained(ctx, cond)
+    return _contained(ctx, cond)
 
 
 @operator("is_contained_by_case_insensitive")
 def is_contained_by_case_insensitive(ctx: Context, cond: Condition) -> pd.Series:
     """``is_contained_by`` ignoring case."""
-    return contained(ctx, cond, case_insensitive=True)
+    return _contained(ctx, cond, case_insensitive=True)
 
 
 complement("is_not_contained_by", "is_contained_by")
@@ -235,7 +250,7 @@ def _contains_all(ctx: Context, cond: Condition) -> tuple[pd.Series, bool]:
         return rowwise(lambda values, wanted: is_collection(wanted) and all(test(w, values) for w in wanted),
                        target, other), True
     if isinstance(other, COLLECTIONS):
-        wanted = set(_flattened(ctx, other))
+        wanted = set(expanded(ctx, list(other)))
     elif isinstance(other, pd.Series):
         wanted = set(other.unique())
     else:
@@ -261,19 +276,6 @@ def not_contains_all(ctx: Context, cond: Condition) -> pd.Series:
         return ~result
     result.iloc[:1] = ~result.iloc[:1]
     return result
-
-
-def _flattened(ctx: Context, values: Any) -> list:
-    """A literal list with each name of a column of lists replaced by that column's first list."""
-    out: list = []
-    for value in values:
-        if is_collection(value):
-            out += _flattened(ctx, value)
-        elif ctx.has(value) and len(ctx.frame) and is_collection(ctx.frame[value].iat[0]):
-            out += list(ctx.frame[value].iat[0])
-        else:
-            out.append(value)
-    return out
 
 
 def _as_set(value: Any) -> set:
@@ -303,7 +305,7 @@ def shares_no_elements_with(ctx: Context, cond: Condition) -> pd.Series:
     return _shared(ctx, cond, lambda n: n == 0)
 
 
-def ordered_subset(values: Any, reference: Any) -> bool:
+def _ordered_subset(values: Any, reference: Any) -> bool:
     if not (is_collection(values) and is_collection(reference)):
         return False
     position = {v: i for i, v in enumerate(reference)}
@@ -318,7 +320,7 @@ def is_ordered_subset_of(ctx: Context, cond: Condition) -> pd.Series:
     """Every element of the record's target list is in its comparator list, in the same relative
     order (a record without two lists is not an ordered subset)."""
     target, other = _comparator(ctx, cond, case_insensitive=False)
-    return rowwise(ordered_subset, target, as_series(other, target.index))
+    return rowwise(_ordered_subset, target, as_series(other, target.index))
 
 
 complement("is_not_ordered_subset_of", "is_ordered_subset_of")
