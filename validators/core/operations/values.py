@@ -79,13 +79,13 @@ def distinct(op: Operation) -> Any:
     keys = _keys(op)
     groups = source[keys].dropna()
     group = groups.groupby(keys, sort=False).ngroup()
-    table = groups.drop_duplicates().reset_index(drop=True)        # in group order
+    table = groups.drop_duplicates().reset_index(drop=True)        # one row per group, numbered in order
     found = pd.DataFrame({"group": group, "value": values[group.index]}).dropna().drop_duplicates()
     found = found.sort_values(["group", "value"], kind="stable")
+    # the sorted values cut where the group number changes: one sorted list per group that has values
     chunks = np.split(found["value"].to_numpy(dtype=object), np.flatnonzero(np.diff(found["group"].to_numpy())) + 1)
-    lists = pd.Series([list(chunk) for chunk in chunks if len(chunk)], index=found["group"].unique(), dtype=object)
-    table["@value"] = lists.reindex(table.index)
-    table["@value"] = table["@value"].map(lambda v: v if isinstance(v, list) else [])
+    lists = dict(zip(found["group"].unique(), (list(chunk) for chunk in chunks)))
+    table["@value"] = pd.Series([lists.get(i, []) for i in range(len(table))], dtype=object)
     return onto_records(op, table, keys, "@value")
 
 
