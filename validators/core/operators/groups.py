@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.validators.core.context import Condition, Context, MissingVariable, empty
+from trialkit.validators.core.iso8601 import read_dates
 from trialkit.validators.core.operators import complement, operator
 from trialkit.validators.core.operators.sets import expanded, rowwise
 from trialkit.vectorize import per_unique
@@ -253,43 +254,39 @@ complement("does_not_have_next_corresponding_record", "has_next_corresponding_re
 
 # -- target_is_sorted_by --------------------------------------------------------------------------
 
-# An ISO 8601 date or date-time, '-' for an unknown part (CORE's date grammar, without intervals).
-ISO_DATE = re.compile(r"^-?\d{4}(-(1[0-2]|0[1-9]|-)(-(3[01]|0[1-9]|[12]\d|-))?)?"
-                      r"(T(2[0-3]|[01]\d|-)(:([0-5]\d|-)(:([0-5]\d|-))?(\.\d+)?)?(Z|[+-](2[0-3]|[01]\d):[0-5]\d)?)?$")
+def _dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """For each value: whether CORE reads it as a date, and its precision as CORE's ``parse_date``
+    counts it: the parts of the text before any '--' (2005-10 has 2, 2005-10-08 has 3)."""
+    valid = read_dates(values).valid
 
-
-def _dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """For each value: whether it is an ISO 8601 date, its text before any '--' (CORE's date text),
-    and its precision (how many parts it gives)."""
-    def read(uniques: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-        valid = uniques.map(lambda v: isinstance(v, str) and ISO_DATE.match(v) is not None).astype(bool)
-        texts = uniques.where(valid).map(lambda v: v.split("--", 1)[0] if isinstance(v, str) else None)
-        parts = texts.map(lambda v: len([p for p in re.split(r"[-T:]", v) if p]) if isinstance(v, str) else 0)
-        return valid, texts.astype(object), parts.astype(int)
-    return per_unique(values.astype(object), read)
+    def parts(uniques: pd.Series) -> pd.Series:
+        texts = uniques.map(lambda v: v.split("--", 1)[0] if isinstance(v, str) else "")
+        return texts.map(lambda v: len([p for p in re.split(r"[-T:]", v) if p])).astype(int)
+    return valid, per_unique(values.astype(object).where(valid), parts)
 
 
 def _overlapping(frame: pd.DataFrame) -> pd.Series:
-    """Records whose comparator date overlaps another date of its group given at another
-    precision (2005-10 and 2005-10-08): their order cannot be known."""
-    valid, texts, precision = _dates(frame["@by"])
-    dated = pd.DataFrame({"group": frame["@group"], "text": texts, "precision": precision})[valid]
+    """Records whose comparator date overlaps a less or more precise date of its group (2005-10 and
+    2005-10-08: the more precise starts with the less precise): their order cannot be known."""
+    valid, precision = _dates(frame["@by"])
+    dated = pd.DataFrame({"group": frame["@group"], "text": frame["@by"], "precision": precision})[valid]
     dated = dated[dated.groupby("group", sort=False)["precision"].transform("nunique") > 1]
     if dated.empty:
         return pd.Series(False, index=frame.index)
-    shorter = per_unique(dated["text"], lambda u: u.map(_shorter_forms))
-    prefixes = dated.assign(prefix=shorter).explode("prefix").dropna(subset=["prefix"])
+    starts = per_unique(dated["text"], lambda u: u.map(_starts))
+    prefixes = dated.assign(prefix=starts).explode("prefix").dropna(subset=["prefix"])
     pairs = prefixes.reset_index(names="longer").merge(
         dated.reset_index(names="shorter"), left_on=["group", "prefix"], right_on=["group", "text"],
         suffixes=("", "_shorter"))
-    pairs = pairs[pairs["precision"] != pairs["precision_shorter"]]
+    pairs = pairs[pairs["precision_shorter"] < pairs["precision"]]
     return pd.Series(frame.index.isin(pd.concat([pairs["longer"], pairs["shorter"]])), index=frame.index)
 
 
-def _shorter_forms(text: str) -> list[str]:
-    """The less precise dates a date text starts with (2005 and 2005-10 for 2005-10-08)."""
+def _starts(text: str) -> list[str]:
+    """The shorter dates a date text starts with, cut before a separator (2005 and 2005-10 for
+    2005-10-08)."""
     cuts = [m.start() for m in re.finditer(r"[-T:]", text) if m.start() > 0]
-    return [text[:c] for c in cuts if text[:c] and text[c - 1] not in "-T:"]
+    return [text[:c] for c in cuts if text[c - 1] not in "-T:"]
 
 
 def _sorted_by_one(frame: pd.DataFrame, ascending: bool, nulls_last: bool) -> pd.Series:
@@ -324,7 +321,7 @@ def _out_of_step(rows: pd.DataFrame, ascending: bool, numeric: bool) -> pd.Serie
     value = rows["@by"] if numeric else pd.Series(pd.factorize(rows["@by"], sort=True)[0], index=rows.index)
     grouped = value.groupby(rows["@group"], sort=False)
     before, after = grouped.shift(1), grouped.shift(-1)
-    comparable = pd.Series(True, index=rows.index) if numeric else _dates(rows["@by"])[0]
+    comparable = pd.Series(True, index=rows.index) if numeric else read_dates(rows["@by"]).valid
     if not ascending:
         before, after = after, before
     # a record with nothing before (or after) it in its group is in step on that side (NaN compares False)
