@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialkit.vectorize import plain
+from trialkit.vectorize import per_unique, plain
 
 SOURCE = "@dataset"     # not a SAS name: it can never clash with a variable
 ROW = "@row"
@@ -172,5 +172,23 @@ def study_from_frames(frames: dict[str, pd.DataFrame], files: dict, standard: st
         stat = path.stat() if path.is_file() else None
         modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="seconds") if stat else ""
         label = entry.meta.label if entry is not None and entry.meta is not None else ""
+        if path.suffix.lower() == ".xpt":
+            frame = transport_rounded(frame)
         datasets.append(Dataset(name.upper(), frame, variables, label, path.name, stat.st_size if stat else 0, modified))
     return Study(datasets, standard, version, define)
+
+
+def transport_rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Num values of an XPT file rounded to 15 decimals, as the CORE engine reads them.
+
+    XPT stores IBM floating point: 2.1956 written by SAS reads back as 2.1955999999999998, which
+    then differs from the text '2.1956' in --STRESC or from 1.3 read from another dataset. CORE
+    rounds every float it reads from XPT to 15 decimals; so do the CORE rules here (trialkit's own
+    rules keep the values as read)."""
+    numeric = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    if not numeric:
+        return frame
+    out = frame.copy()
+    for column in numeric:
+        out[column] = per_unique(out[column], lambda u: u.map(lambda x: round(x, 15)))
+    return out
