@@ -19,6 +19,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from trialkit.validators.core import frames, merge, operations
 from trialkit.validators.core.check import evaluate
 from trialkit.validators.core.context import Context, NotApplicable, NotExecutable
@@ -73,6 +75,14 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
             results[rule.core_id].reason = "not supported by trialkit: " + ", ".join(lacking)
         else:
             runnable.append(rule)
+    with pd.option_context("mode.copy_on_write", True):   # copies only when written: every rule derives frames
+        _run_groups(runnable, results, study, library)
+    for result in results.values():
+        _conclude(result)
+    return [results[r.core_id] for r in rules]
+
+
+def _run_groups(runnable: list[CoreRule], results: dict[str, RuleResult], study: Study, library: Library) -> None:
     for group in _domain_groups(study):
         for rule in runnable:
             result = results[rule.core_id]
@@ -84,9 +94,6 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
                 _run_on(result, dataset, study, library)
             result.seconds += time.perf_counter() - started
         study.release(group[0])
-    for result in results.values():
-        _conclude(result)
-    return [results[r.core_id] for r in rules]
 
 
 def _domain_groups(study: Study) -> list[list[Dataset]]:
