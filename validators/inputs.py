@@ -1,6 +1,8 @@
 """Reading datasets to validate: every XPT, Dataset-JSON (and CSV) dataset of a folder; an unreadable
 file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
-Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules.
+Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules, and the
+whole variable metadata (``attrs["variables"]``: label, type, length) with the file (``attrs["file"]``)
+and dataset label (``attrs["label"]``) for the CORE rules, which look at dataset metadata too.
 
 Every dataset of both folders is held at once while the rules run, so text is held compactly
 (trialkit.vectorize ``compact``): a text column that repeats its values is a pandas ``category``, one
@@ -29,8 +31,11 @@ def read_folder(folder: Path, encoding: str | None = None) -> tuple[dict[str, pd
             if path.suffix.lower() != ".csv":
                 frame, meta = read_dataset(path, encoding=encoding)
                 frame.attrs["labels"] = {v.name: v.label for v in meta.variables}
+                frame.attrs["variables"] = meta.variables
+                frame.attrs["label"] = meta.label
             else:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame.attrs["file"] = str(path)
         except (TrialkitError, OSError, ValueError, pd.errors.ParserError) as exc:
             findings.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: {exc}"))
             continue
