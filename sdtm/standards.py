@@ -20,7 +20,7 @@ from trialkit.sdtm.terminology import Codelist, inline_codelist, own_codelist, r
 from trialkit.spec import load_yaml
 
 __all__ = ["GENERAL_OBSERVATION_CLASSES", "SDTMIG", "SDTM_MODEL", "Codelist", "DomainMeta", "ModelDataset", "ModelVariable",
-           "SdtmModel", "VariableMeta", "domain_class", "inline_codelist", "load_codelists", "load_domains", "load_model"]
+           "SdtmModel", "VariableMeta", "codelist_links", "domain_class", "inline_codelist", "load_codelists", "load_domains", "load_model"]
 
 SDTMIG = "sdtmig-3.4"
 SDTM_MODEL = "sdtm-2.0"
@@ -98,6 +98,15 @@ def load_codelists(name: str = "sdtm-ct.yaml") -> Mapping[str, Codelist]:
         terminology.merge(codelists, file=str(path))
         return terminology
     return {key: own_codelist(key, entry, file=str(path), where=f"codelists.{key}") for key, entry in codelists.items()}
+
+
+def codelist_links(standard: str = SDTMIG) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(dataset, variable) -> the NCI codes of the codelists the IG links to it, in the IG's order (as
+    CORE's variable/codelist map, per dataset). trialkit's additions are included: DOMAIN -> C66734
+    (the IG gives the domain code itself) and DM.COUNTRY -> C66786 (ISO 3166, no longer in SDTM CT)."""
+    ct = load_codelists()
+    return {(name, v.name): tuple(ct[c].code for c in v.codelists)
+            for name, meta in load_domains(standard).items() for v in meta.variables if v.codelists}
 
 
 @dataclass(frozen=True)

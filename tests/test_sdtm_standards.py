@@ -22,6 +22,7 @@ import pytest
 from trialkit.errors import SpecError
 from trialkit.sdtm.standards import (
     GENERAL_OBSERVATION_CLASSES,
+    codelist_links,
     domain_class,
     load_codelists,
     load_domains,
@@ -84,19 +85,19 @@ def test_03_every_codelist_a_variable_names_is_in_the_ct(domains, ct):
     assert missing == set()
 
 
-def test_04_codelist_links_agree_with_the_core_engine_map(domains, ct):
+def test_04_codelist_links_agree_with_the_core_engine_map():
     """The NCI codes of each variable's codelists equal CORE's sdtmig-3-4 map, a second export of the
     CDISC Library, except trialkit's two documented additions (DOMAIN, COUNTRY) and MSRESCAT, whose
     codelist SDTM CT no longer holds."""
     core = {k: set(v) for k, v in pickle.loads(CORE_MAPS.read_bytes())["sdtmig-3-4-codelists"].items() if k != "name"}
     ours: dict[str, set[str]] = {}
-    for meta in domains.values():
-        for v in meta.variables:
-            if v.codelists and v.name not in ("DOMAIN", "COUNTRY"):
-                ours.setdefault(v.name, set()).update(ct[c].code for c in v.codelists)
+    for (_, variable), codes in codelist_links().items():
+        if variable not in ("DOMAIN", "COUNTRY"):
+            ours.setdefault(variable, set()).update(codes)
     assert {k: v for k, v in core.items() if k not in ours} == {"MSRESCAT": {"C85495"}}
     assert {k: (v, core.get(k)) for k, v in ours.items() if core.get(k) != v} == {}
     assert len(ours) == 523
+    assert codelist_links()[("DS", "DSDECOD")] == ("C66727", "C114118", "C150811")
 
 
 def test_05_known_terms(ct):
