@@ -15,9 +15,10 @@ data are read as the CORE engine reads them: each column with the type ``_variab
 from __future__ import annotations
 
 import csv
+import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -101,22 +102,22 @@ def read_case_study(case: Case) -> Study:
 
 def _read_dataset(path: Path, name: str, label: str, declared: pd.DataFrame) -> Dataset:
     dtypes = {v: DTYPES.get(t, str) for v, t in zip(declared["variable"], declared["type"])}
-    options = dict(na_values=[""], keep_default_na=False, index_col=False,
-                   true_values=["True", "TRUE", "true", "1"], false_values=["False", "FALSE", "false", "0"])
+    options = {"na_values": [""], "keep_default_na": False, "index_col": False,
+               "true_values": ["True", "TRUE", "true", "1"], "false_values": ["False", "FALSE", "false", "0"]}
     try:
         frame = pd.read_csv(path, dtype=dtypes or None, **options)
     except ValueError:
         # A Num column holding text ('<5', '.'): the CORE engine cannot read the file at all; keep
         # such a column as text so the other rules still see the data.
         frame = pd.read_csv(path, dtype={v: (str if t is float else t) for v, t in dtypes.items()}, **options)
-        for name in (v for v, t in dtypes.items() if t is float and v in frame.columns):
-            numbers = pd.to_numeric(frame[name], errors="coerce")
-            if (numbers.notna() | frame[name].isna()).all():
-                frame[name] = numbers
+        for column in (v for v, t in dtypes.items() if t is float and v in frame.columns):
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            if (numbers.notna() | frame[column].isna()).all():
+                frame[column] = numbers
     frame = frame.replace({np.nan: None})
     variables = tuple(Variable(v, lab, t, _length(n), i) for i, (v, lab, t, n) in enumerate(
         zip(declared["variable"], declared["label"], declared["type"], declared["length"]), start=1))
-    modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
+    modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds")
     return Dataset(name, frame, variables, label, path.name, path.stat().st_size, modified)
 
 
@@ -144,7 +145,7 @@ def _number(value: str) -> str:
         number = float(value)
     except ValueError:
         return value
-    return repr(number) if number == number and value.strip() == value else value
+    return repr(number) if not math.isnan(number) and value.strip() == value else value
 
 
 def run_case(case: Case, rule: CoreRule | None = None) -> CaseResult:

@@ -117,10 +117,20 @@ def empty(series: pd.Series) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
     out = series.isna() | series.eq("")
-    collections = series.map(lambda v: isinstance(v, (list, set, dict, tuple)))
-    if collections.any():
+    if holds_collections(series):
+        collections = series.map(lambda v: isinstance(v, (list, set, dict, tuple)))
         out = out | series[collections].map(is_empty_value).reindex(series.index, fill_value=False)
     return out.astype(bool)
+
+
+def holds_collections(series: pd.Series) -> bool:
+    """Whether an object column may hold lists (operation results do; data read from files never):
+    pandas' type inference runs in C, so plain text columns are told apart without a Python call
+    per value."""
+    if series.dtype != object:
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty", "floating", "integer",
+                                                                 "mixed-integer-float", "boolean")
 
 
 def as_series(value: Any, index: pd.Index) -> pd.Series:

@@ -4,8 +4,9 @@ A rule is read as published: the loader checks its shape (the keys each section 
 operator of the Check tree and every operation known to the interpreter) and keeps the rest as
 data. A file that cannot be used is a :class:`RuleLoadError` naming the file and the key, collected
 by :func:`load_rules` beside the rules that load, so that one broken file in a sponsor's folder
-never stops the others. An operator or operation the interpreter does not have is not a load
-error: the rule loads, and the engine reports it as not executed with that reason.
+never stops the others. An operator or operation the interpreter does not have is a load error in
+a user's folder (``strict``: most likely a typo), while a shipped rule that needs one loads and is
+reported by the engine as not executed, with that reason.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TOP_KEYS = {"Authorities", "Check", "Core", "Description", "Executability", "Out
             "Sensitivity", "Operations", "Match Datasets", "Grouping Variables"}
 CHECK_KEYS = {"name", "operator", "value", "value_is_literal", "value_is_reference", "prefix", "suffix", "within",
               "type_insensitive", "case_insensitive", "round_values", "ordering", "regex", "negative", "date_component",
-              "comparator", "order", "context", "metadata", "variables"}
+              "comparator", "order", "context", "metadata", "variables", "separator"}
 SCOPE_KEYS = {"Classes", "Domains", "Use Case", "Data Structures", "Entities", "Datasets"}
 
 
@@ -146,8 +147,9 @@ def leaves(node: Any) -> list[dict]:
     return []
 
 
-def load_rule(path: Path) -> CoreRule:
-    """Read and check one rule file; a problem is a RuleLoadError naming the file and key."""
+def load_rule(path: Path, strict: bool = False) -> CoreRule:
+    """Read and check one rule file; a problem is a RuleLoadError naming the file and key. ``strict``:
+    every operator and operation must be one the interpreter has."""
     data = load_yaml(path)
     file = str(path)
     if not isinstance(data, dict):
@@ -173,7 +175,28 @@ def load_rule(path: Path) -> CoreRule:
     for i, match in enumerate(data.get("Match Datasets") or []):
         if not isinstance(match, dict) or not match.get("Name"):
             raise RuleLoadError("a match dataset needs a Name", file=file, key=f"Match Datasets[{i}]")
+    if strict:
+        _check_vocabulary(data, file)
     return CoreRule(str(core["Id"]), file, data)
+
+
+def _check_vocabulary(data: dict, file: str) -> None:
+    from trialkit.validators.core import operations, operators
+
+    names, known = operators.known(), operations.known()
+    for path, leaf in _leaves_with_keys(data["Check"], "Check"):
+        if leaf["operator"] not in names:
+            raise RuleLoadError(f"unknown operator {leaf['operator']!r}", file=file, key=f"{path}.operator")
+    for i, operation in enumerate(data.get("Operations") or []):
+        if operation["operator"] not in known:
+            raise RuleLoadError(f"unknown operation {operation['operator']!r}", file=file, key=f"Operations[{i}].operator")
+
+
+def _leaves_with_keys(node: Any, key: str) -> list[tuple[str, dict]]:
+    if isinstance(node, list):
+        return [pair for i, item in enumerate(node) for pair in _leaves_with_keys(item, f"{key}[{i}]")]
+    group = next((k for k in ("all", "any", "not") if k in node), None)
+    return _leaves_with_keys(node[group], f"{key}.{group}") if group else [(key, node)]
 
 
 def _check_tree(node: Any, file: str, key: str) -> None:
@@ -203,13 +226,15 @@ def rules_folder(name: str = SHIPPED) -> Path:
     return Path(str(resources.files("trialkit.specs").joinpath("rules", name)))
 
 
-def load_rules(folder: Path) -> tuple[list[CoreRule], list[RuleLoadError]]:
+def load_rules(folder: Path, strict: bool = False) -> tuple[list[CoreRule], list[RuleLoadError]]:
     """Every ``*.yml`` / ``*.yaml`` rule of a folder (and its subfolders, as the open rules repository
     nests ``CORE-nnnnnn/rule.yml``), and the files that could not be loaded."""
+    if not Path(folder).is_dir():
+        return [], [RuleLoadError("rules folder not found", file=str(folder))]
     rules, errors, seen = [], [], {}
     for path in sorted(p for p in Path(folder).rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()):
         try:
-            rule = load_rule(path)
+            rule = load_rule(path, strict)
         except SpecError as exc:
             errors.append(exc if isinstance(exc, RuleLoadError) else RuleLoadError(exc.message, file=str(path), row=exc.row))
             continue

@@ -15,7 +15,7 @@ or concatenated frame still names the record in the file the user has.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -82,9 +82,11 @@ class Dataset:
 
     @property
     def is_ap(self) -> bool:
+        """An associated-persons dataset: with APID, or named AP.. (as CORE tells; APSU without APID
+        is still AP, its -- being SU)."""
         if self.is_supp:
             return bool(self.rdomain) and len(self.rdomain) == 4 and self.rdomain.startswith("AP")
-        return "APID" in self.first_record
+        return "APID" in self.first_record or self.name.startswith("AP")
 
     @property
     def ap_suffix(self) -> str:
@@ -145,25 +147,29 @@ class Study:
 
 
 def tag(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """``frame`` with its source dataset and 1-based record numbers (a new frame)."""
+    """``frame`` with its source dataset and 1-based record numbers (a new frame, without the reader's
+    ``attrs``: pandas deep-copies attrs into every frame derived from one, which on a large study
+    cost more than the rules)."""
     out = frame.copy()
+    out.attrs = {}
     out[SOURCE] = name
     out[ROW] = range(1, len(frame) + 1)
     return out
 
 
-def study_from_frames(frames: dict[str, pd.DataFrame], standard: str = "sdtmig", version: str = "3-4",
+def study_from_frames(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig", version: str = "3-4",
                       define: Path | None = None) -> Study:
-    """A study of the frames ``validators.inputs.read_folder`` read (metadata in their ``attrs``), in
-    name order as the CORE engine lists a folder."""
+    """A study of the frames ``validators.inputs.read_folder`` read, with the metadata it gave
+    (``files``: name -> DatasetFile), in name order as the CORE engine lists a folder."""
     datasets = []
     for name, frame in sorted(frames.items()):
-        file = Path(frame.attrs.get("file", f"{name.lower()}.xpt"))
-        declared = frame.attrs.get("variables") or ()
+        entry = files.get(name)
+        path = Path(entry.path) if entry is not None else Path(f"{name.lower()}.xpt")
+        declared = entry.meta.variables if entry is not None and entry.meta is not None else ()
         variables = tuple(Variable(v.name, v.label, v.type, v.length, i) for i, v in enumerate(declared, start=1)) or \
             tuple(Variable(c, "", "Char", None, i) for i, c in enumerate(frame.columns, start=1))
-        stat = file.stat() if file.is_file() else None
-        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).isoformat(timespec="seconds") if stat else ""
-        datasets.append(Dataset(name.upper(), frame, variables, str(frame.attrs.get("label", "")), file.name,
-                                stat.st_size if stat else 0, modified))
+        stat = path.stat() if path.is_file() else None
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="seconds") if stat else ""
+        label = entry.meta.label if entry is not None and entry.meta is not None else ""
+        datasets.append(Dataset(name.upper(), frame, variables, label, path.name, stat.st_size if stat else 0, modified))
     return Study(datasets, standard, version, define)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trialkit.validators.core.context import Condition, Context, MissingVariable, as_series, empty
+from trialkit.validators.core.context import Condition, Context, as_series, empty
 from trialkit.validators.core.operators import complement, operator
 
 
@@ -44,13 +44,14 @@ complement("non_empty", "empty")
 
 
 def _comparison(ctx: Context, cond: Condition) -> pd.Series:
-    """The comparator per record, resolving value_is_reference (a column naming a column)."""
+    """The comparator per record, resolving value_is_reference (a column naming a column; null where
+    the named column does not exist)."""
     if cond.params.get("value_is_reference"):
         names = ctx.column(cond.value)
         out = pd.Series([None] * len(ctx.frame), index=ctx.frame.index, dtype=object)
         for name in names.dropna().unique():
             if name not in ctx.frame.columns:
-                raise MissingVariable(str(name))
+                continue                # CORE: a reference to a variable the record lacks is null
             rows = names == name
             out[rows] = ctx.frame.loc[rows, name].astype(object)
         return out
@@ -94,7 +95,7 @@ def _sides(ctx: Context, cond: Condition, case_insensitive: bool) -> tuple[pd.Se
     if cond.params.get("type_insensitive"):
         target, other = target.map(normalized_text), other.map(normalized_text)
     if case_insensitive:
-        lower = lambda v: v.lower() if isinstance(v, str) and v else None  # noqa: E731
+        lower = lambda v: v.lower() if isinstance(v, str) and v else None
         target, other = target.map(lower), other.map(lower)
     return target, other, both_empty
 
