@@ -24,6 +24,7 @@ about, so a column of 100,000 dates costs what its distinct dates cost:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,7 +91,9 @@ def _read_distinct(uniques: pd.Series) -> tuple[pd.Series, ...]:
             pd.Series(np.array(moment, dtype="datetime64[us]")))
 
 
+@lru_cache(maxsize=1 << 18)
 def _read(value: Any) -> tuple[bool, bool, bool, Any, float, Any]:
+    """One value's facts; remembered, since every date rule of a study reads the same --DTC values."""
     if not isinstance(value, str):
         return False, False, False, None, np.nan, None
     match = DATE.match(value)

@@ -57,7 +57,8 @@ def _domain_in_scope(domains: dict, dataset: Dataset) -> bool:
 
 
 def _family(dataset: Dataset, names: list[str]) -> bool:
-    """SUPP-- / SQ-- / AP-- / APFA-- name families: any such entry matches any supplemental or
-    associated-persons dataset, as in the CORE engine."""
-    families = {"SUPP--", "SQ--", "AP--", "APFA--"}
-    return bool(families.intersection(names)) and (dataset.is_supp or dataset.is_ap)
+    """Name families: ``SUPP--`` / ``SQ--`` match every supplemental qualifier dataset, ``AP--`` /
+    ``APFA--`` every associated-persons dataset (CORE 0.17.1's reading)."""
+    if dataset.is_supp:
+        return bool({"SUPP--", "SQ--"}.intersection(names))
+    return dataset.is_ap and bool({"AP--", "APFA--"}.intersection(names))

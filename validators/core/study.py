@@ -131,7 +131,8 @@ class Study:
         key = self._key(dataset)
         if key not in self._content:
             parts = [tag(d.frame, d.name) for d in self.siblings(dataset)]
-            self._content[key] = plain(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True))
+            # .copy() consolidates the frame's blocks once, instead of in every rule's operations
+            self._content[key] = plain(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)).copy()
         return self._content[key]
 
     def release(self, dataset: Dataset) -> None:

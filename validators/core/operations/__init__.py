@@ -11,7 +11,9 @@ writes it, with the frame it reads and the evaluation context). Its result is ad
 
 ``domain`` reads another dataset (``domain: DM``; on a SUPP-- dataset ``SUPP--`` is that dataset, and
 elsewhere a name ending in ``--`` is the first dataset whose name starts so, as in CORE); a domain
-the study lacks makes the rule not applicable to this dataset, as in CORE.
+the study lacks makes the rule not applicable to this dataset, as in CORE. Without ``domain`` an
+operation reads the evaluation frame when that holds the dataset's records, and the dataset's own
+records otherwise (the frame of a metadata rule, a relationship dataset), as CORE does.
 """
 
 from __future__ import annotations
@@ -79,19 +81,28 @@ def apply(ctx: Context) -> pd.DataFrame:
 def _call(params: dict, ctx: Context) -> Operation:
     domain = params.get("domain")
     source_dataset, source = ctx.dataset, ctx.frame
-    if domain:
-        name = domain
-        if name.startswith(("SUPP", "SQ")) and name.endswith("--"):
-            name = name[:-2] + ctx.dataset.rdomain if ctx.dataset.rdomain else name
-        if name not in (ctx.dataset.unsplit_name, ctx.dataset.name) or name.startswith(("SUPP", "SQ", "RELREC", "CO")):
-            other = ctx.study.by_name(name) or next(
-                (d for d in ctx.study.datasets if name.endswith("--") and d.unsplit_name.startswith(name[:-2])), None)
-            if other is None:
-                raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
-            source_dataset, source = other, ctx.study.content(other)
+    name = domain or ctx.dataset.unsplit_name      # CORE: without a domain, the dataset's own
+    if name.startswith(("SUPP", "SQ")) and name.endswith("--"):
+        name = name[:-2] + ctx.dataset.rdomain if ctx.dataset.rdomain else name
+    if not _holds_records_of(ctx.frame, name):
+        other = ctx.study.by_name(name) or next(
+            (d for d in ctx.study.datasets if name.endswith("--") and d.unsplit_name.startswith(name[:-2])), None)
+        if other is None:
+            raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
+        source_dataset, source = other, ctx.study.content(other)
     prefix = domain or ctx.wildcard     # CORE: ``--`` in the target stands for the domain read
     return Operation(str(params["id"]), str(params["operator"]), resolve_wildcard(params.get("name"), prefix),
                      params, ctx, source, source_dataset)
+
+
+def _holds_records_of(frame: pd.DataFrame, domain: str) -> bool:
+    """Whether the evaluation frame holds the records of ``domain`` (CORE's test: its first DOMAIN
+    value), so the operation reads the frame; otherwise (a metadata frame, a relationship dataset,
+    another domain) it reads the domain's records."""
+    relationship = domain in ("RELREC", "RELSUB", "CO") or domain.startswith(("SUPP", "SQ"))
+    if relationship or "DOMAIN" not in frame.columns or frame.empty:
+        return False
+    return frame["DOMAIN"].iat[0] == domain
 
 
 def _add(frame: pd.DataFrame, op: Operation, result: Any) -> pd.DataFrame:
