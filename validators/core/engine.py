@@ -23,7 +23,7 @@ import pandas as pd
 
 from trialkit.validators.core import frames, merge, operations
 from trialkit.validators.core.check import evaluate
-from trialkit.validators.core.context import Context, NotApplicable, NotExecutable
+from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.operators import OPERATORS, known
 from trialkit.validators.core.outcome import CoreFinding, findings
@@ -58,6 +58,21 @@ def missing_vocabulary(rule: CoreRule) -> list[str]:
 def run_rule(rule: CoreRule, study: Study, library: Library) -> RuleResult:
     """One rule over every dataset of the study."""
     return run_rules([rule], study, library, check_standard=False)[0]
+
+
+def _require_checked_variables(rule: CoreRule, dataset: Dataset) -> None:
+    """Stop early when a condition every record must meet names a variable the dataset lacks: the
+    check would stop there anyway (CORE: skipped), and most rules meet most datasets this way, so
+    nothing is built for them. Only for record rules without merges or operations, which could
+    bring the variable in."""
+    if rule.rule_type != "Record Data" or rule.match_datasets or rule.operations:
+        return
+    check = rule.check
+    for leaf in check.get("all", []) if isinstance(check, dict) else []:
+        if isinstance(leaf, dict) and "operator" in leaf and leaf["operator"] not in ("exists", "not_exists"):
+            name = resolve_wildcard(leaf.get("name"), dataset.wildcard)
+            if isinstance(name, str) and name not in dataset.frame.columns:
+                raise MissingVariable(name)
 
 
 def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True) -> list[RuleResult]:
@@ -138,6 +153,7 @@ def _conclude(result: RuleResult) -> None:
 
 
 def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+    _require_checked_variables(rule, dataset)
     frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     ctx.frame = merge.apply(ctx)
