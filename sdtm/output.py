@@ -3,7 +3,10 @@ the findings as JSON.
 
 Types follow the SDTMIG metadata: Num variables are written as numbers, Char variables as text
 (numbers mapped into a Char variable, e.g. a blast percentage into LBORRES, are written in their
-shortest exact form: 12.5, 3). Provenance columns (_form, _row) never reach the XPT.
+shortest exact form: 12.5, 3). Provenance columns (_form, _row) never reach the XPT: they go to
+the sidecar provenance.csv (dataset, record, form, row: record is the 1-based record number in the
+written dataset, form and row the raw record behind it), which later stages read to name the raw
+row behind a record (trialkit.lineage).
 """
 
 from __future__ import annotations
@@ -58,6 +61,25 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
             raise TrialkitError(f"value {frame[col].iloc[row]!r} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
 
 
+PROVENANCE_FILE = "provenance.csv"
+PROVENANCE_COLUMNS = ["dataset", "record", "form", "row"]
+
+
+def provenance(domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The raw records behind each record of ``frame``: one row per (record, raw record); a DM record
+    merged from several forms has one per form. Trial design and derived datasets (SV, SE) have none."""
+    parts = []
+    for form_col in (c for c in frame.columns if c.startswith("_form")):
+        row_col = "_row" + form_col.removeprefix("_form")
+        rows = pd.to_numeric(frame[row_col], errors="coerce")
+        has = rows.notna().to_numpy()
+        parts.append(pd.DataFrame({"dataset": domain, "record": np.flatnonzero(has) + 1,
+                                   "form": frame[form_col].to_numpy()[has], "row": rows.to_numpy()[has].astype(np.int64)}))
+    if not parts:
+        return pd.DataFrame(columns=PROVENANCE_COLUMNS)
+    return pd.concat(parts, ignore_index=True).sort_values("record", kind="stable")
+
+
 def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",),
                links=None, written=None) -> dict:
     """Write each dataset as XPT and/or Dataset-JSON (``formats``: xpt, json, ndjson; ``links``: the
@@ -66,7 +88,9 @@ def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: 
     (trialkit.define.WrittenDatasets), for define.xml."""
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
+    lineage = []
     for domain, frame in sorted(result.datasets.items()):
+        lineage.append(provenance(domain, frame))
         columns = dataset_columns(domain, frame, result.specs)
         meta = dataset_meta(domain, columns)
         data = xpt_frame(frame, meta)
@@ -75,6 +99,7 @@ def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: 
         if written is not None:
             written.add(files, data, meta)
         summary[domain] = {"file": files[0].name, "records": len(frame), "variables": len(meta.variables)}
+    pd.concat(lineage, ignore_index=True).to_csv(out / PROVENANCE_FILE, index=False, lineterminator="\n")
     ledger = result.ledger.to_dict()
     (out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
     (out / "findings.json").write_text(json.dumps([f.to_dict() for f in result.findings], indent=2) + "\n", encoding="utf-8")
