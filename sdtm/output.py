@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.dataset_json import write_dataset
+from trialkit.display import show
 from trialkit.errors import TrialkitError
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
@@ -58,7 +59,7 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
         bad = ~per_unique(frame[col].astype(str), lambda u: u.str.match(ISO_8601))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TrialkitError(f"value {frame[col].iloc[row]!r} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
+            raise TrialkitError(f"value {show(frame[col].iloc[row])} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
 
 
 PROVENANCE_FILE = "provenance.csv"

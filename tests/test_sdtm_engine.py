@@ -189,11 +189,11 @@ def test_sdtm_engine_01_clean_run_has_no_findings_and_the_ledger_reconciles(clea
 def test_sdtm_engine_02_every_dataset_round_trips_through_xpt_v5(clean):
     """Test 2: every dataset is written as <domain>.xpt (v5), reads back with exactly the data handed
     to the writer, carries the SDTMIG labels and types and no provenance column; nothing else but
-    ledger.json and findings.json is written."""
+    ledger.json, findings.json and the provenance sidecar is written."""
     result = clean.result
     standard = load_domains()
     written = {p.name for p in clean.out.iterdir()}
-    assert written == {f"{d.lower()}.xpt" for d in result.datasets} | {"ledger.json", "findings.json"}
+    assert written == {f"{d.lower()}.xpt" for d in result.datasets} | {"ledger.json", "findings.json", "provenance.csv"}
     for domain, frame in result.datasets.items():
         path = clean.out / f"{domain.lower()}.xpt"
         assert path.read_bytes()[:48] == XPT_V5_HEADER, domain

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from trialkit.vectorize import per_unique
+
 SAS_EPOCH = pd.Timestamp("1960-01-01")
 MISSING = "missing"
 
@@ -77,3 +79,13 @@ def show_list(values: Iterable, limit: int = 10) -> str:
     items = [plain(v) for v in values]
     more = len(items) - limit
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def plain_values(values: pd.Series, variable: str | None = None) -> pd.Series:
+    """``plain`` over a column, once per distinct value: for messages built column-wise."""
+    return per_unique(values, lambda u: pd.Series([plain(v, variable) for v in u], index=u.index, dtype=object))
+
+
+def show_values(values: pd.Series, variable: str | None = None) -> pd.Series:
+    """``show`` over a column, once per distinct value."""
+    return per_unique(values, lambda u: pd.Series([show(v, variable) for v in u], index=u.index, dtype=object))

@@ -58,7 +58,7 @@ def mapping_findings(sdtm_dir: Path) -> list[ValidationFinding]:
         try:
             out += convert(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            out.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: {exc!r}"))
+            out.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: not the file the SDTM stage writes ({type(exc).__name__}: {exc})"))
     return out
 
 
