@@ -345,9 +345,11 @@ def parse_profile(data: object, *, source: str = "<profile>") -> Profile:
     """Check a profile mapping against its model's schema; the first problem becomes a SpecError
     naming the key."""
     models = model_schemas()
-    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a mapping, got {type(data).__name__}", file=source, key="(top level)")
+    model = data.get("model")
     if model not in models:
-        raise SpecError(f"{'unknown model ' + repr(model) if model else 'required key is missing'}; the simulator's "
+        raise SpecError(f"{f'unknown model {model}' if model else 'required key is missing'}; the simulator's "
                         f"models: {', '.join(models)}", file=source, key="model")
     try:
         return models[model].model_validate(data)
