@@ -58,13 +58,14 @@ def dictionary_findings(frame: pd.DataFrame, name: str, dictionary: RawDictionar
 
 def _mismatch(raw_dir: Path, dictionary: RawDictionary, studyid: str, subject_form: str) -> str | None:
     """Why the export in ``raw_dir`` cannot be of the study, or None when it can be: none of the
-    raw dictionary's forms is there, or the subject form holds no record with the study's STUDYID."""
+    raw dictionary's forms is there, the subject list (the form every subject is checked against)
+    is not, or it holds no record with the study's STUDYID."""
     present = {p.stem for p in Path(raw_dir).glob("*.csv")}
     if not set(dictionary.forms) & present:
         return f"none of its forms ({show_list((f'{n}.csv' for n in dictionary.forms), 4)}) is in the folder"
     path = Path(raw_dir) / f"{subject_form}.csv"
     if not path.is_file():
-        return None
+        return f"its subject list {subject_form}.csv is not in the folder, so no record could be mapped"
     try:
         ids = set(pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["STUDYID"])["STUDYID"].str.strip())
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
@@ -88,7 +89,7 @@ def check_export_study(raw_dir: Path, study: str | Path, dictionary: RawDictiona
         if Path(study_dir(name)) == Path(study_dir(study)):
             continue
         other = load_study_config(name)
-        if _mismatch(raw_dir, load_raw_dictionary(name), other.studyid, other.subjects) is None:
+        if _mismatch(raw_dir, load_raw_dictionary(name), other.studyid, other.subject_form) is None:
             matches.append(name)
     hint = f"it looks like an export of {matches[0]}: give --study {matches[0]}" if matches else \
         "give --study with the study the export belongs to"

@@ -126,21 +126,22 @@ def print_findings(findings: list, where: Path) -> None:
 
 
 def print_validation(findings: list, checked: list[str], out: Path) -> None:
-    """The validation summary as a terminal table: findings per rule (with its title), severity and dataset."""
+    """The validation summary, one line per rule that found something: id, severity, the rule's
+    title, and how many findings in which datasets (a line each, so a narrow terminal or a CI log
+    wraps it without mixing rules)."""
     from collections import Counter
-
-    from rich.table import Table
 
     from trialkit.validators.report import summary
     from trialkit.validators.rules import RULES
 
-    table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)
-    for col in ("rule", "title", "severity", "dataset", "findings"):
-        table.add_column(col)
-    for (r, sev, ds), n in sorted(Counter((f.rule, f.severity, f.dataset) for f in findings).items()):
-        table.add_row(r, RULES[r].title if r in RULES else "", sev, ds, str(n))
-    stdout_console.print(table)
-    stdout_console.print("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
+    click.echo(f"trialkit validate: {len(checked)} datasets")
+    per_rule = Counter((f.rule, f.severity) for f in findings)
+    per_dataset = Counter((f.rule, f.dataset) for f in findings)
+    for (rule_id, severity), n in sorted(per_rule.items()):
+        title = RULES[rule_id].title if rule_id in RULES else ""
+        where = ", ".join(f"{d} {k}" for (r, d), k in sorted(per_dataset.items()) if r == rule_id)
+        click.echo(f"  {rule_id} {severity}: {title}: {n} ({where})")
+    click.echo("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
 
 
 def _formats(ctx, param, value: str) -> tuple[str, ...]:
