@@ -180,7 +180,7 @@ def stage_errors(sdtm_findings: list[Finding], adam_causes: list[str], base: Pat
     errors = [f for f in sdtm_findings if f.severity == "error"]
     lines = []
     if errors:
-        lines.append(f"SDTM: {len(errors)} error(s) in the raw export:")
+        lines.append(f"SDTM: {len(errors)} error(s) in the raw export (every finding: {base / 'sdtm' / 'findings.json'}):")
         lines += ["  " + line for line in error_lines(errors, base / "sdtm" / "findings.json", limit)]
     return lines + adam_causes
 
