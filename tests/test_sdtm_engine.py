@@ -537,3 +537,24 @@ def test_sdtm_engine_08_missing_form_file_is_a_warning_and_the_rest_maps(tmp_pat
         assert len(frame) == len(before[domain]) - (lost if domain == "CE" else 0), domain
     assert not (result.datasets["CE"]["_form"] == "smn").any()
     pd.testing.assert_frame_equal(public("AE", result.datasets["AE"], result.specs), public("AE", before["AE"], clean.result.specs))
+
+
+# ---- Test 9 ------------------------------------------------------------------------------------
+def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
+    """Test 9: provenance.csv (written beside the datasets) gives each record of each dataset the raw
+    form and row it came from: an AE record's AETERM is its ae.csv row's, a DM record's SUBJID its
+    enrol.csv and dm.csv rows'; the raw rows named are exactly the rows the ledger says landed."""
+    provenance = pd.read_csv(clean.out / "provenance.csv", dtype={"dataset": str, "form": str})
+    ae, _ = read_xpt(clean.out / "ae.xpt")
+    raw_ae = read_form(clean.raw / "ae.csv")
+    rows = provenance[provenance["dataset"] == "AE"].sort_values("record")
+    assert rows["record"].tolist() == list(range(1, len(ae) + 1)) and set(rows["form"]) == {"ae"}
+    assert ae["AETERM"].tolist() == raw_ae["AETERM"].str.strip().iloc[rows["row"] - 1].tolist()
+    dm, _ = read_xpt(clean.out / "dm.xpt")
+    for form in ("enrol", "dm"):
+        own = provenance[(provenance["dataset"] == "DM") & (provenance["form"] == form)].sort_values("record")
+        raw = read_form(clean.raw / f"{form}.csv")
+        assert dm["SUBJID"].iloc[own["record"] - 1].tolist() == raw["SUBJID"].iloc[own["row"] - 1].tolist()
+    landed = clean.result.ledger.landed
+    for form, rows in provenance.groupby("form")["row"]:
+        assert set(rows) == landed[form], form
