@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from trialkit.display import show
 from trialkit.errors import SpecError
 from trialkit.spec import load_yaml, shipped_studies, study_dir
 
@@ -370,7 +371,7 @@ def parse_profile(data: object, *, source: str = "<profile>") -> Profile:
         else:
             message = err["msg"].removeprefix("Value error, ")
             if not isinstance(err.get("input"), (dict, list)) and err["type"] != "value_error":
-                message += f" (got {err['input']!r})"
+                message += f" (got {show(err['input'])})"
         extra = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise SpecError(message + extra, file=source, key=key or "(top level)") from None
 

@@ -140,7 +140,7 @@ def test_pipeline_06_force_writes_the_report_under_a_banner_naming_the_errors(ex
 def test_pipeline_07_an_adam_error_names_the_sdtm_record_and_raw_row_behind_it(export, tmp_path):
     """Test 7: an impossible randomization date in enrol.csv stopped ADaM with 'EFS: no event and no
     censoring date for 1 subject', pointing nowhere. Now run and adam name the subject's SDTM DM
-    record, the raw rows behind it (provenance.csv) and the SDTM stage's error on enrol.csv's row and
+    record, the raw rows behind it (provenance.tsv) and the SDTM stage's error on enrol.csv's row and
     RANDDAT column with its value and spec key; run stops before the report (exit 1), adam exits 2."""
     row = 3
 
@@ -158,6 +158,7 @@ def test_pipeline_07_an_adam_error_names_the_sdtm_record_and_raw_row_behind_it(e
     cause = f"enrol.csv row {row} column RANDDAT: impossible date (value '31-APR-2017') [spec DM.yaml:"
     assert cause in result.stderr
     assert not (out / "adam").exists() and not (out / "report").exists()
+    assert "ADaM: not written" in result.stdout and json.loads((out / "manifest.json").read_text())["adam"] is None
 
     alone = run_cli("adam", out / "sdtm", "--out", tmp_path / "adam")
     assert alone.exit_code == 2

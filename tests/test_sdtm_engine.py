@@ -37,6 +37,7 @@ from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import SimulatedStudy, simulate_study
 from trialkit.simulate.writer import write_export
 from trialkit.spec import study_dir
+from trialkit.validators.inputs import read_folder
 from trialkit.xpt import read_xpt
 
 STUDY = "ball_relapse"
@@ -193,7 +194,7 @@ def test_sdtm_engine_02_every_dataset_round_trips_through_xpt_v5(clean):
     result = clean.result
     standard = load_domains()
     written = {p.name for p in clean.out.iterdir()}
-    assert written == {f"{d.lower()}.xpt" for d in result.datasets} | {"ledger.json", "findings.json", "provenance.csv"}
+    assert written == {f"{d.lower()}.xpt" for d in result.datasets} | {"ledger.json", "findings.json", "provenance.tsv"}
     for domain, frame in result.datasets.items():
         path = clean.out / f"{domain.lower()}.xpt"
         assert path.read_bytes()[:48] == XPT_V5_HEADER, domain
@@ -541,10 +542,10 @@ def test_sdtm_engine_08_missing_form_file_is_a_warning_and_the_rest_maps(tmp_pat
 
 # ---- Test 9 ------------------------------------------------------------------------------------
 def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
-    """Test 9: provenance.csv (written beside the datasets) gives each record of each dataset the raw
+    """Test 9: provenance.tsv (written beside the datasets) gives each record of each dataset the raw
     form and row it came from: an AE record's AETERM is its ae.csv row's, a DM record's SUBJID its
     enrol.csv and dm.csv rows'; the raw rows named are exactly the rows the ledger says landed."""
-    provenance = pd.read_csv(clean.out / "provenance.csv", dtype={"dataset": str, "form": str})
+    provenance = pd.read_csv(clean.out / "provenance.tsv", sep="\t", dtype={"dataset": str, "form": str})
     ae, _ = read_xpt(clean.out / "ae.xpt")
     raw_ae = read_form(clean.raw / "ae.csv")
     rows = provenance[provenance["dataset"] == "AE"].sort_values("record")
@@ -558,3 +559,4 @@ def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
     landed = clean.result.ledger.landed
     for form, rows in provenance.groupby("form")["row"]:
         assert set(rows) == landed[form], form
+    assert "PROVENANCE" not in read_folder(clean.out)[0]       # validate does not take it for a dataset

@@ -279,7 +279,8 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
                    "with a banner naming them on every page:", err=True)
     for line in errors:
         click.echo(f"  {line}", err=True)
-    click.echo(f"SDTM: {out / 'sdtm'}; ADaM: {out / 'adam'}; validation: {counts} ({out / 'validation'})")
+    adam = out / manifest["adam"] if manifest["adam"] else "not written"
+    click.echo(f"SDTM: {out / 'sdtm'}; ADaM: {adam}; validation: {counts} ({out / 'validation'})")
     click.echo(f"stages: {seconds}; manifest: {out / 'manifest.json'}")
     click.echo(f"report: {out / manifest['report']}" if manifest["report"] else "report: not written")
     return manifest
@@ -294,7 +295,7 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
 @click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
               help="Lowest validation severity that makes the exit code 1.")
 @click.option("--force", is_flag=True, help="Write the report even when the SDTM stage found errors in the data, "
-              "with a banner naming them on every page (exit code 1 all the same).")
+              "with a banner naming them on every page (exit code 1 all the same; no report without ADaM).")
 @FORMAT_OPTION
 @reports_errors
 def run(study, raw, out, strict, fail_on, force, formats):

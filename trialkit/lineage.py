@@ -3,7 +3,7 @@
 An ADaM derivation that stops names a dataset and the subjects at fault ("EFS: no event and no
 censoring date for 1 subject"). The cause is nearly always upstream: a raw value the SDTM stage could
 not map left an SDTM variable empty. The SDTM stage wrote what is needed to find it, beside the
-datasets: provenance.csv (the raw form and row of every SDTM record, sdtm/output.py) and
+datasets: provenance.tsv (the raw form and row of every SDTM record, sdtm/output.py) and
 findings.json (every value it could not map, with file, row, column, value and spec key). This
 module reads them; it never re-derives anything.
 """
@@ -23,11 +23,11 @@ SHOWN_SUBJECTS = 3
 
 
 def read_provenance(sdtm_dir: Path) -> pd.DataFrame:
-    """provenance.csv of an SDTM folder (dataset, record, form, row); empty when there is none."""
+    """provenance.tsv of an SDTM folder (dataset, record, form, row); empty when there is none."""
     path = Path(sdtm_dir) / PROVENANCE_FILE
     if not path.is_file():
         return pd.DataFrame(columns=["dataset", "record", "form", "row"])
-    return pd.read_csv(path, dtype={"dataset": str, "record": "int64", "form": str, "row": "int64"})
+    return pd.read_csv(path, sep="\t", dtype={"dataset": str, "record": "int64", "form": str, "row": "int64"})
 
 
 def read_findings(sdtm_dir: Path) -> list[Finding]:
