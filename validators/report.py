@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from trialkit import __version__
-from trialkit.validators.rules import RULES, SEVERITIES, ValidationFinding
+from trialkit.validators.rules import RULES, SEVERITIES, RuleRun, ValidationFinding
 
 SCHEMA_VERSION = 1
 SHOWN_PER_CASE = 50
@@ -33,24 +33,33 @@ def summary(findings: list[ValidationFinding]) -> dict[str, int]:
     return {s: counts.get(s, 0) for s in SEVERITIES}
 
 
-def to_json(findings: list[ValidationFinding], datasets: list[str]) -> dict:
+def to_json(findings: list[ValidationFinding], datasets: list[str], runs: list[RuleRun] = ()) -> dict:
+    """``rules_run``: what each rule (CORE) or rule family (trialkit) did, with its status, the
+    reason when it did not run, and its time in seconds."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": f"trialkit {__version__}",
         "datasets": sorted(datasets),
         "summary": summary(findings),
-        "rules": {r.id: {"severity": r.severity, "title": r.title, "rationale": r.rationale, "scope": list(r.scope)}
+        "rules": {r.id: {"severity": r.severity, "title": r.title, "rationale": r.rationale, "scope": list(r.scope),
+                         "source": r.source, **({"cdisc_id": r.cdisc_id} if r.cdisc_id else {})}
                   for r in RULES.values()},
+        "rules_run": [r.to_dict() for r in runs],
         "findings": [f.to_dict() for f in findings],
     }
 
 
-def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error") -> ET.ElementTree:
-    """One <testsuite> per dataset, one <testcase> per rule; findings at or above ``threshold`` fail
-    the case, lower ones are listed in its system-out."""
+def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error",
+             runs: list[RuleRun] = ()) -> ET.ElementTree:
+    """One <testsuite> per dataset, one <testcase> per trialkit rule; findings at or above ``threshold``
+    fail the case, lower ones are listed in its system-out. CDISC CORE rules have a suite of their
+    own, one <testcase> per rule: failed, passed, or skipped with the reason (not applicable, not
+    executed)."""
     by = {}
+    core = {r.id for r in runs if r.source != "trialkit"}
     for f in findings:
-        by.setdefault((f.dataset, f.rule), []).append(f)
+        if f.rule not in core:
+            by.setdefault((f.dataset, f.rule), []).append(f)
     root = ET.Element("testsuites", name="trialkit validate")
     for dataset in sorted(set(datasets) | {f.dataset for f in findings}):
         suite = ET.SubElement(root, "testsuite", name=dataset)
@@ -70,7 +79,35 @@ def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: 
                 ET.SubElement(case, "system-out").text = text
         suite.set("tests", str(len(rules)))
         suite.set("failures", str(failures))
+    if core:
+        _core_suite(root, [r for r in runs if r.id in core], [f for f in findings if f.rule in core], threshold)
     return ET.ElementTree(root)
+
+
+def _core_suite(root: ET.Element, runs: list[RuleRun], findings: list[ValidationFinding], threshold: str) -> None:
+    by: dict[str, list[ValidationFinding]] = {}
+    for f in findings:
+        by.setdefault(f.rule, []).append(f)
+    suite = ET.SubElement(root, "testsuite", name="CDISC CORE rules")
+    failures = skipped = 0
+    for run in runs:
+        case = ET.SubElement(suite, "testcase", classname="CORE", name=run.id)
+        hits = by.get(run.id, [])
+        failing = [f for f in hits if at_or_above(f.severity, threshold)]
+        text = "\n".join(str(f) for f in hits[:SHOWN_PER_CASE]) + (
+            f"\n... and {len(hits) - SHOWN_PER_CASE} more" if len(hits) > SHOWN_PER_CASE else "")
+        if failing:
+            failures += 1
+            title = RULES[run.id].title if run.id in RULES else run.id
+            ET.SubElement(case, "failure", message=f"{len(failing)} finding(s): {title}", type=failing[0].severity).text = text
+        elif run.status in ("not applicable", "not executed"):
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"{run.status}: {run.reason}")
+        elif hits:
+            ET.SubElement(case, "system-out").text = text
+    suite.set("tests", str(len(runs)))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
 
 
 def _seq(seq: float | None) -> str:
@@ -109,12 +146,13 @@ def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: s
     )
 
 
-def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: str, out: Path, threshold: str) -> Path:
+def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: str, out: Path, threshold: str,
+                 runs: list[RuleRun] = ()) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        out.write_text(json.dumps(to_json(findings, datasets), indent=2) + "\n", encoding="utf-8")
+        out.write_text(json.dumps(to_json(findings, datasets, runs), indent=2) + "\n", encoding="utf-8")
     elif fmt == "junit":
-        tree = to_junit(findings, datasets, threshold)
+        tree = to_junit(findings, datasets, threshold, runs)
         ET.indent(tree)
         tree.write(out, encoding="utf-8", xml_declaration=True)
     elif fmt == "html":

@@ -23,6 +23,8 @@ class Rule:
     title: str
     rationale: str
     scope: tuple[str, ...] = ("*",)   # the datasets it applies to; "*" for all
+    cdisc_id: str = ""                # CORE rules: the conformance rule ids they implement (CG0151)
+    source: str = "trialkit"          # trialkit | core | a user's rules folder
 
     def applies_to(self, dataset: str) -> bool:
         return "*" in self.scope or dataset in self.scope
@@ -39,6 +41,7 @@ class ValidationFinding:
     seq: float | None = None
     row: int | None = None
     value: str = ""
+    cdisc_id: str | None = None       # CORE findings: the CDISC conformance rule id (CG0151)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +60,22 @@ class ValidationFinding:
 RULES: dict[str, Rule] = {}
 
 
+@dataclass(frozen=True)
+class RuleRun:
+    """What happened to one rule (a CORE rule) or one rule family (trialkit's) in a run: its status
+    (issues, passed, not applicable, not executed), why when it did not run, its time."""
+
+    id: str
+    source: str
+    status: str
+    findings: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def rule(id: str, severity: str, title: str, rationale: str, scope: tuple[str, ...] = ("*",)) -> Rule:
     """Register a rule once, at import of the module that implements it."""
     if severity not in SEVERITIES:
@@ -65,6 +84,12 @@ def rule(id: str, severity: str, title: str, rationale: str, scope: tuple[str, .
         raise ValueError(f"rule {id} registered twice")
     RULES[id] = Rule(id, severity, title, rationale, tuple(scope))
     return RULES[id]
+
+
+def register(entry: Rule) -> Rule:
+    """Register a rule loaded at run time (a CORE rule); loading the same rule again is harmless."""
+    RULES[entry.id] = entry
+    return entry
 
 
 IO_UNREADABLE = rule("TK-IO-0001", "error", "Dataset file cannot be read",
