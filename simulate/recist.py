@@ -156,7 +156,7 @@ def doses(p: RecistProfile, s: pd.DataFrame, c: pd.DataFrame, stop: np.ndarray, 
 def adverse_events(p: RecistProfile, treated: pd.DataFrame, stop_reason: np.ndarray, stop: np.ndarray, death: np.ndarray,
                    c: pd.DataFrame, snapshot_day: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """From the first infusion to some days after the last (not after death, loss or the snapshot);
-    a stop for toxicity adds the event that stopped treatment, a few days before the stop."""
+    a stop for toxicity adds the event that stopped treatment, some days before the stop."""
     ae = p.adverse_events
     first = treated.groupby("_i")["day"].min()
     last = treated.groupby("_i")["day"].max()
@@ -170,7 +170,7 @@ def adverse_events(p: RecistProfile, treated: pd.DataFrame, stop_reason: np.ndar
     number = pd.Series(i).groupby(i).cumcount().to_numpy() + 1
     onset = start[i] + np.floor(rng.random(len(i)) * (np.maximum(end[i], start[i]) - start[i] + 1))
     stops = stopping[i] & (number == 1)
-    onset = np.where(stops, np.maximum(start[i], np.minimum(stop[subj][i] - 3, end[i])), onset)
+    onset = np.where(stops, np.maximum(start[i], np.minimum(stop[subj][i] - ae.stopping_event_days_before, end[i])), onset)
     weights = np.array([t.weight for t in ae.terms])
     term = rng.choice(len(ae.terms), size=len(i), p=weights / weights.sum())
     grade = categorical(rng, ae.grades, len(i))
@@ -205,7 +205,8 @@ def contacts(p: RecistProfile, start: np.ndarray, death: np.ndarray, lost: np.nd
     return pd.DataFrame({"_i": i[keep], "day": day[keep].astype(float), "status": "ALIVE"})
 
 
-def simulate_records(p: RecistProfile, n: int, seed_streams: list[np.random.Generator]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def simulate_records(p: RecistProfile, n: int, seed_streams: list[np.random.Generator]
+                     ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The subjects (baseline, latent course) and every record kind, dates as calendar dates."""
     r_base, r_course, r_scan, r_death, r_dose, r_ae, r_fu = seed_streams
     s = draw_subjects(p, n, r_base)
@@ -230,7 +231,8 @@ def simulate_records(p: RecistProfile, n: int, seed_streams: list[np.random.Gene
     alive = contacts(p, start, death, lost, snapshot_day, r_fu)
     dead = np.flatnonzero(recorded_death)
     learnt = dead[death[dead] > start[dead]]
-    was_lost = ~recorded_death & np.isfinite(lost) & (lost + 30 <= snapshot_day)
+    closed = lost + p.follow_up.end_of_study_after_loss_days             # a loss is recorded as such later
+    was_lost = ~recorded_death & np.isfinite(lost) & (closed <= snapshot_day)
     left = np.flatnonzero(recorded_death | was_lost)
 
     def dated(frame: pd.DataFrame, **columns: str) -> pd.DataFrame:
@@ -251,7 +253,7 @@ def simulate_records(p: RecistProfile, n: int, seed_streams: list[np.random.Gene
         "contacts": dated(pd.concat([alive, pd.DataFrame({"_i": learnt, "day": death[learnt], "status": "DEAD"})],
                                     ignore_index=True).sort_values(["_i", "day"], kind="stable").reset_index(drop=True),
                           date="day"),
-        "study_end": dated(pd.DataFrame({"_i": left, "day": np.where(recorded_death, death, lost + 30)[left],
+        "study_end": dated(pd.DataFrame({"_i": left, "day": np.where(recorded_death, death, closed)[left],
                                          "reason": np.where(recorded_death[left], "DEATH", "LOST")}), date="day"),
     }
     return s.assign(progression_seen_day=pd_day, death_day=np.where(recorded_death, death, NEVER)), records

@@ -143,12 +143,14 @@ class AdverseEvents(Strict):
     relationship: Dist
     action: Dist
     action_stopping_treatment: str
+    stopping_event_days_before: int = Field(ge=0)           # the event that stops treatment for toxicity
     terms: list[AeTerm] = Field(min_length=1)
 
 
 class FollowUp(Strict):
     every_days: int = Field(gt=0)
     window_days: int = Field(ge=0)
+    end_of_study_after_loss_days: int = Field(ge=0)         # the end-of-study record of a subject lost
 
 
 class Analysis(Strict):
