@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.adam.errors import AdamError, AdamWarning
+from trialkit.display import show
 
 SHOW = 5  # key values (or rows) spelled out in a message; the count of all follows
 CHECK_TYPES = ("error", "warning", "none")
@@ -131,7 +132,7 @@ def duplicates_error(
     shown = []
     for g in range(min(n_groups, SHOW)):
         first = dups.iloc[order[starts[g]]]
-        values = ", ".join(f"{k}={_value(first[k])}" for k in keys)
+        values = ", ".join(f"{k}={show(first[k], k)}" for k in keys)
         shown.append(f"{values} at rows {_preview(dup_numbers[starts[g]:starts[g + 1]].tolist(), SHOW)}")
     more = f"; and {n_groups - SHOW} more key values" if n_groups > SHOW else ""
     plural = "value" if n_groups == 1 else "values"
@@ -150,15 +151,6 @@ def _key_frame(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if fix:
         frame = frame.assign(**{c: frame[c].where(frame[c].notna(), np.nan) for c in fix})
     return frame
-
-
-def _value(v) -> str:
-    """One key value as a message shows it: missing says so, text is quoted."""
-    if v is None or (not isinstance(v, (list, tuple, np.ndarray)) and pd.isna(v)):
-        return "<missing>"
-    if isinstance(v, pd.Timestamp) and v == v.normalize():
-        return v.strftime("%Y-%m-%d")  # a date, not a midnight datetime
-    return repr(v) if isinstance(v, str) else str(v)
 
 
 def _preview(items: list, limit: int) -> str:

@@ -34,6 +34,7 @@ from trialkit.adam.checks import (
     signal_duplicates,
 )
 from trialkit.adam.errors import AdamError
+from trialkit.display import show
 from trialkit.expressions import parse
 from trialkit.vectorize import per_unique
 
@@ -342,11 +343,12 @@ def derive_vars_dt(
     bad = (problem != "").to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)
-        shown = "; ".join(f"row {r + 1} {dataset[dtc].iloc[r]!r} ({problem.iloc[r]})" for r in rows[:5])
+        shown = "; ".join(f"row {r + 1} {show(dataset[dtc].iloc[r])} ({problem.iloc[r]})" for r in rows[:5])
         more = f"; ... ({len(rows)} in all)" if len(rows) > 5 else ""
         raise AdamError(f"{len(rows)} value{'s are' if len(rows) > 1 else ' is'} not an ISO 8601 date "
                         f"(YYYY[-MM[-DD]][Thh[:mm[:ss]]]): {shown}{more}",
-                        dataset=ds_name, column=dtc, variables=[dtc], rows=(rows + 1).tolist())
+                        dataset=ds_name, column=dtc, variables=[dtc], rows=(rows + 1).tolist(),
+                        subjects=dataset["USUBJID"].iloc[rows] if "USUBJID" in dataset else None)
 
     value = imputed.to_numpy(dtype=np.int64)
     if min_cols or max_cols:

@@ -26,7 +26,8 @@ class AdamError(TrialkitError):
     problem is about; ``variables``: other variables involved (missing ones, a --DTC column);
     ``rows``: 1-based row numbers of *all* offending records (the message shows the first few);
     ``records``: the offending records themselves where that helps (e.g. all duplicates), like
-    admiral's ``get_duplicates_dataset()``.
+    admiral's ``get_duplicates_dataset()``; ``subjects``: the USUBJIDs at fault, from which
+    trialkit.lineage finds the SDTM records and raw rows behind the error.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class AdamError(TrialkitError):
         records: pd.DataFrame | None = None,
         column: str | None = None,
         key: str | None = None,
+        subjects: Iterable[str] | None = None,
     ) -> None:
         super().__init__(message, column=column, key=key)
         self.dataset = dataset or None
@@ -47,6 +49,9 @@ class AdamError(TrialkitError):
         self.variables = tuple(variables or ())
         self.rows = tuple(int(r) for r in rows) if rows is not None else ()
         self.records = records
+        if subjects is None and records is not None and "USUBJID" in records:
+            subjects = records["USUBJID"]
+        self.subjects = tuple(dict.fromkeys(str(s) for s in subjects)) if subjects is not None else ()
 
     def __str__(self) -> str:
         where = []

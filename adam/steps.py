@@ -26,6 +26,7 @@ import pandas as pd
 
 from trialkit.adam.derive import derive_vars_dt, derive_vars_dy, derive_vars_merged
 from trialkit.adam.errors import AdamError
+from trialkit.display import show
 from trialkit.errors import SpecError
 from trialkit.expressions import first_match, parse
 
@@ -130,7 +131,7 @@ def apply_steps(frame: pd.DataFrame, steps: list[tuple[str, dict, str]], dataset
                 if c.get("date"):
                     value = pd.to_datetime(str(value), format="%Y-%m-%d", errors="coerce")
                     if pd.isna(value):
-                        raise AdamError(f"{key}: {c['variable']} = {values[0]!r} is not a complete ISO 8601 date",
+                        raise AdamError(f"{key}: {c['variable']} = {show(values[0])} is not a complete ISO 8601 date",
                                         dataset=c["dataset"], variables=[c["variable"]])
                 frame[var] = value
         elif kind == "offset":

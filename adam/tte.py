@@ -178,8 +178,11 @@ def derive_param_tte(adsl: pd.DataFrame, datasets: dict[str, pd.DataFrame], para
     chosen = pd.concat(parts) if parts else events.assign(CNSR=0)
     missing = subjects.index[~subjects.index.isin(chosen.index)]
     if len(missing):
-        raise AdamError(f"{parameter.paramcd}: no event and no censoring date for {len(missing)} subject(s), "
-                        f"e.g. {', '.join(missing[:3])}", dataset="ADTTE", keys=["USUBJID"])
+        no_start = subjects.loc[missing, "STARTDT"].isna()
+        why = f" ({parameter.start} is missing for {int(no_start.sum())} of them)" if no_start.any() else ""
+        raise AdamError(f"{parameter.paramcd}: no event and no censoring date for {len(missing)} subject(s){why}, "
+                        f"e.g. {', '.join(missing[:3])}", dataset="ADTTE", keys=["USUBJID"],
+                        variables=[parameter.start] if no_start.any() else None, subjects=missing)
     out = subjects.join(chosen, how="left").reset_index()
     out["PARAMCD"] = parameter.paramcd
     out["PARAM"] = parameter.param

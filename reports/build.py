@@ -83,8 +83,9 @@ def _saved(shell: Shell, fig, out: Path) -> FigureRef:
 FIGURES = {"km": km_shell, "forest": forest_shell}
 
 
-def build_report(study: str | Path, adam_dir: Path, out: Path) -> Report:
-    """Compute and write everything; returns the Report (tables formatted, figures referenced)."""
+def build_report(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Report:
+    """Compute and write everything; returns the Report (tables formatted, figures referenced).
+    ``banner``: lines every page carries (``trialkit run --force`` names the data's errors there)."""
     spec = load_report_spec(study)
     analysis = Analysis(spec, read_adam(adam_dir))
     out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +93,6 @@ def build_report(study: str | Path, adam_dir: Path, out: Path) -> Report:
     figures = tuple(FIGURES[shell.type](shell, analysis, out) for shell in spec.figures)
     adsl = analysis.dataset("ADSL")
     report = Report(str(adsl["STUDYID"].iloc[0]) if "STUDYID" in adsl else str(study), spec.title, analysis.cutoff, tables,
-                    figures, f"trialkit {__version__}")
+                    figures, f"trialkit {__version__}", banner=tuple(banner))
     (out / "report.json").write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
     return report

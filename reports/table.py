@@ -58,3 +58,4 @@ class Report:
     figures: tuple[FigureRef, ...] = ()
     generated_by: str = ""                   # "trialkit 0.1.0"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    banner: tuple[str, ...] = ()             # shown on every page: why the numbers may be wrong (run --force)

@@ -20,7 +20,7 @@ from trialkit.ledger import Ledger
 from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.dates import study_day
-from trialkit.sdtm.raw_input import read_raw
+from trialkit.sdtm.raw_input import check_export_study, read_raw
 from trialkit.sdtm.spec import (
     DomainSpec,
     Source,
@@ -291,6 +291,7 @@ def load_checked_specs(study: str | Path) -> tuple[RawDictionary, StudyConfig, d
 
 def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
     dictionary, cfg, specs = load_checked_specs(study)
+    check_export_study(raw_dir, study, dictionary, cfg.studyid, cfg.subject_form)
     result = SdtmResult(datasets={}, specs=specs)
     # coded fields whose mapping reports its own unknown values as errors (with the spec key); a field
     # recoded through an extensible codelist keeps an unknown value with only a warning, so a value

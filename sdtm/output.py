@@ -3,7 +3,11 @@ the findings as JSON.
 
 Types follow the SDTMIG metadata: Num variables are written as numbers, Char variables as text
 (numbers mapped into a Char variable, e.g. a blast percentage into LBORRES, are written in their
-shortest exact form: 12.5, 3). Provenance columns (_form, _row) never reach the XPT.
+shortest exact form: 12.5, 3). Provenance columns (_form, _row) never reach the XPT: they go to
+the sidecar provenance.tsv (dataset, record, form, row: record is the 1-based record number in the
+written dataset, form and row the raw record behind it), which later stages read to name the raw
+row behind a record (trialkit.lineage). Tab-separated, so that no reader takes it for a CSV dataset
+of the folder (validate reads CSV datasets).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.dataset_json import write_dataset
+from trialkit.display import show
 from trialkit.errors import TrialkitError
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
@@ -55,7 +60,43 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
         bad = ~per_unique(frame[col].astype(str), lambda u: u.str.match(ISO_8601))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TrialkitError(f"value {frame[col].iloc[row]!r} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
+            raise TrialkitError(f"value {show(frame[col].iloc[row])} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
+
+
+PROVENANCE_FILE = "provenance.tsv"
+PROVENANCE_COLUMNS = ["dataset", "record", "form", "row"]
+
+
+def provenance(domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The raw records behind each record of ``frame``: one row per (record, raw record); a DM record
+    merged from several forms has one per form. Trial design and derived datasets (SV, SE) have none."""
+    parts = []
+    for form_col in (c for c in frame.columns if c.startswith("_form")):
+        row_col = "_row" + form_col.removeprefix("_form")
+        rows = pd.to_numeric(frame[row_col], errors="coerce")
+        has = rows.notna().to_numpy()
+        parts.append(pd.DataFrame({"dataset": domain, "record": np.flatnonzero(has) + 1,
+                                   "form": frame[form_col].to_numpy()[has], "row": rows.to_numpy()[has].astype(np.int64)}))
+    if not parts:
+        return pd.DataFrame(columns=PROVENANCE_COLUMNS)
+    return pd.concat(parts, ignore_index=True).sort_values("record", kind="stable")
+
+
+def write_provenance(provenance: pd.DataFrame, path: Path) -> None:
+    """The sidecar, through polars' writer: one line per record and raw row is millions of lines at
+    100,000 subjects, which pandas' to_csv formats one by one (3.6 million lines: 12 s against 1.6 s).
+    The text columns hold a few names; each goes over as its distinct values and their positions."""
+    import polars as pl
+
+    columns = {}
+    for name in PROVENANCE_COLUMNS:
+        values = provenance[name]
+        if pd.api.types.is_numeric_dtype(values):
+            columns[name] = pl.Series(name, values.to_numpy())
+        else:
+            codes, names = pd.factorize(values)
+            columns[name] = pl.Series(name, [str(v) for v in names], dtype=pl.String).gather(codes)
+    pl.DataFrame(columns).write_csv(path, separator="\t")
 
 
 def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",),
@@ -66,7 +107,9 @@ def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: 
     (trialkit.define.WrittenDatasets), for define.xml."""
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
+    lineage = []
     for domain, frame in sorted(result.datasets.items()):
+        lineage.append(provenance(domain, frame))
         columns = dataset_columns(domain, frame, result.specs)
         meta = dataset_meta(domain, columns)
         data = xpt_frame(frame, meta)
@@ -75,6 +118,7 @@ def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: 
         if written is not None:
             written.add(files, data, meta)
         summary[domain] = {"file": files[0].name, "records": len(frame), "variables": len(meta.variables)}
+    write_provenance(pd.concat(lineage, ignore_index=True), out / PROVENANCE_FILE)
     ledger = result.ledger.to_dict()
     (out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
     (out / "findings.json").write_text(json.dumps([f.to_dict() for f in result.findings], indent=2) + "\n", encoding="utf-8")

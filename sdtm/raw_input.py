@@ -12,14 +12,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.display import show_list
+from trialkit.errors import InputError
 from trialkit.findings import Finding
 from trialkit.ledger import Ledger
 from trialkit.raw_dictionary import (
+    Form,
     RawDictionary,
     check_form,
+    load_raw_dictionary,
     read_form,
     truncation_findings,
 )
+from trialkit.spec import shipped_studies, study_dir
 
 # dictionary problems reported at reading; dates and codes recoded through CT are reported by the
 # mapping that reads them (with the spec key), so they are not reported twice
@@ -51,24 +56,87 @@ def dictionary_findings(frame: pd.DataFrame, name: str, dictionary: RawDictionar
     return out
 
 
+def _mismatch(raw_dir: Path, dictionary: RawDictionary, studyid: str, subject_form: str) -> str | None:
+    """Why the export in ``raw_dir`` cannot be of the study, or None when it can be: none of the
+    raw dictionary's forms is there, the subject list (the form every subject is checked against)
+    is not, or it holds no record with the study's STUDYID."""
+    present = {p.stem for p in Path(raw_dir).glob("*.csv")}
+    if not set(dictionary.forms) & present:
+        return f"none of its forms ({show_list((f'{n}.csv' for n in dictionary.forms), 4)}) is in the folder"
+    path = Path(raw_dir) / f"{subject_form}.csv"
+    if not path.is_file():
+        return f"its subject list {subject_form}.csv is not in the folder, so no record could be mapped"
+    try:
+        ids = set(pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["STUDYID"])["STUDYID"].str.strip())
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None       # no STUDYID column or an unreadable file: the form's own checks say so
+    if ids and studyid not in ids:
+        return f"its {subject_form}.csv holds STUDYID {show_list(sorted(ids), 3)}, not {studyid}"
+    return None
+
+
+def check_export_study(raw_dir: Path, study: str | Path, dictionary: RawDictionary, studyid: str, subject_form: str) -> None:
+    """A usage error (exit 2, before anything is written) when the export is not of the study given
+    with --study (or of the default study when --study was left out), naming the shipped study it
+    looks like, if one: mapping it anyway would write every dataset empty."""
+    from trialkit.sdtm.engine import load_study_config
+
+    why = _mismatch(raw_dir, dictionary, studyid, subject_form)
+    if why is None:
+        return
+    matches = []
+    for name in shipped_studies():
+        if Path(study_dir(name)) == Path(study_dir(study)):
+            continue
+        other = load_study_config(name)
+        if _mismatch(raw_dir, load_raw_dictionary(name), other.studyid, other.subject_form) is None:
+            matches.append(name)
+    hint = f"it looks like an export of {matches[0]}: give --study {matches[0]}" if matches else \
+        "give --study with the study the export belongs to"
+    raise InputError(f"not an export of study {Path(str(study)).name} ({studyid}): {why}; {hint} "
+                     f"(shipped studies: {', '.join(shipped_studies())}, or a study folder)", file=str(raw_dir))
+
+
+def form_presence_findings(name: str, form: Form, frame: pd.DataFrame | None) -> list[Finding]:
+    """A form absent from the export, or present with its header line only: an error when the raw
+    dictionary marks it expected (the export is incomplete, and every count drawn from it would be
+    0), a warning otherwise (a form with nothing to report may be left out)."""
+    if frame is not None and len(frame):
+        return []
+    problem = "form not in the export" if frame is None else "form has no records (header line only)"
+    if form.expected:
+        return [Finding("error", f"{name}.csv", None, None, "", f"{problem}, but the raw dictionary marks it expected: "
+                        "the export is incomplete", f"raw_dictionary.yaml:forms.{name}.expected", kind="form_expected")]
+    if frame is None:
+        return [Finding("warning", f"{name}.csv", None, None, "", f"{problem}; read as empty", kind="form_missing")]
+    return []
+
+
+def missing_column_findings(name: str, form: Form, frame: pd.DataFrame) -> list[Finding]:
+    """One error per dictionary column the file lacks (the form cannot be mapped without it), naming
+    the file's columns the dictionary does not know: a renamed column shows up as both."""
+    missing = [c for c in form.columns if c not in frame.columns]
+    unknown = [c for c in frame.columns if c not in form.columns and not c.startswith("_")]
+    hint = f"; the file has {show_list(unknown)}, which the raw dictionary does not list" if unknown else ""
+    return [Finding("error", f"{name}.csv", None, c, "", f"column missing from the header: the form cannot be mapped{hint}",
+                    f"raw_dictionary.yaml:forms.{name}.fields.{c}", kind="columns_missing") for c in missing]
+
+
 def read_raw(raw_dir: Path, dictionary: RawDictionary, subject_form: str, ledger: Ledger,
              findings: list[Finding], ct_fields: set[tuple[str, str]] = frozenset()) -> dict[str, pd.DataFrame]:
     forms: dict[str, pd.DataFrame] = {}
     for name, form in dictionary.forms.items():
         path = Path(raw_dir) / f"{name}.csv"
-        if not path.is_file():
-            findings.append(Finding("warning", f"{name}.csv", None, None, "", "form not in the export; read as empty",
-                                    kind="form_missing"))
+        frame = read_form(path) if path.is_file() else None
+        findings += form_presence_findings(name, form, frame)
+        if frame is None:
             frame = pd.DataFrame(columns=form.columns, dtype=str)
-        else:
-            frame = read_form(path)
         frame.insert(0, "_row", np.arange(1, len(frame) + 1))
         ledger.read(name, len(frame))
-        missing = [c for c in form.columns if c not in frame.columns]
+        missing = missing_column_findings(name, form, frame)
         if missing:
-            findings.append(Finding("error", f"{name}.csv", None, missing[0], "", f"column(s) {missing} missing: form cannot be mapped",
-                                    kind="columns_missing"))
-            ledger.reject(name, frame["_row"], f"form lacks column(s) {missing}")
+            findings += missing
+            ledger.reject(name, frame["_row"], f"form lacks column(s) {show_list(f.column for f in missing)}")
             frame = frame.iloc[0:0].reindex(columns=["_row", *form.columns], fill_value="")
         if path.is_file():
             for t in truncation_findings(path, form):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.raw_dictionary import EDC_DATE, RawDictionary
+from trialkit.raw_dictionary import EDC_DATE, LOCAL_DATE_FORMATS, MONTHS, RawDictionary
 
 DEFECTS_PER_KIND = {0: 0, 1: 1, 2: 5}
 IMPOSSIBLE_DAYS = ("31-APR", "30-FEB", "31-JUN", "31-SEP", "31-NOV", "32-JAN")
@@ -32,7 +32,8 @@ class _Cells:
         self.forms, self.rng, self.used = forms, rng, set(reserved)
 
     def pick(self, candidates: list[tuple[str, str]], ok, tries: int = 1000) -> tuple[str, int, str] | None:
-        rows = [np.flatnonzero(ok(self.forms[form][field]).to_numpy()) for form, field in candidates]
+        """``ok(form, field, values)``: which cells of the field may take the defect."""
+        rows = [np.flatnonzero(ok(form, field, self.forms[form][field]).to_numpy()) for form, field in candidates]
         usable = np.array([len(r) > 0 for r in rows], dtype=float)  # spread defects over fields, not rows
         if usable.sum() == 0:
             return None
@@ -58,7 +59,8 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
     cells = _Cells(forms, rng, reserved)
 
     fields = [(name, f) for name, form in dictionary.forms.items() for f in form.fields]
-    edc_dates = [(n, f.name) for n, f in fields if f.type == "date" and f.format == "edc"]
+    # dates written in one layout for every row: the EDC's own (DD-MON-YYYY) or a fixed one (MM/DD/YYYY)
+    layouts = {(n, f.name): f.format for n, f in fields if f.type == "date" and (f.format == "edc" or f.format in LOCAL_DATE_FORMATS)}
     codes = {(n, f.name): f.codes for n, f in fields if f.type == "code"}
     required = [(n, f.name) for n, f in fields if f.required]
 
@@ -78,14 +80,14 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
                               duplicate_of=a + 1))
 
     for _ in range(count):
-        hit = cells.pick(edc_dates, lambda v: v.str.match(EDC_DATE) & ~v.str.startswith("UN") & ~v.str.contains("UNK"))
+        hit = cells.pick(list(layouts), lambda form, field, v: _complete_date(v, layouts[(form, field)]))
         if hit:
             form, row, field = hit
             original = forms[form].at[row, field]
-            injected = f"{IMPOSSIBLE_DAYS[rng.integers(len(IMPOSSIBLE_DAYS))]}-{original[-4:]}"
+            injected = _impossible(original, layouts[(form, field)], IMPOSSIBLE_DAYS[rng.integers(len(IMPOSSIBLE_DAYS))])
             forms[form].at[row, field] = injected
             entries.append(_entry("impossible_date", form, row + 1, field, original, injected))
-        hit = cells.pick(list(codes), lambda v: v.str.strip() != "")
+        hit = cells.pick(list(codes), lambda form, field, v: v.str.strip() != "")
         if hit:
             form, row, field = hit
             allowed = {c.upper() for c in codes[(form, field)]}
@@ -93,7 +95,7 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
             original = forms[form].at[row, field]
             forms[form].at[row, field] = str(injected)
             entries.append(_entry("unknown_code", form, row + 1, field, original, str(injected)))
-        hit = cells.pick(required, lambda v: v.str.strip() != "")
+        hit = cells.pick(required, lambda form, field, v: v.str.strip() != "")
         if hit:
             form, row, field = hit
             original = forms[form].at[row, field]
@@ -104,6 +106,24 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
         last = len(forms[form])
         entries.append(_entry("truncated_file", form, last, "", "", "", note="last line cut off mid-record"))
     return entries
+
+
+def _complete_date(values: pd.Series, layout: str) -> pd.Series:
+    """Complete dates of the layout (no unknown parts), the cells an impossible day can replace."""
+    if layout == "edc":
+        return values.str.match(EDC_DATE) & ~values.str.startswith("UN") & ~values.str.contains("UNK")
+    return pd.to_datetime(values, format=LOCAL_DATE_FORMATS[layout], errors="coerce").notna()
+
+
+def _impossible(original: str, layout: str, day_month: str) -> str:
+    """The original date's year with an impossible day and month (``day_month`` as '31-APR'), written
+    in the field's layout."""
+    day, month = day_month.split("-")
+    year = original[-4:] if layout == "edc" else str(pd.to_datetime(original, format=LOCAL_DATE_FORMATS[layout]).year)
+    if layout == "edc":
+        return f"{day_month}-{year}"
+    number = f"{MONTHS.index(month) + 1:02d}"
+    return LOCAL_DATE_FORMATS[layout].replace("%d", day).replace("%m", number).replace("%Y", year)
 
 
 def truncate_last_line(data: bytes) -> bytes:

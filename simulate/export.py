@@ -13,12 +13,12 @@ import re
 import numpy as np
 import pandas as pd
 
-from trialkit.raw_dictionary import MONTHS, Field, RawDictionary
+from trialkit.errors import SpecError
+from trialkit.raw_dictionary import LOCAL_DATE_FORMATS, MONTHS, Field, RawDictionary
 from trialkit.simulate.study import SimulatedStudy
 
 KEY_FIELDS = ("STUDYID", "SITEID", "SUBJID")
 CODE_SLIP_RATE = 0.03
-DUPLICABLE_FORMS = ("ae", "bm", "mrd", "survfu")
 _MONTHS = np.array(MONTHS, dtype=object)
 
 
@@ -80,15 +80,18 @@ def code_slips(values: pd.Series, rng: np.random.Generator, rate: float = CODE_S
     return out
 
 
-def render_field(f: Field, typed: pd.DataFrame, subj: pd.DataFrame) -> pd.Series:
+def render_field(f: Field, typed: pd.DataFrame, subj: pd.DataFrame, form: str = "") -> pd.Series:
     if f.name in KEY_FIELDS:
         return subj[f.name]
     if f.name not in typed.columns:
-        raise KeyError(f"simulator has no column {f.name!r} for this form (raw dictionary field)")
+        raise SpecError(f"the raw dictionary's field {f.name} has no source: the profile's forms must say which "
+                        "record variable fills it", key=f"forms.{form}.fields.{f.name}")
     values = typed[f.name]
     if f.type == "date" and f.format == "edc":
         partial = typed.get(f"{f.name}_partial")
         return edc_dates(values, partial)
+    if f.type == "date" and f.format in LOCAL_DATE_FORMATS:
+        return local_dates(values, pd.Series(LOCAL_DATE_FORMATS[f.format], index=values.index))
     if f.type == "date":
         return local_dates(values, subj["date_format"])
     if f.type == "decimal":
@@ -98,6 +101,9 @@ def render_field(f: Field, typed: pd.DataFrame, subj: pd.DataFrame) -> pd.Series
 
 def render_form(name: str, study: SimulatedStudy, dictionary: RawDictionary, rng: np.random.Generator) -> pd.DataFrame:
     form = dictionary.forms[name]
+    if name not in study.forms:
+        raise SpecError(f"the raw dictionary's form {name} has no source: the profile's forms must say which "
+                        "records fill it", key=f"forms.{name}")
     typed = study.forms[name].reset_index(drop=True)
     s = study.subjects
     i = typed["_i"].to_numpy()
@@ -110,19 +116,21 @@ def render_form(name: str, study: SimulatedStudy, dictionary: RawDictionary, rng
             "decimal": s["decimal"].to_numpy()[i],
         }
     )
-    out = pd.DataFrame({f.name: render_field(f, typed, subj).to_numpy() for f in form.fields})
+    out = pd.DataFrame({f.name: render_field(f, typed, subj, name).to_numpy() for f in form.fields})
     for f in form.fields:
         if f.type == "code":
             out[f.name] = code_slips(out[f.name], rng)
     return out
 
 
-def add_duplicates(forms: dict[str, pd.DataFrame], rate: float, rng: np.random.Generator) -> list[dict]:
-    """Export some records twice (adjacent), as an EDC re-export does; returns the manifest entries."""
+def add_duplicates(forms: dict[str, pd.DataFrame], rate: float, rng: np.random.Generator,
+                   duplicable: list[str]) -> list[dict]:
+    """Export some records of the ``duplicable`` forms (the profile's) twice (adjacent), as an EDC
+    re-export does; returns the manifest entries."""
     entries = []
     if rate <= 0:
         return entries
-    for name in DUPLICABLE_FORMS:
+    for name in duplicable:
         frame = forms[name]
         twice = rng.random(len(frame)) < rate
         repeats = 1 + twice.astype(int)

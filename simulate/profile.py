@@ -21,8 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from trialkit.display import show
 from trialkit.errors import SpecError
-from trialkit.spec import load_yaml, study_dir
+from trialkit.spec import load_yaml, shipped_studies, study_dir
 
 SUM_TOLERANCE = 1e-6
 
@@ -269,6 +270,9 @@ class Targets(Strict):
 
 
 class Profile(Strict):
+    """The ``leukaemia_efs`` model's profile (simulate/study.py: relapsed leukaemia, marrow and MRD
+    assessments, event-free survival)."""
+    model: Literal["leukaemia_efs"]
     study: Study
     dates: Dates
     arms: dict[Literal["BLIN", "HC3"], Arm]
@@ -283,6 +287,7 @@ class Profile(Strict):
     survival_contact_every_days: int = Field(gt=0)
     adverse_events: AdverseEvents
     targets: Targets
+    duplicable_forms: list[str] = Field(default_factory=list)   # forms --duplicate-rate exports some records of twice
 
     @model_validator(mode="after")
     def _every_arm_everywhere(self) -> "Profile":
@@ -330,10 +335,25 @@ def _dotted(loc: tuple) -> str:
     return ".".join(str(part) for part in loc if not str(part).startswith(("function-", "tuple[", "dict[")))
 
 
+def model_schemas() -> dict[str, type[Strict]]:
+    """The simulator's models by the name a profile gives under ``model:``, with their profile schema."""
+    from trialkit.simulate.recist_profile import RecistProfile
+
+    return {"leukaemia_efs": Profile, "recist_pfs": RecistProfile}
+
+
 def parse_profile(data: object, *, source: str = "<profile>") -> Profile:
-    """Check a profile mapping; the first problem becomes a SpecError naming the key."""
+    """Check a profile mapping against its model's schema; the first problem becomes a SpecError
+    naming the key."""
+    models = model_schemas()
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a mapping, got {type(data).__name__}", file=source, key="(top level)")
+    model = data.get("model")
+    if model not in models:
+        raise SpecError(f"{f'unknown model {model}' if model else 'required key is missing'}; the simulator's "
+                        f"models: {', '.join(models)}", file=source, key="model")
     try:
-        return Profile.model_validate(data)
+        return models[model].model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         # an unknown key first: a misspelt key also makes its correct spelling "missing"
@@ -351,14 +371,27 @@ def parse_profile(data: object, *, source: str = "<profile>") -> Profile:
         else:
             message = err["msg"].removeprefix("Value error, ")
             if not isinstance(err.get("input"), (dict, list)) and err["type"] != "value_error":
-                message += f" (got {err['input']!r})"
+                message += f" (got {show(err['input'])})"
         extra = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise SpecError(message + extra, file=source, key=key or "(top level)") from None
+
+
+def shipped_models() -> dict[str, str]:
+    """Shipped study -> the model its profile.yaml names, for the studies that have one."""
+    out = {}
+    for name in shipped_studies():
+        path = study_dir(name) / "profile.yaml"
+        if path.is_file():
+            out[name] = str((load_yaml(path) or {}).get("model", ""))
+    return out
 
 
 def load_profile(study: str | Path) -> Profile:
     """Load and check ``profile.yaml`` of a study (a shipped study name or a folder)."""
     path = study_dir(study) / "profile.yaml"
     if not path.is_file():
-        raise SpecError("study has no profile.yaml; the simulator needs one", file=str(path))
+        shipped = ", ".join(f"{name} ({model})" for name, model in shipped_models().items())
+        raise SpecError("the study has no profile.yaml, so it cannot be simulated: copy the profile.yaml of the shipped "
+                        f"study whose model fits it ({shipped or 'none shipped'}) into the folder and adjust it "
+                        "(docs/new-study.md, 'Simulating the study')", file=str(path))
     return parse_profile(load_yaml(path), source=str(path))

@@ -15,13 +15,13 @@ from trialkit.simulate.profile import Profile
 MRD_HIGH_CUT = 1e-3
 
 
-def allocate_arms(profile: Profile, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Exact arm sizes by largest remainder of the allocation weights, in random order.
+def allocate_arms(allocation: dict[str, float], n: int, rng: np.random.Generator) -> np.ndarray:
+    """Exact arm sizes by largest remainder of the allocation weights (arm -> weight), in random order.
 
     With the reference profile, 111 subjects give exactly the published 54 / 57.
     """
-    names = list(profile.arms)
-    weights = np.array([profile.arms[a].weight for a in names], dtype=float)
+    names = list(allocation)
+    weights = np.array([allocation[a] for a in names], dtype=float)
     exact = n * weights / weights.sum()
     counts = np.floor(exact).astype(int)
     order = np.argsort(-(exact - counts), kind="stable")
@@ -63,7 +63,7 @@ def draw_subjects(profile: Profile, n: int, rng: np.random.Generator) -> pd.Data
     d = profile.dates
     sites = site_table(profile)
 
-    arm = allocate_arms(profile, n, rng)
+    arm = allocate_arms({a: v.weight for a, v in profile.arms.items()}, n, rng)
     site_idx = rng.choice(len(sites), size=n, p=(sites["weight"] / sites["weight"].sum()).to_numpy())
     span = (np.datetime64(d.enrolment_end) - np.datetime64(d.enrolment_start)).astype(int)
     rand_date = np.datetime64(d.enrolment_start) + days(rng.integers(0, span + 1, size=n))

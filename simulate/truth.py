@@ -26,7 +26,7 @@ from trialkit.simulate.subjects import MRD_HIGH_CUT
 FAILURES = ("FAILURE_TO_REACH_CR", "DEATH_BEFORE_EOT")
 
 
-def _last_on_or_before(frames: list[tuple[pd.DataFrame, str]], n: int, cutoff: np.datetime64) -> np.ndarray:
+def last_on_or_before(frames: list[tuple[pd.DataFrame, str]], n: int, cutoff: np.datetime64) -> np.ndarray:
     """Per subject, the latest date on or before the cut-off among the given (frame, date column) pairs."""
     best = np.full(n, np.datetime64("NaT", "D"))
     for frame, column in frames:
@@ -53,7 +53,7 @@ def subject_truth(studyid: str, cutoff: np.datetime64, s: pd.DataFrame, forms: d
     failure = np.isin(kind, FAILURES)
     efs_event = (event <= cutoff) & (event <= obs_end)
     efs_event_date = np.where(failure, rand, event)
-    last_assess = _last_on_or_before([(forms["bm"], "BMDAT")], n, cutoff)
+    last_assess = last_on_or_before([(forms["bm"], "BMDAT")], n, cutoff)
     last_assess = np.where(np.isnat(last_assess) | (last_assess < rand), rand, last_assess)
     efs_adt = np.where(efs_event, efs_event_date, last_assess)
 
@@ -64,7 +64,7 @@ def subject_truth(studyid: str, cutoff: np.datetime64, s: pd.DataFrame, forms: d
         (forms["hsct"], "HSCTDAT"), (forms["relapse"], "RELDAT"), (forms["smn"], "SMNDAT"), (forms["cm"], "CMSTDAT"),
         (forms["survfu"][forms["survfu"]["SURVSTAT"] == "ALIVE"], "CONTDAT"),
     ]
-    last_alive = _last_on_or_before(alive_sources, n, cutoff)
+    last_alive = last_on_or_before(alive_sources, n, cutoff)
     os_adt = np.where(died, death, last_alive)
 
     # MRD remission as it can be seen: a day-15 or end-of-treatment MRD below 1E-04 (a subject whose

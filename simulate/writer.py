@@ -34,7 +34,7 @@ def write_export(study: SimulatedStudy, dictionary: RawDictionary, out: Path, *,
     seed = study.seed
     slips, dup_rng, dirt_rng = (np.random.default_rng([seed, k]) for k in (1, 2, 3))
     forms = {name: render_form(name, study, dictionary, slips) for name in dictionary.forms}
-    duplicates = add_duplicates(forms, duplicate_rate, dup_rng)
+    duplicates = add_duplicates(forms, duplicate_rate, dup_rng, study.profile.duplicable_forms)
     defects = inject_defects(forms, dictionary, dirty, dirt_rng)
     truncated = {d["form"] for d in defects if d["kind"] == "truncated_file"}
 

@@ -89,7 +89,7 @@ def test_checks_08_missing_key_values_are_duplicates_of_each_other():
     frame = pd.DataFrame({"USUBJID": ["01", None, np.nan, "02"]})
     with pytest.raises(AdamError) as info:
         assert_unique(frame, ["USUBJID"], "DM")
-    assert "USUBJID=<missing> at rows 2, 3" in str(info.value)
+    assert "USUBJID=missing at rows 2, 3" in str(info.value)
 
 
 def test_checks_09_assert_unique_on_missing_key_variable_is_an_error():

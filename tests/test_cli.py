@@ -272,3 +272,26 @@ def test_cli_13_truth_inside_the_export_is_refused(runner, tmp_path):
     assert result.exit_code == 2
     assert "--truth must be outside the --out folder" in result.stderr
     assert not (out / "truth.csv").exists()
+
+
+# ---- Test 14 -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["simulate", "sdtm", "adam", "validate", "report", "define", "run", "demo"])
+def test_cli_14_study_help_lists_the_shipped_studies(runner, command):
+    """Test 14: --study never said which studies ship; every command's help now names them."""
+    result = invoke(runner, command, "--help")
+    assert result.exit_code == 0
+    help_text = " ".join(result.stdout.split())
+    assert "--study" in help_text and "ball_relapse, solid_tumour" in help_text, help_text
+
+
+# ---- Test 15 -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["sdtm", "run"])
+def test_cli_15_unknown_study_is_a_usage_error_before_anything_is_written(runner, tmp_path, command):
+    """Test 15: an unknown --study on a stage is one error line, exit 2, naming the shipped studies;
+    the output folder is never created."""
+    (tmp_path / "raw").mkdir()
+    result = invoke(runner, command, "--study", "onco", tmp_path / "raw", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr == ("trialkit: error: --study: unknown study 'onco'; shipped studies: ball_relapse, "
+                             "solid_tumour (or give a folder path)\n")
+    assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from trialkit.cli import main
+from trialkit.pipeline import simulate_stage
 from trialkit.raw_dictionary import load_raw_dictionary
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
@@ -108,3 +109,85 @@ def test_sdtm_cli_04_unknown_study_is_one_error_line_and_exit_2(runner, exports,
     assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), result.stderr
     assert "no_such_study" in lines[0]
     assert not out.exists()
+
+
+# ---- Test 5 ------------------------------------------------------------------------------------
+def test_sdtm_cli_05_each_error_is_printed_with_file_row_column_value_and_spec_key(runner, exports, tmp_path):
+    """Test 5: sdtm printed only counts ('findings: 1 error'). Now each error finding is one stderr
+    line naming file, row, column and value (and the spec key where a mapping found it), the first
+    20 in findings.json's order, then how many more are in findings.json, whose path stdout gives."""
+    raw, _ = exports["dirty"]
+    out = tmp_path / "sdtm"
+    result = invoke(runner, "sdtm", raw, "--out", out)
+    assert result.exit_code == 1
+    errors = [f for f in json.loads((out / "findings.json").read_text(encoding="utf-8")) if f["severity"] == "error"]
+    assert len(errors) > 20
+    lines = result.stderr.splitlines()
+    assert len(lines) == 21
+    for line, f in zip(lines[:20], errors):
+        assert line.startswith(f"error: {f['source']} row {f['row']} column {f['column']}: {f['message']}"), line
+        if f["value"]:
+            assert f"(value '{f['value']}')" in line
+        if f["key"]:
+            assert line.endswith(f"[spec {f['key']}]")
+    assert lines[-1] == f"  and {len(errors) - 20} more in {out / 'findings.json'}"
+    assert f"(all in {out / 'findings.json'})" in result.stdout
+    assert "np." not in result.stderr and "Timestamp(" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def onco_export(tmp_path_factory) -> Path:
+    raw = tmp_path_factory.mktemp("onco") / "raw"
+    simulate_stage("solid_tumour", 20, 1, raw)
+    return raw
+
+
+# ---- Test 6 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("given", "data", "suggested"), [
+    ((), "onco", "solid_tumour"),                                # --study left out: the default study
+    (("--study", "solid_tumour"), "ball", "ball_relapse"),       # the wrong study
+], ids=["missing-study", "wrong-study"])
+def test_sdtm_cli_06_an_export_of_another_study_is_a_usage_error_before_anything_is_written(
+        runner, exports, onco_export, tmp_path, given, data, suggested):
+    """Test 6: a wrong or missing --study made 'SV: metadata lists no variables' and 13 empty XPTs.
+    Now it is one error line, exit 2, before anything is written, naming why the export is not of
+    that study and which shipped study it looks like (and listing the shipped studies)."""
+    raw = onco_export if data == "onco" else exports["clean"][0]
+    out = tmp_path / "sdtm"
+    result = invoke(runner, "sdtm", *given, raw, "--out", out)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{ERROR_PREFIX} {raw}: not an export of study"), result.stderr
+    assert f"give --study {suggested}" in lines[0] and "shipped studies: ball_relapse, solid_tumour" in lines[0]
+    assert not out.exists()
+
+
+# ---- Test 7 ------------------------------------------------------------------------------------
+def test_sdtm_cli_07_adam_of_another_studys_sdtm_is_a_usage_error(runner, exports, tmp_path):
+    """Test 7: adam with --study solid_tumour on the reference study's SDTM says DM holds BALLR01 and
+    to give --study ball_relapse, exit 2, before anything is written."""
+    raw, _ = exports["clean"]
+    invoke(runner, "sdtm", raw, "--out", tmp_path / "sdtm")
+    result = invoke(runner, "adam", "--study", "solid_tumour", tmp_path / "sdtm", "--out", tmp_path / "adam")
+    assert result.exit_code == 2
+    assert "DM holds STUDYID BALLR01, not ONCO02 of study solid_tumour: give --study ball_relapse" in result.stderr
+    assert not (tmp_path / "adam").exists()
+
+
+# ---- Test 8 ------------------------------------------------------------------------------------
+def test_sdtm_cli_08_validate_summary_shows_each_rules_title(runner, exports, tmp_path):
+    """Test 8: the validate terminal summary listed rule ids only; each rule that found something is
+    now one line with its id, severity, title, count and datasets."""
+    from trialkit.validators.rules import RULES
+
+    raw, _ = exports["dirty"]
+    invoke(runner, "sdtm", raw, "--out", tmp_path / "sdtm")
+    result = invoke(runner, "validate", tmp_path / "sdtm", "--out", tmp_path / "validation.json")
+    assert result.exit_code == 1
+    findings = json.loads((tmp_path / "validation.json").read_text())["findings"]
+    lines = result.stdout.splitlines()
+    for rule_id in {f["rule"] for f in findings}:
+        hits = [f for f in findings if f["rule"] == rule_id]
+        line = next(x for x in lines if x.startswith(f"  {rule_id} "))
+        assert f"{hits[0]['severity']}: {RULES[rule_id].title}: {len(hits)} (" in line, line
+    assert any("Raw date or time cannot be converted to ISO 8601" in x for x in lines)

@@ -37,6 +37,7 @@ from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import SimulatedStudy, simulate_study
 from trialkit.simulate.writer import write_export
 from trialkit.spec import study_dir
+from trialkit.validators.inputs import read_folder
 from trialkit.xpt import read_xpt
 
 STUDY = "ball_relapse"
@@ -189,11 +190,11 @@ def test_sdtm_engine_01_clean_run_has_no_findings_and_the_ledger_reconciles(clea
 def test_sdtm_engine_02_every_dataset_round_trips_through_xpt_v5(clean):
     """Test 2: every dataset is written as <domain>.xpt (v5), reads back with exactly the data handed
     to the writer, carries the SDTMIG labels and types and no provenance column; nothing else but
-    ledger.json and findings.json is written."""
+    ledger.json, findings.json and the provenance sidecar is written."""
     result = clean.result
     standard = load_domains()
     written = {p.name for p in clean.out.iterdir()}
-    assert written == {f"{d.lower()}.xpt" for d in result.datasets} | {"ledger.json", "findings.json"}
+    assert written == {f"{d.lower()}.xpt" for d in result.datasets} | {"ledger.json", "findings.json", "provenance.tsv"}
     for domain, frame in result.datasets.items():
         path = clean.out / f"{domain.lower()}.xpt"
         assert path.read_bytes()[:48] == XPT_V5_HEADER, domain
@@ -537,3 +538,25 @@ def test_sdtm_engine_08_missing_form_file_is_a_warning_and_the_rest_maps(tmp_pat
         assert len(frame) == len(before[domain]) - (lost if domain == "CE" else 0), domain
     assert not (result.datasets["CE"]["_form"] == "smn").any()
     pd.testing.assert_frame_equal(public("AE", result.datasets["AE"], result.specs), public("AE", before["AE"], clean.result.specs))
+
+
+# ---- Test 9 ------------------------------------------------------------------------------------
+def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
+    """Test 9: provenance.tsv (written beside the datasets) gives each record of each dataset the raw
+    form and row it came from: an AE record's AETERM is its ae.csv row's, a DM record's SUBJID its
+    enrol.csv and dm.csv rows'; the raw rows named are exactly the rows the ledger says landed."""
+    provenance = pd.read_csv(clean.out / "provenance.tsv", sep="\t", dtype={"dataset": str, "form": str})
+    ae, _ = read_xpt(clean.out / "ae.xpt")
+    raw_ae = read_form(clean.raw / "ae.csv")
+    rows = provenance[provenance["dataset"] == "AE"].sort_values("record")
+    assert rows["record"].tolist() == list(range(1, len(ae) + 1)) and set(rows["form"]) == {"ae"}
+    assert ae["AETERM"].tolist() == raw_ae["AETERM"].str.strip().iloc[rows["row"] - 1].tolist()
+    dm, _ = read_xpt(clean.out / "dm.xpt")
+    for form in ("enrol", "dm"):
+        own = provenance[(provenance["dataset"] == "DM") & (provenance["form"] == form)].sort_values("record")
+        raw = read_form(clean.raw / f"{form}.csv")
+        assert dm["SUBJID"].iloc[own["record"] - 1].tolist() == raw["SUBJID"].iloc[own["row"] - 1].tolist()
+    landed = clean.result.ledger.landed
+    for form, rows in provenance.groupby("form")["row"]:
+        assert set(rows) == landed[form], form
+    assert "PROVENANCE" not in read_folder(clean.out)[0]       # validate does not take it for a dataset

@@ -27,7 +27,6 @@ from trialkit.raw_dictionary import (
     read_form,
     truncation_findings,
 )
-from trialkit.simulate.export import DUPLICABLE_FORMS
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
 from trialkit.simulate.writer import MANIFEST, write_export
@@ -339,8 +338,9 @@ def test_export_05_check_form_finds_each_defect(exports, dictionary, country_of)
 
 # ---- Test 6 ------------------------------------------------------------------------------------
 def test_export_06_duplicates_are_adjacent_exact_copies(exports, clean, dictionary):
-    """Test 6: every duplicate is an exact copy of the row before it, only in ae/bm/mrd/survfu,
-    and removing them gives back the clean export."""
+    """Test 6: every duplicate is an exact copy of the row before it, only in the profile's
+    duplicable forms (ae/bm/mrd/survfu), and removing them gives back the clean export."""
+    DUPLICABLE_FORMS = load_profile(STUDY).duplicable_forms
     clean_folder = exports["clean"][0]
     folder, manifest = exports["dup"]
     assert manifest["defects"] == []

@@ -195,3 +195,51 @@ def test_profile_13_not_a_mapping(tmp_path):
         load_profile(tmp_path)
     assert info.value.message == "expected a mapping, got list"
     assert "Profile" not in str(info.value)
+
+
+# ---- Test 14 -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("model", "message"), [(None, "required key is missing"), ("leukemia", "unknown model leukemia")])
+def test_profile_14_model_names_the_simulators_models(shipped_data, model, message):
+    """Test 14: ``model`` picks the disease model; missing or unknown, it is a SpecError keyed at
+    ``model`` that lists the models there are."""
+    err = spec_error(shipped_data, lambda d: d.pop("model") if model is None else d.__setitem__("model", model))
+    assert err.key == "model" and err.message.startswith(message)
+    assert "leukaemia_efs, recist_pfs" in err.message
+
+
+@pytest.fixture(scope="module")
+def recist_data() -> dict:
+    with (study_dir("solid_tumour") / "profile.yaml").open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+# ---- Test 15 -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("mutate", "key", "text"), [
+    (lambda d: d["forms"]["demography"]["fields"].__setitem__("SEXCD", "gender"), "forms.demography.fields.SEXCD",
+     "subjects records have no gender"),
+    (lambda d: d["forms"]["death"]["fields"]["DTHCAUS"]["codes"].__setitem__("PD", "PD"), "forms.death.fields.DTHCAUS.codes",
+     "the model says PROGRESSION, OTHER"),
+    (lambda d: d["progression"]["median_days"].pop("B"), "progression.median_days", "expected ['A', 'B']"),
+    (lambda d: d["progression"]["hazard_ratio"].__setitem__("ecog", {"2": 1.5}), "progression.hazard_ratio.ecog",
+     "codes ['2'] are not drawn"),
+    (lambda d: d["forms"].__setitem__("extra", {"records": "scans", "fields": {}}), "forms.extra.records", "Input should be"),
+], ids=["unknown-variable", "unknown-outcome", "arm-missing", "hazard-ratio-code", "unknown-record-kind"])
+def test_profile_15_recist_profile_forms_and_arms_are_checked(recist_data, mutate, key, text):
+    """Test 15: the shipped ONCO02 profile (model recist_pfs) loads; a form field taking a variable its
+    records do not have, a code for an outcome the model never gives, a per-arm table without an
+    arm, a hazard ratio for a code never drawn, an unknown record kind: each a SpecError at its key."""
+    assert load_profile("solid_tumour").model == "recist_pfs"
+    err = spec_error(recist_data, mutate)
+    assert err.key == key and text in err.message, (err.key, err.message)
+
+
+# ---- Test 16 -----------------------------------------------------------------------------------
+def test_profile_16_a_study_without_profile_says_how_to_give_it_one(tmp_path):
+    """Test 16: a study folder without profile.yaml cannot be simulated; the error says so, names the
+    shipped studies' profiles by model to copy from and the section of docs/new-study.md."""
+    with pytest.raises(SpecError) as info:
+        load_profile(tmp_path)
+    text = str(info.value)
+    assert text.startswith(str(tmp_path / "profile.yaml"))
+    assert "cannot be simulated" in text and "docs/new-study.md" in text
+    assert "ball_relapse (leukaemia_efs)" in text and "solid_tumour (recist_pfs)" in text

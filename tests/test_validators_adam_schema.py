@@ -106,7 +106,7 @@ def test_adam_schema_10_xx_and_xxn_one_to_one_both_ways():
     two_codes = _found(validate_adam({"ADSL": _adsl(TRT01P=["A", "A"])}), "TK-ADAM-0010")
     assert two_codes == [("ADSL", "TRT01PN", "S-1", 1, "A")]
     two_texts = _found(validate_adam({"ADSL": _adsl(TRT01PN=[1.0, 1.0])}), "TK-ADAM-0010")
-    assert two_texts == [("ADSL", "TRT01P", "S-1", 1, "1.0")]
+    assert two_texts == [("ADSL", "TRT01P", "S-1", 1, "1")]
 
 
 def test_adam_schema_11_paramcd_form_and_param_mapping():
@@ -158,3 +158,18 @@ def test_adam_schema_16_cdisc_pilot_adam_gives_the_documented_findings():
                    ("TK-ADAM-0006", "ADQSCIBC", "ANL01FL"), ("TK-ADAM-0006", "ADSL", "DTHFL"),
                    ("TK-ADAM-0006", "ADTTE", "PARAM"), ("TK-ADAM-0006", "ADTTE", "SRCDOM"),
                    ("TK-ADAM-0006", "ADTTE", "STARTDT")]
+
+
+def test_adam_schema_17_messages_show_dates_and_numbers_as_the_data_hold_them():
+    """Test 17: 'RANDDT is np.float64(nan); ADSL has np.float64(19725.0)' showed Python reprs and a
+    SAS day count. A copied date differing from ADSL's now reads 'missing' / ISO 8601, a numeric code
+    as written, and no message holds a repr or a day count."""
+    adtte = _adtte(TRTSDT=[None, 21900.0, None, None], TRT01PN=[2.0, 1.0, 2.0, 2.0])
+    findings = validate_adam({"ADSL": _adsl(TRT01PN=[1.0, 1.0]), "ADTTE": adtte})
+    copies = {f.variable: f for f in findings if f.rule == "TK-ADAM-0015"}
+    assert copies["TRTSDT"].message == "TRTSDT is missing; ADSL has 2019-12-17"
+    assert copies["TRT01PN"].message == "TRT01PN is 2; ADSL has 1" and copies["TRT01PN"].value == "2"
+    pair = next(f for f in findings if f.rule == "TK-ADAM-0010" and f.dataset == "ADSL")
+    assert pair.message == "TRT01PN = 1 has 2 values of TRT01P: 'A', 'B'"
+    for f in findings:
+        assert "np." not in f.message and "21900" not in f.message and "nan" not in f.message, f.message

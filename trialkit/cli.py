@@ -1,7 +1,10 @@
 """The ``trialkit`` command line: one verb per pipeline stage (trialkit/pipeline.py), ``run`` and ``demo``.
 
-Exit codes: 0 success; 1 findings at error level (validation); 2 usage errors and unusable input
-(a TrialkitError prints one line naming file / row / column / spec key).
+Exit codes: 0 success; 1 errors in the data (findings at error level, or a run stopped by the SDTM
+or ADaM stage's errors); 2 usage errors and unusable input (a TrialkitError prints one line naming
+file / row / column / spec key; an ADaM error is followed by the SDTM records and raw rows behind it).
+Every error finding is printed, one line each (file, row, column, value, spec key), the first
+``trialkit.findings.SHOWN``, then where the rest are.
 """
 
 from __future__ import annotations
@@ -14,16 +17,36 @@ from pathlib import Path
 import click
 
 from trialkit import __version__
+from trialkit.adam.errors import AdamError
 from trialkit.errors import TrialkitError
+from trialkit.findings import count_by_severity, error_lines
 from trialkit.pipeline import adam_stage, parse_formats, report_stage, run_pipeline, sdtm_stage, simulate_stage, validate_stage
 from trialkit.progress import progress, setup_logging, stdout_console
+from trialkit.spec import shipped_studies, study_dir
 
 log = logging.getLogger("trialkit")
 DEFAULT_STUDY = "ball_relapse"
+STUDY_HELP = f"Shipped study ({', '.join(shipped_studies())}) or a study folder."
+
+
+def study_option(default: str | None = DEFAULT_STUDY, help: str = STUDY_HELP):
+    """--study: a shipped study's name or a folder; an unknown one is a usage error naming the
+    shipped studies, raised before the command does anything."""
+    def resolve(ctx, param, value):
+        if value is not None:
+            try:
+                study_dir(value)
+            except TrialkitError as err:
+                click.echo(f"trialkit: error: --study: {err}", err=True)
+                ctx.exit(2)
+        return value
+
+    return click.option("--study", default=default, show_default=default is not None, callback=resolve, help=help)
 
 
 def reports_errors(command):
-    """Turn a TrialkitError, or a file that cannot be read or written, into one line on stderr and exit 2."""
+    """Turn a TrialkitError, or a file that cannot be read or written, into one line on stderr (then
+    the error's details, if any: an ADaM error's causes) and exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -31,6 +54,8 @@ def reports_errors(command):
             return command(*args, **kwargs)
         except TrialkitError as err:
             click.echo(f"trialkit: error: {err}", err=True)
+            for line in err.details:
+                click.echo(f"  {line}", err=True)
             sys.exit(err.exit_code)
         except OSError as err:
             click.echo(f"trialkit: error: {err.filename or ''}: {err.strerror or err}", err=True)
@@ -57,7 +82,7 @@ def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@study_option()
 @click.option("--subjects", type=click.IntRange(min=1), default=None, help="Number of subjects [profile default].")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed [profile's demo seed].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the export.")
@@ -78,7 +103,7 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate):
                f"-> {out} ({len(manifest['defects'])} defects, {len(manifest['duplicates'])} duplicates)")
 
 
-def print_reconciliation(summary: dict, findings: list) -> None:
+def print_reconciliation(summary: dict) -> None:
     """The ledger as a terminal table: rows in per form, landed, rejected; records out per dataset."""
     from rich.table import Table
 
@@ -90,35 +115,43 @@ def print_reconciliation(summary: dict, findings: list) -> None:
     stdout_console.print(table)
     datasets = ", ".join(f"{d} {v['records']}" for d, v in summary["datasets"].items())
     stdout_console.print(f"datasets: {datasets}")
-    by = {}
-    for f in findings:
-        by[f.severity] = by.get(f.severity, 0) + 1
-    stdout_console.print("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "none"))
+
+
+def print_findings(findings: list, where: Path) -> None:
+    """Each error finding on stderr, one line (file, row, column, value, spec key), the first
+    trialkit.findings.SHOWN, then how many more are in ``where``; the counts by severity on stdout."""
+    for line in error_lines(findings, where):
+        click.echo(line if line.startswith("error:") else f"  {line}", err=True)
+    click.echo(f"findings: {count_by_severity(findings)}" + (f" (all in {where})" if findings else ""))
 
 
 PROFILE_SHOWN = 25
 
 
 def print_validation(findings: list, checked: list[str], out: Path, runs: list = (), profile: bool = False) -> None:
-    """The validation summary as a terminal table: findings per rule, severity and dataset; then
-    what the CORE rules did, and with ``profile`` each rule's time, slowest first."""
+    """The validation summary, one line per rule that found something: id, severity, the rule's
+    title, and how many findings in which datasets (a line each, so a narrow terminal or a CI log
+    wraps it without mixing rules); then what the CORE rules did, and with ``profile`` each rule's
+    time, slowest first."""
     from collections import Counter
 
     from rich.table import Table
 
     from trialkit.validators.report import summary
+    from trialkit.validators.rules import RULES
 
-    table = Table(title=f"trialkit validate: {len(checked)} datasets", show_edge=False)
-    for col in ("rule", "severity", "dataset", "findings"):
-        table.add_column(col)
-    for (r, sev, ds), n in sorted(Counter((f.rule, f.severity, f.dataset) for f in findings).items()):
-        table.add_row(r, sev, ds, str(n))
-    stdout_console.print(table)
+    click.echo(f"trialkit validate: {len(checked)} datasets")
+    per_rule = Counter((f.rule, f.severity) for f in findings)
+    per_dataset = Counter((f.rule, f.dataset) for f in findings)
+    for (rule_id, severity), n in sorted(per_rule.items()):
+        title = RULES[rule_id].title if rule_id in RULES else ""
+        where = ", ".join(f"{d} {k}" for (r, d), k in sorted(per_dataset.items()) if r == rule_id)
+        click.echo(f"  {rule_id} {severity}: {title}: {n} ({where})")
     core = [r for r in runs if r.source != "trialkit"]
     if core:
         statuses = Counter(r.status for r in core)
-        stdout_console.print(f"CORE rules: {len(core)}: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-                             + (f" (reasons in {out})" if statuses.get("not executed") else ""))
+        click.echo(f"CORE rules: {len(core)}: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+                   + (f" (reasons in {out})" if statuses.get("not executed") else ""))
     if profile and runs:
         timing = Table(title="rule times (--profile)", show_edge=False)
         for col in ("rule", "status", "findings", "seconds"):
@@ -128,9 +161,9 @@ def print_validation(findings: list, checked: list[str], out: Path, runs: list =
             timing.add_row(r.id, r.status, str(r.findings), f"{r.seconds:.3f}")
         stdout_console.print(timing)
         if len(slowest) > PROFILE_SHOWN:
-            stdout_console.print(f"... and {len(slowest) - PROFILE_SHOWN} faster rules; every rule's time is in {out} "
-                                 "(rules_run) when --format json")
-    stdout_console.print("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
+            click.echo(f"... and {len(slowest) - PROFILE_SHOWN} faster rules; every rule's time is in {out} "
+                       "(rules_run) when --format json")
+    click.echo("findings: " + ", ".join(f"{n} {s}" for s, n in summary(findings).items()) + f" -> {out}")
 
 
 def _formats(ctx, param, value: str) -> tuple[str, ...]:
@@ -153,7 +186,7 @@ FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@study_option()
 @click.argument("raw", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the SDTM datasets.")
 @click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
@@ -164,28 +197,35 @@ def sdtm(study, raw, out, strict, formats):
     with progress("sdtm", total=1) as advance:
         summary, findings = sdtm_stage(study, raw, out, strict=strict, formats=formats)
         advance("written")
-    print_reconciliation(summary, findings)
+    print_reconciliation(summary)
+    print_findings(findings, out / "findings.json")
     sys.exit(1 if summary.get("errors", 0) else 0)
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@study_option()
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
 @FORMAT_OPTION
 @reports_errors
 def adam(study, sdtm_dir, out, formats):
     """Derive the study's ADaM datasets (ADSL first) from an SDTM folder, with their define.xml."""
+    from trialkit.lineage import adam_error_causes
+
     with progress("adam", total=1) as advance:
-        datasets = adam_stage(study, sdtm_dir, out, formats=formats)
+        try:
+            datasets = adam_stage(study, sdtm_dir, out, formats=formats)
+        except AdamError as err:
+            err.details = tuple(adam_error_causes(err, sdtm_dir))
+            raise
         advance("written")
     for name, frame in datasets.items():
         click.echo(f"{name}: {len(frame)} records, {frame.shape[1]} variables")
 
 
 @main.command()
-@click.option("--study", default=None, help="Study whose ADTTE event definitions the event rules check (shipped name or "
-              "folder); without it, datasets of any study get every rule but those.")
+@study_option(None, "Study whose ADTTE event definitions the event rules check (" + STUDY_HELP.rstrip(".")
+              + "); without it, datasets of any study get every rule but those.")
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.argument("adam_dir", metavar="[ADAM]", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "junit", "html"]), default="json", show_default=True)
@@ -218,7 +258,7 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@study_option()
 @click.argument("adam_dir", metavar="ADAM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the report.")
 @reports_errors
@@ -231,7 +271,7 @@ def report(study, adam_dir, out):
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@study_option()
 @click.option("--kind", type=click.Choice(["sdtm", "adam"]), required=True, help="Which datasets the folder holds.")
 @click.argument("datasets_dir", metavar="DATASETS", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="define.xml path [DATASETS/define.xml].")
@@ -259,43 +299,62 @@ def spec_check(study):
         click.echo(f"ok: {line}")
 
 
-def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str) -> dict:
-    """run_pipeline under one progress display, then the run's summary on stdout."""
+def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
+            force: bool = False) -> dict:
+    """run_pipeline under one progress display, then the run's summary on stdout and, when the data
+    have errors, each of them on stderr and whether the report was written."""
     with progress(f"run {study}", total=4) as advance:
-        manifest = run_pipeline(study, raw, out, formats=formats, strict=strict, fail_on=fail_on, advance=advance)
+        manifest = run_pipeline(study, raw, out, formats=formats, strict=strict, fail_on=fail_on, force=force,
+                                advance=advance)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in manifest["seconds"].items())
     counts = ", ".join(f"{n} {s}" for s, n in manifest["validation"]["summary"].items())
-    click.echo(f"SDTM: {out / 'sdtm'}; ADaM: {out / 'adam'}; validation: {counts} ({out / 'validation'})")
+    errors = manifest["stage_errors"]
+    if errors and manifest["report"] is None:
+        why = ("--force cannot write a report without ADaM" if force else
+               "give --force to write it anyway, with a banner naming the errors on every page")
+        click.echo(f"trialkit: error: the data have errors; the run stopped before the report ({why}):", err=True)
+    elif errors:
+        click.echo("trialkit: warning: the data have errors; the report was written because of --force, "
+                   "with a banner naming them on every page:", err=True)
+    for line in errors:
+        click.echo(f"  {line}", err=True)
+    adam = out / manifest["adam"] if manifest["adam"] else "not written"
+    click.echo(f"SDTM: {out / 'sdtm'}; ADaM: {adam}; validation: {counts} ({out / 'validation'})")
     click.echo(f"stages: {seconds}; manifest: {out / 'manifest.json'}")
-    click.echo(f"report: {out / manifest['report']}")
+    click.echo(f"report: {out / manifest['report']}" if manifest["report"] else "report: not written")
     return manifest
 
 
 @main.command()
-@click.option("--study", default=DEFAULT_STUDY, show_default=True, help="Shipped study name or a study folder.")
+@study_option()
 @click.argument("raw", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for sdtm/, adam/, validation/, report/ and manifest.json.")
 @click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
               help="Lowest validation severity that makes the exit code 1.")
+@click.option("--force", is_flag=True, help="Write the report even when the SDTM stage found errors in the data, "
+              "with a banner naming them on every page (exit code 1 all the same; no report without ADaM).")
 @FORMAT_OPTION
 @reports_errors
-def run(study, raw, out, strict, fail_on, formats):
-    """Run sdtm -> adam -> validate -> report on a raw export; exit with the validator's code."""
-    sys.exit(run_all(study, raw, out, formats, strict, fail_on)["exit_code"])
+def run(study, raw, out, strict, fail_on, force, formats):
+    """Run sdtm -> adam -> validate -> report on a raw export. Stops before the report (exit 1) when
+    the SDTM or ADaM stage has errors, unless --force; otherwise exits with the validator's code."""
+    sys.exit(run_all(study, raw, out, formats, strict, fail_on, force)["exit_code"])
 
 
 @main.command()
+@study_option(help=f"Shipped study to simulate and run ({', '.join(shipped_studies())}), or a study folder "
+              "with a profile.yaml.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("trialkit-demo"),
               show_default=True, help="Folder for everything the demo writes.")
 @reports_errors
-def demo(out):
-    """Simulate the reference study and run the whole pipeline on it, no arguments needed."""
-    manifest = run_simulation(DEFAULT_STUDY, None, None, out / "raw", out / "truth.csv", 0, 0.0)
+def demo(study, out):
+    """Simulate a study (the reference study by default) and run the whole pipeline on it."""
+    manifest = run_simulation(study, None, None, out / "raw", out / "truth.csv", 0, 0.0)
     click.echo(f"raw export of {manifest['study']} ({manifest['subjects']} subjects, seed {manifest['seed']}): {out / 'raw'}")
     click.echo(f"subject-level truth (never part of the export): {out / 'truth.csv'}")
-    sys.exit(run_all(DEFAULT_STUDY, out / "raw", out, ("xpt",), False, "error")["exit_code"])
+    sys.exit(run_all(study, out / "raw", out, ("xpt",), False, "error")["exit_code"])
 
 
 def _drop_source_root_from_path() -> None:

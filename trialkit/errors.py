@@ -27,6 +27,7 @@ class TrialkitError(Exception):
         self.row = row
         self.column = column
         self.key = key
+        self.details: tuple[str, ...] = ()   # lines the CLI prints under the error (e.g. an ADaM error's causes)
 
     def __str__(self) -> str:
         where = []

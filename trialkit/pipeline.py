@@ -5,6 +5,13 @@ the CLI and ``trialkit run`` is just the stages in order. ``run_pipeline`` also 
 manifest (out/manifest.json): the inputs with their SHA-256, the trialkit and spec versions (a
 SHA-256 of every spec file), the row ledger, the validation summary, and seconds per stage, so a
 reviewer can tell exactly what produced a submission package.
+
+A run refuses to look right when the data are wrong: when the SDTM stage found errors (a value it
+could not map, a form or column missing) or the ADaM stage could not derive a dataset, the tables
+would count what is left, silently (every subject's sex "missing" when a column was renamed, no
+adverse event when a form was empty). The run then validates, so the full list is written, and stops
+before the report. ``force=True`` (``trialkit run --force``) writes the report anyway, with a banner on
+every page naming the errors; it cannot make a report without ADaM.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from trialkit import __version__
+from trialkit.adam.errors import AdamError
 from trialkit.errors import InputError
-from trialkit.spec import study_dir
+from trialkit.findings import SHOWN, Finding, error_lines
+from trialkit.spec import shipped_studies, study_dir
 from trialkit.validators.report import summary as severity_counts
 
 log = logging.getLogger("trialkit")
@@ -81,6 +91,7 @@ def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[s
     from trialkit.define import WrittenDatasets, write_define
 
     written = WrittenDatasets("ADaM", study)  # a spec that cannot make a valid define.xml stops before any file
+    check_folder_study(study, sdtm_dir, "DM")
     datasets = run_adam(study, sdtm_dir, out, formats=formats, links=written.links, written=written)
     write_define("ADaM", study, out, written=written)
     return datasets
@@ -103,16 +114,46 @@ def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | No
     return run, exit_code(run.findings, fail_on)
 
 
-def report_stage(study: str | Path, adam_dir: Path, out: Path) -> Path:
-    """Tables and figures of the study's report spec: PNG/SVG, RTF per table, report.html."""
+def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Path:
+    """Tables and figures of the study's report spec: PNG/SVG, RTF per table, report.html.
+    ``banner``: lines every page carries (why its numbers may be wrong; see run_pipeline)."""
     from trialkit.reports.build import build_report
     from trialkit.reports.html import write_html
     from trialkit.reports.rtf import write_rtf
 
-    report = build_report(study, adam_dir, out)
+    check_folder_study(study, adam_dir, "ADSL")
+    report = build_report(study, adam_dir, out, banner=banner)
     for table in report.tables:
         write_rtf(table, out)
     return write_html(report, out / "report.html", out)
+
+
+def study_of_identifier(studyid: str) -> str | None:
+    """The shipped study whose SDTM study.yaml has this STUDYID, if one does."""
+    from trialkit.sdtm.engine import load_study_config
+
+    return next((name for name in shipped_studies() if load_study_config(name).studyid == studyid), None)
+
+
+def check_folder_study(study: str | Path, folder: Path, dataset: str) -> None:
+    """A usage error (exit 2, before anything is written) when the datasets of ``folder`` are of
+    another study than ``study`` (``dataset``'s STUDYID against the study's SDTM study.yaml),
+    naming the shipped study they belong to, if one."""
+    from trialkit.dataset_json import dataset_files, read_dataset
+    from trialkit.sdtm.engine import load_study_config
+
+    files = dataset_files(folder) if Path(folder).is_dir() else {}
+    if dataset not in files:
+        return                                    # the stage itself reports a missing dataset
+    frame, _ = read_dataset(files[dataset])
+    found = sorted(set(frame["STUDYID"].astype(str).str.strip())) if "STUDYID" in frame else []
+    studyid = load_study_config(study).studyid
+    if not found or studyid in found:
+        return
+    other = study_of_identifier(found[0])
+    hint = f"give --study {other}" if other else "give --study with the study the datasets belong to"
+    raise InputError(f"{dataset} holds STUDYID {', '.join(found[:3])}, not {studyid} of study {Path(str(study)).name}: "
+                     f"{hint} (shipped studies: {', '.join(shipped_studies())}, or a study folder)", file=str(folder))
 
 
 def sha256(path: Path) -> str:
@@ -131,10 +172,27 @@ def spec_versions(study: str | Path) -> dict[str, str]:
     return {str(p.relative_to(folder.parents[1])): sha256(p) for p in files}
 
 
+BANNER_ERRORS = 5   # error lines on every report page; the rest are counted and left to the files
+
+
+def stage_errors(sdtm_findings: list[Finding], adam_causes: list[str], base: Path, limit: int) -> list[str]:
+    """What stops the run, one line each: the SDTM stage's error findings (the first ``limit``, then
+    where the rest are: ``base``/sdtm/findings.json) and the ADaM error with what caused it. Empty
+    when the data let every stage do its work."""
+    errors = [f for f in sdtm_findings if f.severity == "error"]
+    lines = []
+    if errors:
+        lines.append(f"SDTM: {len(errors)} error(s) in the raw export (every finding: {base / 'sdtm' / 'findings.json'}):")
+        lines += ["  " + line for line in error_lines(errors, base / "sdtm" / "findings.json", limit)]
+    return lines + adam_causes
+
+
 def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",), strict: bool = False,
-                 fail_on: str = "error", advance: Callable[[str], None] | None = None) -> dict:
+                 fail_on: str = "error", force: bool = False, advance: Callable[[str], None] | None = None) -> dict:
     """sdtm -> adam -> validate -> report into out/{sdtm,adam,validation,report}; writes and returns
-    the run manifest, whose ``exit_code`` is the validator's."""
+    the run manifest. ``exit_code`` is 1 when the SDTM or ADaM stage has errors (the report is then
+    written only with ``force``, under a banner), else the validator's; ``stage_errors`` names those
+    errors, an ADaM error traced back to the SDTM records and raw rows behind it (trialkit.lineage)."""
     step = advance or (lambda label: None)
     started = datetime.now(UTC)
     timings = {}
@@ -147,11 +205,30 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         return result
 
     summary, mapping_findings = timed("sdtm", sdtm_stage, study, raw, out / "sdtm", strict=strict, formats=formats)
-    datasets = timed("adam", adam_stage, study, out / "sdtm", out / "adam", formats=formats)
+    adam_error = None
+    try:
+        datasets = timed("adam", adam_stage, study, out / "sdtm", out / "adam", formats=formats)
+    except AdamError as err:
+        adam_error, datasets = err, {}
+        remove_stale(out / "adam")
+        step("adam")
     reports = {fmt: out / "validation" / f"validation.{ext}" for fmt, ext in (("json", "json"), ("junit", "xml"), ("html", "html"))}
-    validation, code = timed("validate", validate_stage, study, out / "sdtm", out / "adam", reports, fail_on=fail_on)
+    validation, code = timed("validate", validate_stage, study, out / "sdtm", None if adam_error else out / "adam",
+                             reports, fail_on=fail_on)
     findings = validation.findings
-    html = timed("report", report_stage, study, out / "adam", out / "report")
+    adam_causes = []
+    if adam_error is not None:
+        from trialkit.lineage import adam_error_causes
+
+        adam_causes = [f"ADaM: cannot be derived: {adam_error}",
+                       *("  " + line for line in adam_error_causes(adam_error, out / "sdtm"))]
+    errors = stage_errors(mapping_findings, adam_causes, out, SHOWN)
+    html = None
+    if not errors or (force and adam_error is None):
+        html = timed("report", report_stage, study, out / "adam", out / "report",
+                     banner=banner_lines(stage_errors(mapping_findings, adam_causes, Path(), BANNER_ERRORS)))
+    else:
+        remove_stale(out / "report")
     manifest = {
         "trialkit": __version__,
         "python": platform.python_version(),
@@ -162,12 +239,30 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         "formats": list(formats),
         "ledger": summary["ledger"],
         "mapping_findings": len(mapping_findings),
+        "stage_errors": errors,
+        "forced": bool(force and errors),
         "datasets": {**{k: v["records"] for k, v in summary["datasets"].items()}, **{k: len(v) for k, v in datasets.items()}},
         "validation": {"summary": severity_counts(findings), "fail_on": fail_on,
                        "reports": [str(p.relative_to(out)) for p in reports.values()]},
-        "report": str(html.relative_to(out)),
+        "adam": "adam" if adam_error is None else None,
+        "report": str(html.relative_to(out)) if html is not None else None,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
-        "exit_code": code,
+        "exit_code": 1 if errors else code,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+def remove_stale(folder: Path) -> None:
+    """Remove a stage's folder left by an earlier run into the same --out: a report (or ADaM) that
+    this run did not write must not sit next to its manifest looking like its result."""
+    if folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def banner_lines(errors: list[str]) -> list[str]:
+    """The lines every report page carries when the run was forced past ``errors`` (none otherwise)."""
+    if not errors:
+        return []
+    return ["NOT FOR USE: made with trialkit run --force from data with errors; the tables and figures may be wrong.",
+            *errors]

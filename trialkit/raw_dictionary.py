@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.display import show
 from trialkit.errors import InputError, SpecError
 from trialkit.spec import load_yaml, study_dir
 from trialkit.vectorize import per_unique
@@ -51,6 +52,7 @@ class Form:
     label: str
     fields: tuple[Field, ...]
     one_row_per_subject: bool = False
+    expected: bool = False         # every export of the study has records in it: missing or empty is an error
 
     @property
     def columns(self) -> list[str]:
@@ -68,7 +70,7 @@ class Finding:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.form}.csv:{self.row}: column {self.field}: {self.problem} ({self.value!r})"
+        return f"{self.form}.csv row {self.row} column {self.field}: {self.problem} (value {show(self.value)})"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ def load_raw_dictionary(study: str | Path) -> RawDictionary:
                 raise SpecError("partial: true needs format: edc (only the edc format writes unknown parts as UN / UNK)",
                                 file=str(path), key=key)
             fields.append(f)
-        forms[form_name] = Form(form_name, form.get("label", form_name), tuple(fields), bool(form.get("one_row_per_subject")))
+        forms[form_name] = Form(form_name, form.get("label", form_name), tuple(fields), bool(form.get("one_row_per_subject")),
+                                bool(form.get("expected")))
     site_formats = {}
     for country, fmt in (data.get("sites") or {}).items():
         if fmt.get("date") not in LOCAL_DATE_FORMATS:

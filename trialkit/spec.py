@@ -23,8 +23,12 @@ def study_dir(study: str | Path) -> Path:
     shipped = resources.files("trialkit.specs").joinpath("studies", str(study))
     if shipped.is_dir():
         return Path(str(shipped))
-    known = sorted(p.name for p in resources.files("trialkit.specs").joinpath("studies").iterdir() if p.is_dir())
-    raise SpecError(f"unknown study {study!r}; shipped studies: {', '.join(known)} (or give a folder path)")
+    raise SpecError(f"unknown study '{study}'; shipped studies: {', '.join(shipped_studies())} (or give a folder path)")
+
+
+def shipped_studies() -> list[str]:
+    """The names of the studies shipped with trialkit (folders of specs/studies/), sorted."""
+    return sorted(p.name for p in resources.files("trialkit.specs").joinpath("studies").iterdir() if p.is_dir())
 
 
 # libyaml's safe loader when PyYAML was built with it (the standards YAML parses ~10x faster), else

@@ -630,10 +630,10 @@ def read_xpt(path: str | os.PathLike, *, encoding: str | None = None,
                                            disable_datetime_conversion=True)
     except UnicodeDecodeError as exc:
         raise XptError(f"text is not {encoding or 'utf-8'} ({exc.reason}, byte "
-                       f"{exc.object[exc.start:exc.start + 1]!r}); pass encoding='cp1252' or the "
-                       "file's encoding", file=str(file)) from exc
+                       f"0x{exc.object[exc.start]:02X}); give the file's encoding, e.g. --encoding cp1252 "
+                       "for SAS on Windows", file=str(file)) from exc
     except Exception as exc:  # ReadstatError, PyreadstatError, OSError
-        hint = (" (wrong encoding? pass encoding='cp1252' or the file's encoding)"
+        hint = (" (wrong encoding? give the file's encoding, e.g. --encoding cp1252 for SAS on Windows)"
                 if "convert string" in str(exc) else "")
         raise XptError(f"unreadable or truncated XPT file: {exc}{hint}", file=str(file)) from exc
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from trialkit.display import plain, show
 from trialkit.sdtm.standards import Codelist, DomainMeta, VariableMeta, load_codelists, load_domains
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
@@ -208,7 +209,7 @@ def _labels(name: str, metas: list[DomainMeta], frame: pd.DataFrame) -> list[Val
             continue
         expected = _ig_label(var, column)
         if label.strip().lower() != expected.lower():
-            out.append(ValidationFinding(LABEL.id, LABEL.severity, name, f"label {label!r}; ADaMIG: {expected!r}",
+            out.append(ValidationFinding(LABEL.id, LABEL.severity, name, f"label {show(label)}; ADaMIG: {show(expected)}",
                                          variable=column, value=label))
     return out
 
@@ -227,9 +228,9 @@ def _pairs(name: str, frame: pd.DataFrame, seq: str | None) -> list[ValidationFi
             for key in counts[counts > 1].index:
                 rows = both.index[both[a] == key]
                 out.append(ValidationFinding(PAIR.id, PAIR.severity, name,
-                                             f"{a} = {key!r} has {counts[key]} values of {b}: "
-                                             + ", ".join(map(repr, sorted(map(str, both.loc[rows, b].unique())))),
-                                             variable=b, value=str(key), **record(frame, rows[0], seq)))
+                                             f"{a} = {show(key)} has {counts[key]} values of {b}: "
+                                             + ", ".join(sorted(show(v) for v in both.loc[rows, b].unique())),
+                                             variable=b, value=plain(key), **record(frame, rows[0], seq)))
     return out
 
 
@@ -240,10 +241,10 @@ def _param_map(name: str, frame: pd.DataFrame) -> list[ValidationFinding]:
     for a, b in (("PARAMCD", "PARAM"), ("PARAM", "PARAMCD")):
         counts = frame.groupby(a, observed=True)[b].nunique()
         for key in counts[counts > 1].index:
-            values = sorted(map(str, frame.loc[frame[a] == key, b].unique()))
+            values = sorted(show(v) for v in frame.loc[frame[a] == key, b].unique())
             out.append(ValidationFinding(PARAM_MAP.id, PARAM_MAP.severity, name,
-                                         f"{a} = {key!r} has {len(values)} values of {b}: {', '.join(map(repr, values))}",
-                                         variable=b, value=str(key)))
+                                         f"{a} = {show(key)} has {len(values)} values of {b}: {', '.join(values)}",
+                                         variable=b, value=plain(key)))
     return out
 
 
@@ -267,8 +268,8 @@ def _against_adsl(name: str, frame: pd.DataFrame, adsl: pd.DataFrame, seq: str |
         bad = ~unknown & ~both_blank & ~pd.Series(same, index=frame.index)
         for i in np.flatnonzero(bad.to_numpy()):
             out.append(ValidationFinding(ADSL_COPY.id, ADSL_COPY.severity, name,
-                                         f"{column} is {have.iat[i]!r}; ADSL has {expected.iat[i]!r}", variable=column,
-                                         value=str(have.iat[i]), **record(frame, i, seq)))
+                                         f"{column} is {show(have.iat[i], column)}; ADSL has {show(expected.iat[i], column)}",
+                                         variable=column, value=plain(have.iat[i], column), **record(frame, i, seq)))
     return out
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.adam.tte import START, TteParameter, TteSource
+from trialkit.display import plain_values, show_values
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.vectorize import plain
 
@@ -76,7 +77,7 @@ def _fmt(days: pd.Series) -> pd.Series:
 def _findings(r, paramcd: str, mask: pd.Series, usubjid: pd.Series, messages: pd.Series, value: pd.Series | None = None):
     """Findings for the flagged records only (the check itself is vectorized)."""
     rows = np.flatnonzero(mask.to_numpy())
-    values = value.astype(str) if value is not None else pd.Series("", index=mask.index)
+    values = plain_values(value) if value is not None else pd.Series("", index=mask.index)
     return [ValidationFinding(r.id, r.severity, "ADTTE", f"{paramcd}: {messages.iloc[k]}", "ADT", usubjid.iloc[k], None, None,
                               values.iloc[k]) for k in rows]
 
@@ -106,11 +107,12 @@ def check_parameter(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.
     out += _findings(WRONG_START, p.paramcd, rec["STARTDT"] != rec["_START"], uid,
                      "STARTDT " + _fmt(rec["STARTDT"]) + f" but {p.start} is " + _fmt(rec["_START"]))
     out += _findings(WRONG_AVAL, p.paramcd, adt.notna() & (rec["AVAL"] != expected_aval), uid,
-                     "AVAL " + rec["AVAL"].astype(str) + " but ADT - STARTDT + 1 = " + expected_aval.astype(str), rec["AVAL"])
+                     "AVAL " + show_values(rec["AVAL"]) + " but ADT - STARTDT + 1 = " + show_values(expected_aval),
+                     rec["AVAL"])
     out += _findings(EARLIER_EVENT, p.paramcd, wrong_event, uid,
                      "event at " + _fmt(adt) + ", earliest qualifying event " + _fmt(first_event))
     out += _findings(WRONG_SOURCE, p.paramcd, event & ~wrong_event & ~source_ok, uid,
-                     rec["EVNTDESC"] + " / " + rec["SRCDOM"] + " / SEQ " + rec["SRCSEQ"].astype(str)
+                     rec["EVNTDESC"] + " / " + rec["SRCDOM"] + " / SEQ " + show_values(rec["SRCSEQ"])
                      + " is not a qualifying event record at " + _fmt(adt))
     missed = censored & first_event.notna()
     out += _findings(MISSED_EVENT, p.paramcd, missed, uid,

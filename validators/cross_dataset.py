@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from trialkit.display import plain_values, show_values
 from trialkit.validators.rules import Rule, ValidationFinding, rule
 from trialkit.validators.schema_findings import positional
 from trialkit.vectorize import per_unique
@@ -126,7 +127,8 @@ def _emit(r: Rule, name: str, frame: pd.DataFrame, mask: pd.Series, variable: st
     if not len(rows):
         return []
     msgs = messages if isinstance(messages, pd.Series) else pd.Series(messages, index=frame.index)
-    vals = _text(values) if values is not None else (_text(frame[variable]) if variable in frame else None)
+    vals = plain_values(values if values is not None else frame[variable], variable) \
+        if values is not None or variable in frame else None
     uid = _text(frame["USUBJID"]) if "USUBJID" in frame else None
     seqs = _num(frame[seq]) if seq and seq in frame else None
     out = []
@@ -153,8 +155,8 @@ def check_study_days(sdtm: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
             days = (date - ref).dt.days
             expected = days.where(days < 0, days + 1)
             bad = value.notna() & expected.notna() & (value != expected)
-            msg = (f"{dy} " + value.astype(str) + f" but {dtc} " + _text(frame[dtc]) + " and RFSTDTC "
-                   + ref.dt.strftime("%Y-%m-%d").fillna("") + " give " + expected.astype("Int64").astype(str))
+            msg = (f"{dy} " + show_values(value) + f" but {dtc} " + _text(frame[dtc]) + " and RFSTDTC "
+                   + ref.dt.strftime("%Y-%m-%d").fillna("") + " give " + show_values(expected))
             out += _emit(STUDY_DAY, name, frame, bad, dy, msg, seq=f"{domain}SEQ")
     return out
 
@@ -207,7 +209,7 @@ def check_design_refs(sdtm: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
             v = _num(frame["VISITNUM"])
             bad = v.notna() & (v % 1 == 0) & ~v.isin(visits)
             out += _emit(DESIGN_REF, name, frame, bad, "VISITNUM",
-                         "planned VISITNUM " + v.astype(str) + " is not a VISITNUM of TV", seq=f"{domain}SEQ")
+                         "planned VISITNUM " + plain_values(v) + " is not a VISITNUM of TV", seq=f"{domain}SEQ")
     return out
 
 

@@ -34,6 +34,9 @@ BY_KIND = {
                     "SDTMIG 3.4 section 4.1.2: STUDYID is the study's identifier on every record."),
     "form_missing": rule("TK-MAP-0008", "warning", "Raw form absent from the export",
                          "The study's raw dictionary lists the form; an export without it is read as empty."),
+    "form_expected": rule("TK-MAP-0013", "error", "Expected raw form absent or empty",
+                          "The study's raw dictionary marks the form expected: every export has records in it, so "
+                          "an export without it (or with its header only) is incomplete."),
     "columns_missing": rule("TK-MAP-0009", "error", "Raw form lacks columns of the raw dictionary",
                             "The study's raw dictionary: a form without its columns cannot be mapped."),
     "unmapped": rule("TK-MAP-0010", "warning", "Raw records not mapped by any domain spec",
@@ -55,7 +58,7 @@ def mapping_findings(sdtm_dir: Path) -> list[ValidationFinding]:
         try:
             out += convert(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            out.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: {exc!r}"))
+            out.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: not the file the SDTM stage writes ({type(exc).__name__}: {exc})"))
     return out
 
 

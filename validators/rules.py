@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from trialkit.display import show
+
 SEVERITIES = ("error", "warning", "notice")
 
 
@@ -52,7 +54,7 @@ class ValidationFinding:
             f"row {self.row}" if self.row is not None else "",
         ) if x)
         return f"{self.severity}: {self.rule} {where}" + (f" ({record})" if record else "") + f": {self.message}" + (
-            f" [{self.value!r}]" if self.value else "")
+            f" (value {show(self.value)})" if self.value else "")
 
 
 RULES: dict[str, Rule] = {}

@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from trialkit.display import plain
 from trialkit.validators.rules import RULES, Rule, ValidationFinding
 from trialkit.vectorize import per_unique
 
@@ -80,8 +81,7 @@ def record(frame: pd.DataFrame, index, seq: str | None) -> dict:
 def value(frame: pd.DataFrame, index, variable: str | None) -> str:
     if index is None or pd.isna(index) or not variable or variable not in frame:
         return ""
-    v = frame[variable].iat[int(index)]
-    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+    return plain(frame[variable].iat[int(index)], variable)
 
 
 def schema_findings(name: str, label: str, schema: pa.DataFrameSchema, frame: pd.DataFrame, seq: str | None,

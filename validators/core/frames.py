@@ -99,7 +99,8 @@ def _values(rule: CoreRule, dataset: Dataset, study: Study) -> pd.DataFrame:
             codes, uniques = pd.factorize(content[name], use_na_sentinel=False)
             order = np.argsort(codes, kind="stable")
             bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
-            values, positions = pd.Series(uniques, dtype=object), np.split(order, bounds)
+            values = pd.Series(uniques, dtype=object)
+            positions = np.split(order, bounds) if len(uniques) else []   # an empty dataset: no value at all
         else:
             values, positions = content[name].astype(object).reset_index(drop=True), [[i] for i in range(len(content))]
         parts.append(pd.DataFrame({"variable_name": name, "variable_value": values, POSITIONS: positions}))
