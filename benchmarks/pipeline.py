@@ -48,8 +48,9 @@ STAGE = textwrap.dedent(
         out = {"records": sum(len(f) for f in datasets.values())}
     elif stage == "validate":
         reports = {"json": base / "validation" / "validation.json"}
-        findings, checked, code = pipeline.validate_stage(study, base / "sdtm", base / "adam", reports)
-        out = {"findings": len(findings), "datasets": len(checked), "exit_code": code}
+        run, code = pipeline.validate_stage(study, base / "sdtm", base / "adam", reports)
+        out = {"findings": len(run.findings), "datasets": len(run.datasets), "exit_code": code,
+               "core_seconds": sum(r.seconds for r in run.rules if r.source == "core")}
     else:
         pipeline.report_stage(study, base / "adam", base / "report")
         out = {}

@@ -120,7 +120,8 @@ VALIDATE = textwrap.dedent(
             wrap(name)
 
     t2 = time.perf_counter()
-    findings, checked = run.validate(study, sdtm_dir, adam_dir)
+    result = run.validate(study, sdtm_dir, adam_dir)
+    findings, checked = result.findings, result.datasets
     t3 = time.perf_counter()
     rss_validate = peak_rss_mib()
 
