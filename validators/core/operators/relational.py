@@ -18,6 +18,7 @@ import pandas as pd
 
 from trialkit.validators.core.context import Condition, Context, as_series, empty
 from trialkit.validators.core.operators import complement, operator
+from trialkit.vectorize import per_unique
 
 
 @operator("exists")
@@ -26,8 +27,15 @@ def exists(ctx: Context, cond: Condition) -> pd.Series:
     list-valued operation result, such as a list of the dataset's variables); False otherwise."""
     if cond.target in ctx.frame.columns:
         return pd.Series(True, index=ctx.frame.index)
-    results = [o["id"] for o in ctx.rule.operations if o["id"] in ctx.frame.columns]
-    nested = any(ctx.frame[c].map(lambda v: isinstance(v, list) and cond.target in v).any() for c in results)
+    nested = False
+    for column in (o["id"] for o in ctx.rule.operations if o["id"] in ctx.frame.columns):
+        shared = ctx.constant(column)
+        if shared is not None:
+            nested = isinstance(shared, list) and cond.target in shared
+        else:
+            nested = ctx.frame[column].map(lambda v: isinstance(v, list) and cond.target in v).any()
+        if nested:
+            break
     return pd.Series(nested, index=ctx.frame.index)
 
 
@@ -91,13 +99,24 @@ def _sides(ctx: Context, cond: Condition, case_insensitive: bool) -> tuple[pd.Se
     other = _comparison(ctx, cond).astype(object)
     both_empty = empty(target) & empty(other)
     if cond.params.get("round_values"):
-        target, other = target.map(_rounded), other.map(_rounded)
+        target, other = _each(target, _rounded), _each(other, _rounded)
     if cond.params.get("type_insensitive"):
-        target, other = target.map(normalized_text), other.map(normalized_text)
+        target, other = _each(target, normalized_text), _each(other, normalized_text)
     if case_insensitive:
-        lower = lambda v: v.lower() if isinstance(v, str) and v else None
-        target, other = target.map(lower), other.map(lower)
+        target, other = _each(target, _lower), _each(other, _lower)
     return target, other, both_empty
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def _each(values: pd.Series, fn) -> pd.Series:
+    """``fn`` on every value, computed once per distinct value (lists, unhashable, one by one)."""
+    try:
+        return per_unique(values, lambda u: u.map(fn).astype(object))
+    except TypeError:
+        return values.map(fn)
 
 
 def _equal(target: pd.Series, other: pd.Series) -> pd.Series:
