@@ -114,8 +114,9 @@ def test_tables_03_counts_and_characteristics_by_hand(adam, tables):
     assert _row(tables["table3"], "Female").cells[:2] == (n_pct(female["Blinatumomab"], n["Blinatumomab"]),
                                                           n_pct(female["Chemotherapy"], n["Chemotherapy"]))
     assert tables["table3"].columns[-1] == f"Total (N = {len(itt)})"
-    deaths = itt[itt["DCSREAS"] == "DEATH"]["GRP"].value_counts()
-    assert _row(tables["table4"], "Death").cells[0] == n_pct(deaths.get("Blinatumomab", 0), n["Blinatumomab"])
+    # a discontinuation counts up to the data cut-off (EOSDT on or before DCUTDT)
+    dead = itt[(itt["DCSREAS"] == "DEATH") & ~(itt["EOSDT"] > itt["DCUTDT"])]["GRP"].value_counts()
+    assert _row(tables["table4"], "Death").cells[0] == n_pct(dead.get("Blinatumomab", 0), n["Blinatumomab"])
 
 
 def test_tables_04_ae_tables_count_subjects_once_at_worst_grade(adam, tables):
@@ -183,7 +184,7 @@ def test_tables_06_percent_decimals_and_cutoff_footnote_from_the_spec(adam, tmp_
     hsct = int(((itt["GRP"] == "Blinatumomab") & (itt["HSCTFL"] == "Y")).sum())
     assert _row(table, "Allogeneic HSCT").cells[0] == f"{hsct} ({100 * hsct / n:.1f}%)"
     cutoff = adam["ADSL"]["DCUTDT"].iloc[0].strftime("%Y-%m-%d")
-    assert table.footnotes[-1] == f"Data cut-off: {cutoff}."
+    assert table.footnotes[-1].startswith(f"Data cut-off: {cutoff}; ")
 
 
 def test_tables_07_breslow_ties_from_the_shell_match_statsmodels(adam, tmp_path):
