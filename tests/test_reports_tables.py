@@ -198,3 +198,43 @@ def test_tables_07_breslow_ties_from_the_shell_match_statsmodels(adam, tmp_path)
     fit = PHReg(efs["AVAL"].to_numpy(), x, status=(efs["CNSR"] == 0).astype(int).to_numpy(), ties="breslow").fit()
     lo, hi = np.exp(fit.conf_int()[0])
     assert _row(table, "All patients").cells[2] == f"{np.exp(fit.params[0]):.2f} ({lo:.2f}-{hi:.2f})"
+
+
+# CT submission value -> the label a table shows: the CT decode where it spells the value, else the
+# value in title case (the NCI preferred term "African American" is other words than the data)
+RACE_LABELS = {"WHITE": "White", "ASIAN": "Asian", "BLACK OR AFRICAN AMERICAN": "Black or African American",
+               "AMERICAN INDIAN OR ALASKA NATIVE": "American Indian or Alaska Native", "NOT REPORTED": "Not Reported",
+               "OTHER": "Other", "UNKNOWN": "Unknown",
+               "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER": "Native Hawaiian or Other Pacific Islander"}
+
+
+def test_tables_08_coded_values_are_labelled_from_the_shell_or_the_ct(adam, tables):
+    """Test 8: Race rows (no levels in the shell; ADaMIG gives RACE the RACE codelist) are labelled
+    as CDISC writes the terms, like Sex (the shell's Female / Male), never the stored upper case
+    ("WHITE" before); the disposition reasons by NCOMPLT ("Death", "Lost To Follow-up"), each
+    reason present with a row; counts by hand."""
+    t3 = tables["table3"]
+    start = t3.rows.index(next(r for r in t3.rows if r.header and r.label == "Race"))
+    end = next(i for i in range(start + 1, len(t3.rows)) if t3.rows[i].header)
+    itt = _itt(adam)
+    races = sorted(itt["RACE"].astype(str).unique())
+    assert [r.label for r in t3.rows[start + 1:end]] == [RACE_LABELS[v] for v in races]
+    for row, value in zip(t3.rows[start + 1:end], races):
+        assert row.cells[-1] == n_pct(int((itt["RACE"] == value).sum()), len(itt))
+    t4 = tables["table4"]
+    reasons = [r.label for r in t4.rows if r.indent == 1]
+    assert reasons[0] == "Death" and set(reasons) == {"Death"} | {
+        {"LOST TO FOLLOW-UP": "Lost To Follow-up"}[v] for v in set(itt["DCSREAS"].astype(str)) - {"", "DEATH"}}
+
+
+def test_tables_09_title_case_and_decode_by_hand():
+    """Test 9: the decode rule: CT spelling when it is the value's words, title case (small words
+    lower, after a slash too) when the CT's term is other words, the value as stored without a codelist."""
+    from trialkit.reports.decode import decode, title_case
+
+    assert title_case("WITHDRAWAL BY PARENT/GUARDIAN") == "Withdrawal by Parent/Guardian"
+    assert title_case("OR") == "Or"
+    assert decode("COMPLETED", "NCOMPLT") == "Completed"          # CT term "Complete"
+    assert decode("LOST TO FOLLOW-UP", "NCOMPLT") == "Lost To Follow-up"
+    assert decode("CD19-NEGATIVE", None) == "CD19-NEGATIVE"
+    assert decode("SPONSOR TERM", "NCOMPLT") == "Sponsor Term"     # a value of an extensible list, not in it
