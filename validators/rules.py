@@ -21,6 +21,8 @@ class Rule:
     title: str
     rationale: str
     scope: tuple[str, ...] = ("*",)   # the datasets it applies to; "*" for all
+    cdisc_id: str = ""                # the CDISC rule it implements, e.g. CG0151 (a CORE rule's conformance rule)
+    standard_ref: str = ""            # where the standard says it, e.g. "SDTMIG 3.4 section 5.2" (when not in the rationale)
 
     def applies_to(self, dataset: str) -> bool:
         return "*" in self.scope or dataset in self.scope
@@ -55,13 +57,14 @@ class ValidationFinding:
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, severity: str, title: str, rationale: str, scope: tuple[str, ...] = ("*",)) -> Rule:
+def rule(id: str, severity: str, title: str, rationale: str, scope: tuple[str, ...] = ("*",), *, cdisc_id: str = "",
+         standard_ref: str = "") -> Rule:
     """Register a rule once, at import of the module that implements it."""
     if severity not in SEVERITIES:
         raise ValueError(f"{id}: unknown severity {severity!r}")
     if id in RULES:
         raise ValueError(f"rule {id} registered twice")
-    RULES[id] = Rule(id, severity, title, rationale, tuple(scope))
+    RULES[id] = Rule(id, severity, title, rationale, tuple(scope), cdisc_id, standard_ref)
     return RULES[id]
 
 

@@ -65,7 +65,7 @@ NOT_IN_DM = rule("TK-SDTM-0010", "error", "USUBJID not present in DM",
                  "SDTMIG 3.4 section 5.2 (DM) / 4.1.2: DM is the subject master; every subject in a "
                  "subject-level dataset must have a DM record.")
 CT_SUBSET = rule("TK-SDTM-0012", "notice", "Value not in the CT subset held for the codelist",
-                 "CDISC SDTM CT / specs/standards/README.md: ct/sdtm-ct.yaml holds only a subset of some "
+                 "CDISC SDTM CT / specs/standards/README.md: specs/standards/ct/sdtm-ct.yaml holds only a subset of some "
                  "codelists (subset: true), so a value outside it may still be valid CT; listed for review.")
 UNKNOWN_DATASET = rule("TK-SDTM-0011", "notice", "Dataset not in the SDTMIG metadata; not checked",
                        "specs/standards/sdtmig-3.4 holds the SDTMIG 3.4 subset trialkit knows; other datasets are "
