@@ -31,8 +31,8 @@ def cutoff_date(adsl: pd.DataFrame, cutoff: Cutoff) -> pd.Timestamp:
     dates = pd.to_datetime(adsl[cutoff.date]).dropna().unique()
     if len(dates) != 1:
         shown = ", ".join(pd.Timestamp(d).strftime("%Y-%m-%d") for d in sorted(dates)[:3])
-        raise InputError(f"the data cut-off must be one date for every subject; found {len(dates)}" + (f" ({shown})" if shown else ""),
-                         file="adsl.xpt", column=cutoff.date)
+        found = f"found {len(dates)}" + (f" ({shown})" if shown else "")
+        raise InputError(f"the data cut-off must be one date for every subject; {found}", file="adsl.xpt", column=cutoff.date)
     return pd.Timestamp(dates[0])
 
 

@@ -365,7 +365,8 @@ def forest_figure(rows: Sequence[ForestRow], *, title: str | None = None, xlabel
         if row.hr is None:
             continue
         hr = row.hr
-        table.text(0.66, i, f"{hr.n_treatment} / {hr.n_reference}", transform=columns, ha="center", va="center", fontsize=FOREST_FONT)
+        table.text(0.66, i, f"{hr.n_treatment} / {hr.n_reference}", transform=columns, ha="center", va="center",
+                   fontsize=FOREST_FONT)
         table.text(0.90, i, f"{hr.events_treatment} / {hr.events_reference}", transform=columns, ha="center",
                    va="center", fontsize=FOREST_FONT)
         right.text(0.06, i, hr_text(hr), transform=estimate_at, ha="left", va="center", fontsize=FOREST_FONT,

@@ -235,7 +235,7 @@ def tte_summary(shell: Shell, analysis: Analysis) -> Table:
         group = label or (str(data["PARAM"].iloc[0]) if "PARAM" in data else paramcd)
         rows.append(Row(group, header=True))
 
-        def row(frame: pd.DataFrame, *labels: str) -> Row:
+        def row(frame: pd.DataFrame, *labels: str, group: str = group, n: pd.Series = n) -> Row:
             k = analysis.tally(shell, frame, (group, *labels))
             return Row(labels[-1], tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms), indent=len(labels) - 1)
 
@@ -306,7 +306,8 @@ def counts(shell: Shell, analysis: Analysis) -> Table:
         above.update({indent: label})
         for deeper in [i for i in above if i > indent]:
             del above[deeper]
-        return Row(label, (*(analysis.n_pct(k[a], n[a]) for a in spec.arms), analysis.n_pct(int(k.sum()), totals[-1])), indent=indent)
+        cells = (*(analysis.n_pct(k[a], n[a]) for a in spec.arms), analysis.n_pct(int(k.sum()), totals[-1]))
+        return Row(label, cells, indent=indent)
 
     rows = []
     for item in shell.body["rows"]:

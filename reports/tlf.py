@@ -160,8 +160,8 @@ def load_report_spec(study: str | Path) -> ReportSpec:
     table_ids = {s.id for s in shells["tables"]}
     checks = tuple(_check(path, f"consistency[{i}]", entry, table_ids) for i, entry in enumerate(data.get("consistency") or []))
     return ReportSpec(path, str(data.get("title") or ""), tuple(levels), str(arms["reference"]), short,
-                      float(data.get("months", 30.4375)), int(data.get("percent_decimals", 0)), shells["tables"], shells["figures"],
-                      _cutoff(path, data.get("cutoff")), checks)
+                      float(data.get("months", 30.4375)), int(data.get("percent_decimals", 0)), shells["tables"],
+                      shells["figures"], _cutoff(path, data.get("cutoff")), checks)
 
 
 def _cutoff(path: Path, body) -> Cutoff:
@@ -195,7 +195,8 @@ def _check(path: Path, key: str, entry, table_ids: set[str]) -> ConsistencyCheck
 def _count_ref(path: Path, key: str, ref, table_ids: set[str]) -> CountRef:
     if isinstance(ref, dict) and set(ref) <= {"table", "row"} and "table" in ref:
         if ref["table"] not in table_ids:
-            raise SpecError(f"no table {ref['table']!r} (tables: {', '.join(sorted(table_ids))})", file=str(path), key=f"{key}.table")
+            raise SpecError(f"no table {ref['table']!r} (tables: {', '.join(sorted(table_ids))})", file=str(path),
+                            key=f"{key}.table")
         return CountRef(table=str(ref["table"]), row=str(ref.get("row") or ""))
     if isinstance(ref, dict) and set(ref) <= {"dataset", "where"} and "dataset" in ref:
         where = parse(ref["where"], file=str(path), key=f"{key}.where") if ref.get("where") else None

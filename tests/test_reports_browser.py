@@ -271,7 +271,8 @@ def test_08_demo_validation_page_findings_first_ids_on_one_line(demo, tmp_path):
       var folded = [passed.getBoundingClientRect().height, passed.querySelector("table").checkVisibility()];
       passed.open = true;
       var opened = [passed.getBoundingClientRect().height, passed.querySelector("table").checkVisibility()];
-      var wrapped = Array.prototype.filter.call(passed.querySelectorAll(".rule-id"), function (el) { return lines(el) > 1; }).length;
+      var wrapped = Array.prototype.filter.call(passed.querySelectorAll(".rule-id"),
+                                                function (el) { return lines(el) > 1; }).length;
       return {verdict: doc.getElementById("verdict").getBoundingClientRect().bottom,
               finding: doc.querySelector("tr.finding").getBoundingClientRect().bottom, height: win.innerHeight,
               ids: ids, folded: folded, opened: opened, wrapped: wrapped};""")
