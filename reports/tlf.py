@@ -80,9 +80,10 @@ class Cutoff:
 
 @dataclass(frozen=True)
 class CountRef:
-    """The subjects one side of a consistency check counts: a row of a table (``row``: its label, or
-    "<group header> / <label>" under a group header), a table's population (its N; no ``row``), or
-    the records of a dataset (``dataset`` with an optional ``where``), whatever the population."""
+    """The subjects one side of a consistency check counts: a row of a table (``row``: its label, after
+    as many labels of the rows it sits under as make it unique, "Overall survival / Subjects with an
+    event"), a table's population (its N; no ``row``), or the records of a dataset (``dataset`` with
+    an optional ``where``), whatever the population."""
     table: str = ""
     row: str = ""
     dataset: str = ""
