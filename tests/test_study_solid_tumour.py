@@ -370,7 +370,8 @@ def test_solid_tumour_07_an_impossible_date_is_named_by_validation(export, tmp_p
     recist.loc[row - 1, "SCANDT"] = "02/30/2022"
     recist.to_csv(dirty / "recist.csv", index=False)
     sdtm_stage(STUDY, dirty, tmp_path / "sdtm")
-    findings, _, code = validate_stage(STUDY, tmp_path / "sdtm", None, {})
+    run, code = validate_stage(STUDY, tmp_path / "sdtm", None, {}, rules=("trialkit",))
+    findings = run.findings
     errors = [f for f in findings if f.severity == "error"]
     assert code == 1
     assert [(f.rule, f.dataset, f.row, f.variable, f.value) for f in errors] == [

@@ -18,7 +18,7 @@ from trialkit.cli import main, run_simulation
 from trialkit.sdtm.engine import run_sdtm
 from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.report import HTML_MAX_FINDINGS, shares, to_html, write_report
-from trialkit.validators.rules import RULES, Rule, ValidationFinding
+from trialkit.validators.rules import RULES, Rule, RuleRun, ValidationFinding
 
 XSS = "<script>alert(1)</script>"
 
@@ -167,6 +167,22 @@ def test_html_core_rule_fits_the_same_layout():
     refs = " ".join(groups["CORE-000351"].xpath(".//p[@class='refs']")[0].text_content().split())
     assert refs == "CDISC rule CG0151 · SDTMIG 3.4, DS assumption 4"
     assert "(rule not in the registry)" in groups["CORE-000999"].xpath(".//h3")[0].text_content()
+
+
+def test_html_rules_that_did_not_run_are_not_listed_as_passed():
+    """A CORE rule that did not run (not applicable to these datasets, not executable) is listed
+    apart with the reason, folded, not among the rules that found nothing."""
+    rules = {**RULES, "CORE-000001": Rule("CORE-000001", "error", "AE start after end", "CDISC CG0001.", cdisc_id="CG0001"),
+             "CORE-000002": Rule("CORE-000002", "error", "EX dose is numeric", "CDISC CG0002.", cdisc_id="CG0002")}
+    runs = [RuleRun("CORE-000001", "core", "not applicable", reason="no AE dataset"),
+            RuleRun("CORE-000002", "core", "passed")]
+    doc = lxml.html.document_fromstring(to_html(FINDINGS, DATASETS, "error", rules=rules, runs=runs))
+    not_run = doc.get_element_by_id("not-run")
+    assert not_run.tag == "details" and not_run.get("open") is None
+    assert [[td.text_content() for td in tr.xpath("./td")] for tr in not_run.xpath(".//tbody/tr")] == [
+        ["CORE-000001", "AE start after end", "not applicable", "no AE dataset"]]
+    passed = [td.text_content() for td in doc.get_element_by_id("passed").xpath(".//tbody/tr/td[1]")]
+    assert "CORE-000002" in passed and "CORE-000001" not in passed
 
 
 def test_html_shares_keep_small_rules_on_the_page():

@@ -30,7 +30,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def pilot():
-    return validate(None, PILOT / "sdtm", PILOT / "adam", encoding="cp1252")
+    run = validate(None, PILOT / "sdtm", PILOT / "adam", encoding="cp1252", rules=("trialkit",))
+    return run.findings, run.datasets
 
 
 def test_pilot_01_every_file_read_with_its_encoding(pilot):

@@ -88,17 +88,19 @@ def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[s
 
 def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None, reports: dict[str, Path], *,
                    fail_on: str = "error", encoding: str | None = None, engine: str = "pandera",
-                   gx_suites: Path | None = None):
+                   gx_suites: Path | None = None, rules: tuple[str, ...] = ("core", "trialkit"),
+                   standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = ()):
     """Validate and write the reports (``reports``: format json / junit / html -> file); returns
-    (findings, datasets checked, exit code)."""
+    (the ValidationRun: findings, datasets checked, rule runs; exit code)."""
     from trialkit.validators.report import write_report
     from trialkit.validators.run import exit_code, validate
 
-    findings, checked = validate(study, sdtm_dir, adam_dir, encoding, engine, gx_suites)
+    run = validate(study, sdtm_dir, adam_dir, encoding, engine, gx_suites, rules=rules, standard=standard,
+                   rules_dirs=rules_dirs)
     for fmt, path in reports.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_report(findings, checked, fmt, path, fail_on)
-    return findings, checked, exit_code(findings, fail_on)
+        write_report(run.findings, run.datasets, fmt, path, fail_on, run.rules)
+    return run, exit_code(run.findings, fail_on)
 
 
 def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Path:
@@ -151,7 +153,8 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
     summary, mapping_findings = timed("sdtm", sdtm_stage, study, raw, out / "sdtm", strict=strict, formats=formats)
     datasets = timed("adam", adam_stage, study, out / "sdtm", out / "adam", formats=formats)
     reports = {fmt: out / "validation" / f"validation.{ext}" for fmt, ext in (("json", "json"), ("junit", "xml"), ("html", "html"))}
-    findings, _, code = timed("validate", validate_stage, study, out / "sdtm", out / "adam", reports, fail_on=fail_on)
+    validation, code = timed("validate", validate_stage, study, out / "sdtm", out / "adam", reports, fail_on=fail_on)
+    findings = validation.findings
     html = timed("report", report_stage, study, out / "adam", out / "report")
     manifest = {
         "trialkit": __version__,

@@ -1,6 +1,9 @@
 """Reading datasets to validate: every XPT, Dataset-JSON (and CSV) dataset of a folder; an unreadable
 file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
-Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules.
+Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules. The CORE
+rules look at all the metadata (dataset label, variables' types and lengths, the file): a caller
+that wants it passes a ``metadata`` dict, filled with a :class:`DatasetFile` per dataset. It is kept
+out of ``attrs`` because pandas deep-copies attrs into every frame derived from one.
 
 Every dataset of both folders is held at once while the rules run, so text is held compactly
 (trialkit.vectorize ``compact``): a text column that repeats its values is a pandas ``category``, one
@@ -13,19 +16,31 @@ from pathlib import Path
 
 import pandas as pd
 
+from dataclasses import dataclass
+
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import TrialkitError
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.vectorize import compact
+from trialkit.xpt import DatasetMeta
 
 
-def read_folder(folder: Path, encoding: str | None = None) -> tuple[dict[str, pd.DataFrame], list[ValidationFinding]]:
-    """Datasets by upper-case name; ``encoding`` is the XPT text encoding (None: UTF-8, as trialkit writes)."""
+@dataclass(frozen=True)
+class DatasetFile:
+    path: Path
+    meta: DatasetMeta | None      # None for a CSV file (no metadata)
+
+
+def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, DatasetFile] | None = None
+                ) -> tuple[dict[str, pd.DataFrame], list[ValidationFinding]]:
+    """Datasets by upper-case name; ``encoding`` is the XPT text encoding (None: UTF-8, as trialkit
+    writes); ``metadata``: filled with each dataset's file and metadata."""
     datasets, findings = {}, []
     files = dataset_files(folder)
     files.update({p.stem.upper(): p for p in sorted(Path(folder).glob("*.csv")) if p.stem.upper() not in files})
     for name, path in sorted(files.items()):
         try:
+            meta = None
             if path.suffix.lower() != ".csv":
                 frame, meta = read_dataset(path, encoding=encoding)
                 frame.attrs["labels"] = {v.name: v.label for v in meta.variables}
@@ -35,4 +50,6 @@ def read_folder(folder: Path, encoding: str | None = None) -> tuple[dict[str, pd
             findings.append(ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name, f"{path.name}: {exc}"))
             continue
         datasets[name] = compact(frame)
+        if metadata is not None:
+            metadata[name] = DatasetFile(path, meta)
     return datasets, findings

@@ -17,11 +17,12 @@ from collections import Counter
 from pathlib import Path
 
 from trialkit import __version__
-from trialkit.validators.rules import RULES, SEVERITIES, ValidationFinding
+from trialkit.validators.rules import RULES, SEVERITIES, RuleRun, ValidationFinding
 
 SCHEMA_VERSION = 1
 SHOWN_PER_CASE = 50
 HTML_MAX_FINDINGS = 5000
+NOT_RUN = ("not applicable", "not executed")      # RuleRun statuses of a rule that did not run
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -34,25 +35,34 @@ def summary(findings: list[ValidationFinding]) -> dict[str, int]:
     return {s: counts.get(s, 0) for s in SEVERITIES}
 
 
-def to_json(findings: list[ValidationFinding], datasets: list[str]) -> dict:
+def to_json(findings: list[ValidationFinding], datasets: list[str], runs: list[RuleRun] = ()) -> dict:
+    """``rules_run``: what each rule (CORE) or rule family (trialkit) did, with its status, the
+    reason when it did not run, and its time in seconds."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": f"trialkit {__version__}",
         "datasets": sorted(datasets),
         "summary": summary(findings),
         "rules": {r.id: {"severity": r.severity, "title": r.title, "rationale": r.rationale, "scope": list(r.scope),
+                         "source": r.source,
                          **{k: v for k, v in (("cdisc_id", r.cdisc_id), ("standard_ref", r.standard_ref)) if v}}
                   for r in RULES.values()},
+        "rules_run": [r.to_dict() for r in runs],
         "findings": [f.to_dict() for f in findings],
     }
 
 
-def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error") -> ET.ElementTree:
-    """One <testsuite> per dataset, one <testcase> per rule; findings at or above ``threshold`` fail
-    the case, lower ones are listed in its system-out."""
+def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error",
+             runs: list[RuleRun] = ()) -> ET.ElementTree:
+    """One <testsuite> per dataset, one <testcase> per trialkit rule; findings at or above ``threshold``
+    fail the case, lower ones are listed in its system-out. CDISC CORE rules have a suite of their
+    own, one <testcase> per rule: failed, passed, or skipped with the reason (not applicable, not
+    executed)."""
     by = {}
+    core = {r.id for r in runs if r.source != "trialkit"}
     for f in findings:
-        by.setdefault((f.dataset, f.rule), []).append(f)
+        if f.rule not in core:
+            by.setdefault((f.dataset, f.rule), []).append(f)
     root = ET.Element("testsuites", name="trialkit validate")
     for dataset in sorted(set(datasets) | {f.dataset for f in findings}):
         suite = ET.SubElement(root, "testsuite", name=dataset)
@@ -72,7 +82,35 @@ def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: 
                 ET.SubElement(case, "system-out").text = text
         suite.set("tests", str(len(rules)))
         suite.set("failures", str(failures))
+    if core:
+        _core_suite(root, [r for r in runs if r.id in core], [f for f in findings if f.rule in core], threshold)
     return ET.ElementTree(root)
+
+
+def _core_suite(root: ET.Element, runs: list[RuleRun], findings: list[ValidationFinding], threshold: str) -> None:
+    by: dict[str, list[ValidationFinding]] = {}
+    for f in findings:
+        by.setdefault(f.rule, []).append(f)
+    suite = ET.SubElement(root, "testsuite", name="CDISC CORE rules")
+    failures = skipped = 0
+    for run in runs:
+        case = ET.SubElement(suite, "testcase", classname="CORE", name=run.id)
+        hits = by.get(run.id, [])
+        failing = [f for f in hits if at_or_above(f.severity, threshold)]
+        text = "\n".join(str(f) for f in hits[:SHOWN_PER_CASE]) + (
+            f"\n... and {len(hits) - SHOWN_PER_CASE} more" if len(hits) > SHOWN_PER_CASE else "")
+        if failing:
+            failures += 1
+            title = RULES[run.id].title if run.id in RULES else run.id
+            ET.SubElement(case, "failure", message=f"{len(failing)} finding(s): {title}", type=failing[0].severity).text = text
+        elif run.status in ("not applicable", "not executed"):
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"{run.status}: {run.reason}")
+        elif hits:
+            ET.SubElement(case, "system-out").text = text
+    suite.set("tests", str(len(runs)))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
 
 
 def _seq(seq: float | None) -> str:
@@ -100,7 +138,7 @@ def _rule_meta(rule_id: str, rules) -> dict:
 
 
 def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error",
-            max_findings: int = HTML_MAX_FINDINGS, rules=None) -> str:
+            max_findings: int = HTML_MAX_FINDINGS, rules=None, runs: list[RuleRun] = ()) -> str:
     """One self-contained HTML page, in the order a reviewer reads it: the verdict and the counts by
     severity and by rule, then the findings grouped by rule (most severe first), each group under its
     rule's id, title and rationale, then the rules that found nothing, folded. At most
@@ -109,7 +147,9 @@ def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: s
 
     ``rules``: rule metadata by id (``Rule``: id, severity, title, rationale, optional cdisc_id and
     standard_ref), by default every registered rule; a CORE rule fits as it is (CORE-000351 with
-    cdisc_id CG0151). A finding of a rule not in ``rules`` is listed under its id alone."""
+    cdisc_id CG0151). A finding of a rule not in ``rules`` is listed under its id alone. ``runs``
+    (validate's rule runs) tell a rule that found nothing from one that did not run: those are listed
+    apart, folded, with the reason (not applicable to these datasets, not executed)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     import trialkit.validators.run  # noqa: F401  registers every rule, so rules with no findings show as passed
@@ -124,13 +164,18 @@ def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: s
     groups = []
     for rule_id, hits in by_rule.items():
         worst = min((f.severity for f in hits), key=lambda s: rank.get(s, len(rank)))
-        groups.append({**_rule_meta(rule_id, rules), "severity": worst, "count": len(hits), "findings": hits,
+        meta = _rule_meta(rule_id, rules)
+        meta["cdisc_id"] = meta["cdisc_id"] or next((f.cdisc_id for f in hits if f.cdisc_id), "")
+        groups.append({**meta, "severity": worst, "count": len(hits), "findings": hits,
                        "failed": at_or_above(worst, threshold), "datasets": sorted({f.dataset for f in hits})})
     groups.sort(key=lambda g: (rank.get(g["severity"], len(rank)), -g["count"], g["id"]))
     for group, n in zip(groups, shares([g["count"] for g in groups], max_findings)):
         group["shown"] = [{**f.to_dict(), "seq": _seq(f.seq)} for f in group.pop("findings")[:n]]
         group["omitted"] = group["count"] - n
-    passed = sorted((_rule_meta(r, rules) for r in rules if r not in by_rule), key=lambda r: r["id"])
+    not_run = {r.id: r for r in runs if r.status in NOT_RUN and r.id not in by_rule}
+    passed = sorted((_rule_meta(r, rules) for r in rules if r not in by_rule and r not in not_run), key=lambda r: r["id"])
+    skipped = [{**_rule_meta(run.id, rules), "status": run.status, "reason": run.reason}
+               for run in sorted(not_run.values(), key=lambda run: run.id)]
     shown = [f for g in groups for f in g["shown"]]
     return env.get_template("report.html.j2").render(
         generator=f"trialkit {__version__}",
@@ -141,6 +186,7 @@ def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: s
         groups=groups,
         failing=[g for g in groups if g["failed"]],
         passed=passed,
+        skipped=skipped,
         shown=len(shown),
         omitted=len(findings) - len(shown),
         filter_datasets=sorted({f["dataset"] for f in shown}),
@@ -148,16 +194,17 @@ def to_html(findings: list[ValidationFinding], datasets: list[str], threshold: s
     )
 
 
-def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: str, out: Path, threshold: str) -> Path:
+def write_report(findings: list[ValidationFinding], datasets: list[str], fmt: str, out: Path, threshold: str,
+                 runs: list[RuleRun] = ()) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        out.write_text(json.dumps(to_json(findings, datasets), indent=2) + "\n", encoding="utf-8")
+        out.write_text(json.dumps(to_json(findings, datasets, runs), indent=2) + "\n", encoding="utf-8")
     elif fmt == "junit":
-        tree = to_junit(findings, datasets, threshold)
+        tree = to_junit(findings, datasets, threshold, runs)
         ET.indent(tree)
         tree.write(out, encoding="utf-8", xml_declaration=True)
     elif fmt == "html":
-        out.write_text(to_html(findings, datasets, threshold), encoding="utf-8")
+        out.write_text(to_html(findings, datasets, threshold, runs=runs), encoding="utf-8")
     else:
         raise ValueError(f"unknown report format {fmt!r}")
     return out

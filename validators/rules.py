@@ -21,8 +21,9 @@ class Rule:
     title: str
     rationale: str
     scope: tuple[str, ...] = ("*",)   # the datasets it applies to; "*" for all
-    cdisc_id: str = ""                # the CDISC rule it implements, e.g. CG0151 (a CORE rule's conformance rule)
-    standard_ref: str = ""            # where the standard says it, e.g. "SDTMIG 3.4 section 5.2" (when not in the rationale)
+    cdisc_id: str = ""                # CORE rules: the conformance rule ids they implement (CG0151)
+    source: str = "trialkit"          # trialkit | core | a user's rules folder
+    standard_ref: str = ""            # where the standard says it ("SDTMIG 3.4 section 5.2"), when not in the rationale
 
     def applies_to(self, dataset: str) -> bool:
         return "*" in self.scope or dataset in self.scope
@@ -39,6 +40,7 @@ class ValidationFinding:
     seq: float | None = None
     row: int | None = None
     value: str = ""
+    cdisc_id: str | None = None       # CORE findings: the CDISC conformance rule id (CG0151)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,15 +59,36 @@ class ValidationFinding:
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, severity: str, title: str, rationale: str, scope: tuple[str, ...] = ("*",), *, cdisc_id: str = "",
-         standard_ref: str = "") -> Rule:
+@dataclass(frozen=True)
+class RuleRun:
+    """What happened to one rule (a CORE rule) or one rule family (trialkit's) in a run: its status
+    (issues, passed, not applicable, not executed), why when it did not run, its time."""
+
+    id: str
+    source: str
+    status: str
+    findings: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rule(id: str, severity: str, title: str, rationale: str, scope: tuple[str, ...] = ("*",)) -> Rule:
     """Register a rule once, at import of the module that implements it."""
     if severity not in SEVERITIES:
         raise ValueError(f"{id}: unknown severity {severity!r}")
     if id in RULES:
         raise ValueError(f"rule {id} registered twice")
-    RULES[id] = Rule(id, severity, title, rationale, tuple(scope), cdisc_id, standard_ref)
+    RULES[id] = Rule(id, severity, title, rationale, tuple(scope))
     return RULES[id]
+
+
+def register(entry: Rule) -> Rule:
+    """Register a rule loaded at run time (a CORE rule); loading the same rule again is harmless."""
+    RULES[entry.id] = entry
+    return entry
 
 
 IO_UNREADABLE = rule("TK-IO-0001", "error", "Dataset file cannot be read",

@@ -1,11 +1,20 @@
 """``trialkit validate``: read the datasets, run every rule family, report, and give the exit code.
 
+Two rule sets: trialkit's own (TK-*: schemas from the standards metadata, cross-dataset, ADTTE
+event definitions, the SDTM stage's mapping findings) and CDISC's CORE conformance rules
+(CORE-*: the published SDTMIG rules, run by validators/core/, plus a user's folders of rules in
+the same format). Every rule, or for trialkit's rules every family, gets a :class:`RuleRun` with
+its status and time, so a report says what ran, what did not and why, and which rule was slowest.
+
 Exit codes: 0 when no finding reaches the threshold severity, 1 when one does, 2 when the input
 cannot be used at all (a folder that does not exist). A file that cannot be read is a finding.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -18,38 +27,82 @@ from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.mapping_findings import mapping_findings
 from trialkit.validators.report import at_or_above
-from trialkit.validators.rules import ValidationFinding
+from trialkit.validators.rules import RuleRun, ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
 from trialkit.xpt import sas_date_variables
 
+RULE_SETS = ("core", "trialkit")
+
+
+@dataclass
+class ValidationRun:
+    findings: list[ValidationFinding]
+    datasets: list[str]
+    rules: list[RuleRun] = field(default_factory=list)
+
 
 def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None, encoding: str | None = None,
-             engine: str = "pandera", gx_suites: Path | None = None) -> tuple[list[ValidationFinding], list[str]]:
-    """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), and the datasets checked.
+             engine: str = "pandera", gx_suites: Path | None = None, *, rules: tuple[str, ...] = RULE_SETS,
+             standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = ()) -> ValidationRun:
+    """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), the datasets checked, and
+    what each rule did.
 
-    The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is given.
-    ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through GX
-    (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
+    ``rules``: the shipped sets to run (``core``: CDISC's CORE rules published for ``standard``;
+    ``trialkit``: trialkit's own); ``rules_dirs``: folders of a user's CORE-format rules, run too.
+    The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is
+    given. ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
+    GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
     folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json)."""
+    unknown = sorted(set(rules) - set(RULE_SETS))
+    if unknown:
+        raise InputError(f"unknown rule set {unknown[0]!r}; --rules takes {', '.join(RULE_SETS)}")
     for folder in (sdtm_dir, adam_dir):
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
-    sdtm, findings = read_folder(sdtm_dir, encoding)
-    findings += _schema_rules(sdtm, "sdtm", engine, gx_suites)
-    findings += mapping_findings(sdtm_dir)
-    checked = sorted(sdtm)
+    files: dict = {}
+    sdtm, findings = read_folder(sdtm_dir, encoding, files)
+    checked, runs = sorted(sdtm), []
+    adam: dict[str, pd.DataFrame] = {}
     if adam_dir is not None:
         adam, more = read_folder(adam_dir, encoding)
         findings += more
         checked += sorted(adam)
-        findings += _schema_rules(adam, "adam", engine, gx_suites)
-        if study is not None and "ADSL" in adam:
-            adsl = sas_date_variables(adam["ADSL"])
-            for spec in (s for s in load_study_specs(study) if s.kind == "tte" and s.name in adam):
-                cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
-                findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
-    findings += check_cross(sdtm, {n: sas_date_variables(f) for n, f in adam.items()} if adam_dir is not None else {})
-    return findings, checked
+    if "trialkit" in rules:
+        findings += _family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites))
+        findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
+        if adam_dir is not None:
+            findings += _family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites))
+            if study is not None and "ADSL" in adam:
+                findings += _family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, sdtm, adam))
+        findings += _family(runs, "TK-XDS (cross-dataset)", lambda: check_cross(
+            sdtm, {n: sas_date_variables(f) for n, f in adam.items()}))
+    if "core" in rules or rules_dirs:
+        from trialkit.validators.core_findings import run_core
+
+        define = Path(sdtm_dir) / "define.xml"
+        core_findings, core_runs = run_core(sdtm, files, standard, "core" in rules, tuple(rules_dirs),
+                                            define if define.is_file() else None)
+        findings += core_findings
+        runs += core_runs
+    return ValidationRun(findings, checked, runs)
+
+
+def _family(runs: list[RuleRun], name: str, check: Callable[[], list[ValidationFinding]]) -> list[ValidationFinding]:
+    """Run one family of trialkit's rules, timed, and note it in ``runs``."""
+    started = time.perf_counter()
+    found = check()
+    runs.append(RuleRun(name, "trialkit", "issues" if found else "passed", len(found),
+                        round(time.perf_counter() - started, 4)))
+    return found
+
+
+def _event_rules(study: str | Path, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+    findings = []
+    adsl = sas_date_variables(adam["ADSL"])
+    for spec in (s for s in load_study_specs(study) if s.kind == "tte" and s.name in adam):
+        cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
+        findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
+    return findings
 
 
 def _schema_rules(datasets: dict[str, pd.DataFrame], standard: str, engine: str, gx_suites: Path | None

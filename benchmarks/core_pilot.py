@@ -1,0 +1,163 @@
+"""CDISC CORE rules on the CDISC pilot SDTM: trialkit's interpreter against the CORE engine 0.17.1.
+
+    python benchmarks/core_pilot.py                 # trialkit only; CORE's findings from the kept digest
+    python benchmarks/core_pilot.py --with-core     # also run CORE (../shared/tools/core-validate, ~11-40 min)
+
+Measures, each in a fresh process: trialkit validate (CORE SDTMIG 3.4 rules + trialkit's rules)
+wall time and peak RSS, and with --with-core the CORE engine's wall time and the peak of the summed
+RSS of its process tree (it runs a pool of workers). Then compares trialkit's findings with CORE's
+rule by rule (same rule fires, same records). Writes benchmarks/results/core_pilot.json and, with
+--with-core, refreshes the digest of CORE's findings (core_pilot_sdtmig34_*).
+
+Targets (issue 13): at least 50x faster than CORE measured in the same run; peak memory under 1 GiB;
+the same rules fire with the same records for at least 95% of the rules that fire in either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+from _common import machine_info, print_table, run_child
+
+SHARED = BENCH_DIR.parents[1] / "shared"
+PILOT = SHARED / "reference" / "cdiscpilot01" / "sdtm"
+CORE_VALIDATE = SHARED / "tools" / "core-validate"
+RESULTS = BENCH_DIR / "results"
+DIGEST_ISSUES = RESULTS / "core_pilot_sdtmig34_issues.csv.gz"
+DIGEST_RULES = RESULTS / "core_pilot_sdtmig34_rules.json"
+
+TRIALKIT = textwrap.dedent("""
+    import json, sys, time
+    started = time.perf_counter()
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[3])
+    from _common import peak_rss_mib
+    from trialkit.validators.run import validate
+    run = validate(None, Path(sys.argv[1]), encoding="cp1252", standard="sdtmig/3.4")
+    seconds = time.perf_counter() - started
+    core = [r for r in run.rules if r.source == "core"]
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(),
+                      "findings": len(run.findings), "core_rules": len(core),
+                      "statuses": {s: sum(r.status == s for r in core) for s in {r.status for r in core}},
+                      "slowest": sorted(([r.id, r.seconds] for r in run.rules), key=lambda x: -x[1])[:10]}))
+""")
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Summed resident memory of a process and all its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+            with open(f"/proc/{current}/task/{current}/children") as fh:
+                stack += [int(c) for c in fh.read().split()]
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def run_core(out: Path) -> dict:
+    """CORE over the pilot, timed, its process tree's summed RSS sampled every half second."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(CORE_VALIDATE), str(PILOT), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    peak = [0.0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mib(proc.pid))
+            time.sleep(0.5)
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    stdout, stderr = proc.communicate()
+    watcher.join()
+    if proc.returncode != 0:
+        return {"error": f"exit code {proc.returncode}", "stderr_tail": stderr.splitlines()[-10:]}
+    return {"seconds": time.perf_counter() - started, "peak_tree_rss_mib": peak[0], "summary": stdout.strip()}
+
+
+def write_digest(report: Path) -> None:
+    data = json.loads(report.read_text(encoding="utf-8"))
+    rows = sorted((i["core_id"], i["dataset"], "" if i.get("row") in (None, "") else str(i["row"]), i.get("USUBJID") or "",
+                   "|".join(i.get("variables") or []), "|".join("" if v is None else str(v) for v in i.get("values") or []))
+                  for i in data["Issue_Details"])
+    with gzip.open(DIGEST_ISSUES, "wt", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["core_id", "dataset", "row", "usubjid", "variables", "values"])
+        writer.writerows(rows)
+    details = data["Conformance_Details"]
+    DIGEST_RULES.write_text(json.dumps({
+        "engine": f"cdisc-rules-engine {details.get('CORE_Engine_Version')}", "standard": "sdtmig 3-4",
+        "ct": details.get("CT_Version"), "library_metadata": "stub (offline)", "seconds": details.get("Total_Runtime"),
+        "status": {r["core_id"]: r["status"] for r in data["Rules_Report"]}}, indent=1, sort_keys=True) + "\n")
+
+
+def parity() -> dict:
+    from trialkit.validators.core.engine import run_rules
+    from trialkit.validators.core.library import load_library
+    from trialkit.validators.core.parity import Reference, compare
+    from trialkit.validators.core.rules import load_rules, rules_folder
+    from trialkit.validators.core.study import study_from_frames
+    from trialkit.validators.inputs import read_folder
+
+    files: dict = {}
+    frames, _ = read_folder(PILOT, "cp1252", files)
+    study = study_from_frames(frames, files, "sdtmig", "3.4")
+    results = run_rules(load_rules(rules_folder())[0], study, load_library("sdtmig", "3.4"))
+    rows = compare(results, Reference.read(DIGEST_ISSUES, DIGEST_RULES))
+    firing = [r for r in rows if r.fires]
+    return {"rules_firing_in_either": len(firing), "agreeing": sum(r.agrees for r in firing),
+            "rules": [r.__dict__ | {"agrees": r.agrees} for r in firing]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--with-core", action="store_true", help="also run the CORE engine (slow)")
+    args = parser.parse_args(argv)
+    result = {"machine": machine_info()}
+    result["trialkit"] = run_child(TRIALKIT, [PILOT, "", BENCH_DIR], timeout=3600)
+    if args.with_core:
+        with tempfile.TemporaryDirectory() as tmp:
+            result["core"] = run_core(Path(tmp) / "core.json")
+            if "error" not in result["core"]:
+                write_digest(Path(tmp) / "core.json")
+    else:
+        recorded = json.loads(DIGEST_RULES.read_text(encoding="utf-8"))
+        result["core"] = {"seconds": float(str(recorded["seconds"]).split()[0]), "recorded": True}
+    result["parity"] = parity()
+    tk, core = result["trialkit"], result["core"]
+    speedup = core.get("seconds", 0) / tk["seconds"] if "seconds" in tk and core.get("seconds") else None
+    result["speedup"] = speedup
+    print_table("CORE rules on the CDISC pilot SDTM (31 datasets)", ["engine", "seconds", "peak MiB", "note"], [
+        ["trialkit", f"{tk.get('seconds', float('nan')):.1f}", f"{tk.get('peak_rss_mib', float('nan')):.0f}",
+         f"{tk.get('findings')} findings; CORE rules {tk.get('statuses')}"],
+        ["CORE 0.17.1", f"{core.get('seconds', float('nan')):.1f}", f"{core.get('peak_tree_rss_mib', float('nan')):.0f}",
+         "recorded run" if core.get("recorded") else core.get("summary", core.get("error", ""))[:60]],
+    ])
+    p = result["parity"]
+    print(f"speed-up {speedup:.0f}x; rules firing in either engine: {p['rules_firing_in_either']}, "
+          f"agreeing record for record: {p['agreeing']}")
+    for r in p["rules"]:
+        if not r["agrees"]:
+            print(f"  {r['rule']}: CORE {r['core_status']} {r['core_records']} records, trialkit {r['trialkit_status']} "
+                  f"{r['trialkit_records']} (only CORE {r['only_core']}, only trialkit {r['only_trialkit']})")
+    (RESULTS / "core_pilot.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""What an operator sees: the evaluation frame with its dataset and study (:class:`Context`), one
+condition of the Check tree with its ``--`` resolved (:class:`Condition`), and the value helpers
+every operator shares (what counts as empty, how a comparator is resolved).
+
+CORE semantics kept here once, so no operator re-decides them:
+
+- *empty* is None, NaN, the empty string, or an empty list/set/dict (CORE's null flavours);
+- a condition's ``value`` names a column of the frame when such a column exists, unless
+  ``value_is_literal: true``; otherwise it is a literal;
+- a condition naming a variable the frame lacks raises :class:`MissingVariable`; the Check tree
+  decides what that means (an ``any`` survives it while one branch can still be evaluated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trialkit.validators.core.library import Library
+from trialkit.validators.core.rules import CoreRule
+from trialkit.validators.core.study import Dataset, Study
+
+
+class NotApplicable(Exception):
+    """The rule cannot be evaluated on this dataset (CORE: skipped); the message says why."""
+
+
+class MissingVariable(NotApplicable):
+    """A condition, operation or match names a variable the frame does not have."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} not in the dataset")
+        self.name = name
+
+
+class NotExecutable(Exception):
+    """The rule needs something trialkit does not hold (an operator, metadata, a define.xml)."""
+
+
+@dataclass
+class Context:
+    frame: pd.DataFrame
+    dataset: Dataset
+    study: Study
+    library: Library
+    rule: CoreRule
+    wildcard: str = ""
+    cache: dict = field(default_factory=dict)      # per rule and dataset, for operators that reuse work
+
+    def column(self, name: str) -> pd.Series:
+        if name not in self.frame.columns:
+            raise MissingVariable(name)
+        return self.frame[name]
+
+    def has(self, name: Any) -> bool:
+        return isinstance(name, str) and name in self.frame.columns
+
+    def comparator(self, cond: Condition) -> Any:
+        """The condition's value: the column it names, or the literal (always with value_is_literal)."""
+        value = cond.value
+        if cond.params.get("value_is_literal"):
+            return value
+        if self.has(value):
+            return self.frame[value]
+        return value
+
+    def false(self) -> pd.Series:
+        return pd.Series(False, index=self.frame.index)
+
+    def resolve(self, name: Any) -> Any:
+        return resolve_wildcard(name, self.wildcard)
+
+
+@dataclass(frozen=True)
+class Condition:
+    operator: str
+    target: str | None
+    value: Any
+    params: dict
+
+
+def resolve_wildcard(value: Any, wildcard: str) -> Any:
+    """``--`` at the start of a name (or of each name of a list) becomes the dataset's prefix."""
+    if isinstance(value, str):
+        return wildcard + value[2:] if value.startswith("--") else value
+    if isinstance(value, list):
+        return [resolve_wildcard(v, wildcard) for v in value]
+    return value
+
+
+def condition(leaf: dict, wildcard: str) -> Condition:
+    params = {k: resolve_wildcard(v, wildcard) for k, v in leaf.items() if k not in ("operator", "name", "value")}
+    return Condition(leaf["operator"], resolve_wildcard(leaf.get("name"), wildcard),
+                     resolve_wildcard(leaf.get("value"), wildcard), params)
+
+
+# -- value helpers shared by operators -------------------------------------------------------------
+
+def is_empty_value(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and value == ""):
+        return True
+    if isinstance(value, (list, set, dict, tuple)):
+        return len(value) == 0 or (len(value) == 1 and not isinstance(value, dict) and next(iter(value)) is None)
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def empty(series: pd.Series) -> pd.Series:
+    """CORE's null flavours, vectorized: None, NaN, '' (not blanks), empty collections."""
+    if series.dtype.kind in "fiub":
+        return series.isna()
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    out = series.isna() | series.eq("")
+    if holds_collections(series):
+        collections = series.map(lambda v: isinstance(v, (list, set, dict, tuple)))
+        out = out | series[collections].map(is_empty_value).reindex(series.index, fill_value=False)
+    return out.astype(bool)
+
+
+def holds_collections(series: pd.Series) -> bool:
+    """Whether an object column may hold lists (operation results do; data read from files never):
+    pandas' type inference runs in C, so plain text columns are told apart without a Python call
+    per value."""
+    if series.dtype != object:
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty", "floating", "integer",
+                                                                 "mixed-integer-float", "boolean")
+
+
+def as_series(value: Any, index: pd.Index) -> pd.Series:
+    """A comparator as a Series aligned to the frame (a scalar repeated; a list kept whole per row)."""
+    if isinstance(value, pd.Series):
+        return value
+    if isinstance(value, (list, set, tuple, dict)):
+        return pd.Series([value] * len(index), index=index, dtype=object)
+    return pd.Series(value, index=index, dtype=object if isinstance(value, str) or value is None else None)
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Values as text for string operators: numbers without a trailing '.0' when whole, as CORE's
+    regex conversion does; empty values stay None."""
+    if series.dtype.kind in "fi":
+        return series.map(lambda v: None if pd.isna(v) else (f"{v:.0f}" if float(v).is_integer() else str(v)))
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    return series.map(_text_value)
+
+
+def _text_value(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float):
+        return f"{v:.0f}" if v.is_integer() else str(v)
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    return v

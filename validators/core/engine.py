@@ -1,0 +1,143 @@
+"""Running CORE rules over a study: every rule gets a status, its findings and its time.
+
+Statuses, as CORE reports them and in the words trialkit uses:
+
+- ``issues``: the rule ran and flagged records;
+- ``passed``: the rule ran on at least one dataset and flagged nothing;
+- ``not applicable``: no dataset of the study is in the rule's scope, or every one in scope lacks
+  what the rule checks (a variable, a domain an operation reads), as CORE's "skipped";
+- ``not executed``: the rule needs something trialkit does not have (an operator, an operation,
+  a rule type, metadata), with the reason; never silently dropped.
+
+Split datasets are evaluated once per domain (LBCH + LBHE + LBUR as LB), unless the rule asks for
+split datasets by ``include_split_datasets``. Domain presence rules look at the whole study and
+report it once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from trialkit.validators.core import frames, merge, operations
+from trialkit.validators.core.check import evaluate
+from trialkit.validators.core.context import Context, NotApplicable, NotExecutable
+from trialkit.validators.core.library import Library
+from trialkit.validators.core.operators import OPERATORS, known
+from trialkit.validators.core.outcome import CoreFinding, findings
+from trialkit.validators.core.rules import CoreRule
+from trialkit.validators.core.scope import applies
+from trialkit.validators.core.study import Dataset, Study
+
+ISSUES, PASSED, NOT_APPLICABLE, NOT_EXECUTED = "issues", "passed", "not applicable", "not executed"
+
+
+@dataclass
+class RuleResult:
+    rule: CoreRule
+    status: str
+    findings: list[CoreFinding] = field(default_factory=list)
+    reason: str = ""                                   # why not applicable / not executed
+    datasets: dict[str, str] = field(default_factory=dict)   # dataset -> what happened there
+    seconds: float = 0.0
+
+
+def missing_vocabulary(rule: CoreRule) -> list[str]:
+    """Operators, operations and rule types the rule uses that the interpreter does not have."""
+    known()
+    operations.known()
+    missing = [f"operator {op}" for op in rule.operators() if op not in OPERATORS]
+    missing += [f"operation {o['operator']}" for o in rule.operations if o["operator"] not in operations.OPERATIONS]
+    if rule.rule_type not in frames.BUILDERS:
+        missing.append(f"rule type {rule.rule_type}")
+    return missing
+
+
+def run_rule(rule: CoreRule, study: Study, library: Library) -> RuleResult:
+    """One rule over every dataset of the study."""
+    return run_rules([rule], study, library, check_standard=False)[0]
+
+
+def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True) -> list[RuleResult]:
+    """Each rule (those published for the study's standard and version, unless ``check_standard`` is
+    False) over every dataset, dataset by dataset: the records of one domain are held as text once
+    and released before the next, so memory stays at about one dataset whatever the number of rules."""
+    if check_standard:
+        rules = [r for r in rules if r.applies_to_standard(study.standard, study.version)]
+    results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in rules}
+    runnable = []
+    for rule in rules:
+        lacking = missing_vocabulary(rule)
+        if lacking:
+            results[rule.core_id].status = NOT_EXECUTED
+            results[rule.core_id].reason = "not supported by trialkit: " + ", ".join(lacking)
+        else:
+            runnable.append(rule)
+    for group in _domain_groups(study):
+        for rule in runnable:
+            result = results[rule.core_id]
+            if result.status == NOT_EXECUTED:
+                continue
+            started = time.perf_counter()
+            include_split = ((rule.scope.get("Domains") or {}).get("include_split_datasets")) is True
+            for dataset in group if include_split else group[:1]:
+                _run_on(result, dataset, study, library)
+            result.seconds += time.perf_counter() - started
+        study.release(group[0])
+    for result in results.values():
+        _conclude(result)
+    return [results[r.core_id] for r in rules]
+
+
+def _domain_groups(study: Study) -> list[list[Dataset]]:
+    """The datasets by unsplit name (a split domain's parts together), in the study's order."""
+    groups: dict[str, list[Dataset]] = {}
+    for dataset in study.datasets:
+        groups.setdefault(dataset.unsplit_name, []).append(dataset)
+    return list(groups.values())
+
+
+def _run_on(result: RuleResult, dataset: Dataset, study: Study, library: Library) -> None:
+    rule = result.rule
+    in_scope, why = applies(rule, dataset, study, library)
+    if not in_scope:
+        result.datasets[dataset.name] = f"out of scope: {why}"
+        return
+    try:
+        found = _evaluate(rule, dataset, study, library)
+    except NotApplicable as exc:
+        result.datasets[dataset.name] = f"not applicable: {exc}"
+        return
+    except NotExecutable as exc:
+        result.status, result.reason = NOT_EXECUTED, str(exc)
+        result.datasets[dataset.name] = f"not executed: {exc}"
+        return
+    result.datasets[dataset.name] = f"{len(found)} finding(s)" if found else "passed"
+    result.findings += found
+    if result.status == NOT_APPLICABLE:
+        result.status = PASSED
+
+
+def _conclude(result: RuleResult) -> None:
+    if result.status == NOT_EXECUTED:
+        result.findings = []
+        return
+    if result.rule.rule_type == "Domain Presence Check":
+        result.findings = list(dict.fromkeys(result.findings))
+    if result.findings:
+        result.status = ISSUES
+    elif result.status == NOT_APPLICABLE:
+        result.reason = "no dataset of the study is in the rule's scope, or has what it checks"
+
+
+def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+    frame = frames.build(rule, dataset, study, library)
+    ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
+    ctx.frame = merge.apply(ctx)
+    ctx.frame = operations.apply(ctx)
+    if ctx.frame.empty:
+        raise NotApplicable(f"{dataset.name} has no records to check")
+    flagged = evaluate(rule.check, ctx)
+    if frames.POSITIONS in ctx.frame.columns:
+        ctx.frame, flagged = frames.spread(ctx.frame, flagged, study.content(dataset))
+    return findings(ctx, flagged)

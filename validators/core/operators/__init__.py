@@ -1,0 +1,50 @@
+"""The closed vocabulary of CORE check operators.
+
+Each operator is a function ``(ctx, cond) -> pd.Series`` of booleans aligned to ``ctx.frame``:
+True where the condition holds for the record. It works on whole columns (pandas vectorized, or
+once per distinct value), never row by row in Python. Operators register themselves by name with
+:func:`operator`; the modules below group them by family, and their docstrings give CORE's
+documented meaning (resources/schema/rule/Operator.md of cdisc-org/cdisc-rules-engine).
+
+Complements (``not_equal_to`` of ``equal_to``...) are declared with :func:`complement` where CORE
+defines them as the plain negation; where CORE's complement is not a plain negation (empty values
+are False on both sides of equal_to / not_equal_to), the operator is written out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from trialkit.validators.core.context import Condition, Context
+
+Operator = Callable[[Context, Condition], pd.Series]
+OPERATORS: dict[str, Operator] = {}
+
+
+def operator(*names: str) -> Callable[[Operator], Operator]:
+    def register(fn: Operator) -> Operator:
+        for name in names:
+            if name in OPERATORS:
+                raise ValueError(f"operator {name} registered twice")
+            OPERATORS[name] = fn
+        return fn
+    return register
+
+
+def complement(name: str, of: str) -> None:
+    """Register ``name`` as the negation of the operator ``of``."""
+    base = OPERATORS[of]
+
+    def negated(ctx: Context, cond: Condition) -> pd.Series:
+        return ~base(ctx, cond).astype(bool)
+    negated.__doc__ = f"Complement of ``{of}``."
+    negated.__name__ = name
+    OPERATORS[name] = negated
+
+
+def known() -> set[str]:
+    """Every operator name the interpreter has (importing the families registers them)."""
+    from trialkit.validators.core.operators import dates, groups, relational, sets, strings  # noqa: F401
+    return set(OPERATORS)

@@ -1,0 +1,176 @@
+"""The datasets under validation, with the metadata CORE rules look at.
+
+A :class:`Dataset` is one file: its name (``LBCH``), label, variables (label, type, length, order)
+and records. Its *domain* is the DOMAIN of its first record, as CORE reads it, so a split dataset
+(LBCH, LBHE with DOMAIN = LB) has the unsplit name LB and is validated together with its
+siblings; SUPP--/SQ-- datasets take their related domain from RDOMAIN; an AP-- dataset (a record
+with APID) substitutes its two-letter suffix for the ``--`` of variable names.
+
+Records are held as read: Char values as text ('' or None for blank), Num values as float (NaN for
+missing). Two columns are added to every frame a rule evaluates, :data:`SOURCE` (the dataset the
+record comes from) and :data:`ROW` (its 1-based record number there), so that a finding on a merged
+or concatenated frame still names the record in the file the user has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.vectorize import plain
+
+SOURCE = "@dataset"     # not a SAS name: it can never clash with a variable
+ROW = "@row"
+SUPP_PREFIXES = ("SUPP", "SQ")
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str = ""
+    type: str = "Char"          # Char | Num
+    length: int | None = None
+    order: int = 0              # 1-based position in the dataset
+
+
+@dataclass
+class Dataset:
+    name: str                   # upper case, as submitted: AE, LBCH, SUPPAE
+    frame: pd.DataFrame = field(repr=False)
+    variables: tuple[Variable, ...] = ()
+    label: str = ""
+    filename: str = ""          # the file's name (ae.xpt)
+    size: int = 0               # the file's size in bytes
+    modified: str = ""          # the file's modification time, ISO 8601
+
+    @cached_property
+    def first_record(self) -> dict:
+        return {} if self.frame.empty else self.frame.iloc[0].to_dict()
+
+    def _first(self, variable: str) -> str | None:
+        value = self.first_record.get(variable)
+        return value if isinstance(value, str) and value.strip() else None
+
+    @property
+    def is_supp(self) -> bool:
+        return self.name.startswith(SUPP_PREFIXES)
+
+    @property
+    def domain(self) -> str | None:
+        return self._first("DOMAIN")
+
+    @property
+    def rdomain(self) -> str | None:
+        return self._first("RDOMAIN") if self.is_supp else None
+
+    @property
+    def unsplit_name(self) -> str:
+        if self.domain:
+            return self.domain
+        if self.is_supp:
+            prefix = "SUPP" if self.name.startswith("SUPP") else "SQ"
+            return f"{prefix}{self.rdomain}" if self.rdomain else self.name
+        return self.name
+
+    @property
+    def is_split(self) -> bool:
+        return self.name != self.unsplit_name
+
+    @property
+    def is_ap(self) -> bool:
+        """An associated-persons dataset: with APID, or named AP.. (as CORE tells; APSU without APID
+        is still AP, its -- being SU)."""
+        if self.is_supp:
+            return bool(self.rdomain) and len(self.rdomain) == 4 and self.rdomain.startswith("AP")
+        return "APID" in self.first_record or self.name.startswith("AP")
+
+    @property
+    def ap_suffix(self) -> str:
+        if not self.is_ap or self.is_supp:
+            return ""
+        return self.domain[2:] if self.domain and len(self.domain) >= 4 else ""
+
+    @property
+    def wildcard(self) -> str:
+        """What ``--`` in a variable name stands for in this dataset (AE for AESEQ)."""
+        return self.ap_suffix or self.domain or ""
+
+    def variable(self, name: str) -> Variable | None:
+        return next((v for v in self.variables if v.name == name), None)
+
+
+@dataclass
+class Study:
+    """The datasets of one submission, in the order CORE visits them, and what the run is for."""
+
+    datasets: list[Dataset]
+    standard: str = "sdtmig"
+    version: str = "3-4"        # 3-4 or 3.4; compared without the separator
+    define: Path | None = None
+    _content: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def by_name(self, name: str) -> Dataset | None:
+        """The dataset called ``name``, else the first whose unsplit name (domain) is ``name``."""
+        return next((d for d in self.datasets if d.name == name), None) or next(
+            (d for d in self.datasets if d.unsplit_name == name), None)
+
+    def siblings(self, dataset: Dataset) -> list[Dataset]:
+        """``dataset`` and the other parts of the same split domain (LBCH, LBHE, LBUR for LB)."""
+        if not dataset.is_split:
+            return [dataset]
+        return [d for d in self.datasets if d.unsplit_name == dataset.unsplit_name]
+
+    def content(self, dataset: Dataset) -> pd.DataFrame:
+        """The records a rule on ``dataset`` evaluates: its split siblings concatenated, each record
+        tagged with its source dataset and row, text columns as plain text (not categories). Built
+        once and shared by every rule until :meth:`release`: never modify it, copy first."""
+        key = self._key(dataset)
+        if key not in self._content:
+            parts = [tag(d.frame, d.name) for d in self.siblings(dataset)]
+            # .copy() consolidates the frame's blocks once, instead of in every rule's operations
+            self._content[key] = plain(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)).copy()
+        return self._content[key]
+
+    def release(self, dataset: Dataset) -> None:
+        """Forget the shared records of ``dataset`` (the engine has run every rule on it)."""
+        self._content.pop(self._key(dataset), None)
+
+    def _key(self, dataset: Dataset) -> str:
+        return dataset.unsplit_name if dataset.is_split else dataset.name
+
+    def domains(self) -> list[str]:
+        """The unsplit names present, in order (what domain presence checks look at)."""
+        return list(dict.fromkeys(d.unsplit_name for d in self.datasets))
+
+
+def tag(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``frame`` with its source dataset and 1-based record numbers (a new frame, without the reader's
+    ``attrs``: pandas deep-copies attrs into every frame derived from one, which on a large study
+    cost more than the rules)."""
+    out = frame.copy()
+    out.attrs = {}
+    out[SOURCE] = name
+    out[ROW] = range(1, len(frame) + 1)
+    return out
+
+
+def study_from_frames(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig", version: str = "3-4",
+                      define: Path | None = None) -> Study:
+    """A study of the frames ``validators.inputs.read_folder`` read, with the metadata it gave
+    (``files``: name -> DatasetFile), in name order as the CORE engine lists a folder."""
+    datasets = []
+    for name, frame in sorted(frames.items()):
+        entry = files.get(name)
+        path = Path(entry.path) if entry is not None else Path(f"{name.lower()}.xpt")
+        declared = entry.meta.variables if entry is not None and entry.meta is not None else ()
+        variables = tuple(Variable(v.name, v.label, v.type, v.length, i) for i, v in enumerate(declared, start=1)) or \
+            tuple(Variable(c, "", "Char", None, i) for i, c in enumerate(frame.columns, start=1))
+        stat = path.stat() if path.is_file() else None
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="seconds") if stat else ""
+        label = entry.meta.label if entry is not None and entry.meta is not None else ""
+        datasets.append(Dataset(name.upper(), frame, variables, label, path.name, stat.st_size if stat else 0, modified))
+    return Study(datasets, standard, version, define)

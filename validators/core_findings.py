@@ -1,0 +1,89 @@
+"""CDISC CORE rules in ``trialkit validate``: the shipped rule set and a user's folders, run by the
+interpreter in ``validators/core/``, their findings in trialkit's reports.
+
+A CORE finding keeps the CORE id (CORE-000351) as its rule, the CDISC conformance rule id (CG0151)
+beside it, the rule's message, and the flagged record's dataset, row, USUBJID, --SEQ and output
+variables (``variable``: their names; ``value``: NAME=value pairs). CORE rules carry no severity:
+a finding is an error (a conformance rule is broken), a warning when CDISC marks the rule as
+possibly over-reporting. A rule that cannot run is listed with the reason in the run's rule list,
+never dropped; a user's rule file that cannot be loaded is a finding of its own (TK-RULE-0001).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.validators.core.engine import RuleResult, run_rules
+from trialkit.validators.core.library import load_library
+from trialkit.validators.core.outcome import CoreFinding
+from trialkit.validators.core.rules import CoreRule, load_rules, rules_folder
+from trialkit.validators.core.study import study_from_frames
+from trialkit.validators.rules import Rule, RuleRun, ValidationFinding, register, rule
+
+RULE_FILE = rule("TK-RULE-0001", "error", "Rule file cannot be used",
+                 "trialkit validate --rules-dir: a rule file that does not parse, lacks a section or names an unknown "
+                 "operator is reported with its file and key; the other rules still run.")
+
+
+def parse_standard(text: str) -> tuple[str, str]:
+    """``sdtmig/3.4`` (or 3-4) -> ('sdtmig', '3.4')."""
+    name, _, version = text.strip().lower().partition("/")
+    if not name or not version:
+        raise ValueError(f"--standard takes NAME/VERSION such as sdtmig/3.4, not {text!r}")
+    return name, version.replace("-", ".")
+
+
+def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig/3.4", shipped: bool = True,
+             rules_dirs: tuple[Path, ...] = (), define: Path | None = None
+             ) -> tuple[list[ValidationFinding], list[RuleRun]]:
+    """Findings and rule runs of the shipped CORE rules (``shipped``) and of each user folder, on the
+    SDTM ``frames`` and their ``files`` (both from validators.inputs.read_folder)."""
+    name, version = parse_standard(standard)
+    rules, findings = [], []
+    if shipped:
+        rules += load_rules(rules_folder())[0]
+    for folder in rules_dirs:
+        loaded, errors = load_rules(Path(folder), strict=True)
+        rules += loaded
+        findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
+                                       variable=e.key) for e in errors]
+    study = study_from_frames(frames, files, name, version, define)
+    results = run_rules(_unique(rules), study, load_library(name, version))
+    runs = []
+    for result in results:
+        entry = register(as_rule(result.rule, "core" if shipped and _is_shipped(result.rule) else "custom"))
+        findings += [as_finding(f, entry) for f in result.findings]
+        runs.append(as_run(result, entry))
+    return findings, runs
+
+
+def _unique(rules: list[CoreRule]) -> list[CoreRule]:
+    """A user's rule with a shipped rule's id replaces the shipped one (the sponsor's version wins)."""
+    by_id = {}
+    for r in rules:
+        by_id[r.core_id] = r
+    return list(by_id.values())
+
+
+def _is_shipped(core_rule: CoreRule) -> bool:
+    return Path(core_rule.source).parent == rules_folder()
+
+
+def as_rule(core_rule: CoreRule, source: str) -> Rule:
+    severity = "warning" if "overreporting" in core_rule.executability.lower() else "error"
+    citation = core_rule.citation() or core_rule.citation("SDTMIG", "3.3") or core_rule.citation("SDTMIG", "3.2")
+    return Rule(core_rule.core_id, severity, core_rule.description or core_rule.message,
+                f"CDISC {', '.join(core_rule.cdisc_ids)} ({core_rule.executability}). {citation}".strip(),
+                scope=(), cdisc_id=", ".join(core_rule.cdisc_ids), source=source)
+
+
+def as_finding(found: CoreFinding, entry: Rule) -> ValidationFinding:
+    pairs = "; ".join(f"{v}={found.value_text(i)}" for i, v in enumerate(found.variables))
+    return ValidationFinding(entry.id, entry.severity, found.dataset, found.message, ", ".join(found.variables) or None,
+                             found.usubjid, found.seq, found.row, pairs, entry.cdisc_id or None)
+
+
+def as_run(result: RuleResult, entry: Rule) -> RuleRun:
+    return RuleRun(entry.id, entry.source, result.status, len(result.findings), round(result.seconds, 4), result.reason)
