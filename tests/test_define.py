@@ -112,7 +112,7 @@ def test_01_both_defines_validate_against_the_define_21_xsd_odmlib_ships(defines
 
 def test_02_standards_name_the_ig_and_the_ct_package(sdtm, adam):
     found = {(s.get("Name"), s.get("Type"), s.get("Version")) for s in sdtm.all("def:Standards/def:Standard")}
-    assert found == {("SDTMIG", "IG", "3.4"), ("CDISC/NCI", "CT", "2024-03-29")}
+    assert found == {("SDTMIG", "IG", "3.4"), ("CDISC/NCI", "CT", "2025-03-28")}
     standards = adam.all("def:Standards/def:Standard")
     assert ("ADaMIG", "IG", "1.3") in {(s.get("Name"), s.get("Type"), s.get("Version")) for s in standards}
 
@@ -249,7 +249,9 @@ def test_11_lb_and_rs_results_have_value_level_metadata_per_test_code(sdtm):
         rows = list(sdtm.value_level(sdtm.by_oid[f"IT.{dataset}.{variable}"]))
         assert {checks[0][1] for _, _, checks in rows} == tests
     marrow = sdtm.by_oid["IT.RS.RSSTRESC.MARSTAT"]
-    assert sdtm.codelist(marrow) == {"M1", "M2", "M3"}
+    # M1/M2/M3 are ONCRSR terms in SDTM CT 2025-03-28 (C204689-C204691): the CDISC list, not a study recode table
+    assert marrow.find("odm:CodeListRef", NS).get("CodeListOID") == "CL.ONCRSR"
+    assert {"M1", "M2", "M3"} <= sdtm.codelist(marrow)
     (origin,), _ = _origin(sdtm, "IT.LB.LBORRES.BLASTNCE")
     assert origin == ("Collected", "form bm, field BLASTPCT")
 

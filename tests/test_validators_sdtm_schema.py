@@ -96,9 +96,9 @@ def test_09_extensible_codelist_is_notice():
     f = _only(validate_sdtm({"DM": _dm(), "LB": lb}), "TK-SDTM-0006")
     assert [(x.variable, x.usubjid, x.row, x.value, x.severity) for x in f] == [("LBNRIND", "S-2", 2, "VERY HIGH", "notice")]
     dm = _dm()
-    dm["ARMNRS"] = ["", "NOT TREATED"]            # ARMNULRS is held as a subset: outside it is TK-SDTM-0012
+    dm["ARMNRS"] = ["NOT ASSIGNED", "NOT TREATED"]   # ARMNULRS comes in full from the CT package (was a subset)
     f = validate_sdtm({"DM": dm})
-    assert [(x.rule, x.variable, x.value) for x in f if x.variable == "ARMNRS"] == [("TK-SDTM-0012", "ARMNRS", "NOT TREATED")]
+    assert [(x.rule, x.variable, x.value) for x in f if x.variable == "ARMNRS"] == [("TK-SDTM-0006", "ARMNRS", "NOT TREATED")]
 
 
 def test_09b_subset_codelist_is_notice_full_codelist_is_error():

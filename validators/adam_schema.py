@@ -15,6 +15,8 @@ groupings are ``observed=True``, so only the values present form groups, in the 
 from __future__ import annotations
 
 import re
+from collections import ChainMap
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -88,8 +90,9 @@ PLACEHOLDERS = (("xx", r"\d\d"), ("zz", r"\d\d"), ("y", r"[1-9]"))
 
 
 @lru_cache(maxsize=1)
-def adam_codelists() -> dict[str, Codelist]:
-    return {**load_codelists(), **load_codelists("adam-ct.yaml")}
+def adam_codelists() -> Mapping[str, Codelist]:
+    """ADaM CT over SDTM CT (a view: the SDTM package's codelists are built only when used)."""
+    return ChainMap(load_codelists("adam-ct.yaml"), load_codelists())
 
 
 def _pattern(name: str) -> re.Pattern:

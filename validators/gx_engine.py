@@ -113,11 +113,9 @@ def _sdtm_dataset(name: str, frame: pd.DataFrame) -> _Dataset | None:
     meta = sdtm.resolve(name, frame)
     if meta is None:
         return None
-    codelists = sdtm.load_codelists()
-
     def codelist(column: str) -> tuple[Codelist, bool]:
         # --STRESC also holds numeric results (SDTMIG 3.4 section 4.5.1), as sdtm_schema lets through
-        return codelists[meta.variable(column).codelist], column.endswith("STRESC")
+        return sdtm.codelist_for(meta.variable(column)), column.endswith("STRESC")
     present = tuple(((sdtm.REQ_MISSING if v.core == "Req" else sdtm.EXP_MISSING).id, v.name)
                     for v in meta.variables if v.core in ("Req", "Exp"))
     seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None

@@ -12,11 +12,10 @@ way; ``plain`` turns such columns back into text where the text of several frame
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from dataclasses import dataclass
 
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import TrialkitError

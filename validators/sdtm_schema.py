@@ -14,18 +14,17 @@ metadata; anything else is skipped with a notice. Trial design datasets are not 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import pandas as pd
 import pandera.pandas as pa
 
 from trialkit.sdtm.standards import (
+    Codelist,
     DomainMeta,
-    _standards_root,
+    VariableMeta,
     load_codelists,
     load_domains,
 )
-from trialkit.spec import load_yaml
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
     blank,
@@ -65,11 +64,12 @@ NOT_IN_DM = rule("TK-SDTM-0010", "error", "USUBJID not present in DM",
                  "SDTMIG 3.4 section 5.2 (DM) / 4.1.2: DM is the subject master; every subject in a "
                  "subject-level dataset must have a DM record.")
 CT_SUBSET = rule("TK-SDTM-0012", "notice", "Value not in the CT subset held for the codelist",
-                 "CDISC SDTM CT / specs/standards/README.md: specs/standards/ct/sdtm-ct.yaml holds only a subset of some "
-                 "codelists (subset: true), so a value outside it may still be valid CT; listed for review.")
+                 "CDISC SDTM CT / specs/standards/README.md: the CT package holds every CDISC codelist in full, but "
+                 "the study overlay specs/standards/ct/sdtm-ct.yaml keeps a few lists only in part (subset: true, e.g. "
+                 "COUNTRY, which SDTM CT no longer publishes), so a value outside one may still be valid; listed for review.")
 UNKNOWN_DATASET = rule("TK-SDTM-0011", "notice", "Dataset not in the SDTMIG metadata; not checked",
-                       "specs/standards/sdtmig-3.4 holds the SDTMIG 3.4 subset trialkit knows; other datasets are "
-                       "skipped, never guessed.")
+                       "specs/standards/sdtmig-3.4 holds every dataset of SDTMIG 3.4; a dataset that is none of them "
+                       "(a custom domain, or one of another IG) is skipped, never guessed.")
 
 ISO8601 = re.compile(
     r"^\d{4}"
@@ -81,11 +81,17 @@ ISO8601 = re.compile(
     r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?)?)?$")
 
 
-@lru_cache(maxsize=1)
-def subset_codelists() -> frozenset[str]:
-    """Codelists that ct/sdtm-ct.yaml holds only in part (``subset: true``)."""
-    data = load_yaml(_standards_root() / "ct" / "sdtm-ct.yaml")
-    return frozenset(k for k, cl in (data.get("codelists") or {}).items() if cl.get("subset"))
+def codelist_for(var: VariableMeta) -> Codelist | None:
+    """The codelist a variable's values are checked against: the one the IG names or, where it names
+    several (DSDECOD: NCOMPLT, PROTMLST, OTHEVENT), their union, extensible when any of them is and a
+    subset when any of them is held only in part."""
+    codelists = load_codelists()
+    lists = [codelists[name] for name in var.codelists if name in codelists]
+    if len(lists) <= 1:
+        return lists[0] if lists else None
+    terms = tuple({t["value"]: t for cl in lists for t in cl.terms}.values())
+    return Codelist("/".join(cl.name for cl in lists), " or ".join(cl.label for cl in lists), None,
+                    any(cl.extensible for cl in lists), terms, subset=any(cl.subset for cl in lists))
 
 
 def _unique_subject(s: pd.Series) -> pd.Series:
@@ -119,7 +125,6 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
 
     Req/Exp variables are required columns (missing -> column_in_dataframe, told apart by core);
     every other check is named by its rule id so a failure case maps straight back to the rule."""
-    codelists = load_codelists()
     cols = {}
     for var in meta.variables:
         checks = []
@@ -127,11 +132,10 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
             checks.append(pa.Check(not_blank, name=REQ_NULL.id, ignore_na=False))
         if var.type == "Num":
             checks.append(pa.Check(numeric_or_null, name=NUM_TYPE.id))
-        if var.codelist and var.codelist in codelists:
-            cl = codelists[var.codelist]
-            terms = frozenset(str(t["value"]) for t in cl.terms)
-            r = CT_SUBSET if var.codelist in subset_codelists() else CT_EXT if cl.extensible else CT_NONEXT
-            checks.append(pa.Check(in_terms(terms, var.name.endswith("STRESC")), name=r.id))
+        cl = codelist_for(var)
+        if cl is not None:
+            r = CT_SUBSET if cl.subset else CT_EXT if cl.extensible else CT_NONEXT
+            checks.append(pa.Check(in_terms(cl.values, var.name.endswith("STRESC")), name=r.id))
         if var.name.endswith("DTC") and var.type == "Char":
             checks.append(pa.Check(matches(ISO8601), name=DTC_ISO.id))
         if meta.domain == "DM" and var.name == "USUBJID":

@@ -49,6 +49,12 @@ class Context:
     rule: CoreRule
     wildcard: str = ""
     cache: dict = field(default_factory=dict)      # per rule and dataset, for operators that reuse work
+    constants: dict = field(default_factory=dict)  # operation results that are one value on every record
+
+    def constant(self, name: Any) -> Any:
+        """The value an operation put on every record under ``name`` (None if ``name`` is not such a
+        column): operators look a list up once instead of once per record."""
+        return self.constants.get(name) if isinstance(name, str) and self.has(name) else None
 
     def column(self, name: str) -> pd.Series:
         if name not in self.frame.columns:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from trialkit.validators.core import frames, merge, operations
 from trialkit.validators.core.check import evaluate
-from trialkit.validators.core.context import Context, NotApplicable, NotExecutable
+from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.operators import OPERATORS, known
 from trialkit.validators.core.outcome import CoreFinding, findings
@@ -58,6 +60,21 @@ def run_rule(rule: CoreRule, study: Study, library: Library) -> RuleResult:
     return run_rules([rule], study, library, check_standard=False)[0]
 
 
+def _require_checked_variables(rule: CoreRule, dataset: Dataset) -> None:
+    """Stop early when a condition every record must meet names a variable the dataset lacks: the
+    check would stop there anyway (CORE: skipped), and most rules meet most datasets this way, so
+    nothing is built for them. Only for record rules without merges or operations, which could
+    bring the variable in."""
+    if rule.rule_type != "Record Data" or rule.match_datasets or rule.operations:
+        return
+    check = rule.check
+    for leaf in check.get("all", []) if isinstance(check, dict) else []:
+        if isinstance(leaf, dict) and "operator" in leaf and leaf["operator"] not in ("exists", "not_exists"):
+            name = resolve_wildcard(leaf.get("name"), dataset.wildcard)
+            if isinstance(name, str) and name not in dataset.frame.columns:
+                raise MissingVariable(name)
+
+
 def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True) -> list[RuleResult]:
     """Each rule (those published for the study's standard and version, unless ``check_standard`` is
     False) over every dataset, dataset by dataset: the records of one domain are held as text once
@@ -73,6 +90,14 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
             results[rule.core_id].reason = "not supported by trialkit: " + ", ".join(lacking)
         else:
             runnable.append(rule)
+    with pd.option_context("mode.copy_on_write", True):   # copies only when written: every rule derives frames
+        _run_groups(runnable, results, study, library)
+    for result in results.values():
+        _conclude(result)
+    return [results[r.core_id] for r in rules]
+
+
+def _run_groups(runnable: list[CoreRule], results: dict[str, RuleResult], study: Study, library: Library) -> None:
     for group in _domain_groups(study):
         for rule in runnable:
             result = results[rule.core_id]
@@ -84,9 +109,6 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
                 _run_on(result, dataset, study, library)
             result.seconds += time.perf_counter() - started
         study.release(group[0])
-    for result in results.values():
-        _conclude(result)
-    return [results[r.core_id] for r in rules]
 
 
 def _domain_groups(study: Study) -> list[list[Dataset]]:
@@ -131,6 +153,7 @@ def _conclude(result: RuleResult) -> None:
 
 
 def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+    _require_checked_variables(rule, dataset)
     frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     ctx.frame = merge.apply(ctx)

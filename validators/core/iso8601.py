@@ -24,9 +24,9 @@ about, so a column of 100,000 dates costs what its distinct dates cost:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np

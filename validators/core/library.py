@@ -134,9 +134,14 @@ class Library:
         return identifiers, qualifiers, timing
 
     def dataset_class(self, dataset: Dataset, study: Study) -> str | None:
+        """The IG's class of the dataset, else the model's (TX, SJ, POOLDEF are model datasets the
+        SDTMIG does not define), else the class its topic variable tells, as CORE looks them up."""
         meta = self.domains.get(dataset.unsplit_name)
         if meta is not None and dataset.unsplit_name != "SUPPQUAL":
             return meta.cls
+        own = self.model.datasets.get(dataset.unsplit_name) if self.model is not None else None
+        if own is not None:
+            return own.cls
         return _class_from_variables(dataset, study, self)
 
 

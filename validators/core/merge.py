@@ -34,8 +34,7 @@ from trialkit.validators.core import relationships
 from trialkit.validators.core.context import Context
 from trialkit.validators.core.joins import keyed_join, side_keys
 from trialkit.validators.core.rules import leaves
-from trialkit.validators.core.study import ROW, SOURCE, Dataset
-from trialkit.vectorize import plain
+from trialkit.validators.core.study import Dataset
 
 SUPP_NAMES = ("SUPP", "SQ")
 
@@ -75,7 +74,7 @@ def apply(ctx: Context) -> pd.DataFrame:
         for other in others:
             if other.domain in merged:
                 continue
-            right = _right_frame(other, match.name, referenced)
+            right = _right_frame(ctx.study.records_as_read(other), match.name, referenced)
             if match.child:
                 frame = relationships.attach_parents(frame, right, ctx.dataset, other.domain or "", match.keys)
                 merged.add(other.domain)
@@ -117,10 +116,10 @@ def _parents(match: Match, ctx: Context) -> list[Dataset]:
     return [d for d in datasets if all(k in d.first_record for k in keys)]
 
 
-def _right_frame(other: Dataset, name: str, referenced: set[str]) -> pd.DataFrame:
+def _right_frame(frame: pd.DataFrame, name: str, referenced: set[str]) -> pd.DataFrame:
     """The other dataset's records as read, columns the check names as ``NAME.X`` renamed so."""
-    frame = plain(other.frame).drop(columns=[SOURCE, ROW], errors="ignore")
-    return frame.rename(columns={c: f"{name}.{c}" for c in frame.columns if f"{name}.{c}" in referenced})
+    renamed = {c: f"{name}.{c}" for c in frame.columns if f"{name}.{c}" in referenced}
+    return frame.rename(columns=renamed) if renamed else frame
 
 
 def _join(frame: pd.DataFrame, right: pd.DataFrame, match: Match, ctx: Context) -> pd.DataFrame:

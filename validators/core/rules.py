@@ -11,6 +11,9 @@ reported by the engine as not executed, with that reason.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -228,11 +231,44 @@ def rules_folder(name: str = SHIPPED) -> Path:
 
 def load_rules(folder: Path, strict: bool = False) -> tuple[list[CoreRule], list[RuleLoadError]]:
     """Every ``*.yml`` / ``*.yaml`` rule of a folder (and its subfolders, as the open rules repository
-    nests ``CORE-nnnnnn/rule.yml``), and the files that could not be loaded."""
+    nests ``CORE-nnnnnn/rule.yml``), and the files that could not be loaded.
+
+    Parsing 331 rule files takes a couple of seconds, so a folder whose every file loads is
+    remembered as JSON in the user's cache folder, keyed by the files' names, sizes and
+    modification times (any change reads the YAML again; JSON, so the cache can never run code)."""
     if not Path(folder).is_dir():
         return [], [RuleLoadError("rules folder not found", file=str(folder))]
+    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    cached = _cache_file(paths, strict)
+    if cached is not None and cached.is_file():
+        try:
+            return [CoreRule(rid, source, data) for rid, source, data in json.loads(cached.read_text("utf-8"))], []
+        except (OSError, ValueError, TypeError):
+            pass
+    rules, errors = _parse_all(paths, strict)
+    if cached is not None and not errors:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps([[r.core_id, r.source, r.data] for r in rules]), encoding="utf-8")
+        except (OSError, TypeError):
+            pass
+    return rules, errors
+
+
+def _cache_file(paths: list[Path], strict: bool) -> Path | None:
+    root = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache" if Path.home().is_dir() else None)
+    if root is None:
+        return None
+    from trialkit import __version__
+
+    files = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+    key = hashlib.sha256(repr([*files, strict, __version__]).encode())
+    return Path(root) / "trialkit" / f"core-rules-{key.hexdigest()[:20]}.json"
+
+
+def _parse_all(paths: list[Path], strict: bool) -> tuple[list[CoreRule], list[RuleLoadError]]:
     rules, errors, seen = [], [], {}
-    for path in sorted(p for p in Path(folder).rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()):
+    for path in paths:
         try:
             rule = load_rule(path, strict)
         except SpecError as exc:

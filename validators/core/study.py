@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialkit.vectorize import plain
+from trialkit.vectorize import per_unique, plain
 
 SOURCE = "@dataset"     # not a SAS name: it can never clash with a variable
 ROW = "@row"
 SUPP_PREFIXES = ("SUPP", "SQ")
+KEEP_READ = 4           # datasets kept as plain text for joins (Study.records_as_read)
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,15 @@ class Dataset:
     def is_supp(self) -> bool:
         return self.name.startswith(SUPP_PREFIXES)
 
-    @property
+    @cached_property
     def domain(self) -> str | None:
         return self._first("DOMAIN")
 
-    @property
+    @cached_property
     def rdomain(self) -> str | None:
         return self._first("RDOMAIN") if self.is_supp else None
 
-    @property
+    @cached_property
     def unsplit_name(self) -> str:
         if self.domain:
             return self.domain
@@ -112,6 +113,7 @@ class Study:
     version: str = "3-4"        # 3-4 or 3.4; compared without the separator
     define: Path | None = None
     _content: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _read: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def by_name(self, name: str) -> Dataset | None:
         """The dataset called ``name``, else the first whose unsplit name (domain) is ``name``."""
@@ -134,6 +136,16 @@ class Study:
             # .copy() consolidates the frame's blocks once, instead of in every rule's operations
             self._content[key] = plain(parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)).copy()
         return self._content[key]
+
+    def records_as_read(self, dataset: Dataset) -> pd.DataFrame:
+        """One dataset's own records as plain text (no split siblings, no source columns), for
+        joining onto another dataset. The last few are kept: the same small datasets (DM, TA,
+        SUPP--) are joined by rule after rule. Never modify it."""
+        if dataset.name not in self._read:
+            if len(self._read) >= KEEP_READ:
+                self._read.pop(next(iter(self._read)))
+            self._read[dataset.name] = plain(dataset.frame).copy()
+        return self._read[dataset.name]
 
     def release(self, dataset: Dataset) -> None:
         """Forget the shared records of ``dataset`` (the engine has run every rule on it)."""
@@ -172,5 +184,21 @@ def study_from_frames(frames: dict[str, pd.DataFrame], files: dict, standard: st
         stat = path.stat() if path.is_file() else None
         modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="seconds") if stat else ""
         label = entry.meta.label if entry is not None and entry.meta is not None else ""
+        frame = transport_rounded(frame) if path.suffix.lower() == ".xpt" else frame.copy(deep=False)
+        frame.attrs = {}          # pandas deep-copies attrs into every frame derived from one
         datasets.append(Dataset(name.upper(), frame, variables, label, path.name, stat.st_size if stat else 0, modified))
     return Study(datasets, standard, version, define)
+
+
+def transport_rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Num values of an XPT file rounded to 15 decimals, as the CORE engine reads them.
+
+    XPT stores IBM floating point: 2.1956 written by SAS reads back as 2.1955999999999998, which
+    then differs from the text '2.1956' in --STRESC or from 1.3 read from another dataset. CORE
+    rounds every float it reads from XPT to 15 decimals; so do the CORE rules here (trialkit's own
+    rules keep the values as read)."""
+    numeric = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    out = frame.copy(deep=False)
+    for column in numeric:
+        out[column] = per_unique(out[column], lambda u: u.map(lambda x: round(x, 15)))
+    return out

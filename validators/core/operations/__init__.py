@@ -74,7 +74,10 @@ def apply(ctx: Context) -> pd.DataFrame:
     """The evaluation frame with every operation of the rule added, in the rule's order."""
     for params in ctx.rule.operations:
         op = _call(params, ctx)
-        ctx.frame = _add(ctx.frame, op, OPERATIONS[op.name](op))
+        result = OPERATIONS[op.name](op)
+        ctx.frame = _add(ctx.frame, op, result)
+        if not isinstance(result, (pd.Series, pd.DataFrame)):
+            ctx.constants[op.id] = result
     return ctx.frame
 
 

@@ -157,6 +157,9 @@ def _in_whole(target: pd.Series, other: Any) -> pd.Series:
 
 
 def _contained(ctx: Context, cond: Condition, case_insensitive: bool = False) -> pd.Series:
+    shared = None if cond.params.get("value_is_literal") else ctx.constant(cond.value)
+    if is_collection(shared) and not holds_collections(ctx.column(cond.target)):
+        return _in_shared(ctx.column(cond.target), shared, case_insensitive)
     target, other = _comparator(ctx, cond, case_insensitive)
     test = memberships()
     if holds_collections(target):
@@ -167,6 +170,16 @@ def _contained(ctx: Context, cond: Condition, case_insensitive: bool = False) ->
     if holds_collections(other):
         return rowwise(test, target, other)
     return _in_whole(target, other)
+
+
+def _in_shared(target: pd.Series, collection: Any, case_insensitive: bool) -> pd.Series:
+    """Each value in the one list an operation put on every record: the same answer as looking it up
+    in its own row's list, computed once per distinct value (an empty value is never a member)."""
+    if case_insensitive:
+        collection, target = _folded(collection), _fold(target)
+    test = memberships()
+    members = list(collection)
+    return per_unique(target.astype(object), lambda u: u.map(lambda v: test(v, members))).astype(bool)
 
 
 @operator("is_contained_by")
