@@ -17,6 +17,7 @@ import pandas as pd
 from trialkit import __version__
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import InputError
+from trialkit.reports.consistency import run_checks
 from trialkit.reports.figures import KMPanel, Subgroup, compute_forest_rows, forest_figure, km_panels_figure, save_figure
 from trialkit.reports.stats import cox_hr, km_by_group, stratified_logrank
 from trialkit.reports.table import FigureRef, Report
@@ -58,10 +59,16 @@ def km_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:
         panels.append(KMPanel({arm: curves[arm] for arm in spec.arms if arm in curves}, label or paramcd, hr, test,
                               ylabel=f"{label or paramcd} (%)"))
     fig = km_panels_figure(panels, landmark=landmark)
-    return _saved(shell, fig, out)
+    return _saved(shell, analysis, fig, out)
 
 
 def forest_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:
+    return _saved(shell, analysis, forest_plot(shell, analysis), out)
+
+
+def forest_plot(shell: Shell, analysis: Analysis):
+    """The forest figure of a shell, without a title: the page and the RTF print the shell's title
+    above it, and a title inside the image would show it twice."""
     spec, body = analysis.spec, shell.body
     adtte = analysis.records("ADTTE", shell.population)
     adsl = analysis.subjects(shell.population).drop(columns=[ARM])
@@ -69,30 +76,32 @@ def forest_shell(shell: Shell, analysis: Analysis, out: Path) -> FigureRef:
     rows = compute_forest_rows(adtte, adsl, paramcd=body["paramcd"], subgroups=subgroups, reference=spec.reference,
                                group=ARM)
     treatment = next(a for a in spec.arms if a != spec.reference)
-    fig = forest_figure(rows, title=shell.title, favours=(f"{treatment} better", f"{spec.reference} better"),
-                        arms=(spec.short[treatment], spec.short[spec.reference]))
-    return _saved(shell, fig, out)
+    return forest_figure(rows, favours=(f"{treatment} better", f"{spec.reference} better"),
+                         arms=(spec.short[treatment], spec.short[spec.reference]))
 
 
-def _saved(shell: Shell, fig, out: Path) -> FigureRef:
+def _saved(shell: Shell, analysis: Analysis, fig, out: Path) -> FigureRef:
     png, svg = save_figure(fig, out / shell.id)
     source = f"report.yaml:{shell.key} ({shell.type}); trialkit.reports.figures"
-    return FigureRef(shell.id, shell.title, png.name, svg.name, (shell.population.label, *shell.footnotes), source)
+    return FigureRef(shell.id, shell.title, png.name, svg.name,
+                     (shell.population.label, *shell.footnotes, analysis.cutoff_footnote), source)
 
 
 FIGURES = {"km": km_shell, "forest": forest_shell}
 
 
 def build_report(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Report:
-    """Compute and write everything; returns the Report (tables formatted, figures referenced).
-    ``banner``: lines every page carries (``trialkit run --force`` names the data's errors there)."""
+    """Compute and write everything; returns the Report (tables formatted, figures referenced, the
+    consistency checks run on the tables). ``banner``: lines every page carries before its numbers
+    (``trialkit run --force`` names the data's errors there)."""
     spec = load_report_spec(study)
     analysis = Analysis(spec, read_adam(adam_dir))
     out.mkdir(parents=True, exist_ok=True)
     tables = tuple(build_table(shell, analysis) for shell in spec.tables)
+    checks = run_checks(analysis, tables)
     figures = tuple(FIGURES[shell.type](shell, analysis, out) for shell in spec.figures)
     adsl = analysis.dataset("ADSL")
     report = Report(str(adsl["STUDYID"].iloc[0]) if "STUDYID" in adsl else str(study), spec.title, analysis.cutoff, tables,
-                    figures, f"trialkit {__version__}", banner=tuple(banner))
+                    figures, f"trialkit {__version__}", banner=tuple(banner), checks=checks)
     (out / "report.json").write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
     return report

@@ -54,7 +54,8 @@ ARM_STYLES = (
 )
 PNG_DPI = 300
 SVG_SALT = "trialkit"   # svg.hashsalt: clip-path and other ids derive from it instead of a random uuid
-FONT = 8                # points: annotation, at-risk and forest table text
+FONT = 8                # points: KM annotation and at-risk text
+FOREST_FONT = 10        # points: every text of the forest plot, the size of the KM axis labels (its table is the figure)
 RISK_GAP = 16           # points between an arm's name and its at-risk number at time 0
 TOL = 1e-9              # comparing times in output units
 
@@ -293,7 +294,7 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     return [v for v in (m * 10.0 ** e for e in decades for m in steps) if lo <= v <= hi]
 
 
-def forest_figure(rows: Sequence[ForestRow], *, title: str, xlabel: str = "Hazard ratio (95% CI)",
+def forest_figure(rows: Sequence[ForestRow], *, title: str | None = None, xlabel: str = "Hazard ratio (95% CI)",
                   favours: tuple[str, str] | None = None, arms: tuple[str, str] | None = None, xlim: tuple[float, float] | None = None) -> Figure:
     """Forest plot, one line per row from top to bottom: label (headers bold, levels indented), n and
     events per arm, the HR as a square with its CI as a whisker on a log axis with a line at 1, and
@@ -302,7 +303,8 @@ def forest_figure(rows: Sequence[ForestRow], *, title: str, xlabel: str = "Hazar
     ``arms`` names the (treatment, reference) columns, by default the arm codes the hazard ratios
     carry. ``favours`` is printed under the plot, left and right of 1, by default "<arm> better"
     (the study's wording, e.g. "Blinatumomab better", belongs in its spec, not here). ``xlim`` defaults to a range
-    symmetric about 1 (on the log scale) that holds every confidence interval.
+    symmetric about 1 (on the log scale) that holds every confidence interval. ``title`` is drawn
+    above the plot when given; the report leaves it out, since its page prints the title already.
 
     Row i is drawn at y = i on every axes ("forest table", "forest", "forest estimates"); the
     squares are the line "hazard ratio", the whiskers "95% CI", the line at 1 "no effect".
@@ -324,7 +326,7 @@ def forest_figure(rows: Sequence[ForestRow], *, title: str, xlabel: str = "Hazar
     else:
         lo, hi = xlim
 
-    fig = Figure(figsize=(10, 1.4 + 0.26 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(10, 1.5 + 0.32 * len(rows)), layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(1, 3, width_ratios=(3.6, 3.0, 1.5), wspace=0)
     plot = fig.add_subplot(grid[0, 1], label="forest")
@@ -342,33 +344,35 @@ def forest_figure(rows: Sequence[ForestRow], *, title: str, xlabel: str = "Hazar
     plot.xaxis.set_minor_locator(NullLocator())
     plot.yaxis.set_visible(False)
     plot.spines[["top", "right", "left"]].set_visible(False)
-    plot.tick_params(labelsize=FONT)
-    plot.set_xlabel(xlabel, fontsize=FONT + 1)
+    plot.tick_params(labelsize=FOREST_FONT)
+    plot.set_xlabel(xlabel, fontsize=FOREST_FONT)
     gap = 1.08  # the favours labels start this factor away from the line at 1
-    plot.text(1 / gap, len(rows), f"\u2190 {favours[0]}", ha="right", va="center", fontsize=FONT)
-    plot.text(gap, len(rows), f"{favours[1]} \u2192", ha="left", va="center", fontsize=FONT)
+    plot.text(1 / gap, len(rows), f"\u2190 {favours[0]}", ha="right", va="center", fontsize=FOREST_FONT)
+    plot.text(gap, len(rows), f"{favours[1]} \u2192", ha="left", va="center", fontsize=FOREST_FONT)
 
     columns = blended_transform_factory(table.transAxes, table.transData)
     estimate_at = blended_transform_factory(right.transAxes, right.transData)
     table.axis("off")
     right.axis("off")
-    head = {"fontsize": FONT, "fontweight": "bold", "va": "center"}
+    head = {"fontsize": FOREST_FONT, "fontweight": "bold", "va": "center"}
     table.text(0.0, -1, "Subgroup", transform=columns, ha="left", **head)
     table.text(0.66, -1, f"n ({arms[0]} / {arms[1]})", transform=columns, ha="center", **head)
     table.text(0.90, -1, "Events", transform=columns, ha="center", **head)
     right.text(0.06, -1, "HR (95% CI)", transform=estimate_at, ha="left", **head)
     for i, row in enumerate(rows):
-        table.text(0.03 * row.indent, i, row.label, transform=columns, ha="left", va="center", fontsize=FONT,
+        table.text(0.03 * row.indent, i, row.label, transform=columns, ha="left", va="center", fontsize=FOREST_FONT,
                    fontweight="bold" if row.header else "normal")
         if row.hr is None:
             continue
         hr = row.hr
-        table.text(0.66, i, f"{hr.n_treatment} / {hr.n_reference}", transform=columns, ha="center", va="center", fontsize=FONT)
+        table.text(0.66, i, f"{hr.n_treatment} / {hr.n_reference}", transform=columns, ha="center", va="center",
+                   fontsize=FOREST_FONT)
         table.text(0.90, i, f"{hr.events_treatment} / {hr.events_reference}", transform=columns, ha="center",
-                   va="center", fontsize=FONT)
-        right.text(0.06, i, hr_text(hr), transform=estimate_at, ha="left", va="center", fontsize=FONT,
+                   va="center", fontsize=FOREST_FONT)
+        right.text(0.06, i, hr_text(hr), transform=estimate_at, ha="left", va="center", fontsize=FOREST_FONT,
                    style="normal" if hr.evaluable else "italic")
-    fig.suptitle(title, fontweight="bold", x=0.02, ha="left")
+    if title:
+        fig.suptitle(title, fontweight="bold", x=0.02, ha="left")
     return fig
 
 

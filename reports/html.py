@@ -58,6 +58,14 @@ def _svg_data_uri(path: Path) -> str:
     return f"data:image/svg+xml;base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+def page_title(report: Report) -> str:
+    """The page's title: the report title, with the study id in front unless it starts with it
+    (the BALLR01 spec's title does: "BALLR01: BALLR01: ..." would read as a typo)."""
+    if not report.study or report.title.startswith(report.study):
+        return report.title or report.study
+    return f"{report.study}: {report.title}" if report.title else report.study
+
+
 def _check_ids(report: Report) -> None:
     """Table and figure ids are the page's anchors: a repeated id would make a TOC entry jump to
     the wrong output."""
@@ -81,7 +89,8 @@ def render_html(report: Report, figure_dir: Path) -> str:
         figures.append({"ref": ref, "src": _svg_data_uri(svg)})
     tables = [{"table": t, "numeric": numeric_columns(t)} for t in report.tables]
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(report=report, tables=tables, figures=figures)
+    return env.get_template("report.html.j2").render(report=report, title=page_title(report), tables=tables, figures=figures,
+                                                     failed=[c for c in report.checks if not c.passed])
 
 
 def write_html(report: Report, out: Path, figure_dir: Path) -> Path:

@@ -106,10 +106,12 @@ def _headers(table: Table, widths: list[float], justify: list[str]) -> list[rtf.
     return headers
 
 
-def table_document(table: Table) -> rtf.RTFDocument:
+def table_document(table: Table, alerts: tuple[str, ...] = ()) -> rtf.RTFDocument:
     """The rtflite document of ``table``: the rows as a polars frame of escaped text (column "stub"
     for the labels, "c1".."cN" for the cells; a group header row has blank cells), and per cell the
-    attributes rtflite takes as row x column matrices: bold group headers, left indent by level."""
+    attributes rtflite takes as row x column matrices: bold group headers, left indent by level.
+    ``alerts`` (the report's banner and failed consistency checks) are the first title lines, bold,
+    so a table printed or mailed alone still says that its numbers are in question."""
     if not table.rows:
         raise ValueError(f"{table.id}: a table without rows cannot be written (give it a row such as 'No events')")
     names = ["stub"] + [f"c{i + 1}" for i in range(len(table.columns))]
@@ -127,12 +129,13 @@ def table_document(table: Table) -> rtf.RTFDocument:
         border_first=[[""]], border_last=[["single"]],
         text_convert=[[False]])
     notes = {"text_justification": [["l"]], "text_convert": [[False]], "as_table": False}
+    title = [*alerts, table.title] + ([table.population] if table.population else [])
     return rtf.RTFDocument(
         df=frame,
         rtf_page=_page(),
         rtf_page_header=rtf.RTFPageHeader(text=PAGE_OF, text_font_size=[FONT_SIZE]),
-        rtf_title=rtf.RTFTitle(text=[rtf_escape(table.title)] + ([rtf_escape(table.population)] if table.population else []),
-                               text_format=["b", ""], text_convert=[False]),
+        rtf_title=rtf.RTFTitle(text=[rtf_escape(line) for line in title], text_format=["b"] * (len(alerts) + 1) + [""],
+                               text_convert=[False]),
         rtf_column_header=_headers(table, widths, justify),
         rtf_body=body,
         rtf_footnote=rtf.RTFFootnote(text=[rtf_escape(f) for f in table.footnotes], **notes) if table.footnotes else None,
@@ -140,11 +143,11 @@ def table_document(table: Table) -> rtf.RTFDocument:
     )
 
 
-def write_rtf(table: Table, out: Path) -> Path:
+def write_rtf(table: Table, out: Path, alerts: tuple[str, ...] = ()) -> Path:
     """Write ``table`` to ``out``/<table.id>.rtf (``out`` is a folder, created if needed; one file
     per table, named by the id the HTML page uses as its anchor) and return the file's path."""
     path = Path(out) / f"{table.id}.rtf"
-    text = table_document(table).rtf_encode()
+    text = table_document(table, alerts).rtf_encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("ascii"))
     return path

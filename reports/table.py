@@ -50,6 +50,17 @@ class FigureRef:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """One consistency check of the report (reports.consistency): two outputs' counts that must agree."""
+    check: str          # what must agree, as the spec words it
+    passed: bool
+    detail: str         # the counts compared and, on a failure, the subjects that differ
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.detail}"
+
+
+@dataclass(frozen=True)
 class Report:
     study: str
     title: str
@@ -59,3 +70,9 @@ class Report:
     generated_by: str = ""                   # "trialkit 0.1.0"
     notes: tuple[str, ...] = field(default_factory=tuple)
     banner: tuple[str, ...] = ()             # shown on every page: why the numbers may be wrong (run --force)
+    checks: tuple[CheckResult, ...] = ()     # the consistency checks, passed or not
+
+    @property
+    def alerts(self) -> tuple[str, ...]:
+        """What every page must say before its numbers: the banner, then each failed consistency check."""
+        return (*self.banner, *(f"Inconsistent report: {c}" for c in self.checks if not c.passed))

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
-from trialkit.errors import InputError
+from trialkit.errors import InputError, SpecError
 from trialkit.expressions import parse
+from trialkit.reports.cutoff import cut_dataset, cutoff_date
+from trialkit.reports.cutoff import footnote as cutoff_footnote
+from trialkit.reports.decode import display_levels, other_levels
 from trialkit.reports.figures import landmark_name
 from trialkit.reports.stats import clopper_pearson, cox_hr, format_ci, format_p, km_by_group, stratified_logrank
 from trialkit.reports.table import Row, Table
@@ -26,16 +30,40 @@ ARM = "ARM_"          # the arm label column added to every analysis frame (cate
 
 @dataclass
 class Analysis:
-    """The ADaM datasets of one run (dates as datetime64) and the report spec that reads them."""
+    """The ADaM datasets of one run (dates as datetime64) and the report spec that reads them.
+
+    Every table and figure reads the datasets through ``dataset``, which applies the spec's data
+    cut-off (reports.cutoff), so all outputs count the same subjects and events. The subjects of the
+    rows a consistency check names are kept in ``counted`` as the tables count them (``tally``)."""
 
     spec: ReportSpec
     datasets: dict[str, pd.DataFrame]
     _subjects: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)   # by population name
+    _cut: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)        # by dataset name
+    counted: dict[tuple[str, str], pd.Series] = field(default_factory=dict, repr=False)  # (table, row) -> arm by USUBJID
 
     def dataset(self, name: str) -> pd.DataFrame:
+        """``name`` as of the data cut-off."""
         if name not in self.datasets:
             raise InputError(f"the report needs {name}, which is not in the ADaM folder", file=f"{name.lower()}.xpt")
-        return self.datasets[name]
+        if name not in self._cut:
+            self._cut[name] = cut_dataset(name, self.datasets[name], self.spec.cutoff, self.cutoff_date)
+        return self._cut[name]
+
+    @cached_property
+    def cutoff_date(self) -> pd.Timestamp:
+        if "ADSL" not in self.datasets:
+            raise InputError("no ADSL in the ADaM folder (adsl.xpt or adsl.json)", file="adsl.xpt")
+        return cutoff_date(self.datasets["ADSL"], self.spec.cutoff)
+
+    @property
+    def cutoff(self) -> str:
+        """The data cut-off as YYYY-MM-DD."""
+        return self.cutoff_date.strftime("%Y-%m-%d")
+
+    @property
+    def cutoff_footnote(self) -> str:
+        return cutoff_footnote(self.cutoff_date)
 
     def subjects(self, population: Population) -> pd.DataFrame:
         """ADSL of the population with the arm label in ARM_; a subject of the population whose arm
@@ -65,15 +93,24 @@ class Analysis:
         data = self.dataset(name)
         return data.drop(columns=[ARM], errors="ignore").merge(subjects, on="USUBJID", how="inner")
 
+    def tally(self, shell: Shell, frame: pd.DataFrame, path: tuple[str, ...]) -> pd.Series:
+        """Subjects per arm in ``frame``, the count of a row of ``shell``; ``path`` is the row's label
+        after those of the rows it sits under (group header, less indented rows). When a consistency
+        check names that row, its subjects are kept with their arm: the check compares subjects, not
+        only numbers, and names those that differ. A check names a row by its label, after as many of
+        the labels above it as make it unique ("Left the study / Death")."""
+        for row in self.spec.watched_rows.get(shell.id, ()):
+            if _names(row, path):
+                if (shell.id, row) in self.counted:
+                    raise SpecError(f"{shell.id} has more than one row {row!r}: name it with the rows above it, "
+                                    f"e.g. {' / '.join(path)!r}", file=str(self.spec.path), key="consistency")
+                subjects = frame.drop_duplicates("USUBJID")
+                self.counted[(shell.id, row)] = pd.Series(subjects[ARM].astype(str).to_numpy(),
+                                                          index=subjects["USUBJID"].astype(str))
+        return _counts_by_arm(frame, self.spec.arms)
+
     def n_pct(self, n: int, total: int) -> str:
         return n_pct(n, total, self.spec.percent_decimals)
-
-    @property
-    def cutoff(self) -> str:
-        """The data cut-off (ADSL.DCUTDT) as YYYY-MM-DD, '' when ADSL has none."""
-        adsl = self.dataset("ADSL")
-        dates = adsl["DCUTDT"].dropna() if "DCUTDT" in adsl else pd.Series(dtype="datetime64[ns]")
-        return dates.iloc[0].strftime("%Y-%m-%d") if len(dates) else ""
 
     def arm_n(self, population: Population) -> pd.Series:
         return _counts_by_arm(self.subjects(population), self.spec.arms)
@@ -124,6 +161,16 @@ def _est(value: float, digits: int = 1) -> str:
     return "NE" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _names(row: str, path: tuple[str, ...]) -> bool:
+    """Whether "A / B" names the row at ``path``: the same label, and the other parts in order among
+    the labels above it."""
+    *above, label = row.split(" / ")
+    if label != path[-1]:
+        return False
+    rest = iter(path[:-1])
+    return all(part in rest for part in above)
+
+
 def _where(frame: pd.DataFrame, text: str | None) -> pd.DataFrame:
     return frame if not text else frame[parse(text).evaluate(frame).to_numpy()]
 
@@ -137,10 +184,9 @@ def _source(shell: Shell, analysis: Analysis) -> str:
     return f"{analysis.spec.path.name}:{shell.key} ({shell.type}); trialkit.reports.tables"
 
 
-def _table(shell: Shell, analysis: Analysis, columns, rows, *, stub: str = "", spanners=(), extra_footnotes=()) -> Table:
-    cutoff = (f"Data cut-off: {analysis.cutoff}.",) if analysis.cutoff else ()
+def _table(shell: Shell, analysis: Analysis, columns, rows, *, stub: str = "", spanners=()) -> Table:
     return Table(shell.id, shell.title, tuple(columns), tuple(rows), stub=stub, spanners=tuple(spanners),
-                 footnotes=(*shell.footnotes, *extra_footnotes, *cutoff), source=_source(shell, analysis),
+                 footnotes=(*shell.footnotes, analysis.cutoff_footnote), source=_source(shell, analysis),
                  population=shell.population.label)
 
 
@@ -186,15 +232,19 @@ def tte_summary(shell: Shell, analysis: Analysis) -> Table:
     for paramcd, label in parameter_labels(body["parameters"]).items():
         data = tte_records(adtte, paramcd, shell)
         n = _counts_by_arm(data, spec.arms)
-        rows.append(Row(label or str(data["PARAM"].iloc[0]) if "PARAM" in data else paramcd, header=True))
+        group = label or (str(data["PARAM"].iloc[0]) if "PARAM" in data else paramcd)
+        rows.append(Row(group, header=True))
+
+        def row(frame: pd.DataFrame, *labels: str, group: str = group, n: pd.Series = n) -> Row:
+            k = analysis.tally(shell, frame, (group, *labels))
+            return Row(labels[-1], tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms), indent=len(labels) - 1)
+
         events = data[data["CNSR"] == 0]
-        rows.append(Row("Subjects with an event", tuple(analysis.n_pct(_counts_by_arm(events, spec.arms)[a], n[a]) for a in spec.arms)))
+        rows.append(row(events, "Subjects with an event"))
         labels = body.get("event_labels") or {}
         for desc in sorted(events["EVNTDESC"].unique()):
-            k = _counts_by_arm(events[events["EVNTDESC"] == desc], spec.arms)
-            rows.append(Row(str(labels.get(desc, desc)), tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms), indent=1))
-        censored = _counts_by_arm(data[data["CNSR"] != 0], spec.arms)
-        rows.append(Row("Censored", tuple(analysis.n_pct(censored[a], n[a]) for a in spec.arms)))
+            rows.append(row(events[events["EVNTDESC"] == desc], "Subjects with an event", str(labels.get(desc, desc))))
+        rows.append(row(data[data["CNSR"] != 0], "Censored"))
         times = [0.0, float(landmark)] if landmark else None
         km = km_by_group(data, ARM, times=times, scale=spec.months)
         rows.append(Row("Median, months (95% CI)", tuple(
@@ -232,12 +282,11 @@ def characteristics(shell: Shell, analysis: Analysis) -> Table:
             rows.append(Row("Min-max", tuple(f"{v.min():g}-{v.max():g}" if len(v) else "NE" for v in values), indent=1))
             continue
         text = subjects[variable].map(value_key)
-        levels = item.get("levels") or {v: v for v in sorted(set(text) - {""})}
+        levels = display_levels(item, text, variable)
         for value, label in levels.items():
-            rows.append(Row(str(label), tuple(analysis.n_pct(int((g[variable].map(value_key) == value_key(value)).sum()), t)
-                                              for (_, g), t in zip(groups, totals)), indent=1))
-        known = {value_key(v) for v in levels}
-        other = [int((~g[variable].map(value_key).isin(known)).sum()) for _, g in groups]
+            rows.append(Row(label, tuple(analysis.n_pct(int((g[variable].map(value_key) == value).sum()), t)
+                                         for (_, g), t in zip(groups, totals)), indent=1))
+        other = [int((~g[variable].map(value_key).isin(set(levels))).sum()) for _, g in groups]
         if any(other):
             rows.append(Row("Missing or other", tuple(analysis.n_pct(k, t) for k, t in zip(other, totals)), indent=1))
     return _table(shell, analysis, analysis.arm_columns(pop, total=True), rows)
@@ -250,20 +299,30 @@ def counts(shell: Shell, analysis: Analysis) -> Table:
     n = analysis.arm_n(pop)
     totals = [*(n[a] for a in spec.arms), int(n.sum())]
 
-    def cells(rows: pd.DataFrame) -> tuple[str, ...]:
-        k = _counts_by_arm(rows, spec.arms)
-        return (*(analysis.n_pct(k[a], n[a]) for a in spec.arms), analysis.n_pct(int(k.sum()), totals[-1]))
+    above: dict[int, str] = {}     # indent -> label of the last row at that indent: the rows a row sits under
+
+    def row(label: str, frame: pd.DataFrame, indent: int) -> Row:
+        k = analysis.tally(shell, frame, (*(above[i] for i in sorted(above) if i < indent), label))
+        above.update({indent: label})
+        for deeper in [i for i in above if i > indent]:
+            del above[deeper]
+        cells = (*(analysis.n_pct(k[a], n[a]) for a in spec.arms), analysis.n_pct(int(k.sum()), totals[-1]))
+        return Row(label, cells, indent=indent)
 
     rows = []
     for item in shell.body["rows"]:
         indent = int(item.get("indent", 0))
         if "variable" in item:
-            text = subjects[item["variable"]].map(value_key)
-            levels = item.get("levels") or {v: v.capitalize() for v in sorted(set(text) - {""})}
-            for value, label in levels.items():
-                rows.append(Row(str(label), cells(subjects[text == value_key(value)]), indent=indent))
+            variable = item["variable"]
+            if variable not in subjects:
+                raise InputError(f"{shell.key}: variable not in ADSL", file="adsl.xpt", column=variable)
+            text = subjects[variable].map(value_key)
+            levels = display_levels(item, text, variable)
+            # values the shell does not list still get a row: a count table never drops subjects
+            for value, label in {**levels, **other_levels(item, text, variable, levels)}.items():
+                rows.append(row(label, subjects[(text == value).to_numpy()], indent))
         else:
-            rows.append(Row(str(item["label"]), cells(_where(subjects, item.get("where"))), indent=indent))
+            rows.append(row(str(item["label"]), _where(subjects, item.get("where")), indent))
     return _table(shell, analysis, analysis.arm_columns(pop, total=True), rows)
 
 
@@ -275,7 +334,7 @@ def subject_counts(shell: Shell, analysis: Analysis) -> Table:
     rows = []
     for item in body["rows"]:
         hit = _where(records, item.get("where"))
-        k = _counts_by_arm(hit, spec.arms)
+        k = analysis.tally(shell, hit, (str(item["label"]),))
         rows.append(Row(str(item["label"]), tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms)))
         grade = item.get("worst_grade")
         if grade:
@@ -302,6 +361,7 @@ def ae_by_term(shell: Shell, analysis: Analysis) -> Table:
         k, h = _counts_by_arm(rows, spec.arms), _counts_by_arm(high_rows, spec.arms)
         return tuple(c for a in spec.arms for c in (analysis.n_pct(k[a], n[a]), analysis.n_pct(h[a], n[a])))
 
+    analysis.tally(shell, records, ("Any adverse event",))
     rows = [Row("Any adverse event", cells(records, high))]
     # only the terms present (a category column counts its absent categories too, as zero)
     frequency = _present(records.drop_duplicates(["USUBJID", soc])[soc].value_counts())
@@ -322,3 +382,13 @@ BUILDERS = {"outcomes_by_subgroup": outcomes_by_subgroup, "tte_summary": tte_sum
 
 def build_table(shell: Shell, analysis: Analysis) -> Table:
     return BUILDERS[shell.type](shell, analysis)
+
+
+def declared_labels(shell: Shell) -> set[str]:
+    """The row labels a shell writes itself (fixed rows, its levels, its event labels), whether or not
+    the data fill them: a row that names one of them and is absent from the table counts nobody."""
+    body = shell.body
+    items = [r for r in body.get("rows") or [] if isinstance(r, dict)]
+    return ({str(r["label"]) for r in items if "label" in r and "variable" not in r}
+            | {str(v) for r in items for v in (r.get("levels") or {}).values()}
+            | {str(v) for v in (body.get("event_labels") or {}).values()})

@@ -26,7 +26,7 @@ from PIL import Image
 from trialkit.reports.figures import km_figure, save_figure
 from trialkit.reports.html import write_html
 from trialkit.reports.stats import km_by_group
-from trialkit.reports.table import FigureRef, Report, Row, Table
+from trialkit.reports.table import CheckResult, FigureRef, Report, Row, Table
 
 INJECTION = "<script>alert(1)</script>"
 WINDOW = (1280, 2000)
@@ -155,3 +155,151 @@ def test_05_print_gives_one_landscape_page_per_output(site, tmp_path):
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) == 3
     boxes = {tuple(float(v) for v in box) for box in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
     assert boxes and all(w > h for w, h in boxes), boxes
+
+
+# --- what a reviewer sees first: the demo's pages, measured in the browser and photographed -----------
+
+SCREEN = (1280, 900)       # the first screen of a laptop browser window
+
+
+def measure(page: Path, folder: Path, script: str, *, size: tuple[int, int] = SCREEN) -> dict:
+    """Load ``page`` (a self-contained HTML file, copied into ``folder``) in a frame of ``size`` CSS px
+    and return what ``script`` computes from ``doc`` and ``win`` (its document and window) as JSON."""
+    shutil.copy(page, folder / "page.html")
+    harness = folder / "harness.html"
+    harness.write_text(f"""<!DOCTYPE html><html><body style="margin:0"><pre id="result">pending</pre>
+<iframe id="page" src="page.html" style="border:0; width: {size[0]}px; height: {size[1]}px"></iframe>
+<script>
+document.getElementById("page").addEventListener("load", function () {{
+  var doc = this.contentDocument, win = this.contentWindow;
+  function lines(el) {{      // the line boxes of el's text: the distinct tops of its client rects
+    var r = doc.createRange(), tops = {{}}; r.selectNodeContents(el);
+    Array.prototype.forEach.call(r.getClientRects(), function (b) {{ tops[Math.round(b.top)] = true; }});
+    return Object.keys(tops).length; }}
+  document.getElementById("result").textContent = JSON.stringify((function () {{ {script} }})());
+}});
+</script></body></html>""", encoding="utf-8")
+    result = run_chromium(harness.as_uri(), folder / "profile", "--allow-file-access-from-files",
+                          "--virtual-time-budget=20000", "--dump-dom")
+    assert console_messages(result) == []
+    return json.loads(lxml.html.document_fromstring(result.stdout).get_element_by_id("result").text)
+
+
+def screenshot(page: Path, shot: Path, size: tuple[int, int] = SCREEN) -> Image.Image:
+    """A screenshot of the first ``size`` pixels of ``page``, saved as ``shot`` (kept with the test's
+    temporary files for a person to look at), checked to be a rendered page, not a blank one."""
+    result = run_chromium(page.as_uri(), shot.parent / "profile-shot", "--hide-scrollbars",
+                          f"--window-size={size[0]},{size[1]}", f"--screenshot={shot}")
+    assert console_messages(result) == [] and shot.is_file(), result.stderr[-2000:]
+    image = Image.open(shot).convert("RGB")
+    assert image.size == size and len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
+    return image
+
+
+def share_of(image: Image.Image, colour: tuple[int, int, int], box: tuple[int, int, int, int], tolerance: int = 12) -> float:
+    """The share of the pixels of ``box`` that are ``colour`` (each channel within ``tolerance``)."""
+    region = image.crop(box)
+    hits = sum(n for n, rgb in region.getcolors(maxcolors=1 << 20) if all(abs(a - b) <= tolerance for a, b in zip(rgb, colour)))
+    return hits / (region.width * region.height)
+
+
+def report_from_json(path: Path, **changes) -> Report:
+    """The Report a report.json holds, to render its page again with ``changes`` (e.g. a banner)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    tables = tuple(Table(**{**t, "columns": tuple(t["columns"]), "footnotes": tuple(t["footnotes"]),
+                            "spanners": tuple(tuple(s) for s in t["spanners"]),
+                            "rows": tuple(Row(**{**r, "cells": tuple(r["cells"])}) for r in t["rows"])})
+                   for t in data["tables"])
+    figures = tuple(FigureRef(**{**f, "footnotes": tuple(f["footnotes"])}) for f in data["figures"])
+    checks = tuple(CheckResult(**c) for c in data["checks"])
+    fields = {**data, "tables": tables, "figures": figures, "checks": checks, "notes": tuple(data["notes"]),
+              "banner": tuple(data["banner"])}
+    return Report(**{**fields, **changes})
+
+
+def test_06_demo_report_first_screen_title_once_and_readable_forest(demo, tmp_path):
+    """Test 6: the demo's report.html: the window title is the heading, said once (it read
+    "BALLR01: BALLR01: ..."), no study line repeats it, no alert (every check agrees), the
+    contents are on the first screen; the forest plot is shown at (nearly) its own size, so its
+    10 pt text is at least 12 CSS px. The screenshot of the first screen is kept."""
+    found = measure(demo / "report" / "report.html", tmp_path, """
+      var h1 = doc.querySelector("header h1"), img = doc.querySelector("#figure1b img");
+      return {title: doc.title, h1: h1.textContent, study: doc.querySelectorAll("header .study").length,
+              alerts: doc.querySelectorAll(".alert").length, said: (doc.body.innerText.match(/BALLR01/g) || []).length,
+              toc: doc.querySelector("nav.toc").getBoundingClientRect().bottom, height: win.innerHeight,
+              forest: img.clientWidth / img.naturalWidth};""")
+    assert found["title"] == found["h1"] and found["title"].startswith("BALLR01: blinatumomab")
+    assert found["study"] == 0 and found["alerts"] == 0 and found["said"] == 1
+    assert found["toc"] < found["height"]
+    assert found["forest"] * 10 * 4 / 3 >= 12, found
+    screenshot(demo / "report" / "report.html", tmp_path / "report_first_screen.png")
+
+
+def test_07_banner_is_seen_first(demo, tmp_path):
+    """Test 7: the demo's report rendered again with a banner (as `trialkit run --force` gives it):
+    the banner is the first thing on the first screen, every line of it visible (in the
+    measured layout and as its red frame in the screenshot); without one, the screenshot has
+    none of that red."""
+    banner = ("SDTM: 3 errors, e.g. dm.csv row 4 column SEX: 'X' is not in the codelist; see sdtm/findings.json",
+              "ADaM: 1 error, e.g. ADSL.TRTSDT after TRTEDT for 2 subjects; see adam/findings.json")
+    page = write_html(report_from_json(demo / "report" / "report.json", banner=banner), tmp_path / "banner" / "report.html",
+                      demo / "report")
+    found = measure(page, tmp_path, """
+      var box = doc.querySelector(".banner").getBoundingClientRect(), first = doc.body.firstElementChild;
+      var items = Array.prototype.map.call(doc.querySelectorAll(".banner li"), function (li) {
+        var r = li.getBoundingClientRect(); return [li.textContent, r.top, r.bottom]; });
+      return {first: first.className, top: box.top, bottom: box.bottom, height: win.innerHeight, items: items,
+              header: doc.querySelector("header").getBoundingClientRect().top};""")
+    assert found["first"] == "alert banner" and 0 <= found["top"] < 40 and found["bottom"] <= found["header"]
+    assert [text for text, _, _ in found["items"]] == list(banner)
+    assert all(0 < top < bottom <= found["height"] for _, top, bottom in found["items"])
+    red = (0xA4, 0x00, 0x1D)
+    with_banner = screenshot(page, tmp_path / "report_banner_first_screen.png")
+    top = (0, 0, SCREEN[0], int(found["bottom"]) + 10)
+    assert share_of(with_banner, red, top) > 0.005
+    assert share_of(screenshot(demo / "report" / "report.html", tmp_path / "report_plain.png"), red, top) == 0
+
+
+def test_08_demo_validation_page_findings_first_ids_on_one_line(demo, tmp_path):
+    """Test 8: the demo's validation.html: the verdict and the first finding are on the first screen
+    (the 55 passed rules came first, the first finding 2,700 px down); no rule id wraps (one line box
+    each, measured on its text); the passed rules are folded (one line, their table not visible) until
+    opened, and then their ids do not wrap either."""
+    found = measure(demo / "validation" / "validation.html", tmp_path, """
+      var ids = Array.prototype.map.call(doc.querySelectorAll(".rule-id"), function (el) { return [el.textContent, lines(el)]; });
+      var passed = doc.getElementById("passed");
+      var folded = [passed.getBoundingClientRect().height, passed.querySelector("table").checkVisibility()];
+      passed.open = true;
+      var opened = [passed.getBoundingClientRect().height, passed.querySelector("table").checkVisibility()];
+      var wrapped = Array.prototype.filter.call(passed.querySelectorAll(".rule-id"),
+                                                function (el) { return lines(el) > 1; }).length;
+      return {verdict: doc.getElementById("verdict").getBoundingClientRect().bottom,
+              finding: doc.querySelector("tr.finding").getBoundingClientRect().bottom, height: win.innerHeight,
+              ids: ids, folded: folded, opened: opened, wrapped: wrapped};""")
+    assert found["verdict"] < found["finding"] < found["height"], found
+    assert found["ids"] and [i for i, n in found["ids"] if n != 1] == []
+    assert found["folded"][0] < 40 and found["folded"][1] is False, found["folded"]
+    assert found["opened"][0] > 1000 and found["opened"][1] is True and found["wrapped"] == 0
+    screenshot(demo / "validation" / "validation.html", tmp_path / "validation_first_screen.png")
+
+
+def test_09_validation_page_with_100000_findings(tmp_path):
+    """Test 9: a validation page of 100,000 findings (two rules, one with 5) loads without console
+    messages, lists HTML_MAX_FINDINGS rows with both rules, says on the first screen how many more the
+    JSON holds, and shows the first finding on the first screen."""
+    from trialkit.validators.report import HTML_MAX_FINDINGS, write_report
+    from trialkit.validators.rules import ValidationFinding
+
+    findings = [ValidationFinding("TK-SDTM-0003", "error", "LB", f"LBORRES is blank on row {i}", variable="LBORRES",
+                                  usubjid=f"S-{i % 2000:04d}", row=i) for i in range(99_995)]
+    findings += [ValidationFinding("TK-SDTM-0010", "error", "AE", "USUBJID not in DM", usubjid=f"X-{i}") for i in range(5)]
+    page = write_report(findings, ["LB", "AE"], "html", tmp_path / "big" / "validation.html", "error")
+    found = measure(page, tmp_path, """
+      var note = doc.querySelector(".note").getBoundingClientRect();
+      return {rows: doc.querySelectorAll("tr.finding").length, rules: doc.querySelectorAll("section.rule").length,
+              note: note.bottom, text: doc.querySelector(".note").textContent,
+              finding: doc.querySelector("tr.finding").getBoundingClientRect().bottom, height: win.innerHeight};""")
+    assert found["rows"] == HTML_MAX_FINDINGS and found["rules"] == 2
+    assert f"{100_000 - HTML_MAX_FINDINGS} more are in the JSON" in found["text"]
+    assert found["note"] < found["height"] and found["finding"] < found["height"], found
+    screenshot(page, tmp_path / "validation_100000_first_screen.png")

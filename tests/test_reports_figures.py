@@ -394,3 +394,23 @@ def test_17_figures_from_the_generated_study_render_without_warnings(demo, tmp_p
     m2 = next(r for r in rows if r.label == "M2")
     assert not m2.hr.evaluable
     assert texts_by_row(by_label(fig_b, "forest estimates"))[rows.index(m2)][0].get_text() == "Not evaluable"
+
+
+def test_18_report_forest_plot_has_no_title_of_its_own_and_readable_text(demo):
+    """Test 18: the report's Figure 1B carries no title inside the image (the page prints the
+    shell's title above it: it showed twice), and every text in it is at least as large as the KM
+    figure's axis labels (10 pt; it was 8 pt, small on the page)."""
+    from matplotlib.text import Text
+
+    from trialkit.reports.build import forest_plot
+    from trialkit.reports.tables import Analysis
+    from trialkit.reports.tlf import load_report_spec
+    from trialkit.xpt import sas_date_variables
+
+    spec = load_report_spec("ball_relapse")
+    shell = next(s for s in spec.figures if s.type == "forest")
+    fig = forest_plot(shell, Analysis(spec, {n: sas_date_variables(f) for n, f in demo.items()}))
+    assert fig.get_suptitle() == ""
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+    km_axis = km_figure(tiny_curves(), title="EFS", landmark=None).axes[0].xaxis.label.get_fontsize()
+    assert sizes and min(sizes) >= km_axis == 10

@@ -20,7 +20,7 @@ from trialkit.errors import InputError
 from trialkit.reports.figures import km_figure, save_figure
 from trialkit.reports.html import numeric_columns, render_html, write_html
 from trialkit.reports.stats import km_by_group
-from trialkit.reports.table import FigureRef, Report, Row, Table
+from trialkit.reports.table import CheckResult, FigureRef, Report, Row, Table
 
 INJECTION = "<script>alert(1)</script>"
 
@@ -260,3 +260,55 @@ def test_12_empty_report_still_renders(tmp_path):
     doc = lxml.html.document_fromstring(out.read_text(encoding="utf-8"))
     assert doc.xpath("//nav") == [] and doc.xpath(f"//*[{has_class('output')}]") == []
     assert text(doc.xpath("//dl")[0]).endswith("0 tables, 0 figures")
+
+
+# --- what a reviewer reads first --------------------------------------------------------------------
+
+def test_13_title_that_starts_with_the_study_is_not_repeated(figure_dir):
+    """Test 13: BALLR01's title starts with "BALLR01: ": the page's <title> and heading say it once,
+    and the header has no separate study line (it read "BALLR01: BALLR01: ..." before)."""
+    title = "BALLR01: blinatumomab vs chemotherapy"
+    doc = lxml.html.document_fromstring(render_html(tiny_report(study="BALLR01", title=title, figures=()), figure_dir))
+    assert doc.find(".//title").text == title
+    assert text(doc.xpath("//header//h1")[0]) == title
+    assert doc.xpath(f"//header//*[{has_class('study')}]") == []
+    assert text(doc.xpath("//header")[0]).count("BALLR01") == 1
+
+
+BANNER = ("SDTM: 3 errors, e.g. dm.csv row 4 column SEX: 'X' is not in the codelist; see sdtm/findings.json",
+          f"ADaM: 1 error {INJECTION}")
+
+
+def test_14_banner_is_the_first_thing_on_the_page_and_in_print(figure_dir):
+    """Test 14: the banner lines come before the header, in an alert box, escaped; the print
+    stylesheet keeps the box (nothing hides .alert) and each printed output's running head says
+    there are warnings on page 1."""
+    raw = render_html(tiny_report(banner=BANNER), figure_dir)
+    doc = lxml.html.document_fromstring(raw)
+    body = [el for el in doc.body if isinstance(el.tag, str)]
+    assert "banner" in body[0].classes and body[0].get("role") == "alert" and body[1].tag == "header"
+    assert [text(li) for li in body[0].xpath(".//li")] == list(BANNER)
+    assert doc.xpath("//script") == []
+    block = raw[raw.index("@media print"):raw.index("</style>")]
+    assert not re.search(r"\.alert[^{]*\{[^}]*display:\s*none", block)
+    assert all("2 warnings on page 1" in text(head) for head in doc.xpath(f"//*[{has_class('runhead')}]"))
+    plain = lxml.html.document_fromstring(render_html(tiny_report(), figure_dir))
+    assert plain.xpath(f"//*[{has_class('alert')}]") == [] and plain.xpath(f"//*[{has_class('runalert')}]") == []
+
+
+def test_15_failed_consistency_checks_are_on_top_and_all_are_listed(figure_dir):
+    """Test 15: a failed check is in an alert box before the header, with its detail; the header
+    says how many checks agree and lists them all, folded."""
+    checks = (CheckResult("Deaths in the disposition table are the OS events", False,
+                          "table4 'Death' 14, table2 'Overall survival / Subjects with an event' 13; in table4 'Death' "
+                          "only: BALLR01-0401-002 (Blinatumomab)"),
+              CheckResult("AE tables agree", True, "107, 107"))
+    doc = lxml.html.document_fromstring(render_html(tiny_report(checks=checks), figure_dir))
+    (alert,) = doc.xpath(f"//*[{has_class('inconsistent')}]")
+    assert alert.getnext().tag == "header"
+    assert text(alert.xpath(".//h2")[0]).endswith("1 consistency check failed")
+    assert [text(li) for li in alert.xpath(".//li")] == [f"{checks[0].check}: {checks[0].detail}"]
+    header = doc.xpath("//header")[0]
+    meta = dict(zip((text(dt) for dt in header.xpath(".//dt")), (text(dd) for dd in header.xpath(".//dd")), strict=True))
+    assert meta["Consistency"] == "1 of 2 checks agree"
+    assert len(header.xpath(".//details//li")) == 2

@@ -191,3 +191,20 @@ def test_09_table_without_rows_is_refused(tmp_path):
     with pytest.raises(ValueError, match="empty: a table without rows"):
         write_rtf(Table("empty", "Table 0", ("A",), ()), tmp_path)
     assert not (Path(tmp_path) / "empty.rtf").exists()
+
+
+def test_10_alerts_are_the_first_title_lines_of_every_page(tmp_path):
+    """Test 10: the report's banner and failed checks open the title block, bold, before the
+    table's title, on every page of a long table (rtflite repeats the title block per page)."""
+    alerts = ("SDTM: 3 errors, e.g. dm.csv row 4 column SEX; see sdtm/findings.json",
+              "Inconsistent report: deaths {14} vs OS events {13}")
+    table = Table("long", "Table 9. Long", ("A",), tuple(Row(f"row {i}", (str(i),)) for i in range(80)), stub="Stub")
+    rtf = write_rtf(table, tmp_path, alerts=alerts).read_text(encoding="ascii")
+    pages = rtf.count("\\page") + 1
+    text = decode(rtf)
+    assert pages > 1 and all(text.count(line) == pages for line in alerts)
+    head = rtf[:rtf.index("\\trowd")]
+    assert decode(head).index(alerts[0]) < decode(head).index(alerts[1]) < decode(head).index("Table 9. Long")
+    assert re.search(r"\\b[^a-z].{0,40}SDTM: 3 errors", head)
+    plain = write_rtf(table, tmp_path / "plain").read_text(encoding="ascii")
+    assert "SDTM" not in plain

@@ -114,8 +114,9 @@ def test_tables_03_counts_and_characteristics_by_hand(adam, tables):
     assert _row(tables["table3"], "Female").cells[:2] == (n_pct(female["Blinatumomab"], n["Blinatumomab"]),
                                                           n_pct(female["Chemotherapy"], n["Chemotherapy"]))
     assert tables["table3"].columns[-1] == f"Total (N = {len(itt)})"
-    deaths = itt[itt["DCSREAS"] == "DEATH"]["GRP"].value_counts()
-    assert _row(tables["table4"], "Death").cells[0] == n_pct(deaths.get("Blinatumomab", 0), n["Blinatumomab"])
+    # a discontinuation counts up to the data cut-off (EOSDT on or before DCUTDT)
+    dead = itt[(itt["DCSREAS"] == "DEATH") & ~(itt["EOSDT"] > itt["DCUTDT"])]["GRP"].value_counts()
+    assert _row(tables["table4"], "Death").cells[0] == n_pct(dead.get("Blinatumomab", 0), n["Blinatumomab"])
 
 
 def test_tables_04_ae_tables_count_subjects_once_at_worst_grade(adam, tables):
@@ -183,7 +184,7 @@ def test_tables_06_percent_decimals_and_cutoff_footnote_from_the_spec(adam, tmp_
     hsct = int(((itt["GRP"] == "Blinatumomab") & (itt["HSCTFL"] == "Y")).sum())
     assert _row(table, "Allogeneic HSCT").cells[0] == f"{hsct} ({100 * hsct / n:.1f}%)"
     cutoff = adam["ADSL"]["DCUTDT"].iloc[0].strftime("%Y-%m-%d")
-    assert table.footnotes[-1] == f"Data cut-off: {cutoff}."
+    assert table.footnotes[-1].startswith(f"Data cut-off: {cutoff}; ")
 
 
 def test_tables_07_breslow_ties_from_the_shell_match_statsmodels(adam, tmp_path):
@@ -197,3 +198,46 @@ def test_tables_07_breslow_ties_from_the_shell_match_statsmodels(adam, tmp_path)
     fit = PHReg(efs["AVAL"].to_numpy(), x, status=(efs["CNSR"] == 0).astype(int).to_numpy(), ties="breslow").fit()
     lo, hi = np.exp(fit.conf_int()[0])
     assert _row(table, "All patients").cells[2] == f"{np.exp(fit.params[0]):.2f} ({lo:.2f}-{hi:.2f})"
+
+
+# CT submission value -> the label a table shows: the CT decode where it spells the value, else the
+# value in title case (the NCI preferred term "African American" is other words than the data)
+RACE_LABELS = {"WHITE": "White", "ASIAN": "Asian", "BLACK OR AFRICAN AMERICAN": "Black or African American",
+               "AMERICAN INDIAN OR ALASKA NATIVE": "American Indian or Alaska Native", "NOT REPORTED": "Not Reported",
+               "OTHER": "Other", "UNKNOWN": "Unknown",
+               "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER": "Native Hawaiian or Other Pacific Islander"}
+
+
+def test_tables_08_coded_values_are_labelled_from_the_shell_or_the_ct(adam, tables):
+    """Test 8: Race rows (no levels in the shell; ADaMIG gives RACE the RACE codelist) are labelled
+    as CDISC writes the terms, like Sex (the shell's Female / Male), never the stored upper case
+    ("WHITE" before); the disposition reasons by NCOMPLT ("Death", "Lost To Follow-Up"), each
+    reason present with a row; counts by hand."""
+    t3 = tables["table3"]
+    start = t3.rows.index(next(r for r in t3.rows if r.header and r.label == "Race"))
+    end = next(i for i in range(start + 1, len(t3.rows)) if t3.rows[i].header)
+    itt = _itt(adam)
+    races = sorted(itt["RACE"].astype(str).unique())
+    assert [r.label for r in t3.rows[start + 1:end]] == [RACE_LABELS[v] for v in races]
+    for row, value in zip(t3.rows[start + 1:end], races):
+        assert row.cells[-1] == n_pct(int((itt["RACE"] == value).sum()), len(itt))
+    t4 = tables["table4"]
+    reasons = [r.label for r in t4.rows if r.indent == 1]
+    values = sorted(set(itt["DCSREAS"].astype(str)) - {"", "DEATH"})
+    assert reasons[0] == "Death" and len(reasons) == 1 + len(values)
+    for label, value in zip(reasons[1:], values, strict=True):       # CT spelling: the value's words, not its case
+        assert label.casefold() == value.casefold() and label != value and label[0].isupper()
+
+
+def test_tables_09_title_case_and_decode_by_hand():
+    """Test 9: the decode rule: CT spelling when it is the value's words, title case (small words
+    lower, after a slash too) when the CT's term is other words, the value as stored without a codelist."""
+    from trialkit.reports.decode import decode, title_case
+
+    assert title_case("WITHDRAWAL BY PARENT/GUARDIAN") == "Withdrawal by Parent/Guardian"
+    assert title_case("OR") == "Or"
+    assert decode("COMPLETED", "NCOMPLT") == "Completed"          # CT term "Complete"
+    assert decode("WITHDRAWAL BY PARENT/GUARDIAN", "NCOMPLT") == "Withdrawal by Parent/Guardian"   # CT: "Study Subject ..."
+    assert decode("LOST TO FOLLOW-UP", "NCOMPLT").casefold() == "lost to follow-up"               # CT's own case
+    assert decode("CD19-NEGATIVE", None) == "CD19-NEGATIVE"
+    assert decode("SPONSOR TERM", "NCOMPLT") == "Sponsor Term"     # a value of an extensible list, not in it

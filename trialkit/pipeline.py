@@ -115,17 +115,20 @@ def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | No
 
 
 def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Path:
-    """Tables and figures of the study's report spec: PNG/SVG, RTF per table, report.html.
-    ``banner``: lines every page carries (why its numbers may be wrong; see run_pipeline)."""
+    """Tables and figures of the study's report spec: PNG/SVG, RTF per table, report.html; every page
+    shows ``banner`` first. A failed consistency check raises ReportInconsistent (exit 1) once all is written."""
     from trialkit.reports.build import build_report
+    from trialkit.reports.consistency import raise_if_inconsistent
     from trialkit.reports.html import write_html
     from trialkit.reports.rtf import write_rtf
 
     check_folder_study(study, adam_dir, "ADSL")
     report = build_report(study, adam_dir, out, banner=banner)
     for table in report.tables:
-        write_rtf(table, out)
-    return write_html(report, out / "report.html", out)
+        write_rtf(table, out, alerts=report.alerts)
+    html = write_html(report, out / "report.html", out)
+    raise_if_inconsistent(report, html)
+    return html
 
 
 def study_of_identifier(studyid: str) -> str | None:

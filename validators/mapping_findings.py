@@ -16,8 +16,9 @@ from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding, rule
 
 BY_KIND = {
     "rejected": rule("TK-MAP-0001", "error", "Raw record rejected by the mapping",
-                     "trialkit row ledger (DESIGN.md: nothing is lost silently): a raw record that could not be "
-                     "mapped (truncated, duplicate, no or unknown subject) is listed with its reason."),
+                     "Row ledger (sdtm/ledger.json; trialkit/ledger.py): every raw row lands in a dataset, in "
+                     "SUPPQUAL or in the rejected list; a raw record that could not be mapped (truncated, duplicate, "
+                     "no or unknown subject) is listed with its reason."),
     "date": rule("TK-MAP-0002", "error", "Raw date or time cannot be converted to ISO 8601",
                  "SDTMIG 3.4 section 4.4.1: --DTC is ISO 8601; an impossible or malformed collected date never "
                  "reaches --DTC: it is reported, not guessed."),
@@ -40,12 +41,14 @@ BY_KIND = {
     "columns_missing": rule("TK-MAP-0009", "error", "Raw form lacks columns of the raw dictionary",
                             "The study's raw dictionary: a form without its columns cannot be mapped."),
     "unmapped": rule("TK-MAP-0010", "warning", "Raw records not mapped by any domain spec",
-                     "trialkit row ledger: records of a form no spec maps, or excluded by a filter, are listed."),
+                     "Row ledger (sdtm/ledger.json; trialkit/ledger.py): records of a form no spec maps, or excluded "
+                     "by a filter, are listed."),
     "data": rule("TK-MAP-0011", "warning", "Other problem found while mapping",
                  "Any mapping finding without a more specific kind."),
 }
 LEDGER = rule("TK-MAP-0012", "error", "Row ledger does not reconcile",
-              "trialkit row ledger (DESIGN.md): rows read = rows landed in a dataset + rows rejected, per raw form.")
+              "Row ledger (sdtm/ledger.json; trialkit/ledger.py): rows read = rows landed in a dataset + rows "
+              "rejected, per raw form.")
 
 
 def mapping_findings(sdtm_dir: Path) -> list[ValidationFinding]:

@@ -25,6 +25,7 @@ class Rule:
     scope: tuple[str, ...] = ("*",)   # the datasets it applies to; "*" for all
     cdisc_id: str = ""                # CORE rules: the conformance rule ids they implement (CG0151)
     source: str = "trialkit"          # trialkit | core | a user's rules folder
+    standard_ref: str = ""            # where the standard says it ("SDTMIG 3.4 section 5.2"), when not in the rationale
 
     def applies_to(self, dataset: str) -> bool:
         return "*" in self.scope or dataset in self.scope

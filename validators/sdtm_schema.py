@@ -65,8 +65,8 @@ NOT_IN_DM = rule("TK-SDTM-0010", "error", "USUBJID not present in DM",
                  "subject-level dataset must have a DM record.")
 CT_SUBSET = rule("TK-SDTM-0012", "notice", "Value not in the CT subset held for the codelist",
                  "CDISC SDTM CT / specs/standards/README.md: the CT package holds every CDISC codelist in full, but "
-                 "the study overlay ct/sdtm-ct.yaml keeps a few lists only in part (subset: true, e.g. COUNTRY, "
-                 "which SDTM CT no longer publishes), so a value outside one may still be valid; listed for review.")
+                 "the study overlay specs/standards/ct/sdtm-ct.yaml keeps a few lists only in part (subset: true, e.g. "
+                 "COUNTRY, which SDTM CT no longer publishes), so a value outside one may still be valid; listed for review.")
 UNKNOWN_DATASET = rule("TK-SDTM-0011", "notice", "Dataset not in the SDTMIG metadata; not checked",
                        "specs/standards/sdtmig-3.4 holds every dataset of SDTMIG 3.4; a dataset that is none of them "
                        "(a custom domain, or one of another IG) is skipped, never guessed.")
