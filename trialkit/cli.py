@@ -318,6 +318,8 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
                    "with a banner naming them on every page:", err=True)
     for line in errors:
         click.echo(f"  {line}", err=True)
+    if manifest.get("report_inconsistent"):
+        click.echo(f"trialkit: error: {manifest['report_inconsistent']}", err=True)
     adam = out / manifest["adam"] if manifest["adam"] else "not written"
     click.echo(f"SDTM: {out / 'sdtm'}; ADaM: {adam}; validation: {counts} ({out / 'validation'})")
     click.echo(f"stages: {seconds}; manifest: {out / 'manifest.json'}")

@@ -226,10 +226,15 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         adam_causes = [f"ADaM: cannot be derived: {adam_error}",
                        *("  " + line for line in adam_error_causes(adam_error, out / "sdtm"))]
     errors = stage_errors(mapping_findings, adam_causes, out, SHOWN)
-    html = None
+    html, inconsistent = None, None
     if not errors or (force and adam_error is None):
-        html = timed("report", report_stage, study, out / "adam", out / "report",
-                     banner=banner_lines(stage_errors(mapping_findings, adam_causes, Path(), BANNER_ERRORS)))
+        from trialkit.reports.consistency import ReportInconsistent
+
+        try:
+            html = timed("report", report_stage, study, out / "adam", out / "report",
+                         banner=banner_lines(stage_errors(mapping_findings, adam_causes, Path(), BANNER_ERRORS)))
+        except ReportInconsistent as exc:     # the report is written, with the failure on top of every page
+            html, inconsistent = out / "report" / "report.html", str(exc)
     else:
         remove_stale(out / "report")
     manifest = {
@@ -249,8 +254,9 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
                        "reports": [str(p.relative_to(out)) for p in reports.values()]},
         "adam": "adam" if adam_error is None else None,
         "report": str(html.relative_to(out)) if html is not None else None,
+        "report_inconsistent": inconsistent,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
-        "exit_code": 1 if errors else code,
+        "exit_code": 1 if errors or inconsistent else code,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
