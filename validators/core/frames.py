@@ -91,8 +91,12 @@ def _values(rule: CoreRule, dataset: Dataset, study: Study) -> pd.DataFrame:
     Values repeat heavily (a study's STUDYID is one value over every record), so when the rule's
     verdict on a value cannot depend on other records (:func:`record_local`) a value check looks
     at each *distinct* value once instead of melting every cell of the dataset into a row."""
-    content = study.content(dataset)
     distinct = record_local(rule)
+    return study.derived(dataset, f"values distinct={distinct}", lambda: _melt(dataset, study, distinct))
+
+
+def _melt(dataset: Dataset, study: Study, distinct: bool) -> pd.DataFrame:
+    content = study.content(dataset)
     parts = []
     for name in dataset.frame.columns:
         if distinct:

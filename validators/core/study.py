@@ -114,6 +114,7 @@ class Study:
     define: Path | None = None
     _content: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _read: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _derived: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def by_name(self, name: str) -> Dataset | None:
         """The dataset called ``name``, else the first whose unsplit name (domain) is ``name``."""
@@ -147,9 +148,20 @@ class Study:
             self._read[dataset.name] = plain(dataset.frame).copy()
         return self._read[dataset.name]
 
+    def derived(self, dataset: Dataset, what: str, build) -> pd.DataFrame:
+        """A frame built from ``dataset``'s records once and shared by every rule until
+        :meth:`release` (e.g. its distinct values for value checks). Never modify it."""
+        key = (self._key(dataset), what)
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
+
     def release(self, dataset: Dataset) -> None:
         """Forget the shared records of ``dataset`` (the engine has run every rule on it)."""
-        self._content.pop(self._key(dataset), None)
+        key = self._key(dataset)
+        self._content.pop(key, None)
+        for derived in [k for k in self._derived if k[0] == key]:
+            del self._derived[derived]
 
     def _key(self, dataset: Dataset) -> str:
         return dataset.unsplit_name if dataset.is_split else dataset.name
