@@ -3,9 +3,10 @@
 Marks (registered here, next to the code that gives them their meaning):
 
 - ``slow``: long checks kept out of the default run (pyproject's addopts has ``-m 'not slow'``).
-- ``reference``: needs the full CDISC pilot package at ``../shared/reference`` beside the checkout
-  (or wherever ``TRIALKIT_REFERENCE`` points). The fast suite reads a small vendored part of it from
-  tests/data instead; only what needs the whole package carries the mark.
+- ``reference``: needs the public reference data at ``../shared/reference`` beside the checkout (or
+  wherever ``TRIALKIT_REFERENCE`` points): the whole CDISC pilot package, CDISC's CORE rules and
+  test cases, CORE's cache. The suite reads small vendored parts of them from tests/data instead;
+  only what needs the whole of one carries the mark.
 - ``browser``: needs headless ``chromium`` on PATH.
 
 A test whose prerequisite is missing is not run, and the run ends with one line that says what was
@@ -34,12 +35,12 @@ REQUIRE_ALL = os.environ.get("TRIALKIT_REQUIRE_ALL") == "1"
 # mark -> (what it needs, is it there?)
 PREREQUISITES: dict[str, tuple[Callable[[], str], Callable[[], bool]]] = {
     "reference": (lambda: f"reference data not found at {os.path.relpath(REFERENCE)}",
-                  lambda: (REFERENCE / "cdiscpilot01").is_dir()),
+                  lambda: REFERENCE.is_dir()),
     "browser": (lambda: "chromium not found on PATH", lambda: shutil.which("chromium") is not None),
 }
 MARKS = {
     "slow": "long-running checks kept out of the fast suite (run with -m slow)",
-    "reference": "needs the CDISC pilot reference data at ../shared/reference (or $TRIALKIT_REFERENCE)",
+    "reference": "needs the public reference data at ../shared/reference (or $TRIALKIT_REFERENCE)",
     "browser": "needs headless chromium on PATH",
 }
 NOT_RUN = pytest.StashKey[dict[str, int]]()

@@ -61,7 +61,7 @@ def _pytest(project: Path, *args: str, require_all: bool = False) -> subprocess.
 
 
 def _provide_everything(project: Path) -> None:
-    (project / "reference" / "cdiscpilot01").mkdir(parents=True)
+    (project / "reference").mkdir()
     chromium = project / "bin" / "chromium"
     chromium.write_text("#!/bin/sh\n", encoding="utf-8")
     chromium.chmod(0o755)
