@@ -37,7 +37,8 @@ def _pipeline(base: Path, subjects: int | None, seed: int | None) -> tuple[dict,
     return datasets, truth
 
 
-@pytest.fixture(scope="module", params=[(None, None), (1500, 77)], ids=["demo-seed", "1500-subjects"])
+@pytest.fixture(scope="module", params=[pytest.param((None, None), id="demo-seed"),
+                                        pytest.param((1500, 77), id="1500-subjects", marks=pytest.mark.slow)])
 def study(request, tmp_path_factory):
     subjects, seed = request.param
     return _pipeline(tmp_path_factory.mktemp("adam"), subjects, seed)

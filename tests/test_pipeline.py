@@ -5,6 +5,7 @@ that stops before the report when the data have errors (--force: the report unde
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,12 +18,25 @@ from trialkit.pipeline import parse_formats, run_pipeline, sha256
 from trialkit.raw_dictionary import read_form
 
 
-def test_pipeline_01_run_writes_every_stage_and_the_manifest(tmp_path):
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    """A clean 40-subject export and `trialkit run` on it: (folder with raw/ and out/, CLI result)."""
+    base = tmp_path_factory.mktemp("run")
+    run_simulation("ball_relapse", 40, 5, base / "raw", None, 0, 0.0)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level   # main logs to CliRunner's stream, closed after the run
+    try:
+        return base, CliRunner().invoke(main, ["run", str(base / "raw"), "--out", str(base / "out")])
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def test_pipeline_01_run_writes_every_stage_and_the_manifest(clean_run):
     """Test 1: `trialkit run` writes sdtm/, adam/ (with define.xml), validation/ (JSON, JUnit, HTML),
     report/ and manifest.json with the inputs' SHA-256, spec hashes, ledger and stage timings; the
     exit code is the validator's (0: no error finding on a clean export)."""
-    run_simulation("ball_relapse", 40, 5, tmp_path / "raw", None, 0, 0.0)
-    result = CliRunner().invoke(main, ["run", str(tmp_path / "raw"), "--out", str(tmp_path / "out")])
+    tmp_path, result = clean_run
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     manifest = json.loads((out / "manifest.json").read_text())
@@ -38,18 +52,18 @@ def test_pipeline_01_run_writes_every_stage_and_the_manifest(tmp_path):
     assert str(out / "report" / "report.html") in result.output
 
 
-def test_pipeline_02_dataset_json_only_run_is_read_by_every_stage(tmp_path):
+def test_pipeline_02_dataset_json_only_run_is_read_by_every_stage(clean_run, tmp_path):
     """Test 2: with --format json no XPT is written, and ADaM, validation and the report read the
-    Dataset-JSON files: the same validation summary as the XPT run of the same export."""
-    run_simulation("ball_relapse", 40, 5, tmp_path / "raw", None, 0, 0.0)
-    xpt = run_pipeline("ball_relapse", tmp_path / "raw", tmp_path / "xpt")
-    js = run_pipeline("ball_relapse", tmp_path / "raw", tmp_path / "json", formats=("json",))
+    Dataset-JSON files: the same validation summary as the XPT run of the same export (test 1's)."""
+    base, _ = clean_run
+    xpt = json.loads((base / "out" / "manifest.json").read_text())
+    js = run_pipeline("ball_relapse", base / "raw", tmp_path / "json", formats=("json",))
     assert not list((tmp_path / "json").rglob("*.xpt"))
     assert (tmp_path / "json" / "adam" / "adtte.json").is_file()
     assert js["validation"]["summary"] == xpt["validation"]["summary"]
     assert js["datasets"] == xpt["datasets"]
     report = lambda base: json.loads((base / "report" / "report.json").read_text())["tables"]  # noqa: E731
-    assert report(tmp_path / "json") == report(tmp_path / "xpt")
+    assert report(tmp_path / "json") == report(base / "out")
 
 
 def test_pipeline_03_dirty_export_exits_1_with_the_mapping_findings(tmp_path):

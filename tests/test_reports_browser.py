@@ -5,9 +5,9 @@ blank), that the browser logs nothing to its console (no script errors, no block
 loads), that the embedded figures decode to images of their size, that the escaped markup is text
 in the DOM the browser built, and that printing gives one page per output, in landscape.
 
-Chromium is required, not optional: without it this file fails with the command to install it,
-because a skipped browser test is a check that silently stopped running (CI installs it in
-.ci/run).
+Marked ``browser``: where ``chromium`` is not on PATH the run leaves these tests out and says so in
+its last line (Debian/Ubuntu: ``apt-get install -y chromium``). CI installs it (.ci/run) and sets
+TRIALKIT_REQUIRE_ALL=1, which refuses to start without it: these tests never skip themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from trialkit.reports.figures import km_figure, save_figure
 from trialkit.reports.html import write_html
 from trialkit.reports.stats import km_by_group
 from trialkit.reports.table import CheckResult, FigureRef, Report, Row, Table
+
+pytestmark = pytest.mark.browser
 
 INJECTION = "<script>alert(1)</script>"
 WINDOW = (1280, 2000)

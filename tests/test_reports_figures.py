@@ -17,9 +17,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from trialkit.adam.engine import run_adam
-from trialkit.cli import run_simulation
 from trialkit.errors import InputError
+from trialkit.reports.build import read_adam
 from trialkit.reports.figures import (
     ForestRow,
     KMPanel,
@@ -39,8 +38,6 @@ from trialkit.reports.stats import (
     km_by_group,
     stratified_logrank,
 )
-from trialkit.sdtm.engine import run_sdtm
-from trialkit.sdtm.output import write_sdtm
 
 # --- helpers and data -------------------------------------------------------------------------------
 
@@ -360,18 +357,16 @@ def test_16_save_figure_png_300_dpi_and_reproducible_svg(tmp_path):
 # --- the generated study ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    base = tmp_path_factory.mktemp("figures")
-    run_simulation("ball_relapse", None, None, base / "raw", None, 0, 0.0)
-    write_sdtm(run_sdtm("ball_relapse", base / "raw"), base / "sdtm")
-    return run_adam("ball_relapse", base / "sdtm")
+def generated(demo):
+    """The reference study's ADaM at the profile's size and demo seed, as `trialkit demo` wrote it."""
+    return read_adam(demo / "adam")
 
 
-def test_17_figures_from_the_generated_study_render_without_warnings(demo, tmp_path):
+def test_17_figures_from_the_generated_study_render_without_warnings(generated, tmp_path):
     """Test 17: Figure 1A (EFS and OS, stratified HR and log-rank) and Figure 1B (EFS by subgroup,
     variables from ADTTE and ADSL) from the generated study draw and save with warnings as errors;
     the at-risk row at time 0 counts each arm's subjects; the two-patient M2 subgroup is not evaluable."""
-    adtte, adsl = demo["ADTTE"], demo["ADSL"]
+    adtte, adsl = generated["ADTTE"], generated["ADSL"]
     panels = []
     for paramcd, title in (("EFS", "A  Event-free survival"), ("OS", "B  Overall survival")):
         data = adtte[adtte["PARAMCD"] == paramcd]

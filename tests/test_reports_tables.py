@@ -14,26 +14,19 @@ from scipy.stats import beta
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from trialkit.adam.engine import run_adam
-from trialkit.cli import run_simulation
 from trialkit.errors import SpecError
 from trialkit.reports.build import read_adam
 from trialkit.reports.tables import Analysis, build_table, n_pct
 from trialkit.reports.tlf import load_report_spec
-from trialkit.sdtm.engine import run_sdtm
-from trialkit.sdtm.output import write_sdtm
 from trialkit.spec import study_dir
 
 ARMS = {"BLIN": "Blinatumomab", "HC3": "Chemotherapy"}
 
 
 @pytest.fixture(scope="module")
-def adam(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tables")
-    run_simulation("ball_relapse", None, None, base / "raw", None, 0, 0.0)
-    write_sdtm(run_sdtm("ball_relapse", base / "raw"), base / "sdtm")
-    run_adam("ball_relapse", base / "sdtm", base / "adam")
-    return read_adam(base / "adam")
+def adam(demo):
+    """The reference study's ADaM at the profile's size and demo seed, as `trialkit demo` wrote it."""
+    return read_adam(demo / "adam")
 
 
 @pytest.fixture(scope="module")

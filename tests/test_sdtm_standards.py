@@ -4,9 +4,9 @@ the SDTM v2.0 model and the SDTM CT package with its study overlay.
 Numbered cases. Cases 1-6 read the shipped files and check them against what is known
 independently of them: the SDTMIG's own rules (40-character labels, Char/Num, Req/Exp/Perm), terms
 anyone can look up (C66731 Sex, C66742 No Yes Response), the CDISC CORE engine's variable/codelist
-map of SDTMIG 3.4 (shared/reference/core-cache, a second source for every codelist link) and the
-model (every IG variable must be one the model allows). Cases 7-10 build a tiny NCI-format package
-to pin the merge rules and their errors.
+map of SDTMIG 3.4 (shared/reference/core-cache, a second source for every codelist link; marked
+`reference`) and the model (every IG variable must be one the model allows). Cases 7-10 build a
+tiny NCI-format package to pin the merge rules and their errors.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from reference_data import REFERENCE
 
 from trialkit.errors import SpecError
 from trialkit.sdtm.standards import (
@@ -30,7 +31,7 @@ from trialkit.sdtm.standards import (
 )
 from trialkit.sdtm.terminology import read_package
 
-CORE_MAPS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "core-cache" / "variable_codelist_maps.pkl"
+CORE_MAPS = REFERENCE / "core-cache" / "variable_codelist_maps.pkl"
 CLASSES = {"SPECIAL PURPOSE", "INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT", "TRIAL DESIGN",
            "STUDY REFERENCE", "RELATIONSHIP"}
 ROLES = {"Identifier", "Topic", "Timing", "Grouping Qualifier", "Result Qualifier", "Synonym Qualifier",
@@ -85,6 +86,7 @@ def test_03_every_codelist_a_variable_names_is_in_the_ct(domains, ct):
     assert missing == set()
 
 
+@pytest.mark.reference
 def test_04_codelist_links_agree_with_the_core_engine_map():
     """The NCI codes of each variable's codelists equal CORE's sdtmig-3-4 map, a second export of the
     CDISC Library, except trialkit's two documented additions (DOMAIN, COUNTRY) and MSRESCAT, whose

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reference_data import REFERENCE
 from trialkit.validators.core.cases import find_cases, run_case
 from trialkit.validators.core.rules import load_rule
 
 DATA = Path(__file__).parent / "data"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "core-rules" / "Published"
+SHARED = REFERENCE / "core-rules" / "Published"
 KNOWN = yaml.safe_load((DATA / "core-case-differences.yaml").read_text(encoding="utf-8"))
 TARGET = 0.95
 

@@ -7,10 +7,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from trialkit.adam.engine import run_adam
-from trialkit.cli import run_simulation
-from trialkit.sdtm.engine import run_sdtm
-from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.rules import RULES
@@ -196,12 +192,8 @@ def test_cross_11_csv_text_values_are_accepted():
 
 # ---- Test 12 -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def clean_study(tmp_path_factory):
-    base = tmp_path_factory.mktemp("cross")
-    run_simulation("ball_relapse", 80, 2, base / "raw", None, 0, 0.0)
-    write_sdtm(run_sdtm("ball_relapse", base / "raw"), base / "sdtm")
-    run_adam("ball_relapse", base / "sdtm", base / "adam")
-    return base
+def clean_study(generated_study):
+    return generated_study
 
 
 def test_cross_12_generated_study_has_no_error(clean_study):

@@ -14,11 +14,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from trialkit.adam.engine import run_adam
-from trialkit.cli import main, run_simulation
+from trialkit.cli import main
 from trialkit.errors import InputError
-from trialkit.sdtm.engine import run_sdtm
-from trialkit.sdtm.output import write_sdtm
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.gx_engine import GX_RULES, build_suites, covered, export_suites, run_gx
 from trialkit.validators.inputs import read_folder
@@ -74,12 +71,9 @@ def _adtte() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """A generated 80-subject study (as tests/test_validators_cross.py makes one), read as validate reads it."""
-    base = tmp_path_factory.mktemp("gx")
-    run_simulation("ball_relapse", 80, 2, base / "raw", None, 0, 0.0)
-    write_sdtm(run_sdtm("ball_relapse", base / "raw"), base / "sdtm")
-    run_adam("ball_relapse", base / "sdtm", base / "adam")
+def study(generated_study):
+    """The suite's generated 80-subject study (tests/conftest.py), read as validate reads it."""
+    base = generated_study
     return read_folder(base / "sdtm")[0], read_folder(base / "adam")[0], base
 
 

@@ -6,17 +6,17 @@ USUBJID, --SEQ, 1-based row and value; then real data (our simulated study, the 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from reference_data import PILOT_SLICE
 
 from trialkit.sdtm.standards import load_domains
 from trialkit.validators.rules import RULES
 from trialkit.validators.sdtm_schema import build_schema, validate_sdtm
 from trialkit.xpt import read_xpt
 
-PILOT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cdiscpilot01" / "sdtm"
+PILOT = PILOT_SLICE / "sdtm"   # DM whole; AE and LB: every record of three subjects
 
 
 def _dm(n: int = 2) -> pd.DataFrame:

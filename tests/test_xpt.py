@@ -1,18 +1,18 @@
 """Tests of trialkit.xpt: XPT v5 writing with xportr's checks, and reading (CDISC pilot files).
 
 Numbered cases, tiny inline frames. Each refusal is checked for what it must name (dataset,
-variable, row) and for leaving no file behind. The pilot files are real SAS/R-made XPTs read from
-/work/shared/reference/cdiscpilot01 (skipped if that folder is absent).
+variable, row) and for leaving no file behind. The pilot files are real SAS-made XPTs: the part of
+the CDISC pilot study vendored in tests/data (whole files, or some subjects' records as SAS wrote them).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from reference_data import PILOT_SLICE as PILOT
 
 from trialkit.errors import TrialkitError
 from trialkit.xpt import (
@@ -24,20 +24,6 @@ from trialkit.xpt import (
     read_xpt,
     write_xpt,
 )
-
-PILOT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cdiscpilot01"
-def _pilot_present():
-    """The pilot data sit beside the repository (../shared); CI provides them. A missing copy is a
-    failure, never a silent skip."""
-    assert PILOT.is_dir(), f"CDISC pilot reference data not found at {PILOT}"
-
-
-needs_pilot = pytest.mark.usefixtures("pilot_present")
-
-
-@pytest.fixture
-def pilot_present():
-    _pilot_present()
 
 DM = DatasetMeta("DM", "Demographics", (
     Variable("STUDYID", "Study Identifier", "Char"),
@@ -331,7 +317,6 @@ def test_xpt_18_issue_str_is_one_line():
 
 # ---- Test 19: the CDISC pilot's real files --------------------------------------------------
 
-@needs_pilot
 def test_xpt_19_read_pilot_dm_and_ae():
     dm, dm_meta = read_xpt(PILOT / "sdtm" / "dm.xpt", encoding="cp1252")
     assert dm.shape == (306, 25) and dm["USUBJID"].is_unique
@@ -341,13 +326,12 @@ def test_xpt_19_read_pilot_dm_and_ae():
     assert dm_meta.variable("AGE") == Variable("AGE", "Age", "Num", 8)
     assert dm["RFICDTC"].eq("").all()  # blank character values come back as ''
 
-    ae, ae_meta = read_xpt(PILOT / "sdtm" / "ae.xpt", encoding="cp1252")
-    assert ae.shape == (961, 37) and ae_meta.name == "AE"
+    ae, ae_meta = read_xpt(PILOT / "sdtm" / "ae.xpt", encoding="cp1252")  # three subjects' records
+    assert ae.shape == (15, 37) and ae_meta.name == "AE"
     assert ae_meta.variable("AETERM").label == "Reported Term for the Adverse Event"
     assert set(ae["USUBJID"]) <= set(dm["USUBJID"])
 
 
-@needs_pilot
 def test_xpt_20_pilot_cp1252_text_needs_the_encoding():
     # ts.xpt holds a cp1252 right single quote (0x92) in TSVAL
     ts, _ = read_xpt(PILOT / "sdtm" / "ts.xpt", encoding="cp1252")
@@ -359,7 +343,6 @@ def test_xpt_20_pilot_cp1252_text_needs_the_encoding():
         read_xpt(PILOT / "sdtm" / "ts.xpt")
 
 
-@needs_pilot
 def test_xpt_21_pilot_adsl_dates_and_rewrite(tmp_path):
     adsl, meta = read_xpt(PILOT / "adam" / "adsl.xpt", encoding="cp1252")
     assert len(adsl) == 254 and meta.variable("TRTSDT").format == "DATE9."
@@ -378,7 +361,6 @@ def test_xpt_21_pilot_adsl_dates_and_rewrite(tmp_path):
 
 # ---- Test 22: unreadable files --------------------------------------------------------------
 
-@needs_pilot
 def test_xpt_22_truncated_or_missing_file(tmp_path):
     data = (PILOT / "sdtm" / "dm.xpt").read_bytes()
     cut = tmp_path / "dm_cut.xpt"
