@@ -162,5 +162,5 @@ def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) 
         raise NotApplicable(f"{dataset.name} has no records to check")
     flagged = evaluate(rule.check, ctx)
     if frames.POSITIONS in ctx.frame.columns:
-        ctx.frame, flagged = frames.spread(ctx.frame, flagged, study.content(dataset))
+        ctx.frame, flagged = frames.spread(ctx.frame, flagged, rule, dataset, study)
     return findings(ctx, flagged)

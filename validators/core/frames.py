@@ -85,8 +85,8 @@ def domain_presence(rule: CoreRule, dataset: Dataset, study: Study, library: Lib
 
 
 def _values(rule: CoreRule, dataset: Dataset, study: Study) -> pd.DataFrame:
-    """One row per variable and value, with the positions of the records holding it in
-    :data:`POSITIONS` (the engine spreads findings back to records with :func:`spread`).
+    """One row per variable and value; :data:`POSITIONS` numbers the value within its variable, and
+    the engine spreads findings back to the records holding it with :func:`spread`.
 
     Values repeat heavily (a study's STUDYID is one value over every record), so when the rule's
     verdict on a value cannot depend on other records (:func:`record_local`) a value check looks
@@ -95,19 +95,23 @@ def _values(rule: CoreRule, dataset: Dataset, study: Study) -> pd.DataFrame:
     return study.derived(dataset, f"values distinct={distinct}", lambda: _melt(dataset, study, distinct))
 
 
+def _codes(dataset: Dataset, study: Study) -> dict[str, np.ndarray]:
+    """Per variable, the number of each record's distinct value (the order of :func:`_melt`'s rows)."""
+    content = study.content(dataset)
+    return study.derived(dataset, "value codes", lambda: {
+        name: pd.factorize(content[name], use_na_sentinel=False)[0] for name in dataset.frame.columns})
+
+
 def _melt(dataset: Dataset, study: Study, distinct: bool) -> pd.DataFrame:
     content = study.content(dataset)
     parts = []
     for name in dataset.frame.columns:
         if distinct:
             codes, uniques = pd.factorize(content[name], use_na_sentinel=False)
-            order = np.argsort(codes, kind="stable")
-            bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
-            values = pd.Series(uniques, dtype=object)
-            positions = np.split(order, bounds) if len(uniques) else []   # an empty dataset: no value at all
+            values, numbers = pd.Series(uniques, dtype=object), np.arange(len(uniques))
         else:
-            values, positions = content[name].astype(object).reset_index(drop=True), [[i] for i in range(len(content))]
-        parts.append(pd.DataFrame({"variable_name": name, "variable_value": values, POSITIONS: positions}))
+            values, numbers = content[name].astype(object).reset_index(drop=True), np.arange(len(content))
+        parts.append(pd.DataFrame({"variable_name": name, "variable_value": values, POSITIONS: numbers}))
     long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["variable_name", "variable_value", POSITIONS])
     long[SOURCE] = dataset.name
@@ -128,12 +132,22 @@ def record_local(rule: CoreRule) -> bool:
     return operators_local and operations_local and not rule.match_datasets
 
 
-def spread(frame: pd.DataFrame, flagged: pd.Series, content: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """The flagged rows of a distinct-value frame, one per record holding the value (record order),
-    with the record's source dataset and row number."""
-    rows = frame[flagged.to_numpy(dtype=bool)].explode(POSITIONS)
+def spread(frame: pd.DataFrame, flagged: pd.Series, rule: CoreRule, dataset: Dataset, study: Study
+           ) -> tuple[pd.DataFrame, pd.Series]:
+    """The flagged rows of a value frame, one per record holding the value (record order), with the
+    record's source dataset and row number."""
+    rows = frame[flagged.to_numpy(dtype=bool)]
     if rows.empty:
         return rows, pd.Series(dtype=bool)
+    content = study.content(dataset)
+    if record_local(rule):
+        codes = _codes(dataset, study)
+        parts = []
+        for name, hits in rows.groupby("variable_name", sort=False):
+            positions = np.flatnonzero(np.isin(codes[name], hits[POSITIONS].to_numpy(dtype=np.int64)))
+            numbers = hits.set_index(POSITIONS).loc[codes[name][positions]].reset_index(drop=True)
+            parts.append(numbers.assign(**{POSITIONS: positions}))
+        rows = pd.concat(parts, ignore_index=True)
     positions = rows[POSITIONS].to_numpy(dtype=np.int64)
     rows = rows.assign(**{SOURCE: content[SOURCE].to_numpy()[positions], ROW: content[ROW].to_numpy()[positions]})
     rows["row_number"] = rows[ROW]
@@ -145,17 +159,20 @@ def value_variable_metadata(rule: CoreRule, dataset: Dataset, study: Study, libr
     long = _values(rule, dataset, study)
     meta = variable_metadata(rule, dataset, study, library).drop(columns=[SOURCE, ROW])
     merged = long.merge(meta, how="left", on="variable_name")
-    kinds = merged["variable_data_type"].map({"Char": "text", "Num": "float"})
-    merged["variable_value_length"] = [_value_length(v, k) for v, k in zip(merged["variable_value"], kinds)]
+    merged["variable_value_length"] = _value_lengths(merged["variable_value"], merged["variable_data_type"])
     return merged
 
 
-def _value_length(value, kind) -> int | None:
-    if kind == "text":
-        return len(value) if isinstance(value, str) else None
-    if kind == "float":
-        return len(str(value).lstrip("0").replace(".", ""))
-    return None
+def _value_lengths(values: pd.Series, types: pd.Series) -> pd.Series:
+    """CORE's value length: characters of a Char value; digits of a Num value (leading zeros and the
+    point not counted); None otherwise."""
+    out = pd.Series([None] * len(values), index=values.index, dtype=object)
+    text = (types == "Char").to_numpy()
+    lengths = values[text].str.len()
+    out[text] = lengths.astype(object).where(lengths.notna(), None)
+    number = (types == "Num").to_numpy()
+    out[number] = values[number].map(lambda v: len(str(v).lstrip("0").replace(".", "")))
+    return out
 
 
 def value_dataset_metadata(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> pd.DataFrame:
