@@ -36,7 +36,7 @@ def parse_standard(text: str) -> tuple[str, str]:
 
 
 def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig/3.4", shipped: bool = True,
-             rules_dirs: tuple[Path, ...] = (), define: Path | None = None
+             rules_dirs: tuple[Path, ...] = (), define: Path | None = None, workers: int = 1
              ) -> tuple[list[ValidationFinding], list[RuleRun]]:
     """Findings and rule runs of the shipped CORE rules (``shipped``) and of each user folder, on the
     SDTM ``frames`` and their ``files`` (both from validators.inputs.read_folder)."""
@@ -50,7 +50,7 @@ def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtm
         findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
                                        variable=e.key) for e in errors]
     study = study_from_frames(frames, files, name, version, define)
-    results = run_rules(_unique(rules), study, load_library(name, version))
+    results = run_rules(_unique(rules), study, load_library(name, version), workers=workers)
     runs = []
     for result in results:
         entry = register(as_rule(result.rule, "core" if shipped and _is_shipped(result.rule) else "custom"))

@@ -12,6 +12,7 @@ cannot be used at all (a folder that does not exist). A file that cannot be read
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from trialkit.validators.sdtm_schema import validate_sdtm
 from trialkit.xpt import sas_date_variables
 
 RULE_SETS = ("core", "trialkit")
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 
 
 @dataclass
@@ -43,7 +45,7 @@ class ValidationRun:
 
 def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None, encoding: str | None = None,
              engine: str = "pandera", gx_suites: Path | None = None, *, rules: tuple[str, ...] = RULE_SETS,
-             standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = ()) -> ValidationRun:
+             standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = (), jobs: int = DEFAULT_JOBS) -> ValidationRun:
     """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), the datasets checked, and
     what each rule did.
 
@@ -52,7 +54,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is
     given. ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
     GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
-    folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json)."""
+    folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json). ``jobs``:
+    processes the CORE rules share the domains among."""
     unknown = sorted(set(rules) - set(RULE_SETS))
     if unknown:
         raise InputError(f"unknown rule set {unknown[0]!r}; --rules takes {', '.join(RULE_SETS)}")
@@ -81,7 +84,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
 
         define = Path(sdtm_dir) / "define.xml"
         core_findings, core_runs = run_core(sdtm, files, standard, "core" in rules, tuple(rules_dirs),
-                                            define if define.is_file() else None)
+                                            define if define.is_file() else None, workers=jobs)
         findings += core_findings
         runs += core_runs
     return ValidationRun(findings, checked, runs)

@@ -16,7 +16,9 @@ report it once.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -75,10 +77,14 @@ def _require_checked_variables(rule: CoreRule, dataset: Dataset) -> None:
                 raise MissingVariable(name)
 
 
-def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True) -> list[RuleResult]:
+def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True,
+              workers: int = 1) -> list[RuleResult]:
     """Each rule (those published for the study's standard and version, unless ``check_standard`` is
     False) over every dataset, dataset by dataset: the records of one domain are held as text once
-    and released before the next, so memory stays at about one dataset whatever the number of rules."""
+    and released before the next, so memory stays at about one dataset whatever the number of rules.
+
+    ``workers`` > 1 shares the domains out among that many processes (this one included), forked so
+    that they read the study already in memory; each returns its rules' results on its domains."""
     if check_standard:
         rules = [r for r in rules if r.applies_to_standard(study.standard, study.version)]
     results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in rules}
@@ -90,15 +96,74 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
             results[rule.core_id].reason = "not supported by trialkit: " + ", ".join(lacking)
         else:
             runnable.append(rule)
-    with pd.option_context("mode.copy_on_write", True):   # copies only when written: every rule derives frames
-        _run_groups(runnable, results, study, library)
+    groups = _domain_groups(study)
+    if workers > 1 and len(groups) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _run_forked(runnable, results, _shares(groups, workers), study, library)
+    else:
+        _run_groups(runnable, results, groups, study, library)
+    order = {d.name: i for i, d in enumerate(study.datasets)}
     for result in results.values():
         _conclude(result)
+        result.findings.sort(key=lambda f: (order.get(f.dataset, -1), f.row or 0))
     return [results[r.core_id] for r in rules]
 
 
-def _run_groups(runnable: list[CoreRule], results: dict[str, RuleResult], study: Study, library: Library) -> None:
-    for group in _domain_groups(study):
+def _shares(groups: list[list[Dataset]], workers: int) -> list[list[list[Dataset]]]:
+    """The domains dealt out to ``workers`` processes, largest first to the least loaded, by records."""
+    shares: list[list[list[Dataset]]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for group in sorted(groups, key=lambda g: -sum(len(d.frame) + 1 for d in g)):
+        i = loads.index(min(loads))
+        shares[i].append(group)
+        loads[i] += sum(len(d.frame) + 1 for d in group)
+    return [share for share in shares if share]
+
+
+_FORKED: tuple = ()     # what a forked worker runs on (set just before forking; never pickled)
+
+
+def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], shares: list, study: Study,
+                library: Library) -> None:
+    global _FORKED
+    _FORKED = (runnable, shares, study, library)
+    try:
+        with ProcessPoolExecutor(len(shares) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending = [pool.submit(_run_share, i) for i in range(1, len(shares))]
+            _run_groups(runnable, results, shares[0], study, library)
+            for future in pending:
+                for rule_id, part in future.result().items():
+                    _combine(results[rule_id], part)
+    finally:
+        _FORKED = ()
+
+
+def _run_share(index: int) -> dict[str, RuleResult]:
+    runnable, shares, study, library = _FORKED
+    results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in runnable}
+    _run_groups(runnable, results, shares[index], study, library)
+    return results
+
+
+def _combine(result: RuleResult, part: RuleResult) -> None:
+    """One rule's result on some domains added to its result on the others."""
+    result.findings += part.findings
+    result.datasets.update(part.datasets)
+    result.seconds += part.seconds
+    if part.status == NOT_EXECUTED or result.status == NOT_EXECUTED:
+        result.status, result.reason = NOT_EXECUTED, result.reason or part.reason
+    elif part.status == PASSED:
+        result.status = PASSED
+
+
+def _run_groups(runnable: list[CoreRule], results: dict[str, RuleResult], groups: list[list[Dataset]], study: Study,
+                library: Library) -> None:
+    with pd.option_context("mode.copy_on_write", True):   # copies only when written: every rule derives frames
+        _run_domains(runnable, results, groups, study, library)
+
+
+def _run_domains(runnable: list[CoreRule], results: dict[str, RuleResult], groups: list[list[Dataset]], study: Study,
+                 library: Library) -> None:
+    for group in groups:
         for rule in runnable:
             result = results[rule.core_id]
             if result.status == NOT_EXECUTED:

@@ -107,7 +107,7 @@ def _melt(dataset: Dataset, study: Study, distinct: bool) -> pd.DataFrame:
     parts = []
     for name in dataset.frame.columns:
         if distinct:
-            codes, uniques = pd.factorize(content[name], use_na_sentinel=False)
+            uniques = pd.factorize(content[name], use_na_sentinel=False)[1]
             values, numbers = pd.Series(uniques, dtype=object), np.arange(len(uniques))
         else:
             values, numbers = content[name].astype(object).reset_index(drop=True), np.arange(len(content))
