@@ -11,6 +11,7 @@ never dropped; a user's rule file that cannot be loaded is a finding of its own 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -36,10 +37,11 @@ def parse_standard(text: str) -> tuple[str, str]:
 
 
 def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig/3.4", shipped: bool = True,
-             rules_dirs: tuple[Path, ...] = (), define: Path | None = None, workers: int = 1
-             ) -> tuple[list[ValidationFinding], list[RuleRun]]:
+             rules_dirs: tuple[Path, ...] = (), define: Path | None = None, workers: int = 1,
+             alongside: Callable[[], None] | None = None) -> tuple[list[ValidationFinding], list[RuleRun]]:
     """Findings and rule runs of the shipped CORE rules (``shipped``) and of each user folder, on the
-    SDTM ``frames`` and their ``files`` (both from validators.inputs.read_folder)."""
+    SDTM ``frames`` and their ``files`` (both from validators.inputs.read_folder). ``workers`` and
+    ``alongside``: see validators.core.engine.run_rules."""
     name, version = parse_standard(standard)
     rules, findings = [], []
     if shipped:
@@ -50,7 +52,7 @@ def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtm
         findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
                                        variable=e.key) for e in errors]
     study = study_from_frames(frames, files, name, version, define)
-    results = run_rules(_unique(rules), study, load_library(name, version), workers=workers)
+    results = run_rules(_unique(rules), study, load_library(name, version), workers=workers, alongside=alongside)
     runs = []
     for result in results:
         entry = register(as_rule(result.rule, "core" if shipped and _is_shipped(result.rule) else "custom"))

@@ -70,23 +70,28 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         adam, more = read_folder(adam_dir, encoding)
         findings += more
         checked += sorted(adam)
-    if "trialkit" in rules:
-        findings += _family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites))
-        findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
+    def trialkit_rules() -> None:
+        findings.extend(_family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites)))
+        findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
         if adam_dir is not None:
-            findings += _family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites))
+            findings.extend(_family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites)))
             if study is not None and "ADSL" in adam:
-                findings += _family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, sdtm, adam))
-        findings += _family(runs, "TK-XDS (cross-dataset)", lambda: check_cross(
-            sdtm, {n: sas_date_variables(f) for n, f in adam.items()}))
+                findings.extend(_family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, sdtm, adam)))
+        findings.extend(_family(runs, "TK-XDS (cross-dataset)", lambda: check_cross(
+            sdtm, {n: sas_date_variables(f) for n, f in adam.items()})))
+
+    own = trialkit_rules if "trialkit" in rules else None
     if "core" in rules or rules_dirs:
         from trialkit.validators.core_findings import run_core
 
         define = Path(sdtm_dir) / "define.xml"
+        # trialkit's rules run in this process while the CORE rules' other workers run
         core_findings, core_runs = run_core(sdtm, files, standard, "core" in rules, tuple(rules_dirs),
-                                            define if define.is_file() else None, workers=jobs)
+                                            define if define.is_file() else None, workers=jobs, alongside=own)
         findings += core_findings
         runs += core_runs
+    elif own is not None:
+        own()
     return ValidationRun(findings, checked, runs)
 
 
