@@ -2,6 +2,12 @@
 
     python benchmarks/core_pilot.py                 # trialkit only; CORE's findings from the kept digest
     python benchmarks/core_pilot.py --with-core     # also run CORE (../shared/tools/core-validate, ~11-40 min)
+    python benchmarks/core_pilot.py --with-core --cache /tmp/core-cache-full   # CORE with CDISC Library metadata
+
+--cache DIR runs CORE on that cache instead of the offline one, whose stub library metadata makes CORE
+skip about half the rules; benchmarks/core_library_cache.py writes one from trialkit's own SDTMIG 3.4,
+SDTM v2.0 and SDTM CT. Its findings have their own digest (core_pilot_sdtmig34_full_*), which the
+comparison then reads.
 
 Measures, each in a fresh process: trialkit validate (CORE SDTMIG 3.4 rules + trialkit's rules)
 wall time and peak RSS, and with --with-core the CORE engine's wall time and the peak of the summed
@@ -19,6 +25,7 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,6 +44,8 @@ CORE_VALIDATE = SHARED / "tools" / "core-validate"
 RESULTS = BENCH_DIR / "results"
 DIGEST_ISSUES = RESULTS / "core_pilot_sdtmig34_issues.csv.gz"
 DIGEST_RULES = RESULTS / "core_pilot_sdtmig34_rules.json"
+FULL_ISSUES = RESULTS / "core_pilot_sdtmig34_full_issues.csv.gz"
+FULL_RULES = RESULTS / "core_pilot_sdtmig34_full_rules.json"
 
 TRIALKIT = textwrap.dedent("""
     import json, sys, time
@@ -70,11 +79,13 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def run_core(out: Path) -> dict:
-    """CORE over the pilot, timed, its process tree's summed RSS sampled every half second."""
+def run_core(out: Path, cache: Path | None = None) -> dict:
+    """CORE over the pilot (on ``cache`` when given), timed, its process tree's summed RSS sampled every
+    half second."""
     started = time.perf_counter()
+    env = os.environ | {"CORE_CACHE": str(cache)} if cache else None
     proc = subprocess.Popen([str(CORE_VALIDATE), str(PILOT), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=env)
     peak = [0.0]
 
     def sample():
@@ -90,23 +101,38 @@ def run_core(out: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "peak_tree_rss_mib": peak[0], "summary": stdout.strip()}
 
 
-def write_digest(report: Path) -> None:
+def write_digest(report: Path, issues: Path = DIGEST_ISSUES, rules: Path = DIGEST_RULES,
+                 provenance: dict | None = None) -> None:
+    """The digest of a CORE JSON report: its issues as CSV (gzipped) and each rule's status as JSON, with
+    ``provenance`` (library metadata, cache, data...) added to or replacing the JSON's fields."""
     data = json.loads(report.read_text(encoding="utf-8"))
     rows = sorted((i["core_id"], i["dataset"], "" if i.get("row") in (None, "") else str(i["row"]), i.get("USUBJID") or "",
                    "|".join(i.get("variables") or []), "|".join("" if v is None else str(v) for v in i.get("values") or []))
                   for i in data["Issue_Details"])
-    with gzip.open(DIGEST_ISSUES, "wt", newline="", encoding="utf-8") as fh:
+    with gzip.open(issues, "wt", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["core_id", "dataset", "row", "usubjid", "variables", "values"])
         writer.writerows(rows)
     details = data["Conformance_Details"]
-    DIGEST_RULES.write_text(json.dumps({
+    rules.write_text(json.dumps({
         "engine": f"cdisc-rules-engine {details.get('CORE_Engine_Version')}", "standard": "sdtmig 3-4",
         "ct": details.get("CT_Version"), "library_metadata": "stub (offline)", "seconds": details.get("Total_Runtime"),
-        "status": {r["core_id"]: r["status"] for r in data["Rules_Report"]}}, indent=1, sort_keys=True) + "\n")
+        "status": {r["core_id"]: r["status"] for r in data["Rules_Report"]}} | (provenance or {}),
+        indent=1, sort_keys=True) + "\n")
 
 
-def parity() -> dict:
+def cache_provenance(cache: Path) -> dict:
+    """What a cache written by core_library_cache.py holds beyond the offline one (its own files; the rest
+    are symlinks), and the trialkit commit and date of the run."""
+    commit = subprocess.run(["git", "-C", str(BENCH_DIR), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True)
+    return {"library_metadata": "trialkit's SDTMIG 3.4 and SDTM v2.0 (benchmarks/core_library_cache.py)",
+            "cache": {"path": str(cache), "built": sorted(p.name for p in cache.iterdir() if not p.is_symlink()),
+                      "offline_cache": "shared/reference/core-cache (see its SOURCE.md)"},
+            "trialkit_commit": commit.stdout.strip(), "date": time.strftime("%Y-%m-%d")}
+
+
+def parity(digest: tuple[Path, Path]) -> dict:
     from trialkit.validators.core.engine import run_rules
     from trialkit.validators.core.library import load_library
     from trialkit.validators.core.parity import Reference, compare
@@ -118,7 +144,7 @@ def parity() -> dict:
     frames, _ = read_folder(PILOT, "cp1252", files)
     study = study_from_frames(frames, files, "sdtmig", "3.4")
     results = run_rules(load_rules(rules_folder())[0], study, load_library("sdtmig", "3.4"))
-    rows = compare(results, Reference.read(DIGEST_ISSUES, DIGEST_RULES))
+    rows = compare(results, Reference.read(*digest))
     firing = [r for r in rows if r.fires]
     return {"rules_firing_in_either": len(firing), "agreeing": sum(r.agrees for r in firing),
             "rules": [r.__dict__ | {"agrees": r.agrees} for r in firing]}
@@ -127,18 +153,21 @@ def parity() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--with-core", action="store_true", help="also run the CORE engine (slow)")
+    parser.add_argument("--cache", type=Path, help="CORE's cache with CDISC Library metadata (core_library_cache.py); "
+                                                   "its digest is core_pilot_sdtmig34_full_*")
     args = parser.parse_args(argv)
+    digest = (FULL_ISSUES, FULL_RULES) if args.cache else (DIGEST_ISSUES, DIGEST_RULES)
     result = {"machine": machine_info()}
     result["trialkit"] = run_child(TRIALKIT, [PILOT, "", BENCH_DIR], timeout=3600)
     if args.with_core:
         with tempfile.TemporaryDirectory() as tmp:
-            result["core"] = run_core(Path(tmp) / "core.json")
+            result["core"] = run_core(Path(tmp) / "core.json", args.cache)
             if "error" not in result["core"]:
-                write_digest(Path(tmp) / "core.json")
+                write_digest(Path(tmp) / "core.json", *digest, cache_provenance(args.cache) if args.cache else None)
     else:
-        recorded = json.loads(DIGEST_RULES.read_text(encoding="utf-8"))
+        recorded = json.loads(digest[1].read_text(encoding="utf-8"))
         result["core"] = {"seconds": float(str(recorded["seconds"]).split()[0]), "recorded": True}
-    result["parity"] = parity()
+    result["parity"] = parity(digest)
     tk, core = result["trialkit"], result["core"]
     speedup = core.get("seconds", 0) / tk["seconds"] if "seconds" in tk and core.get("seconds") else None
     result["speedup"] = speedup
