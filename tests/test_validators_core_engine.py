@@ -250,7 +250,7 @@ def test_14_junit_lists_core_rules_in_a_suite_of_their_own_with_skip_reasons(tmp
     out = tmp_path / "v.xml"
     runner.invoke(main, ["validate", str(tmp_path / "sdtm"), "--format", "junit", "--out", str(out), "--rules", "core"])
     suites = {s.get("name"): s for s in ET.parse(out).getroot()}
-    core = suites["CDISC CORE rules"]
+    core = suites["rule files (CDISC CORE, trialkit, yours)"]
     cases = {c.get("name"): c for c in core}
     assert len(cases) == int(core.get("tests")) > 300
     skipped = [c for c in cases.values() if c.find("skipped") is not None]

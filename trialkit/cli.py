@@ -131,8 +131,8 @@ PROFILE_SHOWN = 25
 def print_validation(findings: list, checked: list[str], out: Path, runs: list = (), profile: bool = False) -> None:
     """The validation summary, one line per rule that found something: id, severity, the rule's
     title, and how many findings in which datasets (a line each, so a narrow terminal or a CI log
-    wraps it without mixing rules); then what the CORE rules did, and with ``profile`` each rule's
-    time, slowest first."""
+    wraps it without mixing rules); then what the rule files (CDISC's CORE rules, trialkit's, yours)
+    did, and with ``profile`` each rule's time, slowest first."""
     from collections import Counter
 
     from rich.table import Table
@@ -147,11 +147,12 @@ def print_validation(findings: list, checked: list[str], out: Path, runs: list =
         title = RULES[rule_id].title if rule_id in RULES else ""
         where = ", ".join(f"{d} {k}" for (r, d), k in sorted(per_dataset.items()) if r == rule_id)
         click.echo(f"  {rule_id} {severity}: {title}: {n} ({where})")
-    core = [r for r in runs if r.source != "trialkit"]
-    if core:
-        statuses = Counter(r.status for r in core)
-        click.echo(f"CORE rules: {len(core)}: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-                   + (f" (reasons in {out})" if statuses.get("not executed") else ""))
+    for source, label in (("core", "CDISC CORE rules"), ("trialkit", "trialkit rule files"), ("custom", "your rules")):
+        files = [r for r in runs if not r.family and r.source == source]
+        if files:
+            statuses = Counter(r.status for r in files)
+            click.echo(f"{label}: {len(files)}: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+                       + (f" (reasons in {out})" if statuses.get("not executed") else ""))
     if profile and runs:
         timing = Table(title="rule times (--profile)", show_edge=False)
         for col in ("rule", "status", "findings", "seconds"):

@@ -36,26 +36,31 @@ def parse_standard(text: str) -> tuple[str, str]:
     return name, version.replace("-", ".")
 
 
-def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig/3.4", shipped: bool = True,
+def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtmig/3.4",
+             shipped: tuple[str, ...] = ("core", "trialkit"),
              rules_dirs: tuple[Path, ...] = (), define: Path | None = None, workers: int = 1,
              alongside: Callable[[], None] | None = None) -> tuple[list[ValidationFinding], list[RuleRun]]:
-    """Findings and rule runs of the shipped CORE rules (``shipped``) and of each user folder, on the
-    SDTM ``frames`` and their ``files`` (both from validators.inputs.read_folder). ``workers`` and
-    ``alongside``: see validators.core.engine.run_rules."""
+    """Findings and rule runs of the shipped rule files (``shipped``: CDISC's CORE rules in
+    specs/rules/core, trialkit's own rules written in the same format in specs/rules/trialkit) and of
+    each user folder, on the SDTM ``frames`` and their ``files`` (both from
+    validators.inputs.read_folder). ``workers`` and ``alongside``: see validators.core.engine.run_rules;
+    ``alongside`` runs even when there is no rule file to run."""
     name, version = parse_standard(standard)
     rules, findings = [], []
-    if shipped:
-        rules += load_rules(rules_folder())[0]
-    for folder in rules_dirs:
-        loaded, errors = load_rules(Path(folder), strict=True)
+    for folder in [rules_folder(name) for name in shipped] + [Path(f) for f in rules_dirs]:
+        loaded, errors = load_rules(folder, strict=folder not in (rules_folder("core"),))
         rules += loaded
         findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
                                        variable=e.key) for e in errors]
+    if not rules:
+        if alongside is not None:
+            alongside()
+        return findings, []
     study = study_from_frames(frames, files, name, version, define)
     results = run_rules(_unique(rules), study, load_library(name, version), workers=workers, alongside=alongside)
     runs = []
     for result in results:
-        entry = register(as_rule(result.rule, "core" if shipped and _is_shipped(result.rule) else "custom"))
+        entry = register(as_rule(result.rule, _source(result.rule)))
         findings += [as_finding(f, entry) for f in result.findings]
         runs.append(as_run(result, entry))
     return findings, runs
@@ -69,12 +74,16 @@ def _unique(rules: list[CoreRule]) -> list[CoreRule]:
     return list(by_id.values())
 
 
-def _is_shipped(core_rule: CoreRule) -> bool:
-    return Path(core_rule.source).parent == rules_folder()
+def _source(rule_file: CoreRule) -> str:
+    """core (CDISC's shipped rules), trialkit (trialkit's own rule files) or custom (a user's folder)."""
+    folder = Path(rule_file.source).parent
+    return next((name for name in ("core", "trialkit") if folder == rules_folder(name)), "custom")
 
 
 def as_rule(core_rule: CoreRule, source: str) -> Rule:
-    severity = "warning" if "overreporting" in core_rule.executability.lower() else "error"
+    """A rule file as a registered rule: its severity is its own ``Severity`` (a trialkit extension of
+    the format), else an error, or a warning where the rule is marked as possibly over-reporting."""
+    severity = core_rule.severity or ("warning" if "overreporting" in core_rule.executability.lower() else "error")
     citation = core_rule.citation() or core_rule.citation("SDTMIG", "3.3") or core_rule.citation("SDTMIG", "3.2")
     return Rule(core_rule.core_id, severity, core_rule.description or core_rule.message,
                 f"CDISC {', '.join(core_rule.cdisc_ids)} ({core_rule.executability}). {citation}".strip(),

@@ -55,11 +55,12 @@ def to_json(findings: list[ValidationFinding], datasets: list[str], runs: list[R
 def to_junit(findings: list[ValidationFinding], datasets: list[str], threshold: str = "error",
              runs: list[RuleRun] = ()) -> ET.ElementTree:
     """One <testsuite> per dataset, one <testcase> per trialkit rule; findings at or above ``threshold``
-    fail the case, lower ones are listed in its system-out. CDISC CORE rules have a suite of their
+    fail the case, lower ones are listed in its system-out. Rule files (CDISC's CORE rules, trialkit's
+    own rules in the CORE format, a user's) have a suite of their
     own, one <testcase> per rule: failed, passed, or skipped with the reason (not applicable, not
     executed)."""
     by = {}
-    core = {r.id for r in runs if r.source != "trialkit"}
+    core = {r.id for r in runs if not r.family}
     for f in findings:
         if f.rule not in core:
             by.setdefault((f.dataset, f.rule), []).append(f)
@@ -91,10 +92,10 @@ def _core_suite(root: ET.Element, runs: list[RuleRun], findings: list[Validation
     by: dict[str, list[ValidationFinding]] = {}
     for f in findings:
         by.setdefault(f.rule, []).append(f)
-    suite = ET.SubElement(root, "testsuite", name="CDISC CORE rules")
+    suite = ET.SubElement(root, "testsuite", name="rule files (CDISC CORE, trialkit, yours)")
     failures = skipped = 0
     for run in runs:
-        case = ET.SubElement(suite, "testcase", classname="CORE", name=run.id)
+        case = ET.SubElement(suite, "testcase", classname=run.source, name=run.id)
         hits = by.get(run.id, [])
         failing = [f for f in hits if at_or_above(f.severity, threshold)]
         text = "\n".join(str(f) for f in hits[:SHOWN_PER_CASE]) + (

@@ -72,6 +72,7 @@ class RuleRun:
     findings: int = 0
     seconds: float = 0.0
     reason: str = ""
+    family: bool = False              # a family of trialkit's Python rules, not one rule file
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -81,17 +81,15 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
             sdtm, {n: sas_date_variables(f) for n, f in adam.items()})))
 
     own = trialkit_rules if "trialkit" in rules else None
-    if "core" in rules or rules_dirs:
-        from trialkit.validators.core_findings import run_core
+    from trialkit.validators.core_findings import run_core
 
-        define = Path(sdtm_dir) / "define.xml"
-        # trialkit's rules run in this process while the CORE rules' other workers run
-        core_findings, core_runs = run_core(sdtm, files, standard, "core" in rules, tuple(rules_dirs),
-                                            define if define.is_file() else None, workers=jobs, alongside=own)
-        findings += core_findings
-        runs += core_runs
-    elif own is not None:
-        own()
+    define = Path(sdtm_dir) / "define.xml"
+    # the rule files (CDISC's, trialkit's, the user's) run in the CORE interpreter; trialkit's Python
+    # rules run in this process meanwhile, while the interpreter's other worker runs
+    core_findings, core_runs = run_core(sdtm, files, standard, tuple(rules), tuple(rules_dirs),
+                                        define if define.is_file() else None, workers=jobs, alongside=own)
+    findings += core_findings
+    runs += core_runs
     return ValidationRun(findings, checked, runs)
 
 
@@ -100,7 +98,7 @@ def _family(runs: list[RuleRun], name: str, check: Callable[[], list[ValidationF
     started = time.perf_counter()
     found = check()
     runs.append(RuleRun(name, "trialkit", "issues" if found else "passed", len(found),
-                        round(time.perf_counter() - started, 4)))
+                        round(time.perf_counter() - started, 4), family=True))
     return found
 
 

@@ -25,7 +25,9 @@ from trialkit.spec import load_yaml
 SHIPPED = "core"   # specs/rules/core: CDISC's published SDTMIG rules (see its SOURCE.md)
 
 TOP_KEYS = {"Authorities", "Check", "Core", "Description", "Executability", "Outcome", "Rule Type", "Scope",
-            "Sensitivity", "Operations", "Match Datasets", "Grouping Variables"}
+            "Sensitivity", "Operations", "Match Datasets", "Grouping Variables",
+            "Severity"}   # trialkit's extension: error, warning or notice (CORE rules carry none)
+SEVERITIES = ("error", "warning", "notice")
 CHECK_KEYS = {"name", "operator", "value", "value_is_literal", "value_is_reference", "prefix", "suffix", "within",
               "type_insensitive", "case_insensitive", "round_values", "ordering", "regex", "negative", "date_component",
               "comparator", "order", "context", "metadata", "variables", "separator"}
@@ -102,6 +104,12 @@ class CoreRule:
         return str(self.data.get("Rule Type", ""))
 
     @property
+    def severity(self) -> str | None:
+        """The rule's own severity (trialkit's ``Severity`` key), or None."""
+        value = self.data.get("Severity")
+        return str(value).lower() if value else None
+
+    @property
     def sensitivity(self) -> str:
         return str(self.data.get("Sensitivity", ""))
 
@@ -167,6 +175,8 @@ def load_rule(path: Path, strict: bool = False) -> CoreRule:
     for key in ("Check", "Scope", "Outcome", "Rule Type", "Sensitivity"):
         if data.get(key) in (None, "", {}):
             raise RuleLoadError(f"missing {key}", file=file, key=key)
+    if data.get("Severity") is not None and str(data["Severity"]).lower() not in SEVERITIES:
+        raise RuleLoadError(f"Severity is one of {', '.join(SEVERITIES)}", file=file, key="Severity")
     if not isinstance(data["Outcome"], dict) or "Message" not in data["Outcome"]:
         raise RuleLoadError("Outcome needs a Message", file=file, key="Outcome.Message")
     if not isinstance(data["Scope"], dict) or set(data["Scope"]) - SCOPE_KEYS:
