@@ -123,7 +123,7 @@ def p21_section() -> tuple[list[str], dict]:
 
     kinds = yaml.safe_load(P21.read_text(encoding="utf-8"))["kinds"]
     run = validate(None, SHARED / "cdiscpilot01" / "sdtm", encoding="cp1252", standard="sdtmig/3.2")
-    counts = Counter(f.rule for f in run.findings)
+    counts = Counter((f.rule, f.dataset[:2]) for f in run.findings)
     lines = [
         "## 3. What Pinnacle 21 reports on the pilot",
         "",
@@ -137,7 +137,7 @@ def p21_section() -> tuple[list[str], dict]:
     covered = 0
     for kind in kinds:
         found = sum(kind["found"].values())
-        mine = sum(counts.get(r, 0) for r in kind["trialkit"])
+        mine = sum(counts.get((r, domain), 0) for r in kind["trialkit"] for domain in kind["found"])
         covered += bool(mine) or bool(kind.get("note"))
         lines.append(f"| {kind['p21']} | {kind['message']} | {found} | {', '.join(kind['trialkit'])} | {mine} | "
                      f"{_words(kind.get('note', ''))} |")
