@@ -122,11 +122,19 @@ def empty(series: pd.Series) -> pd.Series:
         return series.isna()
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
-    out = series.isna() | series.eq("")
     if holds_collections(series):
-        collections = series.map(lambda v: isinstance(v, (list, set, dict, tuple)))
-        out = out | series[collections].map(is_empty_value).reindex(series.index, fill_value=False)
-    return out.astype(bool)
+        return per_object(series, is_empty_value).astype(bool)
+    return (series.isna() | series.eq("")).astype(bool)
+
+
+def per_object(series: pd.Series, fn) -> pd.Series:
+    """``fn`` once per distinct object of a column that holds lists (unhashable, so not once per
+    distinct value): an operation puts the same list object on every record of a group, so this is
+    once per group instead of once per record."""
+    objects = series.to_numpy(dtype=object)
+    _, first, codes = np.unique(series.map(id).to_numpy(), return_index=True, return_inverse=True)
+    results = np.array([fn(objects[i]) for i in first], dtype=object)
+    return pd.Series(results[codes], index=series.index)
 
 
 def holds_collections(series: pd.Series) -> bool:

@@ -61,9 +61,8 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
     """Factorized values; unhashable ones (lists, sets, dicts) by identity."""
     try:
         return pd.factorize(column, use_na_sentinel=False)
-    except TypeError:
-        keys = column.map(lambda v: ("collection", id(v)) if isinstance(v, (list, set, dict)) else v)
-        return pd.factorize(keys, use_na_sentinel=False)
+    except TypeError:           # lists: one code per object (an operation shares one list per group)
+        return pd.factorize(column.map(id), use_na_sentinel=False)
 
 
 def member(value: Any, collection: Any) -> bool:
