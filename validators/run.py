@@ -21,6 +21,7 @@ import pandas as pd
 
 from trialkit.adam.engine import load_study_specs
 from trialkit.errors import InputError
+from trialkit.spec import study_dir
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
@@ -49,6 +50,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
 
     ``rules``: the shipped sets to run (``core``: CDISC's CORE rules published for ``standard``;
     ``trialkit``: trialkit's own); ``rules_dirs``: folders of a user's CORE-format rules, run too.
+    With ``core``, a study's own rules folder (specs/studies/<study>/rules/) runs as well: a rule
+    there with a shipped rule's id replaces it (the study's documented correction of that rule).
     The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is
     given. ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
     GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
@@ -76,6 +79,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
                 findings += _family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, sdtm, adam))
         findings += _family(runs, "TK-XDS (cross-dataset)", lambda: check_cross(
             sdtm, {n: sas_date_variables(f) for n, f in adam.items()}))
+    if "core" in rules and study is not None and (study_dir(study) / "rules").is_dir():
+        rules_dirs = (*rules_dirs, study_dir(study) / "rules")
     if "core" in rules or rules_dirs:
         from trialkit.validators.core_findings import run_core
 
