@@ -1,9 +1,11 @@
 """Run a study's SDTM specs over a raw export: domains, SUPPQUAL, trial design, findings and ledger.
 
-Order matters and is fixed: DM's own sources first (RFSTDTC anchors every study day), then every
-other domain, then DM's summaries over them (RFXSTDTC from EX...) and its post-mappings, then the
-derivations that need DM (--DY, EPOCH, unscheduled VISITNUM) and --SEQ, then SUPPQUAL, whose IDVARVAL
-points at the final --SEQ.
+Order matters and is fixed: DM's own sources first, then every other domain, then DM's summaries
+over them (RFSTDTC, the first dose, which anchors every study day, and RFXSTDTC from EX...) and its
+post-mappings, then the derivations that need DM (--DY, EPOCH, --LOBXFL, unscheduled VISITNUM) and
+--SEQ, then SUPPQUAL, whose IDVARVAL points at the final --SEQ. Last come the datasets study.yaml
+describes (trial design, SV, SE), and every dataset gets each Expected variable it lacks as an empty
+column (trialkit.sdtm.expected).
 """
 
 from __future__ import annotations

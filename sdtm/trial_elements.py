@@ -27,7 +27,7 @@ SE_VARIABLES = ("STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAE
                 "SESTDY", "SEENDY")
 
 
-def dates(dm: pd.DataFrame, names) -> pd.Series:
+def _first_date(dm: pd.DataFrame, names) -> pd.Series:
     """The first of DM's date variables ``names`` (one name or a list) that each subject has, else ''."""
     names = [names] if isinstance(names, str) else list(names)
     out = dm[names[0]].astype(str)
@@ -72,8 +72,8 @@ def subject_visits(studyid: str, built: dict[str, pd.DataFrame], domains: list[s
 def subject_elements(studyid: str, dm: pd.DataFrame, ta: pd.DataFrame, elements: list[dict]) -> pd.DataFrame:
     parts = []
     for e in elements:
-        start = dates(dm, e["start"])
-        end = dates(dm, e["end"]) if e.get("end") else pd.Series("", index=dm.index)
+        start = _first_date(dm, e["start"])
+        end = _first_date(dm, e["end"]) if e.get("end") else pd.Series("", index=dm.index)
         etcd = dm[e["etcd_from"]] if "etcd_from" in e else pd.Series(e["etcd"], index=dm.index)
         keep = start != ""
         if e.get("only_if"):

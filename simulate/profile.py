@@ -270,7 +270,7 @@ class AdverseEvents(Strict):
     soc_codes: SocCodes
 
     @model_validator(mode="after")
-    def _coded(self) -> "AdverseEvents":
+    def _coded(self) -> AdverseEvents:
         check_soc_codes([t.soc for t in (*self.terms, *self.neurologic_terms, self.cytokine_release_syndrome_term)],
                         self.soc_codes)
         return self

@@ -90,5 +90,5 @@ def test_study_check_05_an_expected_variable_without_a_reason_is_a_warning(tmp_p
                                             'flagged against one"\n', "")
     done = CliRunner().invoke(main, ["spec", "check", str(study)])
     assert done.exit_code == 0 and done.stdout.count("ok: ") == 4
-    assert done.stderr.splitlines() == ["warning: LB.yaml: LB.LBNRIND is Expected (SDTMIG 3.4) but nothing fills it and "
-                                        "no reason is given under not_collected; it is written empty"]
+    assert done.stderr.splitlines() == [("warning: LB.yaml: LB.LBNRIND is Expected (SDTMIG 3.4) but nothing fills it and "
+                                         "no reason is given under not_collected; it is written empty")]
