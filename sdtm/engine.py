@@ -1,9 +1,11 @@
 """Run a study's SDTM specs over a raw export: domains, SUPPQUAL, trial design, findings and ledger.
 
-Order matters and is fixed: DM's own sources first (RFSTDTC anchors every study day), then every
-other domain, then DM's summaries over them (RFXSTDTC from EX...) and its post-mappings, then the
-derivations that need DM (--DY, EPOCH, unscheduled VISITNUM) and --SEQ, then SUPPQUAL, whose IDVARVAL
-points at the final --SEQ.
+Order matters and is fixed: DM's own sources first, then every other domain, then DM's summaries
+over them (RFSTDTC, the first dose, which anchors every study day, and RFXSTDTC from EX...) and its
+post-mappings, then the derivations that need DM (--DY, EPOCH, --LOBXFL, unscheduled VISITNUM) and
+--SEQ, then SUPPQUAL, whose IDVARVAL points at the final --SEQ. Last come the datasets study.yaml
+describes (trial design, SV, SE), and every dataset gets each Expected variable it lacks as an empty
+column (trialkit.sdtm.expected).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from trialkit.ledger import Ledger
 from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.dates import study_day
+from trialkit.sdtm.expected import Gap, add_absent, check_reasons, gaps
 from trialkit.sdtm.raw_input import check_export_study, read_raw
 from trialkit.sdtm.spec import (
     DomainSpec,
@@ -28,7 +31,7 @@ from trialkit.sdtm.spec import (
     load_study_specs,
 )
 from trialkit.sdtm.standards import load_domains
-from trialkit.sdtm.trial_elements import subject_elements, subject_visits
+from trialkit.sdtm.trial_elements import SE_VARIABLES, SV_VARIABLES, subject_elements, subject_visits
 from trialkit.spec import load_yaml, study_dir
 
 PROVENANCE = ["_form", "_row"]
@@ -46,6 +49,7 @@ class StudyConfig:
     elements: list[dict] = field(default_factory=list)
     visit_domains: list[str] = field(default_factory=list)
     not_mapped: dict = field(default_factory=dict)
+    not_collected: dict[str, dict[str, str]] = field(default_factory=dict)   # dataset -> Exp variable -> reason
 
 
 @dataclass
@@ -68,7 +72,8 @@ def load_study_config(study: str | Path) -> StudyConfig:
             raise SpecError("each visit needs raw: and visit:", file=str(path), key=f"visits[{k}]")
         visits[str(v["raw"]).upper()] = v
     return StudyConfig(data["studyid"], data["subjects"], visits, data.get("epochs", []), data.get("trial_design", {}), path,
-                       data.get("subject_elements", []), data.get("subject_visits", []), data.get("not_mapped") or {})
+                       data.get("subject_elements", []), data.get("subject_visits", []), data.get("not_mapped") or {},
+                       data.get("not_collected") or {})
 
 
 def _source_frame(spec: DomainSpec, src: Source, raw: pd.DataFrame, cfg: StudyConfig, dictionary: RawDictionary,
@@ -122,19 +127,19 @@ def build_domain(spec: DomainSpec, forms: dict[str, pd.DataFrame], cfg: StudyCon
 def _dm_summaries(spec: DomainSpec, dm: pd.DataFrame, datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for var, s in spec.summaries.items():
         parts = []
-        for src in s.get("sources") or [{"domain": s.get("domain"), "variable": s.get("variable")}]:
-            source = datasets.get(src["domain"])
-            if source is None or src["variable"] not in source:
-                raise SpecError(f"summary source {src['domain']}.{src['variable']} is not built by any spec",
+        for src in s.sources:
+            source = datasets.get(src.domain)
+            needed = {src.variable} | (set(src.filter.fields) if src.filter else set())
+            if source is None or not needed <= set(source.columns):
+                raise SpecError(f"summary source {src.domain}.{', '.join(sorted(needed))} is not built by any spec",
                                 file=str(spec.path), key=f"summaries.{var}")
-            parts.append(source[["USUBJID", src["variable"]]].set_axis(["USUBJID", "value"], axis=1))
+            if src.filter is not None:
+                source = source[src.filter.evaluate(source).to_numpy()]
+            parts.append(source[["USUBJID", src.variable]].set_axis(["USUBJID", "value"], axis=1))
         values = pd.concat(parts, ignore_index=True)
         values = values[values["value"].astype(str) != ""].sort_values("value", kind="stable")
-        stat = s.get("stat", "min")
-        if stat not in ("min", "max"):
-            raise SpecError(f"stat must be min or max, not {stat!r}", file=str(spec.path), key=f"summaries.{var}.stat")
         # ISO 8601 text sorts as dates do: first / last after one sort, no per-group Python
-        agg = values.groupby("USUBJID")["value"].agg("first" if stat == "min" else "last")
+        agg = values.groupby("USUBJID")["value"].agg("first" if s.stat == "min" else "last")
         dm[var] = dm["USUBJID"].map(agg).fillna("")
     for m in spec.post:
         if m.algorithm == "age":
@@ -216,9 +221,26 @@ def reference_days(dm: pd.DataFrame) -> pd.DataFrame:
     return days.set_index(dm["USUBJID"])
 
 
+def _last_before_exposure(spec: DomainSpec, frame: pd.DataFrame, first_dose: pd.Series) -> pd.Series:
+    """--LOBXFL: 'Y' on the subject's last result of each test (``derive.lobxfl`` names what tells
+    tests apart) dated on or before the day of the first dose (DM.RFXSTDTC), else ''. A result
+    is a record with --ORRES that is not NOT DONE; its --DTC must be a complete date."""
+    d = spec.domain
+    text = frame[f"{d}DTC"].astype(str)
+    day = text.str.slice(0, 10).where(text.str.len() >= 10, "")
+    stat = frame[f"{d}STAT"].astype(str) if f"{d}STAT" in frame else pd.Series("", index=frame.index)
+    result = (frame[f"{d}ORRES"].astype(str).str.strip() != "") & (stat != "NOT DONE")
+    before = result & (day != "") & (first_dose != "") & (day <= first_dose)
+    keys = ["USUBJID", *spec.lobxfl]
+    last = frame[before].assign(_day=day[before]).sort_values([*keys, "_day"], kind="stable").groupby(keys).tail(1).index
+    flag = pd.Series("", index=frame.index, dtype=object)
+    flag[last] = "Y"
+    return flag
+
+
 def derive(spec: DomainSpec, frame: pd.DataFrame, dm: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
     ref_days = reference_days(dm)
-    needed = {"RFSTDTC"} | {v for rule in cfg.epochs for k, v in rule.items() if k != "epoch"}
+    needed = {"RFSTDTC", "RFXSTDTC"} | {v for rule in cfg.epochs for k, v in rule.items() if k != "epoch"}
     refs = pd.DataFrame({var: frame["USUBJID"].map(ref_days[var]).fillna("") for var in needed if var in ref_days},
                         index=frame.index)
     for var, dtc in spec.study_days.items():
@@ -227,6 +249,8 @@ def derive(spec: DomainSpec, frame: pd.DataFrame, dm: pd.DataFrame, cfg: StudyCo
         _unscheduled_visitnum(frame, f"{spec.domain}DTC")
     if spec.epoch:
         frame["EPOCH"] = _epoch(frame[spec.epoch], refs, cfg.epochs)
+    if spec.lobxfl:
+        frame[f"{spec.domain}LOBXFL"] = _last_before_exposure(spec, frame, refs["RFXSTDTC"])
     if spec.seq:
         frame = frame.sort_values(["USUBJID", *spec.seq], kind="stable").reset_index(drop=True)
         frame[f"{spec.domain}SEQ"] = (frame.groupby("USUBJID").cumcount() + 1).astype(float)
@@ -271,9 +295,47 @@ def trial_design(cfg: StudyConfig) -> dict[str, pd.DataFrame]:
         out["TV"] = pd.DataFrame({
             "STUDYID": cfg.studyid, "DOMAIN": "TV",
             "VISITNUM": [float(v["visitnum"]) for v in tv], "VISIT": [v["visit"] for v in tv],
-            "VISITDY": [float(v["visitdy"]) if v.get("visitdy") is not None else np.nan for v in tv],
             "ARMCD": [v.get("armcd", "") for v in tv], "TVSTRL": [v.get("start_rule", "") for v in tv],
         })
+        # VISITDY (Perm) only for visits scheduled by study day: a visit timed from randomization has
+        # no planned day relative to RFSTDTC (the first dose); TVSTRL says when it is
+        if any(v.get("visitdy") is not None for v in tv):
+            out["TV"]["VISITDY"] = [float(v["visitdy"]) if v.get("visitdy") is not None else np.nan for v in tv]
+    return out
+
+
+def study_yaml_columns(cfg: StudyConfig) -> dict[str, set[str]]:
+    """The variables of each dataset study.yaml describes: trial design (TA, TE, TI, TS, TV) and
+    the subject-level SV and SE."""
+    out = {domain: set(frame.columns) for domain, frame in trial_design(cfg).items()}
+    if cfg.visit_domains:
+        out["SV"] = set(SV_VARIABLES)
+    if cfg.elements and "TA" in cfg.trial_design:
+        out["SE"] = set(SE_VARIABLES)
+    return out
+
+
+def _check_not_collected(cfg: StudyConfig) -> StudyConfig:
+    """study.yaml ``not_collected: {DATASET: {VAR: reason}}`` checked against the datasets it describes."""
+    if not isinstance(cfg.not_collected, dict):
+        raise SpecError("not_collected: {DATASET: {VARIABLE: reason}}", file=str(cfg.path), key="not_collected")
+    produced, standard = study_yaml_columns(cfg), load_domains()
+    checked = {}
+    for domain, reasons in cfg.not_collected.items():
+        if domain not in produced:
+            raise SpecError(f"study.yaml describes no dataset {domain} (its own: {', '.join(sorted(produced))}); a domain "
+                            "spec lists its own not_collected", file=str(cfg.path), key=f"not_collected.{domain}")
+        checked[domain] = check_reasons(standard[domain], produced[domain], reasons, cfg.path, f"not_collected.{domain}")
+    cfg.not_collected = checked
+    return cfg
+
+
+def expected_gaps(cfg: StudyConfig, specs: dict[str, DomainSpec]) -> list[Gap]:
+    """Every Exp variable the study writes empty without saying why (trialkit.sdtm.expected)."""
+    out = [g for spec in specs.values() for g in gaps(spec.meta, spec.filled, spec.not_collected, spec.path, "not_collected")]
+    standard = load_domains()
+    for domain, produced in study_yaml_columns(cfg).items():
+        out += gaps(standard[domain], produced, cfg.not_collected.get(domain, {}), cfg.path, f"not_collected.{domain}")
     return out
 
 
@@ -281,7 +343,7 @@ def load_checked_specs(study: str | Path) -> tuple[RawDictionary, StudyConfig, d
     """The raw dictionary, study.yaml and every domain spec, each checked, and every raw field either
     mapped or listed under not_mapped: all a run needs before it reads a record."""
     dictionary = load_raw_dictionary(study)
-    cfg = load_study_config(study)
+    cfg = _check_not_collected(load_study_config(study))
     specs = load_study_specs(study, dictionary)
     if "DM" not in specs:
         raise SpecError("a study needs a DM spec", file=str(study_dir(study) / "sdtm"))
@@ -325,10 +387,15 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
                                        kind="unmapped"))
     built.update(trial_design(cfg))
     if cfg.visit_domains:
-        built["SV"] = subject_visits(cfg.studyid, built, cfg.visit_domains)
+        planned = {float(v["visitnum"]) for v in cfg.visits.values() if v.get("visitnum") is not None}
+        built["SV"] = subject_visits(cfg.studyid, built, cfg.visit_domains, planned)
     if cfg.elements and "TA" in built:
         built["SE"] = subject_elements(cfg.studyid, built["DM"], built["TA"], cfg.elements)
-    result.datasets = built
+    standard = load_domains()
+    result.datasets = {domain: add_absent(frame, standard[domain]) if domain in standard and len(frame.columns) else frame
+                       for domain, frame in built.items()}
+    result.findings += [Finding("warning", g.file.name, None, g.variable, "", str(g), f"{g.file.name}:{g.key}")
+                        for g in expected_gaps(cfg, specs)]
     return result
 
 

@@ -12,7 +12,16 @@ A spec says, per target variable, which one mapping algorithm fills it (in the s
     age: {birth: VAR, reference: VAR}   (DM, after the summaries)
 
 STUDYID, DOMAIN and USUBJID are filled for every domain; ``derive`` adds --SEQ (sort order per
-USUBJID), --DY (study days) and EPOCH. Everything is checked when the spec is loaded, against the
+USUBJID), --DY (study days), EPOCH and --LOBXFL (the last result before the first dose). DM's
+``summaries`` take a subject's earliest or latest date over other domains' records (each source may
+filter them: ``{domain: DS, variable: DSSTDTC, filter: "DSDECOD == 'RANDOMIZED'"}``).
+
+Every Expected variable of the domain is written, even when the spec maps nothing for it (SDTMIG 3.4
+section 4.1.5: Exp columns are present even when all null); ``not_collected: {VAR: reason}`` says
+why such a variable is empty, and define.xml gives that reason as the variable's comment. An Exp
+variable neither mapped nor given a reason is a warning (trialkit.sdtm.expected).
+
+Everything is checked when the spec is loaded, against the
 SDTMIG metadata and the raw dictionary: an unknown variable, a Req variable nobody fills, a field the
 form does not have, a codelist that does not exist, an expression outside the grammar. Each error
 names the spec file and the key.
@@ -21,12 +30,13 @@ names the spec file and the key.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trialkit.errors import SpecError
 from trialkit.expressions import Expression, parse
 from trialkit.raw_dictionary import RawDictionary
+from trialkit.sdtm.expected import check_reasons
 from trialkit.sdtm.standards import (
     Codelist,
     DomainMeta,
@@ -68,6 +78,22 @@ class Source:
 
 
 @dataclass(frozen=True)
+class SummarySource:
+    domain: str
+    variable: str
+    filter: Expression | None = None       # over the source domain's records, in its own variable names
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A DM variable taken per subject from other domains' records: the earliest (``min``) or latest
+    (``max``) value over every source (ISO 8601 text sorts as its dates do)."""
+
+    stat: str
+    sources: tuple[SummarySource, ...]
+
+
+@dataclass(frozen=True)
 class DomainSpec:
     domain: str
     path: Path
@@ -76,9 +102,11 @@ class DomainSpec:
     seq: tuple[str, ...] = ()
     study_days: dict[str, str] = field(default_factory=dict)
     epoch: str | None = None
-    summaries: dict[str, dict] = field(default_factory=dict)
+    summaries: dict[str, Summary] = field(default_factory=dict)
     post: tuple[Mapping, ...] = ()
     keys: tuple[str, ...] = ()     # the IG's natural keys plus the study's (``keys:``): unique per record
+    lobxfl: tuple[str, ...] = ()   # derive.lobxfl: the variables that tell one test from another, besides USUBJID
+    not_collected: dict[str, str] = field(default_factory=dict)   # Exp variable -> why it is empty
 
     @property
     def filled(self) -> set[str]:
@@ -93,12 +121,14 @@ class DomainSpec:
             names.add(f"{self.domain}SEQ")
         if self.epoch:
             names.add("EPOCH")
+        if self.lobxfl:
+            names.add(f"{self.domain}LOBXFL")
         return names
 
     def columns(self) -> list[str]:
-        """The variables this spec fills, in SDTMIG order."""
+        """The variables written: those this spec fills and every Expected one, in SDTMIG order."""
         filled = self.filled
-        return [v for v in self.meta.names if v in filled]
+        return [v.name for v in self.meta.variables if v.name in filled or v.core == "Exp"]
 
 
 def _mapping(variable: str, raw: dict, *, where: str, path: Path, form_fields: set[str] | None, codelists) -> Mapping:
@@ -168,7 +198,7 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise SpecError("a domain spec is a mapping", file=str(path))
-    unknown = set(data) - {"domain", "sources", "derive", "summaries", "post", "keys"}
+    unknown = set(data) - {"domain", "sources", "derive", "summaries", "post", "keys", "not_collected"}
     if unknown:
         raise SpecError(f"unknown key(s) {sorted(unknown)}", file=str(path), key=min(unknown))
     standard = standard or load_domains()
@@ -215,27 +245,53 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
         sources.append(Source(form, tuple(mappings), tuple(supp), flt, where))
 
     derive = data.get("derive") or {}
-    unknown = set(derive) - {"seq", "study_day", "epoch"}
+    unknown = set(derive) - {"seq", "study_day", "epoch", "lobxfl"}
     if unknown:
         raise SpecError(f"unknown derive key(s) {sorted(unknown)}", file=str(path), key=f"derive.{min(unknown)}")
     for var in (derive.get("study_day") or {}):
         check_variable(var, f"derive.study_day.{var}")
+    lobxfl = derive.get("lobxfl") or []
+    if lobxfl:
+        check_variable(f"{domain}LOBXFL", "derive.lobxfl")
+        for k, var in enumerate(lobxfl):
+            check_variable(var, f"derive.lobxfl[{k}]")
     post = []
     for var, m in (data.get("post") or {}).items():
         check_variable(var, f"post.{var}")
         post.append(_mapping(var, m, where=f"post.{var}", path=path, form_fields=None, codelists=codelists))
-    for var in data.get("summaries") or {}:
+    summaries = {}
+    for var, body in (data.get("summaries") or {}).items():
         check_variable(var, f"summaries.{var}")
+        summaries[var] = _summary(body, path, f"summaries.{var}")
     extra_keys = data.get("keys") or []
     for k, var in enumerate(extra_keys):
         check_variable(var, f"keys[{k}]")
     spec = DomainSpec(domain, path, meta, tuple(sources), tuple(derive.get("seq") or ()),
-                      dict(derive.get("study_day") or {}), derive.get("epoch"), dict(data.get("summaries") or {}), tuple(post),
-                      tuple(dict.fromkeys([*meta.keys, *extra_keys])))
+                      dict(derive.get("study_day") or {}), derive.get("epoch"), summaries, tuple(post),
+                      tuple(dict.fromkeys([*meta.keys, *extra_keys])), tuple(lobxfl))
     missing = [v.name for v in meta.variables if v.core == "Req" and v.name not in spec.filled]
     if missing:
         raise SpecError(f"required variable(s) {', '.join(missing)} of {domain} are not mapped", file=str(path), key="sources")
-    return spec
+    return replace(spec, not_collected=check_reasons(meta, spec.filled, data.get("not_collected") or {}, path, "not_collected"))
+
+
+def _summary(body, path: Path, where: str) -> Summary:
+    """``{domain, variable, stat}`` (one source) or ``{stat, sources: [{domain, variable, filter}, ...]}``."""
+    if not isinstance(body, dict) or set(body) - {"domain", "variable", "stat", "sources"}:
+        raise SpecError("a summary is {domain, variable, stat} or {stat, sources: [{domain, variable, filter}]}",
+                        file=str(path), key=where)
+    stat = body.get("stat", "min")
+    if stat not in ("min", "max"):
+        raise SpecError(f"stat must be min or max, not {stat!r}", file=str(path), key=f"{where}.stat")
+    raw = body.get("sources") or [{"domain": body.get("domain"), "variable": body.get("variable")}]
+    sources = []
+    for k, src in enumerate(raw):
+        key = f"{where}.sources[{k}]" if "sources" in body else where
+        if not isinstance(src, dict) or not src.get("domain") or not src.get("variable") or set(src) - {"domain", "variable", "filter"}:
+            raise SpecError("each summary source names domain: and variable:, and may give a filter:", file=str(path), key=key)
+        flt = parse(src["filter"], file=str(path), key=f"{key}.filter") if src.get("filter") else None
+        sources.append(SummarySource(str(src["domain"]), str(src["variable"]), flt))
+    return Summary(stat, tuple(sources))
 
 
 def load_study_specs(study: str | Path, dictionary: RawDictionary) -> dict[str, DomainSpec]:

@@ -27,12 +27,13 @@ MEDDRA_VERSION = "24.0"
 class Catalogue:
     """All AE terms of the profile in one indexable table, with their verbatim spellings flattened."""
 
-    def __init__(self, groups: list[list[AeTerm]]) -> None:
+    def __init__(self, groups: list[list[AeTerm]], soc_codes: dict[str, int]) -> None:
         self.offsets = np.cumsum([0] + [len(g) for g in groups])[:-1]
         terms = [t for g in groups for t in g]
         self.groups = groups
         self.pt = np.array([t.pt for t in terms], dtype=object)
         self.soc = np.array([t.soc for t in terms], dtype=object)
+        self.soc_code = np.array([soc_codes[t.soc] for t in terms], dtype=np.int64)
         counts = np.array([len(t.verbatim) for t in terms])
         self.verbatim_start = np.cumsum(np.concatenate([[0], counts]))[:-1]
         self.verbatim_count = counts
@@ -52,7 +53,7 @@ class Catalogue:
     def events(self, subject: np.ndarray, term: np.ndarray, grade: np.ndarray) -> pd.DataFrame:
         term = term.astype(int)
         return pd.DataFrame({"_i": subject, "term": term, "AETOXGR": grade.astype(int),
-                             "AEDECOD": self.pt[term], "AEBODSYS": self.soc[term]})
+                             "AEDECOD": self.pt[term], "AEBODSYS": self.soc[term], "AESOCCD": self.soc_code[term]})
 
     def verbatim(self, term: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One of the term's verbatim spellings per event, as different sites write it."""
@@ -70,7 +71,7 @@ def adverse_events(profile: Profile, s: pd.DataFrame, rng: np.random.Generator) 
     grade_high = lambda size: categorical(rng, ae.grade_3_plus, size)  # noqa: E731
 
     GENERAL, NEURO, CRS = 0, 1, 2
-    cat = Catalogue([ae.terms, ae.neurologic_terms, [ae.cytokine_release_syndrome_term]])
+    cat = Catalogue([ae.terms, ae.neurologic_terms, [ae.cytokine_release_syndrome_term]], ae.soc_codes)
     parts = []
 
     # cytokine release syndrome

@@ -240,6 +240,16 @@ class AeTerm(Strict):
     high: dict[str, Rate] | Rate = 0.0
 
 
+SocCodes = dict[str, int]    # MedDRA system organ class -> its code, as the EDC's coding export carries it
+
+
+def check_soc_codes(socs, codes: SocCodes) -> None:
+    """Every system organ class the terms name has its MedDRA code in ``soc_codes``."""
+    missing = sorted(set(socs) - set(codes))
+    if missing:
+        raise KeyedValueError("soc_codes", f"no MedDRA code for {', '.join(missing)}")
+
+
 class AdverseEvents(Strict):
     window_days: int = Field(gt=0)
     any_grade_3_plus: dict[str, Prob]
@@ -257,6 +267,13 @@ class AdverseEvents(Strict):
     terms: list[AeTerm] = Field(min_length=1)
     cytokine_release_syndrome_term: AeTerm
     neurologic_terms: list[AeTerm] = Field(min_length=1)
+    soc_codes: SocCodes
+
+    @model_validator(mode="after")
+    def _coded(self) -> AdverseEvents:
+        check_soc_codes([t.soc for t in (*self.terms, *self.neurologic_terms, self.cytokine_release_syndrome_term)],
+                        self.soc_codes)
+        return self
 
 
 class Targets(Strict):

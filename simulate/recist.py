@@ -178,12 +178,17 @@ def adverse_events(p: RecistProfile, treated: pd.DataFrame, stop_reason: np.ndar
     subject = subj[i]
     resolved = (finish <= snapshot_day[subject]) & (finish < death[subject]) & (finish <= c["lost_day"].to_numpy()[subject])
     serious = (grade.astype(int) >= ae.serious_from_grade) & bernoulli(rng, ae.serious, len(i))
+    # the criterion of a serious event follows from its grade (no draw: the other records keep theirs)
+    life = serious & (grade.astype(int) >= ae.life_threatening_from_grade)
     return pd.DataFrame({
         "_i": subject, "number": number, "verbatim": np.array([t.verbatim for t in ae.terms], dtype=object)[term],
         "term": np.array([t.term for t in ae.terms], dtype=object)[term],
         "soc": np.array([t.soc for t in ae.terms], dtype=object)[term],
+        "soc_code": np.array([ae.soc_codes[t.soc] for t in ae.terms], dtype=np.int64)[term],
         "start_day": onset, "end_day": np.where(resolved, finish, NEVER), "grade": grade,
         "serious": np.where(serious, "Y", "N").astype(object),
+        "life_threatening": np.where(life, "Y", np.where(serious, "N", "")).astype(object),
+        "hospitalization": np.where(serious & ~life, "Y", np.where(serious, "N", "")).astype(object),
         "relationship": categorical(rng, ae.relationship, len(i)),
         "action": np.where(stops, ae.action_stopping_treatment, categorical(rng, ae.action, len(i))).astype(object),
         "outcome": np.where(resolved, "RESOLVED", "NOT RESOLVED").astype(object),

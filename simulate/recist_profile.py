@@ -24,8 +24,10 @@ from trialkit.simulate.profile import (
     PositiveRate,
     Prob,
     Rate,
+    SocCodes,
     Strict,
     Study,
+    check_soc_codes,
 )
 
 # what the model simulates: record kind -> the variables a form field can take from it
@@ -35,8 +37,8 @@ RECORDS = {
     "assessments": ("visit", "date", "target", "non_target", "new_lesions", "overall"),
     "doses": ("cycle", "date", "agent", "dose", "unit"),
     "treatment_end": ("date", "reason"),
-    "adverse_events": ("number", "verbatim", "term", "soc", "start", "end", "grade", "serious", "relationship",
-                       "action", "outcome"),
+    "adverse_events": ("number", "verbatim", "term", "soc", "soc_code", "start", "end", "grade", "serious", "life_threatening",
+                       "hospitalization", "relationship", "action", "outcome"),
     "deaths": ("date", "cause"),
     "contacts": ("date", "status"),
     "study_end": ("date", "reason"),
@@ -46,6 +48,8 @@ OUTCOMES = {
     ("treatment_end", "reason"): ("PROGRESSION", "DEATH", "TOXICITY", "LOST"),
     ("adverse_events", "outcome"): ("RESOLVED", "NOT RESOLVED"),
     ("adverse_events", "serious"): ("Y", "N"),
+    ("adverse_events", "life_threatening"): ("Y", "N"),     # seriousness criteria: empty when not serious
+    ("adverse_events", "hospitalization"): ("Y", "N"),
     ("deaths", "cause"): ("PROGRESSION", "OTHER"),
     ("contacts", "status"): ("ALIVE", "DEAD"),
     ("study_end", "reason"): ("DEATH", "LOST"),
@@ -140,11 +144,19 @@ class AdverseEvents(Strict):
     grades: Dist
     serious_from_grade: int
     serious: Prob
+    life_threatening_from_grade: int = 4                    # a serious event's criterion: life-threatening from this
+                                                            # CTCAE grade, else (inpatient) hospitalization
     relationship: Dist
     action: Dist
     action_stopping_treatment: str
     stopping_event_days_before: int = Field(ge=0)           # the event that stops treatment for toxicity
     terms: list[AeTerm] = Field(min_length=1)
+    soc_codes: SocCodes
+
+    @model_validator(mode="after")
+    def _coded(self) -> AdverseEvents:
+        check_soc_codes([t.soc for t in self.terms], self.soc_codes)
+        return self
 
 
 class FollowUp(Strict):

@@ -157,7 +157,8 @@ def test_05_data_types_follow_the_values(sdtm, adam):
     assert items["IT.LB.LBSTRESN"].get("DataType") == "float"
     assert int(items["IT.LB.LBSTRESN"].get("SignificantDigits")) >= 1
     assert items["IT.EX.EXSTDTC"].get("DataType") == "datetime"        # infusions carry a time
-    assert items["IT.DM.RFSTDTC"].get("DataType") == "date"
+    assert items["IT.DM.RFSTDTC"].get("DataType") == "datetime"        # the first dose: a blinatumomab infusion's time
+    assert items["IT.DM.RFICDTC"].get("DataType") == "date"
     assert items["IT.TE.TEDUR"].get("DataType") == "durationDatetime"
     assert (items["IT.ADSL.TRTSDT"].get("DataType"), items["IT.ADSL.TRTSDT"].get(f"{{{NS['def']}}}DisplayFormat")) == \
         ("integer", "DATE9.")
@@ -382,3 +383,21 @@ def test_22_define_from_the_datasets_as_written_equals_define_from_the_files(dem
         created = datetime.fromisoformat(etree.fromstring(written).get("CreationDateTime"))
         assert build_define(kind, STUDY, folder, created=created) == written, kind
         assert WrittenDatasets(kind, STUDY).links == define_links(kind, STUDY)
+
+
+def test_23_an_expected_variable_not_collected_says_why_and_derived_dates_say_how(sdtm):
+    """Test 23: an Exp variable the study does not collect is in define.xml with origin Not Available
+    and the spec's not_collected reason as its comment (SDTMIG 3.4 section 4.1.5), from a domain spec
+    (AE.AELLT) or study.yaml (TA.TATRANS); DM's reference dates, SE's and SV's new variables describe
+    their derivations."""
+    for oid, reason in (("IT.AE.AELLT", "the EDC codes the preferred term, not the lowest level term"),
+                        ("IT.TA.TATRANS", "no arm leaves its element order")):
+        assert _origin(sdtm, oid)[0] == [("Not Available", "")]
+        comment = sdtm.by_oid[sdtm.by_oid[oid].get(f"{{{NS['def']}}}CommentOID")]
+        assert sdtm.text(comment).startswith(f"Not collected: {reason}")
+    assert "DS.DSSTDTC where DSDECOD == 'RANDOMIZED'" in _method_of(sdtm, "DM", "RFENDTC")
+    assert _method_of(sdtm, "DM", "RFSTDTC") == "Earliest of EX.EXSTDTC per subject"
+    assert "DM.RFXSTDTC, else DM.RFENDTC" in _method_of(sdtm, "SE", "SEENDTC")
+    assert "SESTDTC - DM.RFSTDTC + 1" in _method_of(sdtm, "SE", "SESTDY")
+    assert "trial design (TV)" in _method_of(sdtm, "SV", "SVPRESP")
+    assert "on or before the date of DM.RFXSTDTC" in _method_of(sdtm, "LB", "LBLOBXFL")

@@ -155,7 +155,8 @@ def test_pipeline_07_an_adam_error_names_the_sdtm_record_and_raw_row_behind_it(e
     """Test 7: an impossible randomization date in enrol.csv stopped ADaM with 'EFS: no event and no
     censoring date for 1 subject', pointing nowhere. Now run and adam name the subject's SDTM DM
     record, the raw rows behind it (provenance.tsv) and the SDTM stage's error on enrol.csv's row and
-    RANDDAT column with its value and spec key; run stops before the report (exit 1), adam exits 2."""
+    RANDDAT column with its value and spec key (the DS randomization milestone, where RANDDT comes
+    from); run stops before the report (exit 1), adam exits 2."""
     row = 3
 
     def impossible(frame):
@@ -169,7 +170,7 @@ def test_pipeline_07_an_adam_error_names_the_sdtm_record_and_raw_row_behind_it(e
     assert "ADaM: cannot be derived: dataset ADTTE" in result.stderr and "RANDDT is missing" in result.stderr
     assert f"BALLR01-{subject}: SDTM DM record " in result.stderr
     assert f"enrol.csv row {row}, dm.csv row {row}" in result.stderr
-    cause = f"enrol.csv row {row} column RANDDAT: impossible date (value '31-APR-2017') [spec DM.yaml:"
+    cause = f"enrol.csv row {row} column RANDDAT: impossible date (value '31-APR-2017') [spec DS.yaml:"
     assert cause in result.stderr
     assert not (out / "adam").exists() and not (out / "report").exists()
     assert "ADaM: not written" in result.stdout and json.loads((out / "manifest.json").read_text())["adam"] is None

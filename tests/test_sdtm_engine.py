@@ -287,8 +287,8 @@ def test_sdtm_engine_03d_supp_records_point_at_exactly_one_parent(clean):
 
 
 def test_sdtm_engine_03e_epoch_for_complete_dates(clean):
-    """Test 3e: every record with a complete date gets an EPOCH of the study; records before
-    randomization are SCREENING, those after the last dose FOLLOW-UP."""
+    """Test 3e: every record with a complete date gets an EPOCH of the study; records before the
+    first dose (RFSTDTC) are SCREENING, those after the last dose FOLLOW-UP."""
     ds, specs = clean.result.datasets, clean.result.specs
     epochs = {e["epoch"] for e in load_study_config(STUDY).epochs}
     for domain, spec in specs.items():
@@ -490,14 +490,17 @@ SPEC_ERRORS = {
     "raw_field_not_mapped": ("sdtm/study.yaml", "    MEDDRAV:", "    # MEDDRAV:", "study.yaml", "not_mapped.ae", "MEDDRAV"),
     "field_not_in_form": ("sdtm/AE.yaml", "AESPID: {assign: AESPID}", "AESPID: {assign: AESPIDX}", "AE.yaml",
                           "sources[0].variables.AESPID.assign", "AESPIDX"),
+    "not_collected_of_a_domain_spec_in_study_yaml": ("sdtm/study.yaml", "  TA:\n    TATRANS:", "  AE:\n    AELLT:",
+                                                     "study.yaml", "not_collected.AE", "a domain spec lists its own"),
 }
 
 
 @pytest.mark.parametrize("case", list(SPEC_ERRORS), ids=list(SPEC_ERRORS))
 def test_sdtm_engine_07_spec_errors_stop_the_run_before_anything_is_written(tmp_path, clean, case):
     """Test 7: in a copy of the study folder, an AE required variable left unmapped, a raw field
-    neither mapped nor listed under not_mapped, and a mapping of a field the form lacks are each a
-    SpecError naming the spec file (and key), raised before any output file exists."""
+    neither mapped nor listed under not_mapped, a mapping of a field the form lacks and a study.yaml
+    not_collected entry for a domain that has its own spec are each a SpecError naming the spec file
+    (and key), raised before any output file exists."""
     file, old, new, name, key, word = SPEC_ERRORS[case]
     study = copy_study(tmp_path)
     edit(study / file, old, new)
@@ -560,3 +563,97 @@ def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
     for form, rows in provenance.groupby("form")["row"]:
         assert set(rows) == landed[form], form
     assert "PROVENANCE" not in read_folder(clean.out)[0]       # validate does not take it for a dataset
+
+
+# ---- Test 10 -----------------------------------------------------------------------------------
+def test_sdtm_engine_10_reference_dates_of_treated_and_untreated_subjects(clean):
+    """Test 10: RFSTDTC is the first dose (RFXSTDTC) and empty for a subject randomized but never
+    treated (SDTMIG 3.4 DM assumption 9, CORE-000758); RFENDTC is the last dose, or the DS
+    randomization date of a subject never treated: every randomized subject has one (CORE-000191)."""
+    ds = clean.result.datasets
+    dm = ds["DM"]
+    randomized = ds["DS"][ds["DS"]["DSDECOD"] == "RANDOMIZED"].set_index("USUBJID")["DSSTDTC"]
+    treated = dm["RFXSTDTC"] != ""
+    assert treated.any() and (~treated).any()
+    assert (dm.loc[treated, "RFSTDTC"] == dm.loc[treated, "RFXSTDTC"]).all()
+    assert (dm.loc[treated, "RFENDTC"] == dm.loc[treated, "RFXENDTC"]).all()
+    assert (dm.loc[~treated, "RFSTDTC"] == "").all()
+    assert (dm.loc[~treated, "RFENDTC"] == dm.loc[~treated, "USUBJID"].map(randomized)).all()
+    assert (dm["RFENDTC"] != "").all() and (dm["ARM"] != "").all()
+
+
+def test_sdtm_engine_11_subject_elements_abut_and_carry_study_days(clean):
+    """Test 11: SE elements abut, SEENDTC of each element equal to SESTDTC of the next (SDTMIG 3.4
+    section 5.3, CORE-000352): screening ends at the first dose, or at randomization for a subject
+    never treated, where follow-up starts; SESTDY / SEENDY are the study days of those dates."""
+    ds = clean.result.datasets
+    se = ds["SE"].sort_values(["USUBJID", "SESEQ"])
+    following = se.groupby("USUBJID")["SESTDTC"].shift(-1)
+    has_next = following.notna()
+    assert has_next.sum() > len(ds["DM"])
+    assert (se.loc[has_next, "SEENDTC"] == following[has_next]).all()
+    assert set(se.groupby("USUBJID")["ETCD"].first()) == {"SCRN"}
+    refs = with_dm(se, ds["DM"], "RFSTDTC")
+    for dy, dtc in (("SESTDY", "SESTDTC"), ("SEENDY", "SEENDTC")):
+        delta = (days(refs[dtc]) - days(refs["RFSTDTC"])).dt.days
+        pd.testing.assert_series_equal(se[dy], delta.where(delta < 0, delta + 1).astype(float), check_names=False)
+    assert se["SESTDY"].notna().sum() > len(ds["DM"])
+
+
+def test_sdtm_engine_12_subject_visits_planned_occurred_and_study_days(clean):
+    """Test 12: an SV visit of the trial design (TV) is pre-specified and occurred (SVPRESP = SVOCCUR =
+    'Y'); an unscheduled one has both empty; SVSTDY / SVENDY are the study days of its dates."""
+    ds = clean.result.datasets
+    sv, tv = ds["SV"], ds["TV"]
+    planned = sv["VISITNUM"].isin(set(tv["VISITNUM"]))
+    assert planned.any() and (~planned).any()
+    assert (sv.loc[planned, ["SVPRESP", "SVOCCUR"]] == "Y").all().all()
+    assert (sv.loc[~planned, ["SVPRESP", "SVOCCUR"]] == "").all().all()
+    refs = with_dm(sv, ds["DM"], "RFSTDTC")
+    delta = (days(refs["SVSTDTC"]) - days(refs["RFSTDTC"])).dt.days
+    pd.testing.assert_series_equal(sv["SVSTDY"], delta.where(delta < 0, delta + 1).astype(float), check_names=False)
+
+
+def test_sdtm_engine_13_lobxfl_flags_the_last_result_on_or_before_the_first_dose(clean):
+    """Test 13: LBLOBXFL is 'Y' on exactly one record per subject, test, specimen and method among the
+    results (LBORRES present, not NOT DONE) dated on or before the day of the first dose, the latest of
+    them; no other record, and no record of a subject never treated, is flagged."""
+    ds = clean.result.datasets
+    lb = with_dm(ds["LB"], ds["DM"], "RFXSTDTC")
+    keys = ["USUBJID", "LBTESTCD", "LBSPEC", "LBMETHOD"]
+    eligible = (lb["LBORRES"] != "") & (lb["LBSTAT"] != "NOT DONE") & days(lb["LBDTC"]).notna() & \
+        (days(lb["LBDTC"]) <= days(lb["RFXSTDTC"]))
+    flagged = lb["LBLOBXFL"] == "Y"
+    assert set(lb["LBLOBXFL"]) == {"Y", ""} and not (flagged & ~eligible).any()
+    assert flagged.sum() == lb[eligible].groupby(keys).ngroups > 100
+    latest = lb[eligible].assign(day=days(lb["LBDTC"])).groupby(keys)["day"].transform("max")
+    assert (days(lb.loc[flagged, "LBDTC"]) == latest[flagged]).all()
+
+
+def test_sdtm_engine_14_every_expected_variable_is_written_empty_when_not_collected(clean):
+    """Test 14: every dataset written has a column for each Expected variable of its SDTMIG 3.4
+    definition (CORE-000334); those the spec lists under not_collected are empty; an Exp variable the
+    spec neither maps nor explains is a warning naming the spec file and key, and is written empty."""
+    standard = load_domains()
+    for domain, frame in clean.result.datasets.items():
+        if domain not in standard or frame.empty:
+            continue
+        written = set(dataset_columns(domain, frame, clean.result.specs))
+        assert {v.name for v in standard[domain].variables if v.core == "Exp"} <= written, domain
+    specs = clean.result.specs
+    assert specs["AE"].not_collected["AELLT"] and (clean.result.datasets["AE"]["AELLT"] == "").all()
+    assert clean.result.datasets["SS"]["VISITNUM"].isna().all()
+
+
+def test_sdtm_engine_15_an_unexplained_expected_variable_is_a_warning(tmp_path, clean):
+    """Test 15: without its not_collected reason, EX.EXDOSFRM is still written (empty) and the run warns
+    once, naming EX.yaml and the key where the reason belongs; nothing else changes."""
+    study = copy_study(tmp_path)
+    edit(study / "sdtm" / "EX.yaml", '  EXDOSFRM: "the EDC collects dose, unit, route and frequency, not the dose form"\n', "")
+    result = run_sdtm(str(study), clean.raw)
+    (warning,) = result.findings
+    assert (warning.severity, warning.source, warning.column, warning.key) == ("warning", "EX.yaml", "EXDOSFRM",
+                                                                               "EX.yaml:not_collected")
+    assert "EX.EXDOSFRM is Expected" in warning.message
+    pd.testing.assert_frame_equal(public("EX", result.datasets["EX"], result.specs),
+                                  public("EX", clean.result.datasets["EX"], clean.result.specs))

@@ -316,3 +316,56 @@ def test_spec_27_yaml_syntax_error_names_file_and_line(tmp_path, dictionary):
     with pytest.raises(SpecError) as err:
         load_domain_spec(path, dictionary, STANDARD)
     assert err.value.file == str(path) and err.value.row is not None
+
+
+# ---- Test 28: Expected variables the study does not collect --------------------------------
+
+def test_spec_28_an_unmapped_expected_variable_is_written_and_needs_a_reason(tmp_path, dictionary):
+    """Test 28: an Exp variable the spec does not map (ZZSTRESN) is still a column of the dataset;
+    without a not_collected reason it is a gap (the warning of trialkit.sdtm.expected), with one it is
+    not, and the reason is kept for define.xml."""
+    from trialkit.sdtm.expected import gaps
+
+    path, load = _spec(tmp_path, dictionary, lambda d: _variables(d).pop("ZZSTRESN"))
+    spec = load()
+    assert "ZZSTRESN" in spec.columns() and "ZZSTRESN" not in spec.filled
+    assert [(g.dataset, g.variable, g.key) for g in gaps(spec.meta, spec.filled, spec.not_collected, path, "not_collected")] == \
+        [("ZZ", "ZZSTRESN", "not_collected")]
+    _, load = _spec(tmp_path, dictionary, lambda d: (_variables(d).pop("ZZSTRESN"),
+                                                     d.update(not_collected={"ZZSTRESN": " only text results "})))
+    spec = load()
+    assert spec.not_collected == {"ZZSTRESN": "only text results"}
+    assert gaps(spec.meta, spec.filled, spec.not_collected, path, "not_collected") == []
+
+
+@pytest.mark.parametrize("listed, problem", [
+    ({"ZZBLFL": "not done"}, "is Perm, not Expected"),                 # a Perm variable not collected is left out
+    ({"ZZORRES": "not done"}, "is filled"),                            # mapped by the spec
+    ({"ZZSTRESN": "  "}, "give the reason"),
+    ({"ZZFOO": "x"}, "not a variable of ZZ"),
+])
+def test_spec_29_not_collected_checks(tmp_path, dictionary, listed, problem):
+    """Test 29: not_collected lists Exp variables the spec does not fill, each with a reason."""
+    def change(d):
+        _variables(d).pop("ZZSTRESN")
+        d["not_collected"] = listed
+    err = _error(tmp_path, dictionary, change)
+    assert err.key == f"not_collected.{next(iter(listed))}" and problem in err.message
+
+
+# ---- Test 30: DM-style summaries over other domains ---------------------------------------
+
+def test_spec_30_summary_sources_with_filters(tmp_path, dictionary):
+    """Test 30: a summary takes one source or several, each optionally filtered; stat is min or max."""
+    summary = {"stat": "max", "sources": [{"domain": "EX", "variable": "EXENDTC"},
+                                          {"domain": "DS", "variable": "DSSTDTC", "filter": "DSDECOD == 'RANDOMIZED'"}]}
+    _, load = _spec(tmp_path, dictionary, lambda d: d.update(summaries={"ZZBLFL": summary}))
+    s = load().summaries["ZZBLFL"]
+    assert s.stat == "max" and [(x.domain, x.variable) for x in s.sources] == [("EX", "EXENDTC"), ("DS", "DSSTDTC")]
+    assert s.sources[0].filter is None and s.sources[1].filter.fields == frozenset({"DSDECOD"})
+    for bad, key in (({"domain": "EX", "variable": "EXSTDTC", "stat": "median"}, "summaries.ZZBLFL.stat"),
+                     ({"stat": "max", "sources": [{"domain": "EX"}]}, "summaries.ZZBLFL.sources[0]"),
+                     ({"stat": "max", "sources": [{"domain": "DS", "variable": "DSSTDTC", "filter": "__import__('os')"}]},
+                      "summaries.ZZBLFL.sources[0].filter")):
+        err = _error(tmp_path, dictionary, lambda d, b=bad: d.update(summaries={"ZZBLFL": b}))
+        assert err.key == key, (bad, err.key)

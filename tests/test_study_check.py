@@ -77,3 +77,18 @@ def test_study_check_05_a_derived_variable_without_a_label(tmp_path):
     with pytest.raises(SpecError) as exc:
         check_study(study)
     assert exc.value.file.endswith("ADSL.yaml") and exc.value.key == "variables.CARTFL"
+
+
+def test_study_check_05_an_expected_variable_without_a_reason_is_a_warning(tmp_path):
+    """Test 5: the shipped study explains every Expected variable it does not collect; in a copy whose
+    LB spec drops the reason for LBNRIND, `trialkit spec check` still exits 0 and warns once, naming
+    LB.yaml, the variable and the key the reason belongs under."""
+    from trialkit.study_check import spec_warnings
+
+    assert spec_warnings("ball_relapse") == [] and spec_warnings("solid_tumour") == []
+    study = _copy(tmp_path, "sdtm/LB.yaml", '  LBNRIND: "marrow blasts and MRD have no reference range, so no result is '
+                                            'flagged against one"\n', "")
+    done = CliRunner().invoke(main, ["spec", "check", str(study)])
+    assert done.exit_code == 0 and done.stdout.count("ok: ") == 4
+    assert done.stderr.splitlines() == [("warning: LB.yaml: LB.LBNRIND is Expected (SDTMIG 3.4) but nothing fills it and "
+                                         "no reason is given under not_collected; it is written empty")]

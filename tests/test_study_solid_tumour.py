@@ -29,6 +29,7 @@ from trialkit.pipeline import run_pipeline, sdtm_stage, simulate_stage, validate
 from trialkit.raw_dictionary import check_form, load_raw_dictionary, read_form
 from trialkit.reports.build import read_adam
 from trialkit.spec import study_dir
+from trialkit.xpt import read_xpt
 
 STUDY = study_dir("solid_tumour")
 STUDYID = "ONCO02"
@@ -302,3 +303,20 @@ def test_solid_tumour_09_every_planted_defect_is_an_error_at_its_file_and_row(st
     _, findings = sdtm_stage(study, tmp_path / "raw", tmp_path / "sdtm")
     at = {(f.source, f.row) for f in findings if f.severity == "error"}
     assert [d for d in manifest["defects"] if (d["file"], d["row"]) not in at] == []
+
+
+# ---- Test 10 ----------------------------------------------------------------------------------
+def test_solid_tumour_10_serious_events_carry_their_criterion_and_every_soc_its_meddra_code(study, run):
+    """Test 10: ONCO02's EDC collected AESER alone, so every serious event broke CORE-000266 (no
+    seriousness criterion 'Y'). The simulated form now collects life-threatening (a serious grade 4
+    event) and hospitalization (a serious grade 3 event), empty for non-serious events; AEBDSYCD and
+    AESOCCD are the MedDRA code of the event's system organ class, as the profile lists them."""
+    out, _ = run
+    ae, _ = read_xpt(out / "sdtm" / "ae.xpt")
+    serious = ae["AESER"] == "Y"
+    assert serious.any() and (~serious).any()
+    assert ((ae.loc[serious, "AESLIFE"] == "Y") != (ae.loc[serious, "AESHOSP"] == "Y")).all()
+    assert (ae.loc[serious, "AESLIFE"] == "Y").equals(ae.loc[serious, "AETOXGR"] == "4")
+    assert (ae.loc[~serious, ["AESLIFE", "AESHOSP"]] == "").all().all()
+    codes = yaml.safe_load((study / "profile.yaml").read_text(encoding="utf-8"))["adverse_events"]["soc_codes"]
+    assert (ae["AEBDSYCD"] == ae["AEBODSYS"].map(codes)).all() and (ae["AESOCCD"] == ae["AEBDSYCD"]).all()

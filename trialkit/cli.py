@@ -295,11 +295,14 @@ def spec():
 @click.argument("study")
 @reports_errors
 def spec_check(study):
-    """Check every spec of STUDY (a shipped name or a folder): errors name the file and key."""
-    from trialkit.study_check import check_study
+    """Check every spec of STUDY (a shipped name or a folder): errors name the file and key;
+    warnings (an Expected variable written empty without a reason) do not change the exit code."""
+    from trialkit.study_check import check_study, spec_warnings
 
     for line in check_study(study):
         click.echo(f"ok: {line}")
+    for line in spec_warnings(study):
+        click.echo(f"warning: {line}", err=True)
 
 
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,

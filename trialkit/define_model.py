@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-OriginType = Literal["Collected", "Assigned", "Derived", "Protocol", "Predecessor"]
+OriginType = Literal["Collected", "Assigned", "Derived", "Protocol", "Predecessor", "Not Available"]
 # SUPPQUAL QORIG values (SDTMIG 3.2 wording first, then the Define-XML 2.1 origin types) -> origin type
 QORIG_ORIGINS: dict[str, OriginType] = {
     "CRF": "Collected", "EDT": "Collected", "COLLECTED": "Collected", "ASSIGNED": "Assigned", "DERIVED": "Derived",

@@ -11,7 +11,9 @@ origin from the algorithm its domain spec gives it, in the spirit of sdtm.oak's 
 - ``condition``, ``age``, the DM summaries and everything under ``derive`` (--SEQ, --DY, EPOCH,
   VISITNUM), and USUBJID: **Derived**, with the derivation written out from the spec;
 - trial design datasets (TA, TE, TI, TS, TV), from sdtm/study.yaml: **Protocol**; SV and SE, built
-  from the other domains: **Derived**.
+  from the other domains: **Derived**;
+- an Expected variable the study does not collect, written empty (trialkit.sdtm.expected): **Not
+  Available**, with the spec's ``not_collected`` reason as the variable's comment.
 
 Findings whose sources each set --TESTCD with ``hardcode`` get value-level metadata per test code
 for their result variables; SUPP-- datasets get it per QNAM for QVAL, with the raw field's codes
@@ -37,9 +39,10 @@ from trialkit.define_model import (
     spec_comment,
 )
 from trialkit.errors import SpecError
-from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
-from trialkit.sdtm.engine import StudyConfig, load_study_config
-from trialkit.sdtm.spec import DomainSpec, Mapping, load_study_specs
+from trialkit.raw_dictionary import RawDictionary
+from trialkit.sdtm.engine import StudyConfig, load_checked_specs, study_yaml_columns
+from trialkit.sdtm.expected import absent
+from trialkit.sdtm.spec import DomainSpec, Mapping
 from trialkit.sdtm.standards import SDTMIG, DomainMeta, load_codelists, load_domains
 from trialkit.spec import load_yaml
 
@@ -48,6 +51,8 @@ CT_FILE = STANDARDS / "ct" / "sdtm-ct.yaml"
 RESULTS = ("ORRES", "ORRESU", "STRESC", "STRESN", "STRESU")     # value-level metadata per --TESTCD
 FREE_RESULTS = ("ORRES", "STRESC")        # copied from a field, a result is not coded: no codelist
 TRIAL_DESIGN = ("TA", "TE", "TI", "TS", "TV")
+_STUDY_DAY = ("{0} = {1} - DM.RFSTDTC + 1 on or after RFSTDTC, {1} - DM.RFSTDTC before it (no day 0); empty when "
+              "either date is partial")
 _EPOCH_BOUNDS = {"from": "on or after {}", "to": "on or before {}", "before": "before {}", "after": "after {}",
                  "missing": "{} is missing"}
 
@@ -168,18 +173,20 @@ def _derivations(spec: DomainSpec, cfg: StudyConfig) -> dict[str, tuple[Origin, 
         out[f"{d}SEQ"] = (Origin("Derived"), f"Number of the record within USUBJID after sorting by {', '.join(spec.seq)}",
                           "derive.seq")
     for var, dtc in spec.study_days.items():
-        out[var] = Origin("Derived"), (f"{var} = {dtc} - DM.RFSTDTC + 1 on or after RFSTDTC, {dtc} - DM.RFSTDTC before it "
-                                       "(no day 0); empty when either date is partial"), f"derive.study_day.{var}"
+        out[var] = Origin("Derived"), _STUDY_DAY.format(var, dtc), f"derive.study_day.{var}"
     if spec.epoch:
         rules = "; ".join(f"{r['epoch']} if " + " and ".join(_EPOCH_BOUNDS[k].format(v) for k, v in r.items() if k != "epoch")
                           for r in cfg.epochs)
         out["EPOCH"] = Origin("Derived"), (f"EPOCH of {spec.epoch} by the study's epoch rules (sdtm/study.yaml), the first that "
                                            f"holds: {rules}; a date without its day gets the epoch its whole month falls in"), \
             "derive.epoch"
+    if spec.lobxfl:
+        out[f"{d}LOBXFL"] = Origin("Derived"), (
+            f"'Y' on the subject's last record of each {', '.join(spec.lobxfl)} with a result ({d}ORRES present, "
+            f"{d}STAT not NOT DONE) whose {d}DTC is a complete date on or before the date of DM.RFXSTDTC"), "derive.lobxfl"
     for var, s in spec.summaries.items():
-        sources = s.get("sources") or [{"domain": s.get("domain"), "variable": s.get("variable")}]
-        which = "Earliest" if s.get("stat", "min") == "min" else "Latest"
-        names = ", ".join(f"{x['domain']}.{x['variable']}" for x in sources)
+        which = "Earliest" if s.stat == "min" else "Latest"
+        names = ", ".join(f"{x.domain}.{x.variable}" + (f" where {x.filter.text}" if x.filter else "") for x in s.sources)
         out[var] = Origin("Derived"), f"{which} of {names} per subject", f"summaries.{var}"
     return out
 
@@ -232,11 +239,19 @@ def _domain(ctx: _Context, spec: DomainSpec) -> DatasetDef:
             codelist = None if name in value_level else _codelist(ctx, d, name, [m for m, _ in pairs], spec.path)
             dataset.variables[name] = ctx.variable(d, name, [o for o, _ in parts], source, method="\n".join(methods) or None,
                                                    codelist=codelist, values=value_level.get(name, ()))
-        else:  # a variable nothing explains keeps no origin, which the define checks report
-            origin, method, key = derived.get(name, (None, "", "sources"))
-            dataset.variables[name] = ctx.variable(d, name, [origin] if origin else [], Where(spec.path, key),
-                                                   method=method or None, codelist=ctx.standard_codelist(d, name))
+        elif name in derived:
+            origin, method, key = derived[name]
+            dataset.variables[name] = ctx.variable(d, name, [origin], Where(spec.path, key), method=method or None,
+                                                   codelist=ctx.standard_codelist(d, name))
+        else:  # an Expected variable the spec does not fill: written empty, with the spec's reason
+            dataset.variables[name] = _not_collected(ctx, d, name, spec.not_collected, Where(spec.path, "not_collected"))
     return dataset
+
+
+def _not_collected(ctx: _Context, dataset: str, name: str, reasons: dict[str, str], where: Where) -> VariableDef:
+    reason = reasons.get(name)
+    return ctx.variable(dataset, name, [Origin("Not Available")], Where(where.file, f"{where.key}.{name}" if reason else where.key),
+                        comment=f"Not collected: {reason}" if reason else None, codelist=ctx.standard_codelist(dataset, name))
 
 
 def _supp(ctx: _Context, spec: DomainSpec) -> DatasetDef:
@@ -286,18 +301,18 @@ def _supp(ctx: _Context, spec: DomainSpec) -> DatasetDef:
 
 def _trial_design(ctx: _Context, domain: str) -> DatasetDef:
     cfg, meta = ctx.cfg, ctx.meta(domain)
-    if domain == "TV":
-        columns = {"STUDYID", "DOMAIN", "VISITNUM", "VISIT", "VISITDY", "ARMCD", "TVSTRL"}
-        source = Where(cfg.path, "visits")
-    else:
-        columns = {"STUDYID", "DOMAIN"} | {k for record in cfg.trial_design[domain] for k in record}
-        source = Where(cfg.path, f"trial_design.{domain}")
+    columns = study_yaml_columns(cfg)[domain]
+    source = Where(cfg.path, "visits" if domain == "TV" else f"trial_design.{domain}")
     dataset = DatasetDef(domain, meta.label, ctx.label_source(domain), meta.cls, meta.structure, meta.keys, True,
                          reference_data=True, domain=domain)
+    empty = absent(meta, columns)
     for name in meta.names:
         if name in columns:
             origin = Origin("Assigned") if name in ("STUDYID", "DOMAIN") else Origin("Protocol", f"{cfg.path.name} {source.key}")
             dataset.variables[name] = ctx.variable(domain, name, [origin], source, codelist=ctx.standard_codelist(domain, name))
+        elif name in empty:
+            dataset.variables[name] = _not_collected(ctx, domain, name, cfg.not_collected.get(domain, {}),
+                                                     Where(cfg.path, f"not_collected.{domain}"))
     return dataset
 
 
@@ -308,8 +323,12 @@ def _subject_visits(ctx: _Context) -> DatasetDef:
         "USUBJID": f"USUBJID of the {domains} records",
         "VISITNUM": f"Each visit (VISITNUM, VISIT) of the subject's {domains} records",
         "VISIT": f"Each visit (VISITNUM, VISIT) of the subject's {domains} records",
+        "SVPRESP": "'Y' when VISITNUM is a visit of the trial design (TV), else empty",
+        "SVOCCUR": "'Y' for a visit of the trial design (TV): the visit has records, so it occurred; empty for an unplanned visit",
         "SVSTDTC": f"Earliest date (YYYY-MM-DD) of the subject's {domains} records of the visit",
         "SVENDTC": f"Latest date (YYYY-MM-DD) of the subject's {domains} records of the visit",
+        "SVSTDY": _STUDY_DAY.format("SVSTDY", "SVSTDTC"),
+        "SVENDY": _STUDY_DAY.format("SVENDY", "SVENDTC"),
     }
     return _derived_dataset(ctx, "SV", meta, methods, Where(cfg.path, "subject_visits"))
 
@@ -320,9 +339,12 @@ def _subject_elements(ctx: _Context) -> DatasetDef:
     def element(e: dict) -> str:
         return e["etcd"] if "etcd" in e else f"the element of the subject's {e['etcd_from']}"
 
-    starts = "; ".join(f"{element(e)}: DM.{e['start']}" + (f", else DM.{e['fallback_start']}" if "fallback_start" in e else "")
+    def first_of(names) -> str:
+        return ", else ".join(f"DM.{n}" for n in ([names] if isinstance(names, str) else names))
+
+    starts = "; ".join(f"{element(e)}: {first_of(e['start'])}"
                        + (f" (only when DM.{e['only_if']} is present)" if e.get("only_if") else "") for e in cfg.elements)
-    ends = "; ".join(f"{element(e)}: DM.{e['end']}" for e in cfg.elements if e.get("end"))
+    ends = "; ".join(f"{element(e)}: {first_of(e['end'])}" for e in cfg.elements if e.get("end"))
     methods = {
         "USUBJID": "USUBJID of DM",
         "SESEQ": "Number of the record within USUBJID after sorting by SESTDTC, TAETORD",
@@ -332,6 +354,8 @@ def _subject_elements(ctx: _Context) -> DatasetDef:
         "EPOCH": "EPOCH of TA for the subject's ARMCD and ETCD",
         "SESTDTC": f"Start of the element: {starts}",
         "SEENDTC": f"End of the element: {ends}",
+        "SESTDY": _STUDY_DAY.format("SESTDY", "SESTDTC"),
+        "SEENDY": _STUDY_DAY.format("SEENDY", "SEENDTC"),
     }
     return _derived_dataset(ctx, "SE", meta, methods, Where(cfg.path, "subject_elements"))
 
@@ -351,9 +375,7 @@ def _derived_dataset(ctx: _Context, name: str, meta: DomainMeta, methods: dict[s
 def sdtm_define(study: str | Path) -> StudyDefine:
     """The define.xml metadata of every SDTM dataset the study's specs can write, from the specs
     alone (loading them checks them as the SDTM stage does)."""
-    dictionary = load_raw_dictionary(study)
-    cfg = load_study_config(study)
-    specs = load_study_specs(study, dictionary)
+    dictionary, cfg, specs = load_checked_specs(study)
     ctx = _Context(cfg, dictionary)
     title = next((str(r.get("TSVAL")) for r in cfg.trial_design.get("TS", []) if r.get("TSPARMCD") == "TITLE"), cfg.studyid)
     out = StudyDefine("SDTM", cfg.studyid, title, ("SDTMIG", SDTMIG.split("-")[1]), ct_version())

@@ -4,7 +4,9 @@ Each spec file is loaded by its stage's own loader (which checks its keys, expre
 and the raw dictionary's fields), then the specs are checked against each other: every dataset and
 variable an ADaM spec reads (ADSL steps, ADTTE event and censor sources, BDS parameters, occurrence
 sources) must be one the SDTM specs produce, or ADSL's own, and the report shells' datasets must be
-ADaM datasets of the study. The first problem is a SpecError naming the file and the key.
+ADaM datasets of the study. The first problem is a SpecError naming the file and the key; what
+is allowed but unexplained (an Expected variable the study does not collect, given no reason) is a
+warning.
 """
 
 from __future__ import annotations
@@ -85,6 +87,15 @@ def check_labels(specs) -> None:
         if unlabelled:
             raise SpecError(f"{spec.name}: variable(s) {unlabelled} have no label", file=str(spec.path),
                             key=f"variables.{unlabelled[0]}")
+
+
+def spec_warnings(study: str | Path) -> list[str]:
+    """What the specs allow but should say: each Expected variable written empty without a
+    not_collected reason (trialkit.sdtm.expected), one line naming the spec file and key."""
+    from trialkit.sdtm.engine import expected_gaps, load_checked_specs
+
+    _, cfg, specs = load_checked_specs(study)
+    return [str(g) for g in expected_gaps(cfg, specs)]
 
 
 def check_study(study: str | Path) -> list[str]:

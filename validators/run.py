@@ -22,6 +22,7 @@ import pandas as pd
 
 from trialkit.adam.engine import load_study_specs
 from trialkit.errors import InputError
+from trialkit.spec import study_dir
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
@@ -51,6 +52,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
 
     ``rules``: the shipped sets to run (``core``: CDISC's CORE rules published for ``standard``;
     ``trialkit``: trialkit's own); ``rules_dirs``: folders of a user's CORE-format rules, run too.
+    With ``core``, a study's own rules folder (specs/studies/<study>/rules/) runs as well: a rule
+    there with a shipped rule's id replaces it (the study's documented correction of that rule).
     The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is
     given. ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
     GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
@@ -70,6 +73,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         adam, more = read_folder(adam_dir, encoding)
         findings += more
         checked += sorted(adam)
+
     def trialkit_rules() -> None:
         findings.extend(_family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites)))
         findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
@@ -81,6 +85,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
             sdtm, {n: sas_date_variables(f) for n, f in adam.items()})))
 
     own = trialkit_rules if "trialkit" in rules else None
+    if "core" in rules and study is not None and (study_dir(study) / "rules").is_dir():
+        rules_dirs = (*rules_dirs, study_dir(study) / "rules")
     from trialkit.validators.core_findings import run_core
 
     define = Path(sdtm_dir) / "define.xml"
