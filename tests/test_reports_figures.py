@@ -391,7 +391,7 @@ def test_17_figures_from_the_generated_study_render_without_warnings(generated, 
     assert texts_by_row(by_label(fig_b, "forest estimates"))[rows.index(m2)][0].get_text() == "Not evaluable"
 
 
-def test_18_report_forest_plot_has_no_title_of_its_own_and_readable_text(demo):
+def test_18_report_forest_plot_has_no_title_of_its_own_and_readable_text(generated):
     """Test 18: the report's Figure 1B carries no title inside the image (the page prints the
     shell's title above it: it showed twice), and every text in it is at least as large as the KM
     figure's axis labels (10 pt; it was 8 pt, small on the page)."""
@@ -404,7 +404,7 @@ def test_18_report_forest_plot_has_no_title_of_its_own_and_readable_text(demo):
 
     spec = load_report_spec("ball_relapse")
     shell = next(s for s in spec.figures if s.type == "forest")
-    fig = forest_plot(shell, Analysis(spec, {n: sas_date_variables(f) for n, f in demo.items()}))
+    fig = forest_plot(shell, Analysis(spec, {n: sas_date_variables(f) for n, f in generated.items()}))
     assert fig.get_suptitle() == ""
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
     km_axis = km_figure(tiny_curves(), title="EFS", landmark=None).axes[0].xaxis.label.get_fontsize()

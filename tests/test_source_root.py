@@ -55,19 +55,20 @@ def test_root_02_a_stage_imported_by_its_bare_name_yields_only_to_an_installed_n
 
 
 def test_root_03_docs_new_study_commands_work_from_the_repository_root(tmp_path):
-    """Test 3: docs/new-study.md's source-checkout one-liner (it failed with ``cannot import name
-    'email' from 'validators'``) works from the root, and ``spec check`` run there as ``python -m``
-    prints what the page shows."""
+    """Test 3: docs/new-study.md's commands, run from the root as ``python -m trialkit.cli`` (an
+    import of the stage folders there failed with ``cannot import name 'email' from 'validators'``):
+    ``spec check`` prints what the page shows, and ``simulate`` writes the export it describes."""
     text = (ROOT / "docs" / "new-study.md").read_text(encoding="utf-8")
-    (one_liner,) = re.findall(r'`(python -c ".*?")`', text, flags=re.DOTALL)
-    args = shlex.split(one_liner.replace("\n", " "))[1:]
-    raw = tmp_path / "onco02-raw"
-    args[-1] = args[-1].replace("Path('onco02-raw')", f"Path({str(raw)!r})")
-    assert str(raw) in args[-1]
-    made = _python(*args)
-    assert made.returncode == 0, made.stderr[-3000:]
-    assert (raw / "demography.csv").is_file()
     checked = _python("-m", "trialkit.cli", "spec", "check", "solid_tumour")
     assert checked.returncode == 0, checked.stderr[-3000:]
     (shown,) = re.findall(r"^\$ trialkit spec check solid_tumour .*?\n(.*?)^\$", text, flags=re.DOTALL | re.MULTILINE)
     assert checked.stdout == shown
+    (command, said) = re.findall(r"^\$ (trialkit simulate --study solid_tumour [^#\n]*?)\s*(?:#.*)?\n(.*?)\n", text,
+                                 flags=re.MULTILINE)[0]
+    args = shlex.split(command)[1:]
+    raw = tmp_path / "onco02-raw"
+    args[args.index("--out") + 1] = str(raw)
+    made = _python("-m", "trialkit.cli", *args)
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert (raw / "demography.csv").is_file()
+    assert made.stdout.strip() == said.replace("onco02-raw", str(raw))

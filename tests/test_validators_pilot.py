@@ -30,6 +30,10 @@ EXPECTED = {
     # ACTARM and EOSSTT became Req in ADaMIG 1.1; four labels differ from the IG's
     ("TK-ADAM-0001", "ADSL"): 2, ("TK-ADAM-0006", "ADSL"): 1, ("TK-ADAM-0006", "ADTTE"): 3,
     ("TK-ADAM-0006", "ADQSCIBC"): 1,
+    # trialkit's rule files (specs/rules/trialkit) for Pinnacle 21's kinds: AE records without an end
+    # (SD0021), LBHE numeric standard results without units (SD0029), the 12 DM subjects whose ACTARMCD
+    # differs from ARMCD (SD2236)
+    ("TK-SDTM-0101", "AE"): 472, ("TK-SDTM-0103", "LBHE"): 1798, ("TK-SDTM-0104", "DM"): 12,
 }
 
 
@@ -68,11 +72,13 @@ def test_pilot_04_every_dataset_checked_notices_only_for_sponsor_terms(pilot):
     """Test 4: every dataset is in the SDTMIG 3.4 metadata (QS split by questionnaire, SC, VS and RELREC
     included), so none is skipped; notices are values outside extensible codelists (sponsor terms such
     as DSDECOD 'FINAL LAB VISIT', QSCAT 'ADAS-COG', TSVCDREF 'CDISC') and COUNTRY = USA, outside the
-    countries the study overlay keeps (ISO 3166, which SDTM CT no longer publishes)."""
+    countries the study overlay keeps (ISO 3166, which SDTM CT no longer publishes); and the sponsor
+    variables added to AE, CM, DS, EX and MH (TK-SDTM-0107, Pinnacle 21's SD1076 kind)."""
     findings, _ = pilot
     assert [f for f in findings if f.rule == "TK-SDTM-0011"] == []
     notices = Counter(f.rule for f in findings if f.severity == "notice")
-    assert set(notices) == {"TK-SDTM-0006", "TK-SDTM-0012"}
+    assert set(notices) == {"TK-SDTM-0006", "TK-SDTM-0012", "TK-SDTM-0107"}
     assert [(f.dataset, f.variable, f.value) for f in findings if f.rule == "TK-SDTM-0012"] == [("DM", "COUNTRY", "USA")]
+    assert {f.dataset for f in findings if f.rule == "TK-SDTM-0107"} == {"AE", "CM", "DS", "EX", "MH"}
     assert {(f.dataset, f.variable, f.value) for f in findings if f.rule == "TK-SDTM-0006"} >= {
         ("DS", "DSDECOD", "FINAL LAB VISIT"), ("QSCO", "QSCAT", "ADAS-COG"), ("TS", "TSVCDREF", "CDISC")}
