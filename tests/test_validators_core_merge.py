@@ -147,3 +147,47 @@ def test_13_relrec_custom_wildcard_and_no_model():
 def test_14_relrec_relating_nothing_leaves_no_records():
     assert frame_for(AE2, Study([AE2, RELREC.__class__("RELREC", RELREC.frame.iloc[0:0])]), [{"Name": "RELREC"}],
                      library=MODEL).empty
+
+
+@pytest.mark.parametrize("how", ["inner", "left"])
+@pytest.mark.parametrize("seed", range(6))
+def test_keyed_join_by_lookup_is_the_frame_pandas_merge_makes(how, seed):
+    """A join whose right keys are unique and never empty is made by looking each left key up
+    (joins._looked_up, faster and lighter than merge on DM-sized lookups): on random frames with
+    text, category, integer and float columns, shared and different key names, columns both sides
+    have, and left keys without a partner, it is the frame ``merge`` makes, value for value and
+    dtype for dtype."""
+    from trialkit.validators.core import joins
+
+    rng = __import__("numpy").random.default_rng(seed)
+    n, m = int(rng.integers(0, 40)), int(rng.integers(0, 15))
+    subjects = [f"S-{i}" for i in rng.choice(30, size=m, replace=False)]
+    right = pd.DataFrame({"USUBJID": subjects, "VISITNUM": rng.integers(1, 4, m),
+                          "ARM": pd.Categorical(rng.choice(["A", "B"], m)), "AGE": rng.integers(18, 80, m),
+                          "WT": rng.normal(70, 5, m).round(1), "DOMAIN": ["DM"] * m, "FLAG": rng.choice([True, False], m)})
+    left = pd.DataFrame({"USUBJID": pd.Categorical([f"S-{i}" for i in rng.integers(0, 30, n)]),
+                         "SUBJ": [f"S-{i}" for i in rng.integers(0, 30, n)], "VISITNUM": rng.integers(1, 4, n),
+                         "DOMAIN": ["AE"] * n, "AESEQ": rng.integers(1, 9, n).astype(float)})
+    cases = [(["USUBJID"], ["USUBJID"]), (["SUBJ"], ["USUBJID"]), (["USUBJID", "VISITNUM"], ["USUBJID", "VISITNUM"]),
+             (["SUBJ", "VISITNUM"], ["USUBJID", "VISITNUM"])]
+    for left_keys, right_keys in cases:
+        if right[right_keys].duplicated().any():
+            right = right.drop_duplicates(right_keys)
+        assert joins._lookup_will_do(left, right, left_keys, right_keys)
+        made = joins._looked_up(left, right, left_keys, right_keys, "DM", how)
+        merged = left.merge(right, how=how, left_on=left_keys, right_on=right_keys, suffixes=("", ".DM"))
+        pd.testing.assert_frame_equal(made, merged.reset_index(drop=True), check_categorical=False)
+
+
+def test_keyed_join_merges_when_a_lookup_would_not_be_merge():
+    """Duplicate or empty right keys, an empty left key, and number keys against text keys go to
+    pandas' merge (its pairing of empty keys, its error for mismatched key types)."""
+    from trialkit.validators.core.joins import _lookup_will_do, keyed_join
+
+    left = pd.DataFrame({"K": ["a", "b"], "N": [1, 2]})
+    assert not _lookup_will_do(left, pd.DataFrame({"K": ["a", "a"]}), ["K"], ["K"])
+    assert not _lookup_will_do(left, pd.DataFrame({"K": ["a", None]}), ["K"], ["K"])
+    assert not _lookup_will_do(pd.DataFrame({"K": ["a", None]}), pd.DataFrame({"K": ["a"]}), ["K"], ["K"])
+    assert not _lookup_will_do(left, pd.DataFrame({"K": [1, 2]}), ["K"], ["K"])
+    with pytest.raises(MergeFailed):
+        keyed_join(left, pd.DataFrame({"K": [1, 2]}), ["K"], ["K"], "DM")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trialkit.validators.core.context import MissingVariable, NotApplicable
@@ -28,9 +29,57 @@ def keyed_join(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], ri
     for key, side in [(k, left) for k in left_keys] + [(k, right) for k in right_keys]:
         if key not in side.columns:
             raise MissingVariable(key)
+    if _lookup_will_do(left, right, left_keys, right_keys):
+        return _looked_up(left, right, left_keys, right_keys, suffix, how)
     try:
         out = left.merge(right, how="left" if how == "left" else "inner", left_on=left_keys, right_on=right_keys,
                          suffixes=("", f".{suffix}"))
     except (ValueError, TypeError) as exc:
         raise MergeFailed(f"cannot join {suffix}: {exc}") from None
     return out.reset_index(drop=True)
+
+
+def _lookup_will_do(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], right_keys: list[str]) -> bool:
+    """Whether the join is a lookup: each left record has at most one partner (the right's keys are
+    unique), no key is empty on either side (pandas pairs empty keys with each other) and each pair
+    of keys is text with text or numbers with numbers (pandas refuses other pairs: ``merge`` says why)."""
+    keys = right[right_keys]
+    if keys.duplicated().any() or not keys.notna().all().all() or not left[left_keys].notna().all().all():
+        return False
+    return all(_kind(left[a]) == _kind(right[b]) != "other" for a, b in zip(left_keys, right_keys))
+
+
+def _kind(column: pd.Series) -> str:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return _kind(pd.Series(column.cat.categories))
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return "number"
+    return "text" if pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype) else "other"
+
+
+def _looked_up(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], right_keys: list[str], suffix: str,
+               how: str) -> pd.DataFrame:
+    """The frame ``merge`` makes when every left record has at most one partner (DM by USUBJID, the
+    common case), built by looking each left key up: the left's columns are kept as they are, not
+    copied, and only the right's columns are added, taken by position (records without a partner
+    drop out of an inner join; in a left join their right columns are null, numbers as NaN). Column
+    names as ``merge`` names them: a right column the left also has takes ``.<suffix>``, and a key of
+    the same name on both sides appears once."""
+    def index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+        return pd.MultiIndex.from_frame(frame[keys]) if len(keys) > 1 else pd.Index(frame[keys[0]])
+
+    positions = index(right, right_keys).get_indexer(index(left, left_keys))
+    found = positions >= 0
+    if how != "left" and not found.all():
+        left, positions, found = left[found], positions[found], found[found]
+    out = left.reset_index(drop=True)
+    shared = {a for a, b in zip(left_keys, right_keys) if a == b}
+    for key in shared:      # a key of category type on one side only: merge gives plain text
+        if out[key].dtype != right[key].dtype and isinstance(out[key].dtype, pd.CategoricalDtype):
+            out[key] = out[key].astype(object)
+    taken = right.drop(columns=list(shared)).iloc[np.where(found, positions, 0)].reset_index(drop=True) \
+        if len(right) else right.drop(columns=list(shared)).reindex(range(len(out)))
+    if not found.all():     # no partner: null as merge makes it (NaN; integers become floats)
+        taken = taken.where(pd.Series(found))
+    taken.columns = [f"{c}.{suffix}" if c in out.columns else c for c in taken.columns]
+    return pd.concat([out, taken], axis=1) if len(taken.columns) else out
