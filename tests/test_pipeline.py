@@ -84,11 +84,10 @@ def test_pipeline_04_formats_are_checked():
 
 # ---- the run refuses to look right when the data are wrong ------------------------------------
 @pytest.fixture(scope="module")
-def export(tmp_path_factory) -> Path:
-    """One clean 40-subject export of the reference study; each test changes a copy of it."""
-    raw = tmp_path_factory.mktemp("export") / "raw"
-    run_simulation("ball_relapse", 40, 5, raw, None, 0, 0.0)
-    return raw
+def export(clean_run) -> Path:
+    """The clean 40-subject export of the reference study that ``clean_run`` ran; each test changes a
+    copy of it."""
+    return clean_run[0] / "raw"
 
 
 def changed_copy(export: Path, folder: Path, form: str, change) -> Path:
@@ -133,7 +132,7 @@ def test_pipeline_05_raw_errors_stop_the_run_before_the_report(export, tmp_path,
     assert "report: not written" in result.stdout
 
 
-def test_pipeline_06_force_writes_the_report_under_a_banner_naming_the_errors(export, tmp_path):
+def test_pipeline_06_force_writes_the_report_under_a_banner_naming_the_errors(export, clean_run, tmp_path):
     """Test 6: with --force the report is written all the same (exit 1), and the banner its pages
     carry (report.json ``banner``, passed to every page by report_stage) says it is not for use and
     names the error with file, column and spec key; a clean run has no banner."""
@@ -146,9 +145,10 @@ def test_pipeline_06_force_writes_the_report_under_a_banner_naming_the_errors(ex
     assert report["banner"][0].startswith("NOT FOR USE: made with trialkit run --force")
     assert any("dm.csv column SEX" in line and "raw_dictionary.yaml:forms.dm.fields.SEX" in line for line in report["banner"])
     assert json.loads((out / "manifest.json").read_text())["forced"] is True
-    clean = run_pipeline("ball_relapse", export, tmp_path / "clean")
-    assert json.loads((tmp_path / "clean" / "report" / "report.json").read_text())["banner"] == []
-    assert clean["stage_errors"] == [] and clean["forced"] is False
+    clean = clean_run[0] / "out"
+    assert json.loads((clean / "report" / "report.json").read_text())["banner"] == []
+    manifest = json.loads((clean / "manifest.json").read_text())
+    assert manifest["stage_errors"] == [] and manifest["forced"] is False
 
 
 def test_pipeline_07_an_adam_error_names_the_sdtm_record_and_raw_row_behind_it(export, tmp_path):
@@ -180,11 +180,11 @@ def test_pipeline_07_an_adam_error_names_the_sdtm_record_and_raw_row_behind_it(e
     assert alone.stderr.startswith("trialkit: error: dataset ADTTE") and cause in alone.stderr
 
 
-def test_pipeline_08_a_stopped_run_leaves_no_report_of_an_earlier_run(export, tmp_path):
-    """Test 8: a report written by an earlier run into the same --out is removed when this run
-    stops: no report.html may sit next to a manifest of data with errors."""
+def test_pipeline_08_a_stopped_run_leaves_no_report_of_an_earlier_run(export, clean_run, tmp_path):
+    """Test 8: a report written by an earlier run into the same --out (a copy of ``clean_run``'s) is
+    removed when this run stops: no report.html may sit next to a manifest of data with errors."""
     out = tmp_path / "out"
-    run_pipeline("ball_relapse", export, out)
+    shutil.copytree(clean_run[0] / "out", out)
     assert (out / "report" / "report.html").is_file()
     raw = changed_copy(export, tmp_path, "ae", lambda f: f.drop(columns=["AETERM"]))
     manifest = run_pipeline("ball_relapse", raw, out)

@@ -232,5 +232,6 @@ def test_cli_validate_writes_html(tmp_path, monkeypatch):
     page = out.read_text(encoding="utf-8")
     assert page.lstrip().startswith("<!DOCTYPE html>") and "DM" in page and "trialkit validation report" in page
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["validate", str(tmp_path / "sdtm"), "--format", "html"], catch_exceptions=False)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "sdtm"), "--format", "html", "--rules", "trialkit"],
+                                catch_exceptions=False)
     assert result.exit_code == 0 and (tmp_path / "validation.html").is_file()
