@@ -157,6 +157,21 @@ def demo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def onco02_demo(tmp_path_factory) -> tuple[Path, int]:
+    """`trialkit demo --study solid_tumour`, run once per test run as a user runs it (a fresh
+    process): (its output folder, its exit code). Read-only."""
+
+    def run_demo(folder: Path) -> None:
+        done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--study", "solid_tumour", "--out",
+                               str(folder / "out")], check=False, capture_output=True, text=True)
+        (folder / "exit_code").write_text(str(done.returncode), encoding="utf-8")
+        (folder / "stdout.txt").write_text(done.stdout, encoding="utf-8")
+
+    folder = built_once(tmp_path_factory, "onco02_demo", run_demo)
+    return folder / "out", int((folder / "exit_code").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
 def generated_study(tmp_path_factory) -> Path:
     """A clean generated study of 80 subjects (seed 2): raw/, sdtm/, adam/ (XPT), made once per test
     run and shared by the cross-dataset and GX validator tests. Read-only."""

@@ -10,12 +10,9 @@ subject randomized but never treated (shown here on three records).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from trialkit.sdtm.standards import load_codelists
 from trialkit.spec import study_dir
@@ -28,15 +25,6 @@ from trialkit.validators.inputs import read_folder
 # CORE rules that reported errors on the demos before the fixes, each a defect of the SDTM written
 FIXED = ("CORE-000191", "CORE-000758", "CORE-000328", "CORE-000776", "CORE-000334", "CORE-000352", "CORE-000024")
 FIXED_ONCO02 = ("CORE-000266",)          # serious AEs without a seriousness criterion (ONCO02's EDC had none)
-
-
-@pytest.fixture(scope="module")
-def onco02_demo(tmp_path_factory) -> tuple[Path, int]:
-    """`trialkit demo --study solid_tumour`, run once as a user runs it (a fresh process)."""
-    out = tmp_path_factory.mktemp("onco02_demo")
-    done = subprocess.run([sys.executable, "-m", "trialkit.cli", "demo", "--study", "solid_tumour", "--out", str(out)],
-                          check=False, capture_output=True, text=True)
-    return out, done.returncode
 
 
 def _conforms(out: Path, fixed: tuple[str, ...]) -> None:

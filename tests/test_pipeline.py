@@ -62,7 +62,7 @@ def test_pipeline_02_dataset_json_only_run_is_read_by_every_stage(clean_run, tmp
     assert (tmp_path / "json" / "adam" / "adtte.json").is_file()
     assert js["validation"]["summary"] == xpt["validation"]["summary"]
     assert js["datasets"] == xpt["datasets"]
-    report = lambda base: json.loads((base / "report" / "report.json").read_text())["tables"]  # noqa: E731
+    report = lambda base: json.loads((base / "report" / "report.json").read_text())["tables"]
     assert report(tmp_path / "json") == report(base / "out")
 
 

@@ -275,19 +275,18 @@ def test_solid_tumour_07_an_impossible_date_is_named_by_validation(study, export
 
 
 # ---- Test 8 -----------------------------------------------------------------------------------
-def test_solid_tumour_08_simulate_and_demo_of_the_shipped_study_work_end_to_end(tmp_path):
+def test_solid_tumour_08_simulate_and_demo_of_the_shipped_study_work_end_to_end(onco02_demo, tmp_path):
     """Test 8: `trialkit simulate --study solid_tumour` failed (no profile.yaml). Now it writes the
-    shipped profile's default export, and `trialkit demo --study solid_tumour` runs it through every
-    stage to the report, with the validator's exit code."""
-    runner = CliRunner()
-    result = runner.invoke(main, ["simulate", "--study", "solid_tumour", "--out", str(tmp_path / "raw")])
+    shipped profile's default export, and `trialkit demo --study solid_tumour` (the suite's run of it)
+    runs it through every stage to the report, with the validator's exit code."""
+    result = CliRunner().invoke(main, ["simulate", "--study", "solid_tumour", "--out", str(tmp_path / "raw")])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ONCO02: 60 subjects, 10 forms, ")
-    demo = runner.invoke(main, ["demo", "--study", "solid_tumour", "--out", str(tmp_path / "demo")])
-    manifest = json.loads((tmp_path / "demo" / "manifest.json").read_text(encoding="utf-8"))
+    out, code = onco02_demo
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["study"] == "solid_tumour" and manifest["stage_errors"] == []
-    assert demo.exit_code == manifest["exit_code"] == (1 if manifest["validation"]["summary"]["error"] else 0), demo.output
-    assert (tmp_path / "demo" / "report" / "report.html").is_file() and (tmp_path / "demo" / "truth.csv").is_file()
+    assert code == manifest["exit_code"] == (1 if manifest["validation"]["summary"]["error"] else 0)
+    assert (out / "report" / "report.html").is_file() and (out / "truth.csv").is_file()
     assert manifest["datasets"]["ADSL"] == 60
 
 
