@@ -144,3 +144,19 @@ def test_14_an_operation_reading_another_dataset_is_computed_once_for_every_doma
         assert run(shared, name, op) == run(fresh(), name, op)
     assert len(shared._derived) == 2
     assert run(shared, "CM", calls[1][1]) == [["DEATH"], ["COMPLETED", "DEATH"], None]
+
+
+def test_15_an_operation_value_repeated_on_every_record_is_the_one_object_as_a_list_would_make_it():
+    """context.repeated (an operation's single value on every record, a literal list as comparator) is
+    the column pandas makes of ``[value] * n``: the same object on each record, lists and tuples kept
+    whole, numbers and None as they are."""
+    import pandas as pd
+
+    from trialkit.validators.core.context import repeated
+
+    index = pd.RangeIndex(5, 12)
+    for value in ([1, 2], [], (1, 2), {"A": 1}, {3}, None, 5, 2.5, float("nan"), "X", __import__("numpy").int64(3)):
+        made, listed = repeated(value, index), pd.Series([value] * len(index), index=index, dtype=object)
+        pd.testing.assert_series_equal(made, listed)
+        assert all(a is b for a, b in zip(made, listed))
+    assert repeated([1], pd.RangeIndex(0)).empty

@@ -152,8 +152,17 @@ def as_series(value: Any, index: pd.Index) -> pd.Series:
     if isinstance(value, pd.Series):
         return value
     if isinstance(value, (list, set, tuple, dict)):
-        return pd.Series([value] * len(index), index=index, dtype=object)
+        return repeated(value, index)
     return pd.Series(value, index=index, dtype=object if isinstance(value, str) or value is None else None)
+
+
+def repeated(value: Any, index: pd.Index) -> pd.Series:
+    """``value`` itself (the one object: a list stays one list) on every record, an object column:
+    what ``pd.Series([value] * len(index), dtype=object)`` makes, without building and converting a
+    list of the records' length (some 10 ms for 100,000 records, rule after rule)."""
+    values = np.empty(len(index), dtype=object)
+    values.fill(value)
+    return pd.Series(values, index=index)
 
 
 def text(series: pd.Series) -> pd.Series:

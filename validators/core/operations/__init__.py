@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from trialkit.validators.core.context import Context, NotApplicable, resolve_wildcard
+from trialkit.validators.core.context import Context, NotApplicable, repeated, resolve_wildcard
 from trialkit.validators.core.study import Dataset
 
 
@@ -133,5 +133,5 @@ def _add(frame: pd.DataFrame, op: Operation, result: Any) -> pd.DataFrame:
         values = result[keys + [column]].rename(columns={column: op.id})
         frame = frame.merge(values, on=keys, how="left").set_axis(frame.index)
     else:
-        frame[op.id] = pd.Series([result] * len(frame), index=frame.index, dtype=object)
+        frame[op.id] = repeated(result, frame.index)
     return frame
