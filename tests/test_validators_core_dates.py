@@ -147,3 +147,21 @@ def test_14_latest_date_to_the_second():
     # without a group: one value for every record
     assert operation(SUBJECTS, {"operator": "max_date", "domain": "EX", "name": "EXSTDTC"}, name="DM",
                      others=(EX,)) == ["2019-05-10T10:30:15"] * 4
+
+
+def test_15_days_and_instants_are_the_datetimes_numpy_would_make():
+    """The reader keeps days and instants as numpy's integers (iso8601._ticks, faster to gather than
+    datetimes): the same datetime64 values numpy makes of the datetimes themselves, from year 1 to
+    9999, before 1970, to the microsecond, NaT for none."""
+    from datetime import datetime
+
+    import numpy as np
+
+    from trialkit.validators.core.iso8601 import _MICROSECOND, _SECOND, _ticks
+
+    moments = [datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999), datetime(1969, 12, 31, 23, 59, 59, 1),
+               datetime(1970, 1, 1), datetime(2019, 5, 6, 10, 30, 0, 500), None]
+    for unit, kind in ((_SECOND, "datetime64[s]"), (_MICROSECOND, "datetime64[us]")):
+        days = [m if m is None else datetime(m.year, m.month, m.day) for m in moments] if unit == _SECOND else moments
+        made = np.array([_ticks(m, unit) for m in days], dtype=np.int64).view(kind)
+        np.testing.assert_array_equal(made, np.array(days, dtype=kind))

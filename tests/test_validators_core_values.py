@@ -110,3 +110,53 @@ def test_13_a_domain_the_study_lacks_and_a_missing_target():
         values({"id": "$d", "operator": "distinct", "domain": "TV", "name": "VISITNUM"})
     with pytest.raises(MissingVariable):
         values({"id": "$d", "operator": "distinct", "name": "VISITNUM"})
+
+
+def test_14_an_operation_reading_another_dataset_is_computed_once_for_every_domain_and_rule():
+    """distinct of DS per subject is built once and kept with DS's records (Operation.per_source):
+    evaluated on AE and then on CM, by two rules, and with another filter, each gets what a study
+    computing it afresh gives; only a change of call (the filter) builds it again."""
+    import pandas as pd
+
+    from trialkit.validators.core import operations
+    from trialkit.validators.core.context import Context
+    from trialkit.validators.core.rules import CoreRule
+    from trialkit.validators.core.study import Dataset, Study
+
+    cm = {"DOMAIN": ["CM"] * 3, "USUBJID": ["3", "1", "4"], "CMSEQ": [1.0, 1.0, 1.0]}
+    grouped = {"operator": "distinct", "domain": "DS", "name": "DSDECOD", "group": ["USUBJID"]}
+    filtered = {**grouped, "filter": {"DSCAT": "DISPOSITION EVENT"}}
+
+    def run(study: Study, name: str, op: dict) -> list:
+        dataset = study.by_name(name)
+        rule = CoreRule("CORE-TEST", "test", {"Check": {}, "Operations": [op]})
+        ctx = Context(study.content(dataset), dataset, study, None, rule, wildcard=name)
+        return operations.apply(ctx)[op["id"]].tolist()
+
+    def fresh() -> Study:
+        return Study([Dataset("AE", pd.DataFrame(AE)), Dataset("CM", pd.DataFrame(cm)), Dataset("DS", pd.DataFrame(DS))])
+
+    operations.known()          # registers the operations
+    shared = fresh()
+    calls = [("AE", {"id": "$a", **grouped}), ("CM", {"id": "$b", **grouped}), ("CM", {"id": "$c", **grouped}),
+             ("AE", {"id": "$d", **filtered})]
+    for name, op in calls:
+        assert run(shared, name, op) == run(fresh(), name, op)
+    assert len(shared._derived) == 2
+    assert run(shared, "CM", calls[1][1]) == [["DEATH"], ["COMPLETED", "DEATH"], None]
+
+
+def test_15_an_operation_value_repeated_on_every_record_is_the_one_object_as_a_list_would_make_it():
+    """context.repeated (an operation's single value on every record, a literal list as comparator) is
+    the column pandas makes of ``[value] * n``: the same object on each record, lists and tuples kept
+    whole, numbers and None as they are."""
+    import pandas as pd
+
+    from trialkit.validators.core.context import repeated
+
+    index = pd.RangeIndex(5, 12)
+    for value in ([1, 2], [], (1, 2), {"A": 1}, {3}, None, 5, 2.5, float("nan"), "X", __import__("numpy").int64(3)):
+        made, listed = repeated(value, index), pd.Series([value] * len(index), index=index, dtype=object)
+        pd.testing.assert_series_equal(made, listed)
+        assert all(a is b for a, b in zip(made, listed))
+    assert repeated([1], pd.RangeIndex(0)).empty

@@ -123,8 +123,24 @@ def empty(series: pd.Series) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
     if holds_collections(series):
-        return per_object(series, is_empty_value).astype(bool)
+        return _empty_mixed(series)
     return (series.isna() | series.eq("")).astype(bool)
+
+
+def _empty_mixed(series: pd.Series) -> pd.Series:
+    """:func:`empty` of an object column that may hold lists: text, numbers and None vectorized (for
+    them :func:`is_empty_value` is exactly "null or ''"), only the other objects one by one. Value
+    check frames mix text with numbers in one column of mostly distinct objects, which one by one
+    cost a Python call per record."""
+    objects = series.to_numpy(dtype=object)
+    scalar = np.fromiter((v is None or isinstance(v, (str, float, int)) for v in objects), dtype=bool,
+                         count=len(objects))
+    out = pd.Series(False, index=series.index)
+    plain_values = series[scalar]
+    out[scalar] = (plain_values.isna() | plain_values.eq("")).to_numpy(dtype=bool)
+    if not scalar.all():
+        out[~scalar] = per_object(series[~scalar], is_empty_value).to_numpy(dtype=bool)
+    return out
 
 
 def per_object(series: pd.Series, fn) -> pd.Series:
@@ -152,8 +168,17 @@ def as_series(value: Any, index: pd.Index) -> pd.Series:
     if isinstance(value, pd.Series):
         return value
     if isinstance(value, (list, set, tuple, dict)):
-        return pd.Series([value] * len(index), index=index, dtype=object)
+        return repeated(value, index)
     return pd.Series(value, index=index, dtype=object if isinstance(value, str) or value is None else None)
+
+
+def repeated(value: Any, index: pd.Index) -> pd.Series:
+    """``value`` itself (the one object: a list stays one list) on every record, an object column:
+    what ``pd.Series([value] * len(index), dtype=object)`` makes, without building and converting a
+    list of the records' length (some 10 ms for 100,000 records, rule after rule)."""
+    values = np.empty(len(index), dtype=object)
+    values.fill(value)
+    return pd.Series(values, index=index)
 
 
 def text(series: pd.Series) -> pd.Series:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from trialkit.validators.core.context import Context, NotApplicable, resolve_wildcard
+from trialkit.validators.core.context import Context, NotApplicable, repeated, resolve_wildcard
 from trialkit.validators.core.study import Dataset
 
 
@@ -48,6 +48,19 @@ class Operation:
 
     def param(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
+
+    def per_source(self, build: Callable[[], Any], *resolved: Any) -> Any:
+        """``build()``, reused while the records read stay the same: when the operation reads another
+        dataset's records (SV for VISITNUM in every domain), which are the same for every rule and
+        every domain evaluated until that dataset is released, the result is kept with them, keyed
+        by the call (its parameters but the ``id``, and the ``resolved`` names it reads) so that any
+        rule making the same call gets it. Results are shared: never modify one. On the evaluation
+        frame (merges and earlier operations change it) it is built each time."""
+        if self.source is self.ctx.frame:
+            return build()
+        call = {k: v for k, v in self.params.items() if k != "id"}
+        what = repr(("operation", self.name, self.target, resolved, sorted(call.items(), key=lambda kv: kv[0])))
+        return self.ctx.study.derived(self.source_dataset, what, build)
 
 
 Implementation = Callable[[Operation], Any]
@@ -109,7 +122,9 @@ def _holds_records_of(frame: pd.DataFrame, domain: str) -> bool:
 
 
 def _add(frame: pd.DataFrame, op: Operation, result: Any) -> pd.DataFrame:
-    frame = frame.copy()
+    """A new frame: ``frame``'s columns (not copied: a full copy consolidated every merged frame's
+    blocks, rule after rule) and the operation's column; ``frame`` itself is left as it is."""
+    frame = frame.copy(deep=False)
     if isinstance(result, pd.Series) and result.index.equals(frame.index):
         frame[op.id] = result
     elif isinstance(result, pd.DataFrame):
@@ -118,5 +133,5 @@ def _add(frame: pd.DataFrame, op: Operation, result: Any) -> pd.DataFrame:
         values = result[keys + [column]].rename(columns={column: op.id})
         frame = frame.merge(values, on=keys, how="left").set_axis(frame.index)
     else:
-        frame[op.id] = pd.Series([result] * len(frame), index=frame.index, dtype=object)
+        frame[op.id] = repeated(result, frame.index)
     return frame

@@ -72,6 +72,14 @@ def distinct(op: Operation) -> Any:
     """The target's distinct non-empty values, sorted: one list for the records read, or one per
     group. ``value_is_reference``: the target names variables, kept when the dataset its record's
     RDOMAIN (``referenced_domain_variable``) names has such a variable."""
+    keys = names(op.ctx, op.group) if op.group else []
+    found = op.per_source(lambda: _distinct(op), keys)
+    return onto_records(op, found, keys, "@value") if op.group else found
+
+
+def _distinct(op: Operation) -> Any:
+    """The sorted list of distinct values, or with a ``group`` the table of each group (the values of
+    its ``keys``) and its list (``@value``)."""
     source = op.source[_kept(op)]
     values = _referenced(op, source) if op.param("value_is_reference") else _column(source, op.target)
     if not op.group:
@@ -86,7 +94,7 @@ def distinct(op: Operation) -> Any:
     chunks = np.split(found["value"].to_numpy(dtype=object), np.flatnonzero(np.diff(found["group"].to_numpy())) + 1)
     lists = dict(zip(found["group"].unique(), (list(chunk) for chunk in chunks)))
     table["@value"] = pd.Series([lists.get(i, []) for i in range(len(table))], dtype=object)
-    return onto_records(op, table, keys, "@value")
+    return table
 
 
 def _referenced(op: Operation, source: pd.DataFrame) -> pd.Series:
