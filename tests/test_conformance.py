@@ -29,8 +29,8 @@ FIXED_ONCO02 = ("CORE-000266",)          # serious AEs without a seriousness cri
 
 def _conforms(out: Path, fixed: tuple[str, ...]) -> None:
     report = json.loads((out / "validation" / "validation.json").read_text(encoding="utf-8"))
-    errors = [f for f in report["findings"] if f["severity"] == "error"]
-    assert report["summary"]["error"] == 0 and errors == [], errors[:5]
+    errors = [f for f in report["findings"] if f["severity"] in ("error", "warning")]
+    assert report["summary"]["error"] == report["summary"]["warning"] == 0 and errors == [], errors[:5]
     runs = {r["id"]: r for r in report["rules_run"]}
     core = [r for r in runs.values() if r["source"] == "core"]
     assert sum(r["status"] == PASSED for r in core) > 200, "the CORE rules did not run"
@@ -41,12 +41,14 @@ def _conforms(out: Path, fixed: tuple[str, ...]) -> None:
 
 
 def test_conformance_01_the_reference_demo_has_no_error_with_core_and_trialkit_rules(demo):
-    """Test 1: BALLR01's demo (the suite's run, which exits 0) has no error-level finding."""
+    """Test 1: BALLR01's demo (the suite's run, which exits 0) has no error or warning."""
     _conforms(demo, FIXED)
 
 
 def test_conformance_02_the_onco02_demo_exits_0_with_no_error(onco02_demo):
-    """Test 2: `trialkit demo --study solid_tumour` exits 0 and has no error-level finding."""
+    """Test 2: `trialkit demo --study solid_tumour` exits 0 and has no error or warning (an unresolved
+    adverse event without an end date was a TK-SDTM-0101 warning, Pinnacle 21's SD0021: it is now
+    ongoing at the data cut-off, AEENRTPT / AEENTPT)."""
     out, code = onco02_demo
     assert code == 0
     _conforms(out, FIXED + FIXED_ONCO02)
