@@ -29,7 +29,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 from _common import machine_info, print_table  # noqa: E402
-from core_pilot import CORE_VALIDATE, RESULTS, cache_provenance, measured, write_digest  # noqa: E402
+from core_pilot import CORE_VALIDATE, RESULTS, cache_provenance, measured, parity_summary, write_digest  # noqa: E402
 
 STUDIES = {"ballr01": "ball_relapse", "onco02": "solid_tumour"}
 
@@ -103,11 +103,7 @@ def study_parity(name: str, sdtm: Path, as_core_reads: bool = False) -> dict:
     from trialkit.validators.core.parity import Reference, compare
 
     results, dropped = trialkit_results(sdtm, as_core_reads)
-    firing = [r for r in compare(results, Reference.read(*digest_paths(name))) if r.fires]
-    shipped = [r for r in firing if r.trialkit_status != "not shipped"]
-    return {"rules_firing_in_either": len(firing), "agreeing": sum(r.agrees for r in firing),
-            "shipped_firing_in_either": len(shipped), "shipped_agreeing": sum(r.agrees for r in shipped),
-            "records_core_cannot_read": dropped, "rules": [r.__dict__ | {"agrees": r.agrees} for r in firing]}
+    return parity_summary(compare(results, Reference.read(*digest_paths(name)))) | {"records_core_cannot_read": dropped}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -165,14 +165,18 @@ def parity() -> dict:
     frames, _ = read_folder(PILOT, "cp1252", files)
     study = study_from_frames(frames, files, "sdtmig", "3.4")
     results = run_rules(load_rules(rules_folder())[0], study, load_library("sdtmig", "3.4"))
-    out = {}
-    for name, digest in (("full", (FULL_ISSUES, FULL_RULES)), ("stub", (DIGEST_ISSUES, DIGEST_RULES))):
-        firing = [r for r in compare(results, Reference.read(*digest)) if r.fires]
-        shipped = [r for r in firing if r.trialkit_status != "not shipped"]
-        out[name] = {"rules_firing_in_either": len(firing), "agreeing": sum(r.agrees for r in firing),
-                     "shipped_firing_in_either": len(shipped), "shipped_agreeing": sum(r.agrees for r in shipped),
-                     "rules": [r.__dict__ | {"agrees": r.agrees} for r in firing]}
-    return out
+    return {name: parity_summary(compare(results, Reference.read(*digest)))
+            for name, digest in (("full", (FULL_ISSUES, FULL_RULES)), ("stub", (DIGEST_ISSUES, DIGEST_RULES)))}
+
+
+def parity_summary(comparisons: list) -> dict:
+    """validators.core.parity's rule comparisons as the benchmarks record them: the rules firing in
+    either engine, how many agree, the same for the rules trialkit ships, and each firing rule."""
+    firing = [r for r in comparisons if r.fires]
+    shipped = [r for r in firing if r.trialkit_status != "not shipped"]
+    return {"rules_firing_in_either": len(firing), "agreeing": sum(r.agrees for r in firing),
+            "shipped_firing_in_either": len(shipped), "shipped_agreeing": sum(r.agrees for r in shipped),
+            "rules": [r.__dict__ | {"agrees": r.agrees} for r in firing]}
 
 
 def main(argv: list[str] | None = None) -> int:
