@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -256,3 +257,28 @@ def test_14_junit_lists_core_rules_in_a_suite_of_their_own_with_skip_reasons(tmp
     skipped = [c for c in cases.values() if c.find("skipped") is not None]
     assert skipped and all(c.find("skipped").get("message").split(":")[0] in ("not applicable", "not executed")
                            for c in skipped)
+
+
+def test_15_processes_sharing_the_domain_queue_give_one_processs_results():
+    """Test 15: with two processes taking domains from one queue while this one first does other
+    work (``alongside``, here slower than several domains), every rule has the same status, the same
+    findings in the same order and the same reason as in one process; the other work ran."""
+    from reference_data import PILOT_SLICE
+
+    from trialkit.validators.core_findings import run_core
+    from trialkit.validators.inputs import read_folder
+
+    files: dict = {}
+    frames, _ = read_folder(PILOT_SLICE / "sdtm", "cp1252", files)
+    ran = []
+
+    def alongside():
+        time.sleep(0.5)
+        ran.append(True)
+
+    one = run_core(frames, files, shipped=("core",), workers=1)
+    two = run_core(frames, files, shipped=("core",), workers=2, alongside=alongside)
+    assert ran == [True]
+    assert two[0] == one[0] and len(one[0]) > 0
+    strip = lambda runs: [(r.id, r.status, r.findings, r.reason) for r in runs]
+    assert strip(two[1]) == strip(one[1])

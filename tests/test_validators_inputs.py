@@ -69,3 +69,24 @@ def test_inputs_03_categories_are_fresh_strings_not_the_cells():
     assert list(frame["VISIT"].cat.categories) == ["VISIT 0", "VISIT 1", "VISIT 2"]
     assert not {id(v) for v in frame["VISIT"].cat.categories} & originals
     assert frame["VISIT"].tolist() == cells.tolist()
+
+
+def test_inputs_04_forked_reading_gives_what_one_process_reads(tmp_path):
+    """Test 4: read_folder with two forked readers returns the same frames (dtypes, labels), the same
+    file metadata and the same finding for a file that cannot be read as one process does."""
+    from reference_data import PILOT_SLICE
+
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    for path in sorted((PILOT_SLICE / "sdtm").glob("*.xpt"))[:6]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "xx.xpt").write_bytes(b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!0000")   # cut short
+    one_meta, two_meta = {}, {}
+    one, one_findings = read_folder(folder, "cp1252", one_meta)
+    two, two_findings = read_folder(folder, "cp1252", two_meta, workers=2)
+    assert list(two) == list(one) and len(one) == 6
+    for name in one:
+        pd.testing.assert_frame_equal(two[name], one[name])
+        assert two[name].attrs["labels"] == one[name].attrs["labels"]
+    assert two_meta == one_meta
+    assert [f.dataset for f in one_findings] == ["XX"] and two_findings == one_findings

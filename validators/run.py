@@ -66,15 +66,19 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
     files: dict = {}
-    sdtm, findings = read_folder(sdtm_dir, encoding, files)
+    sdtm, findings = read_folder(sdtm_dir, encoding, files, workers=jobs)
     checked, runs = sorted(sdtm), []
     adam: dict[str, pd.DataFrame] = {}
-    if adam_dir is not None:
-        adam, more = read_folder(adam_dir, encoding)
-        findings += more
-        checked += sorted(adam)
+
+    def read_adam() -> None:
+        if adam_dir is not None:
+            more_frames, more = read_folder(adam_dir, encoding)
+            adam.update(more_frames)
+            findings.extend(more)
+            checked.extend(sorted(adam))
 
     def trialkit_rules() -> None:
+        read_adam()     # only trialkit's rules read ADaM: read while the CORE rules' worker runs
         findings.extend(_family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites)))
         findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
         if adam_dir is not None:
@@ -85,6 +89,8 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
             sdtm, {n: sas_date_variables(f) for n, f in adam.items()})))
 
     own = trialkit_rules if "trialkit" in rules else None
+    if own is None:
+        read_adam()
     if "core" in rules and study is not None and (study_dir(study) / "rules").is_dir():
         rules_dirs = (*rules_dirs, study_dir(study) / "rules")
     from trialkit.validators.core_findings import run_core

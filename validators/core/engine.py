@@ -101,7 +101,7 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
             runnable.append(rule)
     groups = _domain_groups(study)
     if workers > 1 and len(groups) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        _run_forked(runnable, results, _shares(groups, workers), study, library, alongside)
+        _run_forked(runnable, results, groups, min(workers, len(groups)), study, library, alongside)
     else:
         if alongside is not None:
             alongside()
@@ -113,35 +113,28 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
     return [results[r.core_id] for r in rules]
 
 
-def _shares(groups: list[list[Dataset]], workers: int) -> list[list[list[Dataset]]]:
-    """The domains dealt out to ``workers`` processes, costliest first to the least loaded, the
-    lightest share first (this process's: it may have other work, see ``alongside``). A domain's
-    cost is measured as its records plus a fixed part, the rules' own overhead on any domain (on the
-    CDISC pilot a domain costs about 0.15 s plus 0.02 s per thousand records)."""
-    shares: list[list[list[Dataset]]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    cost = lambda g: DOMAIN_COST + sum(len(d.frame) for d in g)
-    for group in sorted(groups, key=cost, reverse=True):
-        i = loads.index(min(loads))
-        shares[i].append(group)
-        loads[i] += cost(group)
-    return [share for _, share in sorted(zip(loads, shares), key=lambda pair: pair[0]) if share]
-
-
 _FORKED: tuple = ()     # what a forked worker runs on (set just before forking; never pickled)
-DOMAIN_COST = 7500      # a domain's fixed cost in records' worth (see _shares)
+DOMAIN_COST = 7500      # a domain's fixed cost in records' worth: on the CDISC pilot a domain costs about
+                        # 0.15 s plus 0.02 s per thousand records
 
 
-def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], shares: list, study: Study,
-                library: Library, alongside: Callable[[], None] | None) -> None:
+def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], groups: list[list[Dataset]], workers: int,
+                study: Study, library: Library, alongside: Callable[[], None] | None) -> None:
+    """The domains as one queue, costliest first, that this process and ``workers`` - 1 forked ones
+    take from, each the next domain as soon as it is free: this process joins once its other work
+    (``alongside``: trialkit's own rules) is done, so however long that takes, the processes finish
+    close together (a fixed share per process left this one a whole domain list behind)."""
     global _FORKED
-    _FORKED = (runnable, shares, study, library)
+    context = multiprocessing.get_context("fork")
+    queue = sorted(groups, key=lambda g: DOMAIN_COST + sum(len(d.frame) for d in g), reverse=True)
+    _FORKED = (runnable, queue, context.Value("i", 0), study, library)
     try:
-        with ProcessPoolExecutor(len(shares) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            pending = [pool.submit(_run_share, i) for i in range(1, len(shares))]
+        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+            pending = [pool.submit(_run_queue) for _ in range(workers - 1)]
             if alongside is not None:
                 alongside()
-            _run_groups(runnable, results, shares[0], study, library)
+            for rule_id, part in _run_queue().items():
+                _combine(results[rule_id], part)
             for future in pending:
                 for rule_id, part in future.result().items():
                     _combine(results[rule_id], part)
@@ -149,11 +142,17 @@ def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], shares
         _FORKED = ()
 
 
-def _run_share(index: int) -> dict[str, RuleResult]:
-    runnable, shares, study, library = _FORKED
+def _run_queue() -> dict[str, RuleResult]:
+    """Every rule on each domain taken from the shared queue (see _run_forked) until none is left."""
+    runnable, queue, taken, study, library = _FORKED
     results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in runnable}
-    _run_groups(runnable, results, shares[index], study, library)
-    return results
+    while True:
+        with taken.get_lock():
+            index = taken.value
+            taken.value += 1
+        if index >= len(queue):
+            return results
+        _run_groups(runnable, results, [queue[index]], study, library)
 
 
 def _combine(result: RuleResult, part: RuleResult) -> None:
