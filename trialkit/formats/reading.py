@@ -48,9 +48,7 @@ def _entries(folder: Path) -> tuple[dict[Path, str], list[Finding]]:
             continue
         fmt = detect_format(entry)
         if fmt == "csv" and entry.suffix.lower() != ".csv":
-            findings.append(Finding("notice", entry.name, None, None, "", "not an export file (not CSV by name, nor SAS, XPT, "
-                                    "XLSX or ODM by content): not read"))
-            continue
+            continue      # not an export file (a manifest, a README): neither CSV by name nor another format by content
         files[entry] = fmt
     return files, findings
 

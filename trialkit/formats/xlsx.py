@@ -1,6 +1,6 @@
 """Raw forms from an Excel workbook (XLSX): one sheet per form, named by the sheet; its first row
 is the header, every later non-empty row one record (the row in findings is the record's 1-based
-position, blank rows skipped; a finding about one cell names the cell).
+position, blank rows skipped, and its locator names the sheet and row: "sheet ae row 12").
 
 Read with openpyxl in read-only mode (rows streamed, the workbook never whole in memory). What a
 spreadsheet can hold that an export should not is refused at its cell: an empty header cell (merged
@@ -33,7 +33,7 @@ def _sheet_form(sheet, path: Path) -> tuple[ExportForm, list[Finding]]:
         if name == "":
             raise InputError(f"header cell {get_column_letter(k + 1)}1 is empty: merged header cells or several header rows? "
                              "The first row must name every column, one cell each", file=where, column=get_column_letter(k + 1))
-    records = []
+    records, lines = [], []
     findings: list[Finding] = []
     for line, cells in enumerate(rows, start=2):
         values = [value_text(c.value) for c in cells]
@@ -50,11 +50,12 @@ def _sheet_form(sheet, path: Path) -> tuple[ExportForm, list[Finding]]:
                                         "export values, not formulas"))
                 values[k] = ""
         records.append((values + [""] * len(header))[:len(header)])
+        lines.append(f"sheet {sheet.title} row {line}")
     if len(set(header)) < len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
         raise InputError(f"column(s) {', '.join(dup)} appear more than once in the header", file=where)
     frame = pd.DataFrame(records, columns=header, dtype=str)
-    return ExportForm(sheet.title, frame, path.name), findings
+    return ExportForm(sheet.title, frame, path.name, pd.Series(lines, dtype=str)), findings
 
 
 def read_xlsx(path: Path) -> tuple[dict[str, ExportForm], list[Finding]]:
