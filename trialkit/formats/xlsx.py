@@ -41,8 +41,9 @@ def _sheet_form(sheet, path: Path) -> tuple[ExportForm, list[Finding]]:
             continue
         extra = [v for v in values[len(header):] if v.strip()]
         if extra:
-            raise InputError(f"row {line} has a value in column {get_column_letter(len(header) + 1)} or further, "
-                             "outside the header", file=where, row=line)
+            raise InputError(f"row {line} has a value in column {get_column_letter(len(header) + 1)} or further, which the "
+                             "header does not name: merged header cells or several header rows? The first row must name "
+                             "every column, one cell each", file=where, row=line)
         for k, c in enumerate(cells[:len(header)]):
             if c.data_type == "f":
                 findings.append(Finding("error", path.name, len(records) + 1, header[k], values[k],
