@@ -125,3 +125,19 @@ def test_encoding_error_through_the_stage(exports, tmp_path):
     with pytest.raises(InputError, match=r"cm.csv: line 3, byte offset \d+"):
         run_sdtm(STUDY, folder)
     assert run_sdtm(STUDY, folder, "latin-1").datasets
+
+
+def test_sas_dates_the_dictionary_does_not_expect(exports, tmp_path):
+    """A SAS date reads as YYYY-MM-DD; where the raw dictionary says DD-MON-YYYY (format: edc), each
+    record is reported at the SAS file, row and column, not mapped on a guess."""
+    folder = tmp_path / "xpt"
+    folder.mkdir()
+    for p in (exports / "xpt").glob("*.xpt"):
+        (folder / p.name).write_bytes(p.read_bytes())
+    dm = read_export(exports / "xpt").forms["dm"].frame
+    dates = pd.to_datetime(dm["BRTHDAT"], format="%d-%b-%Y", errors="coerce")   # partial dates (UN-OCT-2009) left empty
+    pyreadstat.write_xport(dm.assign(BRTHDAT=dates.dt.date), str(folder / "dm.xpt"), table_name="dm")
+    found = {f.row: f for f in run_sdtm(STUDY, folder).findings if f.column == "BRTHDAT" and f.value}
+    assert sorted(found) == [k + 1 for k in range(len(dm)) if pd.notna(dates.iloc[k])] and found
+    assert all(f.source == "dm.xpt" and f.severity == "error" and f.value == dates.iloc[f.row - 1].strftime("%Y-%m-%d")
+               for f in found.values())
