@@ -141,3 +141,16 @@ def test_sas_dates_the_dictionary_does_not_expect(exports, tmp_path):
     assert sorted(found) == [k + 1 for k in range(len(dm)) if pd.notna(dates.iloc[k])] and found
     assert all(f.source == "dm.xpt" and f.severity == "error" and f.value == dates.iloc[f.row - 1].strftime("%Y-%m-%d")
                for f in found.values())
+
+
+def test_encoding_option_on_the_cli(exports, tmp_path, runner):
+    from trialkit.cli import main
+
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for p in (exports / "csv").glob("*.csv"):
+        (folder / p.name).write_bytes(p.read_text(encoding="utf-8").encode("utf-16"))
+    args = ["sdtm", "--study", STUDY, str(folder), "--out", str(tmp_path / "sdtm")]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2 and "--encoding" in refused.output + (refused.stderr or "")
+    assert runner.invoke(main, [*args, "--encoding", "utf-16"]).exit_code == 1    # the dirty export's errors, read
