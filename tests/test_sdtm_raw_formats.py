@@ -105,11 +105,15 @@ def test_stray_entries_are_reported_not_read(exports, tmp_path):
     os.mkfifo(folder / "mh.csv")
     (folder / "dev.csv").symlink_to("/dev/zero")
     result = run_sdtm(STUDY, folder)
-    said = {f.source: f for f in result.findings if f.row is None}
-    assert "named in another case" in said["AE.CSV"].message and said["AE.CSV"].severity == "error"
-    assert "not a form of the raw dictionary" in said["notes.csv"].message
-    assert "a folder" in said["cm.csv"].message or "form not in the export" in said["cm.csv"].message
-    assert "FIFO" in said["mh.csv"].message and "device" in said["dev.csv"].message
+    said = {}
+    for f in result.findings:
+        said.setdefault(f.source, []).append(f"{f.severity}: {f.message}")
+    assert said["AE.CSV"] == ["error: form AE is named in another case than the raw dictionary's form ae: rename it; "
+                              f"its {len(read_export(exports / 'csv').forms['ae'].frame)} record(s) are not read"]
+    assert said["notes.csv"] == ["warning: not a form of the raw dictionary; its 1 record(s) are not read"]
+    assert said["cm.csv"][0] == "warning: a folder, not a regular file: not read"
+    assert said["mh.csv"] == ["warning: a FIFO, not a regular file: not read"]
+    assert said["dev.csv"] == ["warning: a device (a symlink), not a regular file: not read"]
     (renamed,) = [r for r in result.ledger.reconciliation() if r["form"] == "AE"]
     assert renamed["rows_in"] == renamed["rejected"] > 0 and renamed["unaccounted"] == 0
 
