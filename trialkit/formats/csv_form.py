@@ -64,7 +64,7 @@ def _first_records(text: str, delimiter: str, count: int) -> list[list[str]]:
     return out
 
 
-def _truncated(text: str, delimiter: str, width: int) -> tuple[int, str, int] | None:
+def truncated_record(text: str, delimiter: str, width: int) -> tuple[int, str, int] | None:
     """(record number, last record's text, fields in it) when the file does not end in a newline and
     its last record has fewer fields than the header: the transfer was cut. Records are counted as
     the CSV parser counts them (a quoted newline or U+2028 inside a value is not a new record;
@@ -112,5 +112,5 @@ def read_csv_form(path: Path, encoding: str | None = None) -> tuple[ExportForm, 
             keep.append(k)
         seen.add(name)
     frame = frame.iloc[:, keep]
-    cut = _truncated(text, delimiter, len(header))
+    cut = truncated_record(text, delimiter, len(header))
     return ExportForm(path.stem, frame, path.name, truncated=cut[0] if cut else None), findings
