@@ -305,6 +305,34 @@ def spec_check(study):
         click.echo(f"warning: {line}", err=True)
 
 
+def _read_csv_folder(path: Path):
+    """A folder of <form>.csv files as a RawExport (until trialkit.formats.read_export lands)."""
+    from trialkit.errors import InputError
+    from trialkit.formats.export import ExportForm, RawExport
+    from trialkit.raw_dictionary import read_form
+
+    if not path.is_dir():
+        raise InputError("export not found (a folder of <form>.csv files)", file=str(path))
+    forms = {p.stem: ExportForm(p.stem, read_form(p), p.name) for p in sorted(path.glob("*.csv"))}
+    return RawExport(path, "csv", forms)
+
+
+@main.command()
+@click.argument("export", type=click.Path(path_type=Path))
+@click.option("--study", "name", required=True, help="Name of the new study (its folder's name unless --out).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Study folder to write [./NAME].")
+@click.option("--force", is_flag=True, help="Replace raw_dictionary.yaml, sdtm/ and adam/ of an existing folder.")
+@reports_errors
+def scaffold(export, name, out, force):
+    """Start a study folder from a raw export: raw dictionary, study.yaml and SDTM skeletons to edit."""
+    from trialkit.scaffold import scaffold_study
+
+    result, folder = scaffold_study(_read_csv_folder(export), name, out, force=force)
+    for line in result.summary():
+        click.echo(line)
+    click.echo(f"study folder: {folder} (next: trialkit spec check {folder}; trialkit sdtm --study {folder} {export} --out ...)")
+
+
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
             force: bool = False) -> dict:
     """run_pipeline under one progress display, then the run's summary on stdout and, when the data
