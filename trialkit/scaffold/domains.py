@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from trialkit.scaffold.infer import FieldGuess, FormGuess, natural_order
+from trialkit.scaffold.infer import DISTINCT_KEPT, FieldGuess, FormGuess, natural_order
 
 DATE_TYPES = {"date"}
 NUMBER_TYPES = {"integer", "decimal"}
@@ -135,9 +135,13 @@ def visit_map(forms: list[FormGuess]) -> tuple[list[dict], dict[str, str]]:
     decode that says unscheduled gets no VISITNUM (the SDTM stage numbers it by date). Also returns
     form -> the visit field it has."""
     fields = {form.name: f for form in forms if (f := visit_field(form)) is not None}
+    # a visit field typed text (too few records to call it coded) still names visits, unless it
+    # holds more distinct values than a schedule has (free text)
+    observed = {name: f.codes or ({v: v for v in f.distinct} if len(f.distinct) < DISTINCT_KEPT else {})
+                for name, f in fields.items()}
     codes: dict[str, str] = {}
-    for f in fields.values():
-        for code, decode in (f.codes or {}).items():
+    for values in observed.values():
+        for code, decode in values.items():
             codes.setdefault(code.upper(), decode)
     visits, number = [], 0
     # screening and baseline first, then in natural order (WK6 before WK12), as a schedule reads
@@ -150,8 +154,7 @@ def visit_map(forms: list[FormGuess]) -> tuple[list[dict], dict[str, str]]:
         else:
             number += 1
             visits.append({"raw": code, "visitnum": number, "visit": label})
-    # a visit field without codes (free text) cannot give a map: it is left to the data manager
-    return visits, {name: f.name for name, f in fields.items() if f.codes}
+    return visits, {name: f.name for name, f in fields.items() if observed[name]}
 
 
 def recognize_dm(subject_form: FormGuess, forms: list[FormGuess]) -> DomainDraft:

@@ -25,6 +25,7 @@ FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 # this often, are codes: a verbatim term or a comment repeats far less
 CODE_MAX_DISTINCT = 12
 CODE_MIN_REPEAT = 4
+YES_NO = {"Y", "N", "YES", "NO", "U", "UNK", "NA"}    # a yes/no box is coded however few records show it
 # integers are codes only when they are few small numbers (1/2 for sex, 0-5 for a grade)
 INTEGER_CODE_MAX = 6
 # names of free-text fields (terms, names, comments): text however few values an export shows
@@ -172,8 +173,8 @@ def infer_field(name: str, values: pd.Series, *, label: str = "", mandatory: boo
     elif (present.str.match(DECIMAL_COMMA) | present.str.match(DECIMAL)).all():
         guess.notes.append("decimals written with a comma in some rows: decimal: site_local needs a sites: table; kept as text")
     elif not FREE_TEXT.search(re.sub(r"[^A-Z0-9]", "", name.rsplit(".", 1)[-1].upper())):
-        distinct = present.str.upper().nunique()
-        if distinct <= CODE_MAX_DISTINCT and len(present) >= CODE_MIN_REPEAT * distinct:
+        upper = set(present.str.upper())
+        if upper <= YES_NO or (len(upper) <= CODE_MAX_DISTINCT and len(present) >= CODE_MIN_REPEAT * len(upper)):
             guess.type, guess.codes = "code", _codes(present)
     return guess
 
