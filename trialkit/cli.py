@@ -309,29 +309,23 @@ def spec_check(study):
         click.echo(f"warning: {line}", err=True)
 
 
-def _read_csv_folder(path: Path):
-    """A folder of <form>.csv files as a RawExport (until trialkit.formats.read_export lands)."""
-    from trialkit.errors import InputError
-    from trialkit.formats.export import ExportForm, RawExport
-    from trialkit.raw_dictionary import read_form
-
-    if not path.is_dir():
-        raise InputError("export not found (a folder of <form>.csv files)", file=str(path))
-    forms = {p.stem: ExportForm(p.stem, read_form(p), p.name) for p in sorted(path.glob("*.csv"))}
-    return RawExport(path, "csv", forms)
-
-
 @main.command()
 @click.argument("export", type=click.Path(path_type=Path))
 @click.option("--study", "name", required=True, help="Name of the new study (its folder's name unless --out).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Study folder to write [./NAME].")
 @click.option("--force", is_flag=True, help="Replace raw_dictionary.yaml, sdtm/ and adam/ of an existing folder.")
+@ENCODING_OPTION
 @reports_errors
-def scaffold(export, name, out, force):
-    """Start a study folder from a raw export: raw dictionary, study.yaml and SDTM skeletons to edit."""
+def scaffold(export, name, out, force, encoding):
+    """Start a study folder from a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or
+    ODM-XML file): raw dictionary, study.yaml and SDTM skeletons to edit."""
+    from trialkit.formats import read_export
     from trialkit.scaffold import scaffold_study
 
-    result, folder = scaffold_study(_read_csv_folder(export), name, out, force=force)
+    raw = read_export(export, encoding)
+    for finding in raw.findings:
+        click.echo(str(finding), err=True)
+    result, folder = scaffold_study(raw, name, out, force=force)
     for line in result.summary():
         click.echo(line)
     click.echo(f"study folder: {folder} (next: trialkit spec check {folder}; trialkit sdtm --study {folder} {export} --out ...)")

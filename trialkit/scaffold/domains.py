@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from trialkit.scaffold.infer import DISTINCT_KEPT, FieldGuess, FormGuess, natural_order
+from trialkit.scaffold.infer import CODE_MAX_DISTINCT, DISTINCT_KEPT, FieldGuess, FormGuess, natural_order
 
 DATE_TYPES = {"date"}
 NUMBER_TYPES = {"integer", "decimal"}
@@ -113,12 +113,14 @@ def find(form: FormGuess, names: set[str], types: set[str] | None = None) -> Fie
 
 
 def recode(f: FieldGuess, terms: dict[str, str]) -> dict[str, str] | None:
-    """{code: submission value} when every code of a coded field (by its decode, or itself) is a
+    """{code: submission value} when every code of a field (by its decode, or itself) is a
     term or a synonym of one; None when any is not (the mapping is then the data manager's)."""
-    if f.type != "code":
+    # a field typed text because the export shows it too rarely to call it coded is read by its values
+    codes = f.codes if f.type == "code" else {v: v for v in f.distinct} if f.type == "text" and f.distinct else {}
+    if not codes or len(codes) > CODE_MAX_DISTINCT:
         return None
     out = {}
-    for code, decode in f.codes.items():
+    for code, decode in codes.items():
         term = terms.get(decode.strip().upper()) or terms.get(code.strip().upper())
         if term is None:
             return None
