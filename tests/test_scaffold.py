@@ -252,3 +252,35 @@ def test_20_scaffold_then_spec_check_and_sdtm_on_a_shipped_studys_export(study, 
     assert ran.exit_code == 0, ran.output
     again = runner.invoke(main, ["scaffold", str(raw), "--study", "new", "--out", str(folder)])
     assert again.exit_code == 2 and "--force" in again.output
+
+
+# -- 5. a real ODM file written by an EDC (REDCap; tests/data/odm/SOURCE.md) -------------------------
+
+REDCAP = Path(__file__).parent / "data" / "odm" / "redcap_longitudinal.xml"
+
+
+def _items(path: Path, oid: str) -> list[str]:
+    """The values of one item in the file, read on their own (lxml), in document order."""
+    from lxml import etree
+
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    return [e.get("Value") for e in etree.parse(str(path)).iterfind(f".//odm:ItemData[@ItemOID='{oid}']", ns)]
+
+
+def test_21_a_redcap_odm_export_is_scaffolded_and_mapped_to_dm_and_vs(runner, tmp_path):
+    folder = tmp_path / "redcap"
+    done = runner.invoke(main, ["scaffold", str(REDCAP), "--study", "redcap", "--out", str(folder)])
+    assert done.exit_code == 0, done.output
+    assert runner.invoke(main, ["spec", "check", str(folder)]).exit_code == 0
+    ran = runner.invoke(main, ["sdtm", "--study", str(folder), str(REDCAP), "--out", str(tmp_path / "sdtm")])
+    assert ran.exit_code == 0, ran.output
+    result = run_sdtm(folder, REDCAP)
+    dm, vs = result.datasets["DM"], result.datasets["VS"]
+    studyid = "Project.REDCapRLongitudinal"
+    assert sorted(dm["USUBJID"]) == sorted(f"{studyid}-{k}" for k in _items(REDCAP, "study_id"))
+    assert sorted(dm["SEX"]) == sorted({"0": "F", "1": "M"}[v] for v in _items(REDCAP, "sex"))
+    assert set(dm["RACE"]) <= {"AMERICAN INDIAN OR ALASKA NATIVE", "ASIAN", "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER",
+                               "BLACK OR AFRICAN AMERICAN", "WHITE", "MULTIPLE", "UNKNOWN"} and all(dm["RACE"] != "")
+    height = vs[vs["VSTESTCD"] == "HEIGHT"]
+    assert sorted(height["VSORRES"]) == sorted(_items(REDCAP, "height")) and set(height["VSORRESU"]) == {"cm"}
+    assert set(vs["VSTESTCD"]) == {"HEIGHT", "WEIGHT", "BMI"} and len(vs) == 3 * len(dm)

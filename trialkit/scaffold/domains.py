@@ -56,10 +56,11 @@ DM_FIELDS = {
 SEX_TERMS = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "U": "U", "UNKNOWN": "U", "UNDIFFERENTIATED": "UNDIFFERENTIATED"}
 RACE_TERMS = {t: t for t in ("AMERICAN INDIAN OR ALASKA NATIVE", "ASIAN", "BLACK OR AFRICAN AMERICAN",
                              "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER", "WHITE", "NOT REPORTED", "UNKNOWN", "OTHER", "MULTIPLE")}
-RACE_TERMS |= {"BLACK": "BLACK OR AFRICAN AMERICAN", "CAUCASIAN": "WHITE"}
+RACE_TERMS |= {"BLACK": "BLACK OR AFRICAN AMERICAN", "CAUCASIAN": "WHITE", "AMERICAN INDIAN/ALASKA NATIVE": "AMERICAN INDIAN OR ALASKA NATIVE",
+               "MORE THAN ONE RACE": "MULTIPLE", "UNKNOWN / NOT REPORTED": "UNKNOWN", "NOT REPORTED": "NOT REPORTED"}
 ETHNIC_TERMS = {t: t for t in ("HISPANIC OR LATINO", "NOT HISPANIC OR LATINO", "NOT REPORTED", "UNKNOWN")}
 ETHNIC_TERMS |= {"LATINO": "HISPANIC OR LATINO", "HISPANIC": "HISPANIC OR LATINO", "NON-LATINO": "NOT HISPANIC OR LATINO",
-                 "NOT HISPANIC": "NOT HISPANIC OR LATINO"}
+                 "NOT HISPANIC": "NOT HISPANIC OR LATINO", "UNKNOWN / NOT REPORTED": "UNKNOWN"}
 YES_NO = {"Y": "Y", "YES": "Y", "N": "N", "NO": "N"}
 
 # events and interventions: the topic field that makes the form the domain's, then the others
@@ -93,8 +94,8 @@ EVENTS = {
 FALLBACK = {"AEDECOD": "AETERM", "DSDECOD": "DSTERM"}
 
 VITAL_SIGNS = {
-    "SYSBP": ("Systolic Blood Pressure", {"SYSBP", "VSSYSBP", "SBP", "SYSTOLIC", "SYSTOLICBP"}),
-    "DIABP": ("Diastolic Blood Pressure", {"DIABP", "VSDIABP", "DBP", "DIASTOLIC", "DIASTOLICBP"}),
+    "SYSBP": ("Systolic Blood Pressure", {"SYSBP", "VSSYSBP", "SBP", "SYSTOLIC", "SYSTOLICBP", "BPSYSTOLIC", "BPSYS"}),
+    "DIABP": ("Diastolic Blood Pressure", {"DIABP", "VSDIABP", "DBP", "DIASTOLIC", "DIASTOLICBP", "BPDIASTOLIC", "BPDIA"}),
     "PULSE": ("Pulse Rate", {"PULSE", "VSPULSE", "HR", "HEARTRATE", "PULSERATE"}),
     "RESP": ("Respiratory Rate", {"RESP", "VSRESP", "RESPRATE", "RR"}),
     "TEMP": ("Temperature", {"TEMP", "VSTEMP", "TEMPERATURE", "BODYTEMP"}),
@@ -102,14 +103,19 @@ VITAL_SIGNS = {
     "HEIGHT": ("Height", {"HEIGHT", "VSHEIGHT", "HT", "HEIGHTCM"}),
     "BMI": ("Body Mass Index", {"BMI", "VSBMI"}),
 }
-VS_DATES = {"VSDAT", "VSDT", "VSDTC", "VSDATE", "VISDAT", "VISITDT", "VISDT", "ASSDT", "ASMDT"}
+VS_DATES = {"VSDAT", "VSDT", "VSDTC", "VSDATE", "VISDAT", "VISITDT", "VISDT", "ASSDT", "ASMDT", "DATEBP", "BPDATE", "BPDAT"}
 UNITS = {"cm", "kg", "mmHg", "beats/min", "bpm", "breaths/min", "C", "F", "kg/m2", "in", "lb", "m"}
+UNIT_WORDS = {"kilograms": "kg", "kilogram": "kg", "centimeters": "cm", "centimetres": "cm", "pounds": "lb", "inches": "in",
+              "beats per minute": "beats/min", "breaths per minute": "breaths/min", "celsius": "C"}
 VISIT_FIELDS = {"VISIT", "VISITCD", "VISCD", "VISNAM", "VISITNAME", "VISITID", "VISID", "FOLDER", "EVENT", "VISITNUM"}
 
 
-def find(form: FormGuess, names: set[str], types: set[str] | None = None) -> FieldGuess | None:
-    """The first field of the form whose name is one of ``names`` (and whose type is one of ``types``)."""
-    return next((f for f in form.fields if key(f.name) in names and (types is None or f.type in types)), None)
+def find(form: FormGuess, names: set[str], types: set[str] | None = None, *, by_label: bool = False) -> FieldGuess | None:
+    """The first field of the form whose name (or, ``by_label``, whose label without a trailing
+    parenthesis: 'Height (cm)') is one of ``names``, and whose type is one of ``types``."""
+    def named(f: FieldGuess) -> bool:
+        return key(f.name) in names or (by_label and key(re.sub(r"\(.*\)\s*$", "", f.label)) in names)
+    return next((f for f in form.fields if named(f) and (types is None or f.type in types)), None)
 
 
 def recode(f: FieldGuess, terms: dict[str, str]) -> dict[str, str] | None:
@@ -251,20 +257,24 @@ def recognize_events(forms: list[FormGuess]) -> list[DomainDraft]:
 def _unit(f: FieldGuess) -> str | None:
     """The unit a label gives in parentheses at its end: 'height (cm)' -> 'cm'."""
     found = re.search(r"\(([^()]+)\)\s*$", f.label or "")
-    return found.group(1).strip() if found and found.group(1).strip() in UNITS else None
+    unit = found.group(1).strip() if found else ""
+    return unit if unit in UNITS else UNIT_WORDS.get(unit.lower())
 
 
 def recognize_vital_signs(forms: list[FormGuess], visit_fields: dict[str, str]) -> DomainDraft | None:
-    """VS from forms that collect vital signs one field per test (SYSBP, DIABP, PULSE...): one
-    source per test, its VSTESTCD and VSTEST written in, the field as VSORRES; the date and visit
-    when the form has a field for them."""
-    sources = []
+    """VS from forms that collect vital signs one field per test (SYSBP, DIABP, PULSE..., by name or
+    label): one source per test, its VSTESTCD and VSTEST written in, the field as VSORRES, the unit
+    when the label gives it; the date and visit when the form has a field for them."""
+    sources, taken = [], set()
     for form in forms:
         date = find(form, VS_DATES, DATE_TYPES)
         for testcd, (test, names) in VITAL_SIGNS.items():
-            f = find(form, names, NUMBER_TYPES)
-            if f is None:
+            f = find(form, names | {key(test)}, NUMBER_TYPES, by_label=True)
+            # a test collected on a second form (height at screening and at baseline) is the data
+            # manager's to map: define.xml describes each test once, and the two may differ in meaning
+            if f is None or testcd in taken:
                 continue
+            taken.add(testcd)
             src = SourceDraft(form.name, {"VSTESTCD": {"hardcode": testcd}, "VSTEST": {"hardcode": test},
                                           "VSORRES": {"assign": f.name}, "VSSTRESC": {"assign": f.name},
                                           "VSSTRESN": {"assign": f.name, "number": True}})
