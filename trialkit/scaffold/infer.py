@@ -75,9 +75,6 @@ class FormGuess:
     subjects: int
     records: int
 
-    def field(self, name: str) -> FieldGuess | None:
-        return next((f for f in self.fields if f.name == name), None)
-
 
 def _all(values: pd.Series, pattern: re.Pattern) -> bool:
     return bool(values.str.match(pattern).all())
