@@ -99,7 +99,8 @@ def read_csv_form(path: Path, encoding: str | None = None) -> tuple[ExportForm, 
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.ParserError as exc:
-        raise InputError(f"cannot parse CSV ({exc}); the file may be truncated", file=str(path)) from None
+        why = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+        raise InputError(f"cannot parse CSV ({why}): a value with an unquoted delimiter, or a truncated file", file=str(path)) from None
     frame.columns = header if len(header) == len(frame.columns) else frame.columns
     seen: set[str] = set()
     keep = []
