@@ -309,6 +309,28 @@ def spec_check(study):
         click.echo(f"warning: {line}", err=True)
 
 
+@main.command()
+@click.argument("export", type=click.Path(path_type=Path))
+@click.option("--study", "name", required=True, help="Name of the new study (its folder's name unless --out).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Study folder to write [./NAME].")
+@click.option("--force", is_flag=True, help="Replace raw_dictionary.yaml, sdtm/ and adam/ of an existing folder.")
+@ENCODING_OPTION
+@reports_errors
+def scaffold(export, name, out, force, encoding):
+    """Start a study folder from a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or
+    ODM-XML file): raw dictionary, study.yaml and SDTM skeletons to edit."""
+    from trialkit.formats import read_export
+    from trialkit.scaffold import scaffold_study
+
+    raw = read_export(export, encoding)
+    for finding in raw.findings:
+        click.echo(str(finding), err=True)
+    result, folder = scaffold_study(raw, name, out, force=force)
+    for line in result.summary():
+        click.echo(line)
+    click.echo(f"study folder: {folder} (next: trialkit spec check {folder}; trialkit sdtm --study {folder} {export} --out ...)")
+
+
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
             force: bool = False, encoding: str | None = None) -> dict:
     """run_pipeline under one progress display, then the run's summary on stdout and, when the data
