@@ -23,7 +23,8 @@ from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.dates import study_day
 from trialkit.sdtm.expected import Gap, add_absent, check_reasons, gaps
-from trialkit.sdtm.raw_input import check_export_study, read_raw
+from trialkit.formats.reading import read_export
+from trialkit.sdtm.raw_input import check_export_study, located, read_raw
 from trialkit.sdtm.spec import (
     DomainSpec,
     Source,
@@ -351,16 +352,17 @@ def load_checked_specs(study: str | Path) -> tuple[RawDictionary, StudyConfig, d
     return dictionary, cfg, specs
 
 
-def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
+def run_sdtm(study: str | Path, raw_dir: Path, encoding: str | None = None) -> SdtmResult:
     dictionary, cfg, specs = load_checked_specs(study)
-    check_export_study(raw_dir, study, dictionary, cfg.studyid, cfg.subject_form)
+    export = read_export(raw_dir, encoding)
+    check_export_study(export, study, dictionary, cfg.studyid, cfg.subject_form)
     result = SdtmResult(datasets={}, specs=specs)
     # coded fields whose mapping reports its own unknown values as errors (with the spec key); a field
     # recoded through an extensible codelist keeps an unknown value with only a warning, so a value
     # outside the raw dictionary's codes there (a typo such as "?") is still the dictionary's error
     ct_fields = {(src.form, m.args[m.algorithm]) for spec in specs.values() for src in spec.sources
                  for m in src.mappings if m.algorithm == "visit" or (m.algorithm == "ct" and not m.codelist.extensible)}
-    forms = read_raw(raw_dir, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
+    forms = read_raw(export, dictionary, cfg.subject_form, result.ledger, result.findings, ct_fields)
     for name, frame in forms.items():
         wrong = frame["STUDYID"].str.strip() != cfg.studyid
         result.findings += [Finding("error", f"{name}.csv", int(r), "STUDYID", v, f"study identifier is not {cfg.studyid}", None, s, "studyid")
@@ -396,6 +398,7 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
                        for domain, frame in built.items()}
     result.findings += [Finding("warning", g.file.name, None, g.variable, "", str(g), f"{g.file.name}:{g.key}")
                         for g in expected_gaps(cfg, specs)]
+    result.findings[:] = located(result.findings, export, dictionary.forms)
     return result
 
 

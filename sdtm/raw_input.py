@@ -1,12 +1,17 @@
-"""Reading a raw export folder for the SDTM stage: every form, with provenance and structural checks.
+"""Reading a raw export for the SDTM stage: every form, with provenance and structural checks.
 
-Rows that cannot become SDTM records go to the ledger's rejected list with a reason and a finding:
-a record cut off by a truncated file, a record without a subject, a subject not in the subject list,
-an exact duplicate record, a second record for a subject in a one-row-per-subject form.
+The export is read by ``trialkit.formats.read_export`` (CSV, SAS7BDAT, XPT, XLSX or ODM); every
+finding is first written naming ``<form>.csv`` and its record's position, and ``located`` then names
+the file the user has and, for ODM, the record's locator. Rows that cannot become SDTM records go
+to the ledger's rejected list with a reason and a finding: a record cut off by a truncated file, a
+record without a subject, a subject not in the subject list, an exact duplicate record, a second
+record for a subject in a one-row-per-subject form, every record of a form the raw dictionary does
+not know.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +20,10 @@ import pandas as pd
 from trialkit.display import show_list
 from trialkit.errors import InputError
 from trialkit.findings import Finding
+from trialkit.formats.export import RawExport
+from trialkit.formats.reading import WHOLE_EXPORT
 from trialkit.ledger import Ledger
-from trialkit.raw_dictionary import (
-    Form,
-    RawDictionary,
-    check_form,
-    load_raw_dictionary,
-    read_form,
-    truncation_findings,
-)
+from trialkit.raw_dictionary import Form, RawDictionary, check_form, load_raw_dictionary
 from trialkit.spec import shipped_studies, study_dir
 
 # dictionary problems reported at reading; dates and codes recoded through CT are reported by the
@@ -56,32 +56,30 @@ def dictionary_findings(frame: pd.DataFrame, name: str, dictionary: RawDictionar
     return out
 
 
-def _mismatch(raw_dir: Path, dictionary: RawDictionary, studyid: str, subject_form: str) -> str | None:
-    """Why the export in ``raw_dir`` cannot be of the study, or None when it can be: none of the
-    raw dictionary's forms is there, the subject list (the form every subject is checked against)
-    is not, or it holds no record with the study's STUDYID."""
-    present = {p.stem for p in Path(raw_dir).glob("*.csv")}
-    if not set(dictionary.forms) & present:
-        return f"none of its forms ({show_list((f'{n}.csv' for n in dictionary.forms), 4)}) is in the folder"
-    path = Path(raw_dir) / f"{subject_form}.csv"
-    if not path.is_file():
-        return f"its subject list {subject_form}.csv is not in the folder, so no record could be mapped"
-    try:
-        ids = set(pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["STUDYID"])["STUDYID"].str.strip())
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None       # no STUDYID column or an unreadable file: the form's own checks say so
+def _mismatch(export: RawExport, dictionary: RawDictionary, studyid: str, subject_form: str) -> str | None:
+    """Why ``export`` cannot be of the study, or None when it can be: none of the raw dictionary's
+    forms is there, the subject list (the form every subject is checked against) is not, or it
+    holds no record with the study's STUDYID."""
+    if not set(dictionary.forms) & set(export.forms):
+        return f"none of its forms ({show_list((f'{n}.csv' for n in dictionary.forms), 4)}) is in the export"
+    subjects = export.forms.get(subject_form)
+    if subjects is None:
+        return f"its subject list {subject_form}.csv is not in the export, so no record could be mapped"
+    if "STUDYID" not in subjects.frame:
+        return None       # the form's own checks report the missing column
+    ids = set(subjects.frame["STUDYID"].str.strip())
     if ids and studyid not in ids:
-        return f"its {subject_form}.csv holds STUDYID {show_list(sorted(ids), 3)}, not {studyid}"
+        return f"its {subjects.source} holds STUDYID {show_list(sorted(ids), 3)}, not {studyid}"
     return None
 
 
-def check_export_study(raw_dir: Path, study: str | Path, dictionary: RawDictionary, studyid: str, subject_form: str) -> None:
+def check_export_study(export: RawExport, study: str | Path, dictionary: RawDictionary, studyid: str, subject_form: str) -> None:
     """A usage error (exit 2, before anything is written) when the export is not of the study given
     with --study (or of the default study when --study was left out), naming the shipped study it
     looks like, if one: mapping it anyway would write every dataset empty."""
     from trialkit.sdtm.engine import load_study_config
 
-    why = _mismatch(raw_dir, dictionary, studyid, subject_form)
+    why = _mismatch(export, dictionary, studyid, subject_form)
     if why is None:
         return
     matches = []
@@ -89,12 +87,12 @@ def check_export_study(raw_dir: Path, study: str | Path, dictionary: RawDictiona
         if Path(study_dir(name)) == Path(study_dir(study)):
             continue
         other = load_study_config(name)
-        if _mismatch(raw_dir, load_raw_dictionary(name), other.studyid, other.subject_form) is None:
+        if _mismatch(export, load_raw_dictionary(name), other.studyid, other.subject_form) is None:
             matches.append(name)
     hint = f"it looks like an export of {matches[0]}: give --study {matches[0]}" if matches else \
         "give --study with the study the export belongs to"
     raise InputError(f"not an export of study {Path(str(study)).name} ({studyid}): {why}; {hint} "
-                     f"(shipped studies: {', '.join(shipped_studies())}, or a study folder)", file=str(raw_dir))
+                     f"(shipped studies: {', '.join(shipped_studies())}, or a study folder)", file=str(export.path))
 
 
 def form_presence_findings(name: str, form: Form, frame: pd.DataFrame | None) -> list[Finding]:
@@ -122,25 +120,76 @@ def missing_column_findings(name: str, form: Form, frame: pd.DataFrame) -> list[
                     f"raw_dictionary.yaml:forms.{name}.fields.{c}", kind="columns_missing") for c in missing]
 
 
-def read_raw(raw_dir: Path, dictionary: RawDictionary, subject_form: str, ledger: Ledger,
+def extra_column_findings(name: str, form: Form, frame: pd.DataFrame) -> list[Finding]:
+    """A warning per column the raw dictionary does not list (when none is missing: then the
+    missing column's finding names them): its values are not read."""
+    if any(c not in frame.columns for c in form.columns):
+        return []
+    return [Finding("warning", f"{name}.csv", None, c, "", "column not in the raw dictionary: its values are not read",
+                    f"raw_dictionary.yaml:forms.{name}.fields") for c in frame.columns if c not in form.columns and not c.startswith("_")]
+
+
+def unknown_form_findings(export: RawExport, dictionary: RawDictionary, ledger: Ledger) -> list[Finding]:
+    """Forms of the export the raw dictionary does not list: every record goes to the ledger as
+    rejected, and a finding names the file (and, for a name that differs only in case, the form it
+    would have been: names are matched exactly, as the specs name them)."""
+    known = {n.lower(): n for n in dictionary.forms}
+    out = []
+    for name, ef in export.forms.items():
+        if name in dictionary.forms:
+            continue
+        ledger.read(name, len(ef.frame))
+        other = known.get(name.lower())
+        reason = (f"form {name} is named in another case than the raw dictionary's form {other}: rename it" if other
+                  else "not a form of the raw dictionary")
+        ledger.reject(name, list(range(1, len(ef.frame) + 1)), reason)
+        out.append(Finding("error" if other else "warning", ef.source, None, None, name,
+                           f"{reason}; its {len(ef.frame)} record(s) are not read", "raw_dictionary.yaml:forms", kind="rejected"))
+    return out
+
+
+def located(findings: list[Finding], export: RawExport, forms) -> list[Finding]:
+    """``findings`` with each ``<form>.csv`` source named as the file the user has (the SAS or XPT
+    file, the workbook, the ODM file) and, where the export gives one, the record's locator."""
+    names = {f"{n}.csv": export.forms.get(n) for n in forms}
+    out = []
+    for f in findings:
+        if f.source not in names:
+            out.append(f)
+            continue
+        ef = names[f.source]
+        if ef is None:
+            source = export.path.name if export.format in WHOLE_EXPORT else f.source
+            out.append(f if source == f.source else replace(f, source=source))
+            continue
+        record = ef.locators.iloc[f.row - 1] if ef.locators is not None and f.row and f.row <= len(ef.locators) else f.record
+        out.append(f if (ef.source, record) == (f.source, f.record) else replace(f, source=ef.source, record=record))
+    return out
+
+
+def read_raw(export: RawExport, dictionary: RawDictionary, subject_form: str, ledger: Ledger,
              findings: list[Finding], ct_fields: set[tuple[str, str]] = frozenset()) -> dict[str, pd.DataFrame]:
     forms: dict[str, pd.DataFrame] = {}
+    findings += export.findings
+    findings += unknown_form_findings(export, dictionary, ledger)
     for name, form in dictionary.forms.items():
-        path = Path(raw_dir) / f"{name}.csv"
-        frame = read_form(path) if path.is_file() else None
+        read = export.forms.get(name)
+        frame = read.frame.copy() if read is not None else None
         findings += form_presence_findings(name, form, frame)
         if frame is None:
             frame = pd.DataFrame(columns=form.columns, dtype=str)
         frame.insert(0, "_row", np.arange(1, len(frame) + 1))
         ledger.read(name, len(frame))
         missing = missing_column_findings(name, form, frame)
+        findings += extra_column_findings(name, form, frame)
         if missing:
             findings += missing
             ledger.reject(name, frame["_row"], f"form lacks column(s) {show_list(f.column for f in missing)}")
             frame = frame.iloc[0:0].reindex(columns=["_row", *form.columns], fill_value="")
-        if path.is_file():
-            for t in truncation_findings(path, form):
-                frame = _reject(frame, frame["_row"] == t.row, name, "record cut off (truncated file)", t.field, ledger, findings)
+        if read is not None and read.truncated and not missing:
+            cut = frame["_row"] == read.truncated
+            given = [c for c in form.columns if frame.loc[cut, c].ne("").any()]
+            frame = _reject(frame, cut, name, "record cut off (truncated file)", given[-1] if given else form.columns[0], ledger, findings)
         frame = _reject(frame, frame["SUBJID"].str.strip() == "", name, "no subject identifier (SUBJID empty)", "SUBJID", ledger, findings)
         values = frame[form.columns]
         exact = values.duplicated(keep="first")

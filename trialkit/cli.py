@@ -187,6 +187,8 @@ def _rule_sets(ctx, param, value: str) -> tuple[str, ...]:
     return sets
 
 
+ENCODING_OPTION = click.option("--encoding", default=None, help="Text encoding of CSV (default utf-8) and SAS files "
+                               "(default: the file's own), e.g. latin-1, cp1252. XML and XLSX declare their own.")
 FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=_formats,
                              help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson.")
 
@@ -197,11 +199,13 @@ FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the SDTM datasets.")
 @click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
 @FORMAT_OPTION
+@ENCODING_OPTION
 @reports_errors
-def sdtm(study, raw, out, strict, formats):
-    """Map a raw export folder to SDTM: datasets, define.xml, ledger.json, findings.json."""
+def sdtm(study, raw, out, strict, formats, encoding):
+    """Map a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or ODM-XML file) to SDTM:
+    datasets, define.xml, ledger.json, findings.json."""
     with progress("sdtm", total=1) as advance:
-        summary, findings = sdtm_stage(study, raw, out, strict=strict, formats=formats)
+        summary, findings = sdtm_stage(study, raw, out, strict=strict, formats=formats, encoding=encoding)
         advance("written")
     print_reconciliation(summary)
     print_findings(findings, out / "findings.json")
@@ -311,12 +315,12 @@ def spec_check(study):
 
 
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
-            force: bool = False) -> dict:
+            force: bool = False, encoding: str | None = None) -> dict:
     """run_pipeline under one progress display, then the run's summary on stdout and, when the data
     have errors, each of them on stderr and whether the report was written."""
     with progress(f"run {study}", total=4) as advance:
         manifest = run_pipeline(study, raw, out, formats=formats, strict=strict, fail_on=fail_on, force=force,
-                                advance=advance)
+                                advance=advance, encoding=encoding)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in manifest["seconds"].items())
     counts = ", ".join(f"{n} {s}" for s, n in manifest["validation"]["summary"].items())
     errors = manifest["stage_errors"]
@@ -349,11 +353,12 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
 @click.option("--force", is_flag=True, help="Write the report even when the SDTM stage found errors in the data, "
               "with a banner naming them on every page (exit code 1 all the same; no report without ADaM).")
 @FORMAT_OPTION
+@ENCODING_OPTION
 @reports_errors
-def run(study, raw, out, strict, fail_on, force, formats):
+def run(study, raw, out, strict, fail_on, force, formats, encoding):
     """Run sdtm -> adam -> validate -> report on a raw export. Stops before the report (exit 1) when
     the SDTM or ADaM stage has errors, unless --force; otherwise exits with the validator's code."""
-    sys.exit(run_all(study, raw, out, formats, strict, fail_on, force)["exit_code"])
+    sys.exit(run_all(study, raw, out, formats, strict, fail_on, force, encoding)["exit_code"])
 
 
 @main.command()

@@ -30,9 +30,10 @@ class Finding:
     key: str | None = None      # the spec key being applied (e.g. sdtm/AE.yaml:sources[0].variables.AESTDTC)
     subject: str | None = None
     kind: str = "data"          # what went wrong (KINDS); the validators report each kind under a rule of its own
+    record: str | None = None   # where a row number says nothing to the user: the ODM record's locator
 
     def __str__(self) -> str:
-        where = self.source + (f" row {self.row}" if self.row is not None else "")
+        where = self.source + (f" row {self.row}" if self.row is not None else "") + (f" record {self.record}" if self.record else "")
         col = f" column {self.column}" if self.column else ""
         value = f" (value {show(self.value)})" if self.value != "" else ""
         key = f" [spec {self.key}]" if self.key else ""

@@ -69,17 +69,18 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
     return manifest
 
 
-def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",)):
+def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",),
+               encoding: str | None = None):
     """Map the raw export to SDTM, write the datasets, ledger, findings and define.xml.
     Returns (summary, findings)."""
     from trialkit.define import WrittenDatasets, write_define
     from trialkit.sdtm.engine import run_sdtm
     from trialkit.sdtm.output import write_sdtm
 
-    if not Path(raw).is_dir():
-        raise InputError("raw export folder not found", file=str(raw))
+    if not Path(raw).exists():
+        raise InputError("raw export folder or file not found", file=str(raw))
     written = WrittenDatasets("SDTM", study)  # a spec that cannot make a valid define.xml stops before any file
-    result = run_sdtm(study, raw)
+    result = run_sdtm(study, raw, encoding)
     summary = write_sdtm(result, out, strict=strict, formats=formats, links=written.links, written=written)
     findings = result.findings
     del result                              # written keeps only distinct values: free the datasets first
@@ -194,7 +195,8 @@ def stage_errors(sdtm_findings: list[Finding], adam_causes: list[str], base: Pat
 
 
 def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",), strict: bool = False,
-                 fail_on: str = "error", force: bool = False, advance: Callable[[str], None] | None = None) -> dict:
+                 fail_on: str = "error", force: bool = False, advance: Callable[[str], None] | None = None,
+                 encoding: str | None = None) -> dict:
     """sdtm -> adam -> validate -> report into out/{sdtm,adam,validation,report}; writes and returns
     the run manifest. ``exit_code`` is 1 when the SDTM or ADaM stage has errors (the report is then
     written only with ``force``, under a banner), else the validator's; ``stage_errors`` names those
@@ -210,7 +212,8 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         step(name)
         return result
 
-    summary, mapping_findings = timed("sdtm", sdtm_stage, study, raw, out / "sdtm", strict=strict, formats=formats)
+    summary, mapping_findings = timed("sdtm", sdtm_stage, study, raw, out / "sdtm", strict=strict, formats=formats,
+                                     encoding=encoding)
     adam_error = None
     try:
         datasets = timed("adam", adam_stage, study, out / "sdtm", out / "adam", formats=formats)
@@ -245,7 +248,7 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         "python": platform.python_version(),
         "study": str(study),
         "started": started.isoformat(timespec="seconds"),
-        "inputs": {p.name: sha256(p) for p in sorted(Path(raw).iterdir()) if p.is_file()},
+        "inputs": {p.name: sha256(p) for p in (sorted(Path(raw).iterdir()) if Path(raw).is_dir() else [Path(raw)]) if p.is_file()},
         "specs": spec_versions(study),
         "formats": list(formats),
         "ledger": summary["ledger"],

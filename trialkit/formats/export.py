@@ -26,6 +26,7 @@ class ExportForm:
     locators: pd.Series | None = None   # per record, its place when a row number is not it (ODM:
                                         # SubjectKey/StudyEventOID[repeat]/FormOID/ItemGroupOID[repeat])
     labels: dict[str, str] = field(default_factory=dict)   # field -> label where the format carries one
+    truncated: int | None = None  # 1-based record cut off by a truncated file (CSV: last record short, no final newline)
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,4 @@ class RawExport:
     format: str                   # one of FORMATS
     forms: dict[str, ExportForm]
     metadata: ExportMetadata | None = None
+    findings: list = field(default_factory=list)   # trialkit.findings.Finding: what reading noticed (files not read, delimiter...)

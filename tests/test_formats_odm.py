@@ -1,0 +1,82 @@
+"""The ODM 1.3.2 reader: records, locators, transactions, metadata, and hostile or broken XML."""
+
+from pathlib import Path
+
+import pytest
+
+from trialkit.errors import InputError
+from trialkit.formats.detect import detect_format
+from trialkit.formats.odm import read_odm
+
+SMALL = Path(__file__).parent / "data" / "odm" / "small.xml"
+ODM_OPEN = '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="F" ODMVersion="1.3.2">'
+
+
+@pytest.fixture(scope="module")
+def small():
+    return read_odm(SMALL)
+
+
+def test_records_columns_and_locators(small):
+    forms, _, _ = small
+    assert detect_format(SMALL) == "odm"
+    dm = forms["dm"]
+    assert dm.frame.to_dict("list") == {"STUDYID": ["ST1", "ST1"], "SITEID": ["SITE01", "SITE01"], "SUBJID": ["01-001", "01-002"],
+                                        "SEX": ["F", "M"], "BRTHDT": ["1970-02-03", ""]}   # two non-repeating groups, one record
+    assert dm.locators.tolist() == ["01-001/SCREEN/dm/IG.DM1", "01-002/SCREEN/dm/IG.DM1"]
+
+
+def test_transactions_is_null_and_removal(small):
+    forms, _, findings = small
+    ae = forms["ae"]
+    assert ae.frame[["AETERM", "AESEV"]].values.tolist() == [["HEADACHE", "SEVERE"], ["NAUSEA", ""]]   # Update, IsNull
+    removed = [f for f in findings if f.severity == "notice"]
+    assert [f.record for f in removed] == ["01-001/AE[1]/ae/IG.AE[3]"] and "Remove" in removed[0].message
+
+
+def test_undeclared_item_is_a_finding_and_still_read(small):
+    forms, _, findings = small
+    (undeclared,) = [f for f in findings if f.severity == "warning"]
+    assert (undeclared.column, undeclared.record) == ("AEXTRA", "01-001/AE[1]/ae/IG.AE[2]")
+    assert forms["ae"].frame["AEXTRA"].tolist() == ["", "?"]
+
+
+def test_metadata(small):
+    _, meta, _ = small
+    assert meta.study_oid == "ST1" and meta.forms["ae"].items == ("AETERM", "AESEV") and meta.forms["ae"].repeating
+    assert meta.items["AETERM"].mandatory and not meta.items["AESEV"].mandatory and meta.items["AESEV"].codelist == "CL.SEV"
+    assert meta.codelists["CL.SEV"].items == {"MILD": "Mild", "SEVERE": "SEVERE"}
+
+
+def test_truncated_xml_names_line_and_column(tmp_path):
+    path = tmp_path / "cut.xml"
+    path.write_bytes(SMALL.read_bytes()[:3000])
+    with pytest.raises(InputError) as err:
+        read_odm(path)
+    assert "malformed XML at line" in str(err.value) and err.value.row and err.value.row > 1 and "cut.xml" in str(err.value)
+
+
+def test_xxe_is_refused(tmp_path):
+    path = tmp_path / "xxe.xml"
+    path.write_text('<?xml version="1.0"?>\n<!DOCTYPE ODM [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n' + ODM_OPEN +
+                    '<ClinicalData StudyOID="&x;"/></ODM>')
+    with pytest.raises(InputError, match="declares entities"):
+        read_odm(path)
+
+
+def test_billion_laughs_is_refused(tmp_path):
+    entities = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{k} "{("&a" + str(k - 1) + ";") * 10}">' for k in range(1, 10))
+    path = tmp_path / "lol.xml"
+    path.write_text(f'<?xml version="1.0"?>\n<!DOCTYPE ODM [{entities}]>\n{ODM_OPEN}<ClinicalData StudyOID="&a9;"/></ODM>')
+    with pytest.raises(InputError, match="declares entities"):
+        read_odm(path)
+
+
+def test_clinical_data_without_metadata(tmp_path):
+    path = tmp_path / "clin.xml"
+    path.write_text(ODM_OPEN + '<ClinicalData StudyOID="S"><SubjectData SubjectKey="7"><SiteRef LocationOID="X"/>'
+                    '<StudyEventData StudyEventOID="V1"><FormData FormOID="vs"><ItemGroupData ItemGroupOID="G">'
+                    '<ItemData ItemOID="HR" Value="60"/></ItemGroupData></FormData></StudyEventData></SubjectData>'
+                    '</ClinicalData></ODM>')
+    forms, meta, findings = read_odm(path)
+    assert meta is None and findings == [] and forms["vs"].frame.values.tolist() == [["S", "X", "7", "60"]]

@@ -1,0 +1,127 @@
+"""The SDTM stage reads every export format alike: one small simulated export, written as CSV and
+converted to XPT, XLSX and ODM here, maps to the same datasets; findings name the file the user has
+and, for ODM, the record's locator; folders with stray entries give findings or errors."""
+
+import os
+from xml.sax.saxutils import quoteattr
+
+import openpyxl
+import pandas as pd
+import pyreadstat
+import pytest
+
+from trialkit.errors import InputError
+from trialkit.formats import read_export
+from trialkit.raw_dictionary import load_raw_dictionary
+from trialkit.sdtm.engine import run_sdtm
+from trialkit.simulate.profile import load_profile
+from trialkit.simulate.study import simulate_study
+from trialkit.simulate.writer import write_export
+
+STUDY = "ball_relapse"
+
+
+def to_xlsx(forms, path):
+    book = openpyxl.Workbook(write_only=True)
+    for name, frame in forms.items():
+        sheet = book.create_sheet(name)
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append(list(row))
+    book.save(path)
+
+
+def to_odm(forms, path):
+    lines = ['<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="F" ODMVersion="1.3.2" FileType="Snapshot">']
+    for name, frame in forms.items():
+        lines.append(f'<ClinicalData StudyOID={quoteattr(frame["STUDYID"].iloc[0] if len(frame) else "S")}>')
+        for k, row in enumerate(frame.to_dict("records"), start=1):
+            items = "".join(f"<ItemData ItemOID={quoteattr(c)} Value={quoteattr(v)}/>" for c, v in row.items()
+                            if c not in ("STUDYID", "SITEID", "SUBJID"))
+            lines.append(f'<SubjectData SubjectKey={quoteattr(row["SUBJID"])}><SiteRef LocationOID={quoteattr(row["SITEID"])}/>'
+                         f'<StudyEventData StudyEventOID="E"><FormData FormOID="{name}"><ItemGroupData ItemGroupOID="G" '
+                         f'ItemGroupRepeatKey="{k}">{items}</ItemGroupData></FormData></StudyEventData></SubjectData>')
+        lines.append("</ClinicalData>")
+    path.write_text("\n".join(lines + ["</ODM>"]), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    base = tmp_path_factory.mktemp("raw_formats")
+    dictionary = load_raw_dictionary(STUDY)
+    write_export(simulate_study(load_profile(STUDY), 12, 7), dictionary, base / "csv", dirty=1)
+    # the record a truncated CSV cuts off is not carried over: the other formats hold only whole records
+    forms = {n: f.frame.iloc[:f.truncated - 1 if f.truncated else None] for n, f in read_export(base / "csv").forms.items()}
+    (base / "xpt").mkdir()
+    for name, frame in forms.items():
+        pyreadstat.write_xport(frame, str(base / "xpt" / f"{name}.xpt"), table_name=name[:8])
+    (base / "xlsx").mkdir()
+    to_xlsx(forms, base / "xlsx" / "export.xlsx")
+    to_odm(forms, base / "export.xml")
+    return base
+
+
+@pytest.fixture(scope="module")
+def results(exports):
+    return {fmt: run_sdtm(STUDY, exports / fmt if fmt != "odm" else exports / "export.xml") for fmt in ("csv", "xpt", "xlsx", "odm")}
+
+
+@pytest.mark.parametrize("fmt", ["xpt", "xlsx", "odm"])
+def test_same_datasets_as_csv(results, fmt):
+    csv = results["csv"].datasets
+    other = results[fmt].datasets
+    assert set(other) == set(csv)
+    for name in csv:
+        pd.testing.assert_frame_equal(other[name].reset_index(drop=True), csv[name].reset_index(drop=True), check_dtype=False,
+                                      obj=f"{fmt} {name}")
+
+
+@pytest.mark.parametrize("fmt,source", [("xpt", ".xpt"), ("xlsx", "export.xlsx"), ("odm", "export.xml")])
+def test_findings_name_the_file_and_record(results, fmt, source):
+    csv = [f for f in results["csv"].findings if f.row is not None and "cut off" not in f.message]
+    other = [f for f in results[fmt].findings if f.row is not None]
+    assert csv and [(f.row, f.column, f.value, f.message) for f in other] == [(f.row, f.column, f.value, f.message) for f in csv]
+    assert all(f.source.endswith(source) for f in other)
+    if fmt == "odm":
+        assert all(f.record and f.record.startswith(f"{f.subject}/E/") for f in other if f.subject)
+
+
+def test_mixed_formats_for_one_form_are_an_error(exports, tmp_path):
+    (tmp_path / "ae.csv").write_bytes((exports / "csv" / "ae.csv").read_bytes())
+    (tmp_path / "ae.xpt").write_bytes((exports / "xpt" / "ae.xpt").read_bytes())
+    with pytest.raises(InputError, match="two files for form ae: ae.csv and ae.xpt"):
+        read_export(tmp_path)
+
+
+def test_stray_entries_are_reported_not_read(exports, tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for p in (exports / "csv").glob("*.csv"):
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "ae.csv").rename(folder / "AE.CSV")
+    (folder / "notes.csv").write_text("a,b\n1,2\n")
+    (folder / "cm.csv").rename(tmp_path / "cm.csv")
+    (folder / "cm.csv").mkdir()
+    os.mkfifo(folder / "mh.csv")
+    (folder / "dev.csv").symlink_to("/dev/zero")
+    result = run_sdtm(STUDY, folder)
+    said = {f.source: f for f in result.findings if f.row is None}
+    assert "named in another case" in said["AE.CSV"].message and said["AE.CSV"].severity == "error"
+    assert "not a form of the raw dictionary" in said["notes.csv"].message
+    assert "a folder" in said["cm.csv"].message or "form not in the export" in said["cm.csv"].message
+    assert "FIFO" in said["mh.csv"].message and "device" in said["dev.csv"].message
+    (renamed,) = [r for r in result.ledger.reconciliation() if r["form"] == "AE"]
+    assert renamed["rows_in"] == renamed["rejected"] > 0 and renamed["unaccounted"] == 0
+
+
+def test_encoding_error_through_the_stage(exports, tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for p in (exports / "csv").glob("*.csv"):
+        (folder / p.name).write_bytes(p.read_bytes())
+    lines = (folder / "cm.csv").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b",", b",\xdc", 1)     # a Latin-1 Ü in line 3
+    (folder / "cm.csv").write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"cm.csv: line 3, byte offset \d+"):
+        run_sdtm(STUDY, folder)
+    assert run_sdtm(STUDY, folder, "latin-1").datasets
