@@ -20,10 +20,12 @@ from click.testing import CliRunner
 from lxml import etree
 from openpyxl import load_workbook
 
+from trialkit.cli import EXPORT_FORMATS
 from trialkit.cli import main as cli
 from trialkit.raw_dictionary import load_raw_dictionary, read_form
 from trialkit.simulate import odm
 from trialkit.simulate.export import KEY_FIELDS
+from trialkit.simulate.export_formats import FORMATS as WRITERS
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
 from trialkit.simulate.tables import member_name
@@ -253,7 +255,8 @@ def test_formats_07_same_seed_same_odm_bytes(exports, dictionary, tmp_path):
 
 def test_formats_08_sas_member_names_and_unknown_format(exports, dictionary):
     """Test 8: XPT / SAS7BDAT members are named as v5 allows (``ex_blin`` -> ``EXBLIN``), the
-    file keeps the form's name; an unknown --format is a usage error naming the choices."""
+    file keeps the form's name; --format offers exactly the writers there are, and an unknown one
+    is a usage error naming the choices."""
     folder, _ = exports[("xpt", 0)]
     assert pyreadstat.read_xport(str(folder / "ex_blin.xpt"), metadataonly=True)[1].table_name == "EXBLIN"
     assert member_name("randomization") == "RANDOMIZ"
@@ -261,5 +264,6 @@ def test_formats_08_sas_member_names_and_unknown_format(exports, dictionary):
     meta = pyreadstat.read_sas7bdat(str(folder / "ae.sas7bdat"), metadataonly=True)[1]
     assert meta.table_name == "AE" and meta.column_names_to_labels["AETERM"] == \
         next(f.label for f in dictionary.forms["ae"].fields if f.name == "AETERM")
+    assert set(EXPORT_FORMATS) == set(WRITERS) == set(FORMATS)   # the CLI's choices (kept light to import) are the writers
     result = CliRunner().invoke(cli, ["simulate", "--format", "parquet", "--out", "x"])
     assert result.exit_code == 2 and "csv" in result.output and "odm" in result.output
