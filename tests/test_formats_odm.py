@@ -80,3 +80,10 @@ def test_clinical_data_without_metadata(tmp_path):
                     '</ClinicalData></ODM>')
     forms, meta, findings = read_odm(path)
     assert meta is None and findings == [] and forms["vs"].frame.values.tolist() == [["S", "X", "7", "60"]]
+
+
+def test_encoding_other_than_declared(tmp_path):
+    path = tmp_path / "latin.xml"
+    path.write_bytes(('<?xml version="1.0" encoding="UTF-8"?>\n' + ODM_OPEN + '<ClinicalData StudyOID="Ü"/></ODM>').encode("latin-1"))
+    with pytest.raises(InputError, match="malformed XML at line 2, column"):
+        read_odm(path)

@@ -80,7 +80,7 @@ def test_sdtm_cli_02_dirty_export_exits_1_and_findings_json_names_the_defects(ru
     missing = [d for d in manifest["defects"] if (d["file"], d["row"]) not in at]
     assert missing == []
     assert f"{len(errors)} error" in result.stdout
-    assert set(findings[0]) == {"severity", "source", "row", "column", "value", "message", "key", "subject", "kind"}
+    assert set(findings[0]) == {"severity", "source", "row", "column", "value", "message", "key", "subject", "kind", "record"}
 
 
 # ---- Test 3 ------------------------------------------------------------------------------------

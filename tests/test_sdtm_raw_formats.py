@@ -105,11 +105,15 @@ def test_stray_entries_are_reported_not_read(exports, tmp_path):
     os.mkfifo(folder / "mh.csv")
     (folder / "dev.csv").symlink_to("/dev/zero")
     result = run_sdtm(STUDY, folder)
-    said = {f.source: f for f in result.findings if f.row is None}
-    assert "named in another case" in said["AE.CSV"].message and said["AE.CSV"].severity == "error"
-    assert "not a form of the raw dictionary" in said["notes.csv"].message
-    assert "a folder" in said["cm.csv"].message or "form not in the export" in said["cm.csv"].message
-    assert "FIFO" in said["mh.csv"].message and "device" in said["dev.csv"].message
+    said = {}
+    for f in result.findings:
+        said.setdefault(f.source, []).append(f"{f.severity}: {f.message}")
+    assert said["AE.CSV"] == ["error: form AE is named in another case than the raw dictionary's form ae: rename it; "
+                              f"its {len(read_export(exports / 'csv').forms['ae'].frame)} record(s) are not read"]
+    assert said["notes.csv"] == ["warning: not a form of the raw dictionary; its 1 record(s) are not read"]
+    assert said["cm.csv"][0] == "warning: a folder, not a regular file: not read"
+    assert said["mh.csv"] == ["warning: a FIFO, not a regular file: not read"]
+    assert said["dev.csv"] == ["warning: a device (a symlink), not a regular file: not read"]
     (renamed,) = [r for r in result.ledger.reconciliation() if r["form"] == "AE"]
     assert renamed["rows_in"] == renamed["rejected"] > 0 and renamed["unaccounted"] == 0
 
@@ -125,3 +129,32 @@ def test_encoding_error_through_the_stage(exports, tmp_path):
     with pytest.raises(InputError, match=r"cm.csv: line 3, byte offset \d+"):
         run_sdtm(STUDY, folder)
     assert run_sdtm(STUDY, folder, "latin-1").datasets
+
+
+def test_sas_dates_the_dictionary_does_not_expect(exports, tmp_path):
+    """A SAS date reads as YYYY-MM-DD; where the raw dictionary says DD-MON-YYYY (format: edc), each
+    record is reported at the SAS file, row and column, not mapped on a guess."""
+    folder = tmp_path / "xpt"
+    folder.mkdir()
+    for p in (exports / "xpt").glob("*.xpt"):
+        (folder / p.name).write_bytes(p.read_bytes())
+    dm = read_export(exports / "xpt").forms["dm"].frame
+    dates = pd.to_datetime(dm["BRTHDAT"], format="%d-%b-%Y", errors="coerce")   # partial dates (UN-OCT-2009) left empty
+    pyreadstat.write_xport(dm.assign(BRTHDAT=dates.dt.date), str(folder / "dm.xpt"), table_name="dm")
+    found = {f.row: f for f in run_sdtm(STUDY, folder).findings if f.column == "BRTHDAT" and f.value}
+    assert sorted(found) == [k + 1 for k in range(len(dm)) if pd.notna(dates.iloc[k])] and found
+    assert all(f.source == "dm.xpt" and f.severity == "error" and f.value == dates.iloc[f.row - 1].strftime("%Y-%m-%d")
+               for f in found.values())
+
+
+def test_encoding_option_on_the_cli(exports, tmp_path, runner):
+    from trialkit.cli import main
+
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for p in (exports / "csv").glob("*.csv"):
+        (folder / p.name).write_bytes(p.read_text(encoding="utf-8").encode("utf-16"))
+    args = ["sdtm", "--study", STUDY, str(folder), "--out", str(tmp_path / "sdtm")]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2 and "--encoding" in refused.output + (refused.stderr or "")
+    assert runner.invoke(main, [*args, "--encoding", "utf-16"]).exit_code == 1    # the dirty export's errors, read

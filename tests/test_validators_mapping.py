@@ -78,3 +78,13 @@ def test_mapping_05_clean_export_gives_no_mapping_error(tmp_path):
     run_simulation("ball_relapse", 40, 3, tmp_path / "raw", None, 0, 0.0)
     write_sdtm(run_sdtm("ball_relapse", tmp_path / "raw"), tmp_path / "sdtm")
     assert [str(f) for f in mapping_findings(tmp_path / "sdtm") if f.severity == "error"] == []
+
+
+def test_mapping_record_locator_reaches_the_validation_message(tmp_path):
+    """An ODM record's locator (findings.json ``record``) is named in the TK-MAP finding, as the row is."""
+    finding = {"severity": "error", "source": "export.xml", "row": 3, "column": "AESTDAT", "value": "31-FEB-2020",
+               "message": "impossible date", "key": None, "subject": "01-001", "kind": "date",
+               "record": "01-001/AE[1]/ae/IG.AE[3]"}
+    (tmp_path / "findings.json").write_text(json.dumps([finding]))
+    (f,) = mapping_findings(tmp_path)
+    assert (f.rule, f.dataset, f.row) == ("TK-MAP-0002", "export.xml", 3) and "record 01-001/AE[1]/ae/IG.AE[3]" in f.message

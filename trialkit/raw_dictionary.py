@@ -8,7 +8,6 @@ simulator's tests and the SDTM stage's reading of real exports.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from trialkit.display import show
-from trialkit.errors import InputError, SpecError
+from trialkit.errors import SpecError
+from trialkit.formats.csv_form import read_csv_form, truncated_record
 from trialkit.spec import load_yaml, study_dir
 from trialkit.vectorize import per_unique
 
@@ -124,31 +124,23 @@ def load_raw_dictionary(study: str | Path) -> RawDictionary:
 def read_form(path: Path) -> pd.DataFrame:
     """Read a raw form as text, exactly as exported: no type guessing, empty field = ''.
 
-    A file the CSV parser cannot read at all (e.g. cut inside a quoted field) is an InputError naming
-    the file; a last record cut short is not an error here but a finding of ``truncation_findings``.
+    The SDTM stage's CSV reader (trialkit.formats.csv_form), so the simulator's tests read a form as
+    the SDTM stage does: a file that cannot be parsed (e.g. cut inside a quoted field) is an
+    InputError naming the file; a last record cut short is not an error here but a finding of
+    ``truncation_findings``.
     """
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"cannot parse CSV ({exc}); the file may be truncated", file=str(path)) from None
-    except pd.errors.EmptyDataError:
-        raise InputError("empty file: not even a header line", file=str(path)) from None
+    return read_csv_form(path)[0].frame
 
 
 def truncation_findings(path: Path, form: Form) -> list[Finding]:
     """A file that does not end in a newline and whose last record has fewer fields than the header
     was cut off in transfer; pandas would quietly pad that record with empty fields."""
-    data = Path(path).read_bytes()
-    if not data or data.endswith(b"\n"):
+    cut = truncated_record(Path(path).read_bytes().decode("utf-8", errors="replace"), ",", len(form.columns))
+    if cut is None:
         return []
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    if len(lines) < 2:
-        return []
-    last = next(csv.reader([lines[-1]]), [])
-    if len(last) >= len(form.columns):
-        return []
-    return [Finding(form.name, len(lines) - 1, form.columns[len(last) - 1] if last else form.columns[0], lines[-1],
-                    f"last record cut off: {len(last)} of {len(form.columns)} fields and no final newline (file truncated)")]
+    row, last, fields = cut
+    return [Finding(form.name, row, form.columns[fields - 1] if fields else form.columns[0], last,
+                    f"last record cut off: {fields} of {len(form.columns)} fields and no final newline (file truncated)")]
 
 
 def _bad(mask: pd.Series, form: Form, f: Field, values: pd.Series, problem: str) -> list[Finding]:

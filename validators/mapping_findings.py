@@ -70,8 +70,9 @@ def _from_findings(items: list[dict]) -> list[ValidationFinding]:
     for f in items:
         r = BY_KIND.get(f.get("kind") or "data", BY_KIND["data"])
         subject = f" (subject {f['subject']})" if f.get("subject") else ""
+        record = f" (record {f['record']})" if f.get("record") else ""   # an ODM or XLSX record's locator
         key = f" [{f['key']}]" if f.get("key") else ""
-        out.append(ValidationFinding(r.id, r.severity, f["source"], f"{f['message']}{subject}{key}",
+        out.append(ValidationFinding(r.id, r.severity, f["source"], f"{f['message']}{subject}{record}{key}",
                                      variable=f.get("column"), row=f.get("row"), value=str(f.get("value") or "")))
     return out
 

@@ -64,7 +64,7 @@ def _first_records(text: str, delimiter: str, count: int) -> list[list[str]]:
     return out
 
 
-def _truncated(text: str, delimiter: str, width: int) -> tuple[int, str, int] | None:
+def truncated_record(text: str, delimiter: str, width: int) -> tuple[int, str, int] | None:
     """(record number, last record's text, fields in it) when the file does not end in a newline and
     its last record has fewer fields than the header: the transfer was cut. Records are counted as
     the CSV parser counts them (a quoted newline or U+2028 inside a value is not a new record;
@@ -99,7 +99,8 @@ def read_csv_form(path: Path, encoding: str | None = None) -> tuple[ExportForm, 
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.ParserError as exc:
-        raise InputError(f"cannot parse CSV ({exc}); the file may be truncated", file=str(path)) from None
+        why = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+        raise InputError(f"cannot parse CSV ({why}): a value with an unquoted delimiter, or a truncated file", file=str(path)) from None
     frame.columns = header if len(header) == len(frame.columns) else frame.columns
     seen: set[str] = set()
     keep = []
@@ -111,5 +112,5 @@ def read_csv_form(path: Path, encoding: str | None = None) -> tuple[ExportForm, 
             keep.append(k)
         seen.add(name)
     frame = frame.iloc[:, keep]
-    cut = _truncated(text, delimiter, len(header))
+    cut = truncated_record(text, delimiter, len(header))
     return ExportForm(path.stem, frame, path.name, truncated=cut[0] if cut else None), findings

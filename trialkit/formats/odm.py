@@ -38,6 +38,10 @@ NS = "{" + ODM_NAMESPACE + "}"
 ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 ROOT = re.compile(rb"<(?![?!])")
 NOT_DATA = {f"{NS}AuditRecord", f"{NS}Signature", f"{NS}Annotation"}
+# the elements whose events the reader needs: an ItemData is read from its ItemGroupData, so the
+# parser does not report the (many) items one by one
+EVENT_TAGS = [f"{NS}{t}" for t in ("Study", "MetaDataVersion", "ClinicalData", "SubjectData", "SiteRef", "StudyEventData",
+                                   "FormData", "ItemGroupData")] + sorted(NOT_DATA)
 
 
 def _refuse_entities(path: Path) -> None:
@@ -156,7 +160,7 @@ def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, 
     metadata = None
     study_oid = ""
     context: dict = {"study": "", "site": ""}
-    parser = etree.iterparse(str(path), events=("start", "end"), resolve_entities=False, no_network=True,
+    parser = etree.iterparse(str(path), events=("start", "end"), tag=EVENT_TAGS, resolve_entities=False, no_network=True,
                              load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
     try:
         for event, elem in parser:
