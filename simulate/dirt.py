@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.raw_dictionary import EDC_DATE, LOCAL_DATE_FORMATS, MONTHS, RawDictionary
+from trialkit.simulate.export import KEY_FIELDS
 
 DEFECTS_PER_KIND = {0: 0, 1: 1, 2: 5}
 IMPOSSIBLE_DAYS = ("31-APR", "30-FEB", "31-JUN", "31-SEP", "31-NOV", "32-JAN")
@@ -21,8 +22,15 @@ UNKNOWN_CODES = ("UNK", "9", "N/A", "?", "XX")
 
 
 def _entry(kind: str, form: str, row: int, field: str, original: str, injected: str, **extra) -> dict:
-    return {"kind": kind, "form": form, "file": f"{form}.csv", "row": row, "line": row + 1,
-            "field": field, "original": original, "injected": injected, **extra}
+    """``row``: the 1-based record of the form's frame; the writer turns it into the format's place."""
+    return {"kind": kind, "form": form, "row": row, "field": field, "original": original, "injected": injected, **extra}
+
+
+def last_rows_of_largest(forms: dict[str, pd.DataFrame], per_record: list[str], count: int) -> list[tuple[str, int]]:
+    """The records a cut loses where each form is a file of its own (CSV, XPT): the last record of
+    each of the ``count`` largest forms with several records per subject."""
+    largest = sorted(per_record, key=lambda n: -len(forms[n]))[:count]
+    return [(name, len(forms[name]) - 1) for name in largest]
 
 
 class _Cells:
@@ -47,22 +55,26 @@ class _Cells:
         return None
 
 
-def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, level: int, rng: np.random.Generator) -> list[dict]:
-    """Change ``forms`` in place; the truncation is only listed here and applied when writing."""
+def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, level: int, rng: np.random.Generator, *,
+                   cut_records=last_rows_of_largest, keys_are_structure: bool = False) -> list[dict]:
+    """Change ``forms`` in place; the cut files are only listed here and cut when written.
+
+    ``cut_records(forms, per_record_forms, count)`` says which records the format's equivalent of a
+    truncated file loses ([] where a cut file could not be opened at all); ``keys_are_structure``
+    (ODM: the subject is the SubjectData element) keeps STUDYID, SITEID and SUBJID from being emptied.
+    """
     count = DEFECTS_PER_KIND[level]
     if count == 0:
         return []
     entries = []
     per_record = [name for name, f in dictionary.forms.items() if not f.one_row_per_subject and len(forms[name]) >= 2]
-    truncated = sorted(per_record, key=lambda n: -len(forms[n]))[:count]
-    reserved = {(name, len(forms[name]) - 1) for name in truncated}
-    cells = _Cells(forms, rng, reserved)
+    cells = _Cells(forms, rng, set())
 
     fields = [(name, f) for name, form in dictionary.forms.items() for f in form.fields]
     # dates written in one layout for every row: the EDC's own (DD-MON-YYYY) or a fixed one (MM/DD/YYYY)
     layouts = {(n, f.name): f.format for n, f in fields if f.type == "date" and (f.format == "edc" or f.format in LOCAL_DATE_FORMATS)}
     codes = {(n, f.name): f.codes for n, f in fields if f.type == "code"}
-    required = [(n, f.name) for n, f in fields if f.required]
+    required = [(n, f.name) for n, f in fields if f.required and not (keys_are_structure and f.name in KEY_FIELDS)]
 
     # duplicate subjects first, from clean rows; both rows and the appended one take no other defect
     one_row = [name for name, f in dictionary.forms.items() if f.one_row_per_subject and len(forms[name]) >= 2]
@@ -78,6 +90,8 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
         cells.used |= {(form, a), (form, b), (form, len(frame))}
         entries.append(_entry("duplicate_subject", form, len(forms[form]), "SUBJID", original, frame.at[a, "SUBJID"],
                               duplicate_of=a + 1))
+    cut = [hit for hit in cut_records(forms, per_record, count) if hit not in cells.used]
+    cells.used |= set(cut)
 
     for _ in range(count):
         hit = cells.pick(list(layouts), lambda form, field, v: _complete_date(v, layouts[(form, field)]))
@@ -102,9 +116,8 @@ def inject_defects(forms: dict[str, pd.DataFrame], dictionary: RawDictionary, le
             forms[form].at[row, field] = ""
             entries.append(_entry("missing_required", form, row + 1, field, original, ""))
 
-    for form in truncated:
-        last = len(forms[form])
-        entries.append(_entry("truncated_file", form, last, "", "", "", note="last line cut off mid-record"))
+    for form, row in cut:
+        entries.append(_entry("truncated_file", form, row + 1, "", "", "", note="file cut off inside this record"))
     return entries
 
 
@@ -125,9 +138,3 @@ def _impossible(original: str, layout: str, day_month: str) -> str:
     number = f"{MONTHS.index(month) + 1:02d}"
     return LOCAL_DATE_FORMATS[layout].replace("%d", day).replace("%m", number).replace("%Y", year)
 
-
-def truncate_last_line(data: bytes) -> bytes:
-    """Cut the file inside its last record: keep the first half of the last line, no newline."""
-    body = data.rstrip(b"\n")
-    start = body.rfind(b"\n") + 1
-    return body[: start + max(1, (len(body) - start) // 2)]

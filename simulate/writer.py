@@ -1,12 +1,14 @@
-"""Write a simulated study as an EDC export folder: one CSV per form and manifest.json.
+"""Write a simulated study as an EDC export folder in one of FORMATS (one CSV per form by default) and
+manifest.json.
 
 manifest.json records what was made and how (study, seed, size, trialkit version, checksums of the
-profile, dictionary and every file, the duplicated records and the injected defects), so that an
+profile, dictionary and every file, the format, the duplicated records and the injected defects), so that an
 export can be traced and a defect found later can be matched with the one that was planted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -16,8 +18,9 @@ import pandas as pd
 
 from trialkit import __version__
 from trialkit.raw_dictionary import RawDictionary
-from trialkit.simulate.dirt import inject_defects, truncate_last_line
+from trialkit.simulate.dirt import inject_defects
 from trialkit.simulate.export import add_duplicates, render_form
+from trialkit.simulate.export_formats import FORMATS, Snapshot, record_places
 from trialkit.simulate.study import SimulatedStudy
 
 MANIFEST = "manifest.json"
@@ -27,38 +30,58 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_export(study: SimulatedStudy, dictionary: RawDictionary, out: Path, *, dirty: int = 0,
-                 duplicate_rate: float = 0.0, profile_path: Path | None = None, on_step=None) -> dict:
-    """Render, dirty and write every form; ``on_step(name)`` is called as each form is written."""
+                 duplicate_rate: float = 0.0, profile_path: Path | None = None, on_step=None,
+                 format: str = "csv") -> dict:
+    """Render, dirty and write every form in ``format`` (a key of FORMATS); ``on_step(name)`` is
+    called as each form is rendered."""
+    kind = FORMATS[format]
     out.mkdir(parents=True, exist_ok=True)
     seed = study.seed
     slips, dup_rng, dirt_rng = (np.random.default_rng([seed, k]) for k in (1, 2, 3))
-    forms = {name: render_form(name, study, dictionary, slips) for name in dictionary.forms}
-    duplicates = add_duplicates(forms, duplicate_rate, dup_rng, study.profile.duplicable_forms)
-    defects = inject_defects(forms, dictionary, dirty, dirt_rng)
-    truncated = {d["form"] for d in defects if d["kind"] == "truncated_file"}
-
-    files = {}
-    for name, frame in forms.items():
-        data = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-        if name in truncated:
-            data = truncate_last_line(data)
-        (out / f"{name}.csv").write_bytes(data)
-        files[name] = {"file": f"{name}.csv", "rows": len(frame), "sha256": _sha256(data)}
+    forms = {}
+    for name in dictionary.forms:
+        forms[name] = render_form(name, study, dictionary, slips)
         if on_step:
             on_step(name)
+    duplicates = add_duplicates(forms, duplicate_rate, dup_rng, study.profile.duplicable_forms)
+    defects = inject_defects(forms, dictionary, dirty, dirt_rng, cut_records=kind.cut_records or (lambda *_: []),
+                             keys_are_structure=kind.keys_are_structure)
+    cut = {d["form"] for d in defects if d["kind"] == "truncated_file"}
+
+    dates = study.profile.dates
+    created = f"{dates.data_cutoff + dt.timedelta(days=dates.export_lag_days)}T00:00:00"
+    snapshot = Snapshot(study.profile.study.studyid, f"{study.profile.study.studyid}.SIM.{seed}", created)
+    files = kind.write(forms, dictionary, out, cut, snapshot)
+    checksums = {file: file_sha256(out / file) for file in dict.fromkeys(files.values())}
+    place = record_places(format, forms, files)
+    for d in defects + duplicates:
+        d.update(place(d["form"], d["row"]))
+        if "duplicate_of" in d:
+            d["duplicate_of"] = place(d["form"], d["duplicate_of"])["row"]
 
     manifest = {
         "study": study.profile.study.studyid,
         "generator": f"trialkit {__version__}",
         "seed": seed,
         "subjects": len(study.subjects),
+        "format": format,
         "dirty": dirty,
         "duplicate_rate": duplicate_rate,
-        "data_cutoff": str(study.profile.dates.data_cutoff),
+        "data_cutoff": str(dates.data_cutoff),
         "profile_sha256": _sha256(profile_path.read_bytes()) if profile_path else None,
         "dictionary_sha256": _sha256(dictionary.path.read_bytes()),
-        "forms": files,
+        "files": checksums,
+        "forms": {name: {"file": files[name], "rows": len(frame), "sha256": checksums[files[name]]}
+                  for name, frame in forms.items()},
         "duplicates": duplicates,
         "defects": defects,
     }

@@ -26,6 +26,7 @@ from trialkit.spec import shipped_studies, study_dir
 
 log = logging.getLogger("trialkit")
 DEFAULT_STUDY = "ball_relapse"
+EXPORT_FORMATS = ("csv", "odm", "sas7bdat", "xpt", "xlsx")   # trialkit.simulate.export_formats.FORMATS
 STUDY_HELP = f"Shipped study ({', '.join(shipped_studies())}) or a study folder."
 
 
@@ -73,12 +74,12 @@ def main(verbose: int) -> None:
 
 
 def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path, truth: Path | None,
-                   dirty: int, duplicate_rate: float) -> dict:
+                   dirty: int, duplicate_rate: float, export_format: str = "csv") -> dict:
     """simulate_stage under a progress display (the form count is known from the raw dictionary)."""
     from trialkit.raw_dictionary import load_raw_dictionary
 
     with progress(f"simulate {study}", total=len(load_raw_dictionary(study).forms)) as advance:
-        return simulate_stage(study, subjects, seed, out, truth, dirty, duplicate_rate, advance)
+        return simulate_stage(study, subjects, seed, out, truth, dirty, duplicate_rate, advance, export_format)
 
 
 @main.command()
@@ -92,15 +93,19 @@ def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path
               help="Inject documented defects: 1 one of each kind, 2 five of each.")
 @click.option("--duplicate-rate", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Share of ae/bm/mrd/survfu records exported twice.")
+@click.option("--format", "export_format", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True,
+              help="csv: one CSV per form; xpt / sas7bdat: one SAS dataset per form; xlsx: one workbook, a sheet "
+                   "per form; odm: one CDISC ODM 1.3.2 snapshot (export.xml).")
 @reports_errors
-def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate):
-    """Write simulated raw EDC exports (one CSV per form) of a study."""
+def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format):
+    """Write simulated raw EDC exports of a study (one CSV per form by default) and manifest.json."""
     if truth is not None and out.resolve() in truth.resolve().parents:
         raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
-    manifest = run_simulation(study, subjects, seed, out, truth, dirty, duplicate_rate)
+    manifest = run_simulation(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format)
     rows = sum(f["rows"] for f in manifest["forms"].values())
     click.echo(f"{manifest['study']}: {manifest['subjects']} subjects, {len(manifest['forms'])} forms, {rows} rows "
-               f"-> {out} ({len(manifest['defects'])} defects, {len(manifest['duplicates'])} duplicates)")
+               f"-> {out} ({export_format}, {len(manifest['files'])} files; {len(manifest['defects'])} defects, "
+               f"{len(manifest['duplicates'])} duplicates)")
 
 
 def print_reconciliation(summary: dict) -> None:

@@ -47,8 +47,10 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, out: Path, truth: Path | None = None,
-                   dirty: int = 0, duplicate_rate: float = 0.0, advance: Callable[[str], None] | None = None) -> dict:
-    """Write the simulated raw export (and the subject-level truth); returns the export manifest."""
+                   dirty: int = 0, duplicate_rate: float = 0.0, advance: Callable[[str], None] | None = None,
+                   export_format: str = "csv") -> dict:
+    """Write the simulated raw export in ``export_format`` (and the subject-level truth); returns the
+    export manifest."""
     from trialkit.raw_dictionary import load_raw_dictionary
     from trialkit.simulate.profile import load_profile
     from trialkit.simulate.study import simulate_study
@@ -60,7 +62,7 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
     seed = profile.study.demo_seed if seed is None else seed
     simulated = simulate_study(profile, subjects, seed)
     manifest = write_export(simulated, dictionary, out, dirty=dirty, duplicate_rate=duplicate_rate,
-                            profile_path=study_dir(study) / "profile.yaml", on_step=advance)
+                            profile_path=study_dir(study) / "profile.yaml", on_step=advance, format=export_format)
     if truth is not None:
         write_truth(simulated, truth)
     log.info("wrote %d forms to %s", len(manifest["forms"]), out)

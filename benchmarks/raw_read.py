@@ -1,0 +1,187 @@
+"""Benchmark of reading raw exports: CSV against ODM-XML, by study size (time and peak memory).
+
+For each size the study is simulated twice from one seed, ``--format csv`` and ``--format odm``
+(each in its own child process, timed but not part of the reading). Then, each in a fresh Python
+process so that its peak RSS is its own:
+
+- read: ``trialkit.formats.read_export(folder)``, the reader every stage uses (all forms as text,
+  with where each record came from);
+- sdtm: the whole ``trialkit sdtm`` stage on the folder (``run_sdtm`` then ``write_sdtm``);
+- floor: the least any reader of the format pays, for reference: the CSVs read as text with pandas
+  (``dtype=str``), the ODM parsed in one streaming pass with ``lxml.etree.iterparse`` into one list of
+  values per record (elements cleared as they are done), with no frames built.
+
+Target (issue 16): ODM at 100,000 subjects read in under 2 GiB of memory and within 3x of the CSV
+path's reading time.
+
+    python benchmarks/raw_read.py                          # 1000 10000 subjects
+    python benchmarks/raw_read.py --sizes 100000 --timeout 3600
+    python benchmarks/raw_read.py --sizes 1000 --keep /tmp/raw   # keep the exports and SDTM outputs
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+from _common import SDTM, git_state, print_table, run_child, run_sizes, size_arguments, write_results  # noqa: E402
+
+DEFAULT_OUT = BENCH_DIR / "results" / "raw_read.json"
+FORMATS = ("csv", "odm")
+ODM_MEMORY_MAX_MIB = 2048
+ODM_TIME_RATIO_MAX = 3.0
+TARGET_AT = 100_000
+
+SIMULATE = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[1])
+    from _common import peak_rss_mib
+    from trialkit.cli import run_simulation
+
+    study, subjects, seed, fmt, out = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], Path(sys.argv[6])
+    t0 = time.perf_counter()
+    manifest = run_simulation(study, subjects, None if seed == "-" else int(seed), out, None, 0, 0.0, fmt)
+    print(json.dumps({
+        "seed": manifest["seed"],
+        "rows": sum(f["rows"] for f in manifest["forms"].values()),
+        "bytes": sum((out / f).stat().st_size for f in manifest["files"]),
+        "simulate_s": time.perf_counter() - t0,
+        "peak_rss_mib": peak_rss_mib(),
+    }))
+    """
+)
+
+READ = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[1])
+    from _common import peak_rss_mib
+    from trialkit.formats import read_export
+
+    t0 = time.perf_counter()
+    export = read_export(Path(sys.argv[2]))
+    print(json.dumps({
+        "records": sum(len(f.frame) for f in export.forms.values()),
+        "read_s": time.perf_counter() - t0,
+        "peak_rss_mib": peak_rss_mib(),
+    }))
+    """
+)
+
+FLOOR = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[1])
+    from _common import peak_rss_mib
+
+    folder, fmt = Path(sys.argv[2]), sys.argv[3]
+    t0 = time.perf_counter()
+    if fmt == "csv":
+        import pandas as pd
+        records = sum(len(pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False))
+                      for p in sorted(folder.glob("*.csv")))
+    else:
+        from lxml import etree
+        ns = "{http://www.cdisc.org/ns/odm/v1.3}"
+        rows = {}
+        for _, group in etree.iterparse(str(folder / "export.xml"), tag=ns + "ItemGroupData"):
+            rows.setdefault(group.get("ItemGroupOID"), []).append([item.get("Value") for item in group])
+            group.clear()
+            while group.getprevious() is not None:
+                del group.getparent()[0]
+        records = sum(len(r) for r in rows.values())
+    print(json.dumps({"records": records, "floor_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}))
+    """
+)
+
+
+def run_size(subjects: int, args, work: Path) -> dict:
+    """Simulate both formats, then read / sdtm / floor each in a fresh interpreter."""
+    seed = "-" if args.seed is None else args.seed
+    result: dict = {"subjects": subjects}
+    for fmt in FORMATS:
+        raw = work / f"raw_{fmt}"
+        one = {"simulate": run_child(SIMULATE, [BENCH_DIR, args.study, subjects, seed, fmt, raw], args.timeout)}
+        if "error" not in one["simulate"]:
+            one["read"] = run_child(READ, [BENCH_DIR, raw], args.timeout)
+            one["sdtm"] = run_child(SDTM, [BENCH_DIR, args.study, raw, work / f"sdtm_{fmt}"], args.timeout)
+            one["floor"] = run_child(FLOOR, [BENCH_DIR, raw, fmt], args.timeout)
+        for step, r in one.items():
+            if "error" in r:
+                print(f"  {subjects:,} subjects {fmt} {step} failed: {r['error']}", file=sys.stderr)
+                for line in r.get("stderr_tail", [])[-3:]:
+                    print(f"    {line}", file=sys.stderr)
+        result[fmt] = one
+    for step, key in (("read", "read_s"), ("sdtm", "sdtm_s"), ("floor", "floor_s")):
+        csv, odm = result["csv"].get(step, {}), result["odm"].get(step, {})
+        if key in csv and key in odm:
+            result[f"odm_to_csv_{step}"] = odm[key] / csv[key]
+    return result
+
+
+def targets(results: list[dict]) -> dict:
+    at = next((r for r in results if r["subjects"] == TARGET_AT), None)
+    read = (at or {}).get("odm", {}).get("read", {})
+    ratio = (at or {}).get("odm_to_csv_read")
+    return {
+        "odm_read_memory": {"max_mib": ODM_MEMORY_MAX_MIB, "at_subjects": TARGET_AT, "peak_rss_mib": read.get("peak_rss_mib"),
+                            "met": None if "peak_rss_mib" not in read else read["peak_rss_mib"] < ODM_MEMORY_MAX_MIB},
+        "odm_read_time": {"max_ratio_to_csv": ODM_TIME_RATIO_MAX, "at_subjects": TARGET_AT, "ratio": ratio,
+                          "met": None if ratio is None else ratio <= ODM_TIME_RATIO_MAX},
+    }
+
+
+def _cell(r: dict, key: str, spec: str) -> str:
+    return format(r[key], spec) if key in r else ("FAILED" if "error" in r else "")
+
+
+def print_results(results: list[dict], goals: dict) -> None:
+    headers = ["subjects", "format", "rows", "MB", "simulate s", "read s", "read MiB", "sdtm s", "sdtm MiB",
+               "floor s", "floor MiB"]
+    rows = []
+    for r in results:
+        for fmt in FORMATS:
+            one = r[fmt]
+            sim, read, sdtm, floor = (one.get(k, {}) for k in ("simulate", "read", "sdtm", "floor"))
+            rows.append([f"{r['subjects']:,}", fmt, _cell(sim, "rows", ",d"),
+                         f"{sim['bytes'] / 1e6:,.1f}" if "bytes" in sim else "", _cell(sim, "simulate_s", ".2f"),
+                         _cell(read, "read_s", ".2f"), _cell(read, "peak_rss_mib", ",.0f"),
+                         _cell(sdtm, "sdtm_s", ".2f"), _cell(sdtm, "peak_rss_mib", ",.0f"),
+                         _cell(floor, "floor_s", ".2f"), _cell(floor, "peak_rss_mib", ",.0f")])
+    print_table("raw export reading: CSV and ODM (read = trialkit.formats.read_export)", headers, rows, width=160)
+    for r in results:
+        ratios = ", ".join(f"{step} {r[f'odm_to_csv_{step}']:.1f}x" for step in ("read", "sdtm", "floor")
+                           if f"odm_to_csv_{step}" in r)
+        print(f"{r['subjects']:,} subjects: ODM / CSV time: {ratios or 'n/a'}")
+    mem, time_ = goals["odm_read_memory"], goals["odm_read_time"]
+    print(f"targets at {TARGET_AT:,} subjects: ODM read < {mem['max_mib']:,} MiB: "
+          f"{'not measured' if mem['met'] is None else mem['met']}; within {time_['max_ratio_to_csv']:g}x of CSV: "
+          f"{'not measured' if time_['met'] is None else time_['met']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = size_arguments(__doc__.splitlines()[0], DEFAULT_OUT, "keep the exports and outputs under this folder")
+    parser.set_defaults(sizes=[1000, 10000])
+    args = parser.parse_args(argv)
+    git = git_state(BENCH_DIR)
+    results = run_sizes(args, "simulate csv + odm, read, sdtm, floor", "trialkit-bench-raw-read-",
+                        lambda n, work: run_size(n, args, work))
+    goals = targets(results)
+    print_results(results, goals)
+    write_results(args.out, "raw_read", args.study, git, BENCH_DIR, goals, results)
+    failed = any("error" in r[fmt].get(step, {}) for r in results for fmt in FORMATS for step in r[fmt])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
