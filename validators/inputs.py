@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialkit.dataset_json import dataset_files, read_dataset
-from trialkit.errors import TrialkitError
+from trialkit.errors import InputError, TrialkitError
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.vectorize import compact
 from trialkit.xpt import DatasetMeta
@@ -36,7 +36,11 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
     writes); ``metadata``: filled with each dataset's file and metadata."""
     datasets, findings = {}, []
     files = dataset_files(folder)
-    files.update({p.stem.upper(): p for p in sorted(Path(folder).glob("*.csv")) if p.stem.upper() not in files})
+    for csv in sorted(Path(folder).glob("*.csv")):
+        if csv.stem.upper() in files:      # never a silent preference between two files of one dataset
+            raise InputError(f"dataset {csv.stem.upper()} is there twice ({files[csv.stem.upper()].name} and "
+                             f"{csv.name}): remove the one not to validate", file=str(folder))
+        files[csv.stem.upper()] = csv
     for name, path in sorted(files.items()):
         try:
             meta = None
