@@ -189,7 +189,7 @@ def whole_run(out: Path) -> dict:
 
 
 def run_process(raw: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "trialkit.cli", "run", str(raw), "--out", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "trialkit", "run", str(raw), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
