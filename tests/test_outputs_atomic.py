@@ -178,6 +178,17 @@ def test_atomic_07_files_take_the_umask(tmp_path, mask):
     assert out.stat().st_mode & 0o777 == 0o777 & ~mask
 
 
+def test_atomic_10_an_input_inside_out_is_refused_before_anything_is_done(raws, tmp_path):
+    """Test 10: ``run demo/raw --out demo`` would lose the export when the new output replaces the
+    folder: exit 2 naming the input, the folder unchanged."""
+    demo = tmp_path / "demo"
+    shutil.copytree(raws["clean"], demo / "raw")
+    before = folder_files(demo)
+    result = invoke("run", demo / "raw", "--out", demo)
+    assert result.exit_code == 2 and f"input {demo / 'raw'} is inside --out" in result.output, result.output
+    assert folder_files(demo) == before and leftovers(demo) == []
+
+
 # ---- the kill test: trialkit run killed or interrupted at random moments ----------------------
 def whole_run(out: Path) -> dict:
     """The run manifest of ``out`` after checking that the folder is one whole run: status complete,

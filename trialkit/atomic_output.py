@@ -164,11 +164,17 @@ def _recover(target: Path) -> None:
 
 
 @contextmanager
-def output_folder(target: Path) -> Iterator[Path]:
+def output_folder(target: Path, inputs: tuple[Path, ...] = ()) -> Iterator[Path]:
     """Lock ``target``, yield a new empty temporary sibling to write the whole output into, and swap
     it into place when the block ends normally (SIGINT held back during the swap). On any exception
-    or signal the temporary folder is removed and ``target`` is left as it was."""
+    or signal the temporary folder is removed and ``target`` is left as it was. An input inside
+    ``target`` (``run demo/raw --out demo``) is refused before anything is done: the swap would
+    remove it."""
     target = Path(target)
+    for folder in inputs:
+        if Path(folder).resolve() == target.resolve() or target.resolve() in Path(folder).resolve().parents:
+            raise TrialkitError(f"the input {folder} is inside --out {target}, which the new output replaces "
+                                "whole: give another --out (or move the input out of it)", file=str(folder))
     with locked(target):
         _recover(target)
         for leftover in _leftovers(target):

@@ -246,7 +246,7 @@ FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=
 @FORMAT_OPTION
 def sdtm(study, raw, out, strict, formats):
     """Map a raw export folder to SDTM: datasets, define.xml, ledger.json, findings.json."""
-    with output_folder(out) as work, progress("sdtm", total=1) as advance:
+    with output_folder(out, (raw,)) as work, progress("sdtm", total=1) as advance:
         summary, findings = sdtm_stage(study, raw, work, strict=strict, formats=formats)
         advance("written")
     print_reconciliation(summary)
@@ -263,7 +263,7 @@ def adam(study, sdtm_dir, out, formats):
     """Derive the study's ADaM datasets (ADSL first) from an SDTM folder, with their define.xml."""
     from trialkit.lineage import adam_error_causes
 
-    with output_folder(out) as work, progress("adam", total=1) as advance:
+    with output_folder(out, (sdtm_dir,)) as work, progress("adam", total=1) as advance:
         try:
             datasets = adam_stage(study, sdtm_dir, work, formats=formats)
         except AdamError as err:
@@ -319,7 +319,7 @@ def report(study, adam_dir, out):
     from trialkit.reports.consistency import ReportInconsistent
 
     inconsistent = None
-    with output_folder(out) as work, progress("report", total=1) as advance:
+    with output_folder(out, (adam_dir,)) as work, progress("report", total=1) as advance:
         try:
             html = report_stage(study, adam_dir, work)
         except ReportInconsistent as err:     # written, with the failure on every page: keep it, then exit 1
@@ -403,7 +403,7 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
 def run(study, raw, out, strict, fail_on, force, formats):
     """Run sdtm -> adam -> validate -> report on a raw export. Stops before the report (exit 1) when
     the SDTM or ADaM stage has errors, unless --force; otherwise exits with the validator's code."""
-    with output_folder(out) as work:
+    with output_folder(out, (raw,)) as work:
         code = run_all(study, raw, out, formats, strict, fail_on, force, work)["exit_code"]
     sys.exit(code)
 
