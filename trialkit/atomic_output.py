@@ -84,7 +84,10 @@ def locked(target: Path) -> Iterator[None]:
     """Hold ``.<name>.lock`` beside ``target`` (an flock, released by the kernel if the process dies;
     the file holds the pid for the message). Refused with :class:`OutputLocked` naming the holder."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TrialkitError(f"cannot be created: {err.strerror} ({err.filename})", file=str(target)) from None
     path = target.parent / f".{target.name}.lock"
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())

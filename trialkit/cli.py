@@ -22,8 +22,8 @@ from pathlib import Path
 import click
 
 from trialkit import __version__
-from trialkit.atomic_output import locked, output_file, output_folder
 from trialkit.adam.errors import AdamError
+from trialkit.atomic_output import locked, output_file, output_folder
 from trialkit.errors import TrialkitError
 from trialkit.findings import count_by_severity, error_lines
 from trialkit.pipeline import adam_stage, parse_formats, report_stage, run_pipeline, sdtm_stage, simulate_stage, validate_stage
@@ -150,6 +150,7 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate):
         raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
     with output_folder(out) as work, (output_file(truth) if truth is not None else nullcontext()) as truth_work:
         manifest = run_simulation(study, subjects, seed, work, truth_work, dirty, duplicate_rate)
+    log.info("wrote %d forms to %s", len(manifest["forms"]), out)
     rows = sum(f["rows"] for f in manifest["forms"].values())
     click.echo(f"{manifest['study']}: {manifest['subjects']} subjects, {len(manifest['forms'])} forms, {rows} rows "
                f"-> {out} ({len(manifest['defects'])} defects, {len(manifest['duplicates'])} duplicates)")

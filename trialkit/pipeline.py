@@ -17,7 +17,6 @@ every page naming the errors; it cannot make a report without ADaM.
 from __future__ import annotations
 
 import os
-import logging
 import platform
 import shutil
 import time
@@ -34,7 +33,6 @@ from trialkit.folder_manifest import sha256, write_manifest
 from trialkit.spec import shipped_studies, study_dir
 from trialkit.validators.report import summary as severity_counts
 
-log = logging.getLogger("trialkit")
 FORMATS = ("xpt", "json", "ndjson")
 
 
@@ -64,7 +62,6 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
                             profile_path=study_dir(study) / "profile.yaml", on_step=advance)
     if truth is not None:
         write_truth(simulated, truth)
-    log.info("wrote %d forms to %s", len(manifest["forms"]), out)
     return manifest
 
 
