@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from trialkit.atomic_output import OutputLocked, locked, output_folder, replacing
+from trialkit.atomic_output import OutputLocked, locked, output_folder, replacing, signals_deferred
 from trialkit.cli import main, run_simulation
 from trialkit.dataset_json import dataset_files, read_dataset, write_dataset_json
 from trialkit.folder_manifest import MANIFEST, folder_files
@@ -153,6 +153,16 @@ def test_atomic_06_an_interrupt_or_error_inside_leaves_the_old_folder(tmp_path):
         assert (out / "a.txt").read_text() == "first" and leftovers(out) == []
     with locked(out), pytest.raises(OutputLocked, match=f"pid {os.getpid()}"), output_folder(out):
         pass
+
+
+def test_atomic_11_an_interrupt_during_the_swap_is_deferred(tmp_path):
+    """Test 11: SIGINT during the swap is only noted (the swap is never cut in half), and the
+    handler that was there before is back afterwards."""
+    handler = signal.getsignal(signal.SIGINT)
+    with signals_deferred() as received:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+    assert received == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is handler
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o027])

@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -169,7 +170,7 @@ def _recover(target: Path) -> None:
 @contextmanager
 def output_folder(target: Path, inputs: tuple[Path, ...] = ()) -> Iterator[Path]:
     """Lock ``target``, yield a new empty temporary sibling to write the whole output into, and swap
-    it into place when the block ends normally (SIGINT held back during the swap). On any exception
+    it into place when the block ends normally (SIGINT and SIGTERM deferred during the swap). On any exception
     or signal the temporary folder is removed and ``target`` is left as it was. An input inside
     ``target`` (``run demo/raw --out demo``) is refused before anything is done: the swap would
     remove it."""
@@ -188,14 +189,31 @@ def output_folder(target: Path, inputs: tuple[Path, ...] = ()) -> Iterator[Path]
         work.mkdir(mode=0o777)
         try:
             yield work
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            try:
+            with signals_deferred() as received:
                 _commit(work, target)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        if received:
+            log.warning("%s: interrupted after the new output was in place; it is kept whole", target)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM only noted (in the yielded list) while the block runs: the swap is not cut
+    in half, and an interrupt that comes during it finds the new output in place and lets the command
+    finish (outside the main thread, where handlers cannot be set, the block just runs)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -104,7 +105,8 @@ class TrialkitGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except SystemExit as done:
@@ -112,7 +114,8 @@ class TrialkitGroup(click.Group):
         except BaseException as err:  # noqa: BLE001 - the one top-level handler
             code = exit_code_of(err)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
         sys.exit(code or 0)
 
 
