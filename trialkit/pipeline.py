@@ -196,14 +196,13 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
     """sdtm -> adam -> validate -> report into out/{sdtm,adam,validation,report}; writes and returns
     the run manifest: first with status "running", last with each stage's status, the exit code and
     every file of the run with its SHA-256 (``shown_as``: where ``out`` will be once the CLI has put
-    it in place, for the paths in messages). ``exit_code`` is 1 when the SDTM or ADaM stage has errors (the report is then
-    written only with ``force``, under a banner), else the validator's; ``stage_errors`` names those
+    it in place, for the paths in messages). ``exit_code`` is 1 when the SDTM or ADaM stage has
+    errors (the report is then written only with ``force``, under a banner), else the validator's; ``stage_errors`` names those
     errors, an ADaM error traced back to the SDTM records and raw rows behind it (trialkit.lineage)."""
     step = advance or (lambda label: None)
     started = datetime.now(UTC)
     shown = shown_as or out
     timings = {}
-    stages: dict[str, dict] = {}
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, {"trialkit": __version__, "study": str(study), "started": started.isoformat(timespec="seconds"),
                          "pid": os.getpid(), "status": "running"}, files=False)
@@ -245,11 +244,13 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
             html, inconsistent = out / "report" / "report.html", str(exc)
     else:
         remove_stale(out / "report")
-    stages["sdtm"] = {"status": "complete", "exit_code": 1 if summary.get("errors", 0) else 0}
-    stages["adam"] = {"status": "failed", "exit_code": 1} if adam_error else {"status": "complete", "exit_code": 0}
-    stages["validate"] = {"status": "complete", "exit_code": code}
-    stages["report"] = ({"status": "not run", "exit_code": None} if html is None else
-                        {"status": "inconsistent" if inconsistent else "complete", "exit_code": 1 if inconsistent else 0})
+    stages = {
+        "sdtm": {"status": "complete", "exit_code": 1 if summary.get("errors", 0) else 0},
+        "adam": {"status": "failed", "exit_code": 1} if adam_error else {"status": "complete", "exit_code": 0},
+        "validate": {"status": "complete", "exit_code": code},
+        "report": {"status": "not run", "exit_code": None} if html is None else
+                  {"status": "inconsistent" if inconsistent else "complete", "exit_code": 1 if inconsistent else 0},
+    }
     manifest = {
         "status": "complete",
         "stages": stages,
