@@ -26,6 +26,7 @@ from trialkit.dataset_json import (
     write_dataset_json,
 )
 from trialkit.errors import InputError
+from trialkit.folder_manifest import write_manifest
 from trialkit.xpt import DatasetMeta, Variable, read_xpt, write_xpt
 
 TOP_LEVEL_ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID", "sourceSystem", "studyOID",
@@ -185,12 +186,21 @@ def test_10_malformed_content_is_an_input_error_naming_file_and_column(good, cha
 # 4. folders of mixed formats
 
 
-def test_11_dataset_files_prefers_xpt_and_skips_json_that_is_not_a_dataset(demo, tmp_path):
+def test_11_a_dataset_in_two_formats_is_read_only_when_written_together(demo, tmp_path):
+    """Test 11: JSON that is not a dataset is skipped; dm.xpt beside dm.json is an error naming both
+    (one may be left from another run) until the folder's manifest lists both as written together,
+    and then the XPT is read."""
     for name in ("dm", "ae"):
         xpt = read_xpt(demo / "sdtm" / f"{name}.xpt")
         write_dataset_json(*xpt, tmp_path)
     write_xpt(*read_xpt(demo / "sdtm" / "dm.xpt"), tmp_path)
     (tmp_path / "ledger.json").write_text(json.dumps({"forms": []}), encoding="utf-8")
+    with pytest.raises(InputError, match="dm.xpt and dm.json"):
+        dataset_files(tmp_path)
+    write_manifest(tmp_path, {"stage": "sdtm"})
     files = dataset_files(tmp_path)
     assert {k: p.name for k, p in files.items()} == {"AE": "ae.json", "DM": "dm.xpt"}
+    write_xpt(*read_xpt(demo / "sdtm" / "ae.xpt"), tmp_path)            # put there after the manifest
+    with pytest.raises(InputError, match="ae.xpt and ae.json"):
+        dataset_files(tmp_path)
     _assert_same(read_dataset(files["DM"]), read_dataset(tmp_path / "dm.json"))

@@ -1,23 +1,30 @@
 """The ``trialkit`` command line: one verb per pipeline stage (trialkit/pipeline.py), ``run`` and ``demo``.
 
-Exit codes: 0 success; 1 errors in the data (findings at error level, or a run stopped by the SDTM
-or ADaM stage's errors); 2 usage errors and unusable input (a TrialkitError prints one line naming
-file / row / column / spec key; an ADaM error is followed by the SDTM records and raw rows behind it).
+Exit codes (EXIT_CODES, shown by ``--help``): 0 success; 1 errors in the data (findings at
+--fail-on, or a run stopped by the SDTM or ADaM stage's errors); 2 usage errors and unusable input
+(a TrialkitError prints one line naming file / row / column / spec key; an ADaM error is followed by
+the SDTM records and raw rows behind it); 3 an internal error (one line, the traceback in a log
+file); 130 interrupted. One handler (TrialkitGroup.main) gives every verb these codes. Every verb
+writes its output whole or not at all, one writer at a time (trialkit.atomic_output).
 Every error finding is printed, one line each (file, row, column, value, spec key), the first
 ``trialkit.findings.SHOWN``, then where the rest are.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import os
+import signal
 import sys
+import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from trialkit import __version__
 from trialkit.adam.errors import AdamError
+from trialkit.atomic_output import locked, output_file, output_folder
 from trialkit.errors import TrialkitError
 from trialkit.findings import count_by_severity, error_lines
 from trialkit.pipeline import adam_stage, parse_formats, report_stage, run_pipeline, sdtm_stage, simulate_stage, validate_stage
@@ -45,27 +52,75 @@ def study_option(default: str | None = DEFAULT_STUDY, help: str = STUDY_HELP):
     return click.option("--study", default=default, show_default=default is not None, callback=resolve, help=help)
 
 
-def reports_errors(command):
-    """Turn a TrialkitError, or a file that cannot be read or written, into one line on stderr (then
-    the error's details, if any: an ADaM error's causes) and exit 2."""
+EXIT_CODES = """Exit codes: 0 clean; 1 findings at --fail-on (or a run stopped by the data's errors); 2 unusable
+input or usage (one line naming file, row, column, spec key); 3 an internal error, a bug (one line,
+and the log file holding the traceback); 130 interrupted (the previous output left as it was)."""
 
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
+
+def internal_error_log(err: BaseException) -> Path:
+    """The traceback of an internal error, in a log file of the temp folder (the output's own
+    temporary folder is gone by then, and the previous output is left as it was)."""
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    fd, path = tempfile.mkstemp(prefix=f"trialkit-{datetime.now():%Y%m%dT%H%M%S}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"trialkit {__version__}: {' '.join(sys.argv)}\n")
+        fh.write("".join(traceback.format_exception(err)))
+    return Path(path)
+
+
+def exit_code_of(err: BaseException) -> int:
+    """One place that turns what stopped a command into its exit code and one line on stderr (then
+    a TrialkitError's details: an ADaM error's causes); never a traceback on the terminal."""
+    if isinstance(err, TrialkitError):
+        click.echo(f"trialkit: error: {err}", err=True)
+        for line in err.details:
+            click.echo(f"  {line}", err=True)
+        return err.exit_code
+    if isinstance(err, click.ClickException):
+        err.show()
+        return err.exit_code
+    if isinstance(err, (KeyboardInterrupt, click.Abort)):
+        click.echo("trialkit: interrupted; the previous output is left as it was", err=True)
+        return 130
+    if isinstance(err, OSError) and not isinstance(err, (BlockingIOError, ConnectionError)):
+        click.echo(f"trialkit: error: {err.filename or ''}: {err.strerror or err}", err=True)
+        return 2
+    log_file = internal_error_log(err)
+    message = str(err).splitlines()[0] if str(err) else ""
+    click.echo(f"trialkit: internal error (a bug; exit 3): {type(err).__name__}: {message} "
+               f"(traceback in {log_file})", err=True)
+    return 3
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt      # SIGTERM cleans up as SIGINT does
+
+
+class TrialkitGroup(click.Group):
+    """The command group whose ``main`` handles every verb's exceptions in one place (click's own
+    standalone mode would print a traceback and exit 1, the code of findings)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
-            return command(*args, **kwargs)
-        except TrialkitError as err:
-            click.echo(f"trialkit: error: {err}", err=True)
-            for line in err.details:
-                click.echo(f"  {line}", err=True)
-            sys.exit(err.exit_code)
-        except OSError as err:
-            click.echo(f"trialkit: error: {err.filename or ''}: {err.strerror or err}", err=True)
-            sys.exit(2)
-
-    return wrapper
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except SystemExit as done:
+            code = done.code
+        except BaseException as err:  # noqa: BLE001 - the one top-level handler
+            code = exit_code_of(err)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+        sys.exit(code or 0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TrialkitGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="trialkit")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -96,12 +151,13 @@ def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path
 @click.option("--format", "export_format", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True,
               help="csv: one CSV per form; xpt / sas7bdat: one SAS dataset per form; xlsx: one workbook, a sheet "
                    "per form; odm: one CDISC ODM 1.3.2 snapshot (export.xml).")
-@reports_errors
 def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format):
     """Write simulated raw EDC exports of a study (one CSV per form by default) and manifest.json."""
     if truth is not None and out.resolve() in truth.resolve().parents:
         raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
-    manifest = run_simulation(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format)
+    with output_folder(out) as work, (output_file(truth) if truth is not None else nullcontext()) as truth_work:
+        manifest = run_simulation(study, subjects, seed, work, truth_work, dirty, duplicate_rate, export_format)
+    log.info("wrote %d forms to %s", len(manifest["forms"]), out)
     rows = sum(f["rows"] for f in manifest["forms"].values())
     click.echo(f"{manifest['study']}: {manifest['subjects']} subjects, {len(manifest['forms'])} forms, {rows} rows "
                f"-> {out} ({export_format}, {len(manifest['files'])} files; {len(manifest['defects'])} defects, "
@@ -200,12 +256,11 @@ FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=
 @click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
 @FORMAT_OPTION
 @ENCODING_OPTION
-@reports_errors
 def sdtm(study, raw, out, strict, formats, encoding):
     """Map a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or ODM-XML file) to SDTM:
     datasets, define.xml, ledger.json, findings.json."""
-    with progress("sdtm", total=1) as advance:
-        summary, findings = sdtm_stage(study, raw, out, strict=strict, formats=formats, encoding=encoding)
+    with output_folder(out, (raw,)) as work, progress("sdtm", total=1) as advance:
+        summary, findings = sdtm_stage(study, raw, work, strict=strict, formats=formats, encoding=encoding)
         advance("written")
     print_reconciliation(summary)
     print_findings(findings, out / "findings.json")
@@ -217,14 +272,13 @@ def sdtm(study, raw, out, strict, formats, encoding):
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
 @FORMAT_OPTION
-@reports_errors
 def adam(study, sdtm_dir, out, formats):
     """Derive the study's ADaM datasets (ADSL first) from an SDTM folder, with their define.xml."""
     from trialkit.lineage import adam_error_causes
 
-    with progress("adam", total=1) as advance:
+    with output_folder(out, (sdtm_dir,)) as work, progress("adam", total=1) as advance:
         try:
-            datasets = adam_stage(study, sdtm_dir, out, formats=formats)
+            datasets = adam_stage(study, sdtm_dir, work, formats=formats)
         except AdamError as err:
             err.details = tuple(adam_error_causes(err, sdtm_dir))
             raise
@@ -257,14 +311,14 @@ def adam(study, sdtm_dir, out, formats):
 @click.option("--profile", is_flag=True, help="Print each rule's time, slowest first.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Processes the CORE rules share the datasets among [2, or 1 on a one-core machine].")
-@reports_errors
 def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_suites, rule_sets, standard, rules_dirs,
              profile, jobs):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
-    run, code = validate_stage(study, sdtm_dir, adam_dir, {fmt: out}, fail_on=fail_on, encoding=encoding,
-                               engine=engine, gx_suites=gx_suites, rules=rule_sets, standard=standard,
-                               rules_dirs=rules_dirs, jobs=jobs)
+    with locked(out):
+        run, code = validate_stage(study, sdtm_dir, adam_dir, {fmt: out}, fail_on=fail_on, encoding=encoding,
+                                   engine=engine, gx_suites=gx_suites, rules=rule_sets, standard=standard,
+                                   rules_dirs=rules_dirs, jobs=jobs)
     print_validation(run.findings, run.datasets, out, run.rules, profile)
     sys.exit(code)
 
@@ -273,13 +327,20 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_
 @study_option()
 @click.argument("adam_dir", metavar="ADAM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the report.")
-@reports_errors
 def report(study, adam_dir, out):
     """Tables and figures of the study's report spec from ADaM: report.html, one RTF per table, PNG/SVG."""
-    with progress("report", total=1) as advance:
-        html = report_stage(study, adam_dir, out)
+    from trialkit.reports.consistency import ReportInconsistent
+
+    inconsistent = None
+    with output_folder(out, (adam_dir,)) as work, progress("report", total=1) as advance:
+        try:
+            html = report_stage(study, adam_dir, work)
+        except ReportInconsistent as err:     # written, with the failure on every page: keep it, then exit 1
+            html, inconsistent = work / "report.html", err
         advance("written")
-    click.echo(f"report: {html}")
+    click.echo(f"report: {out / html.name}")
+    if inconsistent is not None:
+        raise inconsistent
 
 
 @main.command()
@@ -287,7 +348,6 @@ def report(study, adam_dir, out):
 @click.option("--kind", type=click.Choice(["sdtm", "adam"]), required=True, help="Which datasets the folder holds.")
 @click.argument("datasets_dir", metavar="DATASETS", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="define.xml path [DATASETS/define.xml].")
-@reports_errors
 def define(study, kind, datasets_dir, out):
     """Write the Define-XML 2.1 of an SDTM or ADaM folder from the study's specs (schema-validated)."""
     from trialkit.define import write_define
@@ -302,7 +362,6 @@ def spec():
 
 @spec.command("check")
 @click.argument("study")
-@reports_errors
 def spec_check(study):
     """Check every spec of STUDY (a shipped name or a folder): errors name the file and key;
     warnings (an Expected variable written empty without a reason) do not change the exit code."""
@@ -320,7 +379,6 @@ def spec_check(study):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Study folder to write [./NAME].")
 @click.option("--force", is_flag=True, help="Replace raw_dictionary.yaml, sdtm/ and adam/ of an existing folder.")
 @ENCODING_OPTION
-@reports_errors
 def scaffold(export, name, out, force, encoding):
     """Start a study folder from a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or
     ODM-XML file): raw dictionary, study.yaml and SDTM skeletons to edit."""
@@ -337,12 +395,13 @@ def scaffold(export, name, out, force, encoding):
 
 
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
-            force: bool = False, encoding: str | None = None) -> dict:
-    """run_pipeline under one progress display, then the run's summary on stdout and, when the data
-    have errors, each of them on stderr and whether the report was written."""
+            force: bool = False, work: Path | None = None, encoding: str | None = None) -> dict:
+    """run_pipeline under one progress display (into ``work``, the temporary folder that becomes
+    ``out``), then the run's summary on stdout and, when the data have errors, each of them on
+    stderr and whether the report was written."""
     with progress(f"run {study}", total=4) as advance:
-        manifest = run_pipeline(study, raw, out, formats=formats, strict=strict, fail_on=fail_on, force=force,
-                                advance=advance, encoding=encoding)
+        manifest = run_pipeline(study, raw, work or out, formats=formats, strict=strict, fail_on=fail_on, force=force,
+                                advance=advance, shown_as=out, encoding=encoding)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in manifest["seconds"].items())
     counts = ", ".join(f"{n} {s}" for s, n in manifest["validation"]["summary"].items())
     errors = manifest["stage_errors"]
@@ -376,11 +435,12 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
               "with a banner naming them on every page (exit code 1 all the same; no report without ADaM).")
 @FORMAT_OPTION
 @ENCODING_OPTION
-@reports_errors
 def run(study, raw, out, strict, fail_on, force, formats, encoding):
     """Run sdtm -> adam -> validate -> report on a raw export. Stops before the report (exit 1) when
     the SDTM or ADaM stage has errors, unless --force; otherwise exits with the validator's code."""
-    sys.exit(run_all(study, raw, out, formats, strict, fail_on, force, encoding)["exit_code"])
+    with output_folder(out, (raw,)) as work:
+        code = run_all(study, raw, out, formats, strict, fail_on, force, work, encoding)["exit_code"]
+    sys.exit(code)
 
 
 @main.command()
@@ -388,13 +448,15 @@ def run(study, raw, out, strict, fail_on, force, formats, encoding):
               "with a profile.yaml.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("trialkit-demo"),
               show_default=True, help="Folder for everything the demo writes.")
-@reports_errors
 def demo(study, out):
     """Simulate a study (the reference study by default) and run the whole pipeline on it."""
-    manifest = run_simulation(study, None, None, out / "raw", out / "truth.csv", 0, 0.0)
-    click.echo(f"raw export of {manifest['study']} ({manifest['subjects']} subjects, seed {manifest['seed']}): {out / 'raw'}")
-    click.echo(f"subject-level truth (never part of the export): {out / 'truth.csv'}")
-    sys.exit(run_all(study, out / "raw", out, ("xpt",), False, "error")["exit_code"])
+    with output_folder(out) as work:
+        manifest = run_simulation(study, None, None, work / "raw", work / "truth.csv", 0, 0.0)
+        click.echo(f"raw export of {manifest['study']} ({manifest['subjects']} subjects, seed {manifest['seed']}): "
+                   f"{out / 'raw'}")
+        click.echo(f"subject-level truth (never part of the export): {out / 'truth.csv'}")
+        code = run_all(study, work / "raw", out, ("xpt",), False, "error", work=work)["exit_code"]
+    sys.exit(code)
 
 
 def _drop_source_root_from_path() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit import __version__
+from trialkit.atomic_output import replacing
 from trialkit.columns import column_kind, item_group_oid, item_oid, sas_numbers, text_length
 from trialkit.errors import InputError
 from trialkit.vectorize import per_unique
@@ -147,20 +147,14 @@ def write_dataset_json(frame: pd.DataFrame, meta: DatasetMeta, path: str | os.Pa
     joined = encoded[0] if len(encoded) == 1 else encoded[0].str.cat(encoded[1:], sep=",")
     rows = "[" + joined + "]"
     head = _json_text(header)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            if ndjson:
-                fh.write(head + "\n")
-                fh.writelines(rows + "\n")
-            else:
-                fh.write(head[:-1] + ', "rows": [\n')
-                fh.write(",\n".join(rows))
-                fh.write("\n]}\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        if ndjson:
+            fh.write(head + "\n")
+            fh.writelines(rows + "\n")
+        else:
+            fh.write(head[:-1] + ', "rows": [\n')
+            fh.write(",\n".join(rows))
+            fh.write("\n]}\n")
     return target
 
 
@@ -351,16 +345,26 @@ def is_dataset_json(path: str | os.PathLike) -> bool:
 
 
 def dataset_files(folder: str | os.PathLike) -> dict[str, Path]:
-    """One file per dataset of a folder, by dataset name (the file's stem in upper case): the XPT
-    when a dataset was written in several formats (they hold the same data), else .json, else
-    .ndjson. JSON files that are not Dataset-JSON are left out."""
+    """One file per dataset of a folder, by dataset name (the file's stem in upper case). JSON files
+    that are not Dataset-JSON are left out. A dataset present in several formats (ae.xpt and ae.json)
+    is read from the XPT only when the folder's manifest.json lists all of them as written together
+    by one stage (trialkit.folder_manifest); otherwise it is an InputError naming the files, since
+    one of them may be left from another run."""
+    from trialkit.folder_manifest import written_together
+
     preference = {".xpt": 0, ".json": 1, ".ndjson": 2}
-    found: dict[str, Path] = {}
+    found: dict[str, list[Path]] = {}
     for path in sorted(Path(folder).iterdir()):
         suffix = path.suffix.lower()
         if suffix not in preference or not path.is_file() or (suffix != ".xpt" and not is_dataset_json(path)):
             continue
-        name = path.stem.upper()
-        if name not in found or preference[suffix] < preference[found[name].suffix.lower()]:
-            found[name] = path
-    return dict(sorted(found.items()))
+        found.setdefault(path.stem.upper(), []).append(path)
+    chosen = {}
+    for name, paths in sorted(found.items()):
+        paths.sort(key=lambda p: preference[p.suffix.lower()])
+        if len(paths) > 1 and not written_together(Path(folder), paths):
+            raise InputError(f"dataset {name} is there in several formats ({' and '.join(p.name for p in paths)}) "
+                             "that its manifest.json does not list as written together: one may be left from "
+                             "another run; remove the ones not to read, or write the folder again", file=str(folder))
+        chosen[name] = paths[0]
+    return chosen

@@ -20,7 +20,6 @@ codelist without terms, a variable without an origin) is a SpecError naming the 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -31,6 +30,7 @@ import pandas as pd
 from lxml import etree
 from odmlib.schema_manager import get_schema_path
 
+from trialkit.atomic_output import replacing
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.define_adam import adam_define
 from trialkit.define_model import CodelistDef, DatasetDef, Origin, StudyDefine, Where
@@ -235,12 +235,6 @@ def write_define(kind: Kind, study: str | Path, datasets_dir: str | os.PathLike,
     if errors:
         raise TrialkitError(f"define.xml does not validate against the Define-XML 2.1 schema ({len(errors)} errors): "
                             + "; ".join(errors[:3]), file=str(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(document)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(target) as tmp:
+        tmp.write_bytes(document)
     return target

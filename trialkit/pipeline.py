@@ -16,9 +16,7 @@ every page naming the errors; it cannot make a report without ADaM.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
+import os
 import platform
 import shutil
 import time
@@ -28,12 +26,13 @@ from pathlib import Path
 
 from trialkit import __version__
 from trialkit.adam.errors import AdamError
+from trialkit.atomic_output import replacing
 from trialkit.errors import InputError
 from trialkit.findings import SHOWN, Finding, error_lines
+from trialkit.folder_manifest import sha256, write_manifest
 from trialkit.spec import shipped_studies, study_dir
 from trialkit.validators.report import summary as severity_counts
 
-log = logging.getLogger("trialkit")
 FORMATS = ("xpt", "json", "ndjson")
 
 
@@ -65,7 +64,6 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
                             profile_path=study_dir(study) / "profile.yaml", on_step=advance, format=export_format)
     if truth is not None:
         write_truth(simulated, truth)
-    log.info("wrote %d forms to %s", len(manifest["forms"]), out)
     return manifest
 
 
@@ -85,6 +83,7 @@ def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False,
     findings = result.findings
     del result                              # written keeps only distinct values: free the datasets first
     summary["define"] = write_define("SDTM", study, out, written=written).name
+    write_manifest(out, stage_record("sdtm", study, formats, 1 if summary.get("errors", 0) else 0))
     return summary, findings
 
 
@@ -97,7 +96,14 @@ def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[s
     check_folder_study(study, sdtm_dir, "DM")
     datasets = run_adam(study, sdtm_dir, out, formats=formats, links=written.links, written=written)
     write_define("ADaM", study, out, written=written)
+    write_manifest(out, stage_record("adam", study, formats, 0))
     return datasets
+
+
+def stage_record(stage: str, study: str | Path, formats: tuple[str, ...], exit_code: int) -> dict:
+    """What a stage's folder manifest says about the stage that wrote it (trialkit.folder_manifest)."""
+    return {"stage": stage, "trialkit": __version__, "study": str(study), "formats": list(formats),
+            "written": datetime.now(UTC).isoformat(timespec="seconds"), "status": "complete", "exit_code": exit_code}
 
 
 def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None, reports: dict[str, Path], *,
@@ -114,7 +120,8 @@ def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | No
                    rules_dirs=rules_dirs, jobs=jobs or DEFAULT_JOBS)
     for fmt, path in reports.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_report(run.findings, run.datasets, fmt, path, fail_on, run.rules)
+        with replacing(Path(path)) as tmp:
+            write_report(run.findings, run.datasets, fmt, tmp, fail_on, run.rules)
     return run, exit_code(run.findings, fail_on)
 
 
@@ -163,14 +170,6 @@ def check_folder_study(study: str | Path, folder: Path, dataset: str) -> None:
                      f"{hint} (shipped studies: {', '.join(shipped_studies())}, or a study folder)", file=str(folder))
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def spec_versions(study: str | Path) -> dict[str, str]:
     """SHA-256 of every spec file of the study and of the standards it maps onto."""
     folder = study_dir(study)
@@ -196,14 +195,20 @@ def stage_errors(sdtm_findings: list[Finding], adam_causes: list[str], base: Pat
 
 def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",), strict: bool = False,
                  fail_on: str = "error", force: bool = False, advance: Callable[[str], None] | None = None,
-                 encoding: str | None = None) -> dict:
+                 encoding: str | None = None, shown_as: Path | None = None) -> dict:
     """sdtm -> adam -> validate -> report into out/{sdtm,adam,validation,report}; writes and returns
-    the run manifest. ``exit_code`` is 1 when the SDTM or ADaM stage has errors (the report is then
-    written only with ``force``, under a banner), else the validator's; ``stage_errors`` names those
+    the run manifest: first with status "running", last with each stage's status, the exit code and
+    every file of the run with its SHA-256 (``shown_as``: where ``out`` will be once the CLI has put
+    it in place, for the paths in messages). ``exit_code`` is 1 when the SDTM or ADaM stage has
+    errors (the report is then written only with ``force``, under a banner), else the validator's; ``stage_errors`` names those
     errors, an ADaM error traced back to the SDTM records and raw rows behind it (trialkit.lineage)."""
     step = advance or (lambda label: None)
     started = datetime.now(UTC)
+    shown = shown_as or out
     timings = {}
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, {"trialkit": __version__, "study": str(study), "started": started.isoformat(timespec="seconds"),
+                         "pid": os.getpid(), "status": "running"}, files=False)
 
     def timed(name: str, stage: Callable, *args, **kwargs):
         t = time.perf_counter()
@@ -231,7 +236,7 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
 
         adam_causes = [f"ADaM: cannot be derived: {adam_error}",
                        *("  " + line for line in adam_error_causes(adam_error, out / "sdtm"))]
-    errors = stage_errors(mapping_findings, adam_causes, out, SHOWN)
+    errors = stage_errors(mapping_findings, adam_causes, shown, SHOWN)
     html, inconsistent = None, None
     if not errors or (force and adam_error is None):
         from trialkit.reports.consistency import ReportInconsistent
@@ -243,7 +248,16 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
             html, inconsistent = out / "report" / "report.html", str(exc)
     else:
         remove_stale(out / "report")
+    stages = {
+        "sdtm": {"status": "complete", "exit_code": 1 if summary.get("errors", 0) else 0},
+        "adam": {"status": "failed", "exit_code": 1} if adam_error else {"status": "complete", "exit_code": 0},
+        "validate": {"status": "complete", "exit_code": code},
+        "report": {"status": "not run", "exit_code": None} if html is None else
+                  {"status": "inconsistent" if inconsistent else "complete", "exit_code": 1 if inconsistent else 0},
+    }
     manifest = {
+        "status": "complete",
+        "stages": stages,
         "trialkit": __version__,
         "python": platform.python_version(),
         "study": str(study),
@@ -264,7 +278,7 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
         "exit_code": 1 if errors or inconsistent else code,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
     return manifest
 
 

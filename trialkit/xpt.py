@@ -36,7 +36,6 @@ import codecs
 import os
 import re
 import string
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from trialkit.atomic_output import replacing
 from trialkit.errors import TrialkitError
 
 MAX_NAME = 8  # dataset and variable names
@@ -562,16 +562,13 @@ def write_xpt(df: pd.DataFrame, meta: DatasetMeta, path: str | os.PathLike,
     if not target.parent.is_dir():
         raise XptError(f"folder {str(target.parent)!r} does not exist", file=str(target))
     formats = {v.name: v.format.upper() for v in meta.variables if v.format}
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
     try:
-        pyreadstat.write_xport(
-            ready, tmp, file_format_version=5, table_name=meta.name, file_label=meta.label or "",
-            column_labels=[v.label or None for v in meta.variables],
-            variable_format=formats or None)
-        os.replace(tmp, target)
+        with replacing(target) as tmp:
+            pyreadstat.write_xport(
+                ready, tmp, file_format_version=5, table_name=meta.name, file_label=meta.label or "",
+                column_labels=[v.label or None for v in meta.variables],
+                variable_format=formats or None)
     except Exception as exc:  # pyreadstat raises several unrelated classes
-        Path(tmp).unlink(missing_ok=True)
         raise XptError(f"pyreadstat could not write the file: {exc}", file=str(target)) from exc
     return target
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialkit.dataset_json import dataset_files, read_dataset
-from trialkit.errors import TrialkitError
+from trialkit.errors import InputError, TrialkitError
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.vectorize import compact
 from trialkit.xpt import DatasetMeta
@@ -39,7 +39,11 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
     files in that many forked processes, largest first (decoding a file is the cost; a compact frame
     comes back through a pipe in milliseconds)."""
     files = dataset_files(folder)
-    files.update({p.stem.upper(): p for p in sorted(Path(folder).glob("*.csv")) if p.stem.upper() not in files})
+    for csv in sorted(Path(folder).glob("*.csv")):
+        if csv.stem.upper() in files:      # never a silent preference between two files of one dataset
+            raise InputError(f"dataset {csv.stem.upper()} is there twice ({files[csv.stem.upper()].name} and "
+                             f"{csv.name}): remove the one not to validate", file=str(folder))
+        files[csv.stem.upper()] = csv
     jobs = sorted(files.items(), key=lambda item: -item[1].stat().st_size)
     if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
         with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:

@@ -1,0 +1,101 @@
+"""Exit codes that mean one thing (trialkit/cli.py, TrialkitGroup): 0 clean, 1 findings, 2 usage or
+unusable input, 3 an internal error (one line and a log file holding the traceback, never a traceback
+on the terminal), 130 interrupted (the previous output left as it was)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from trialkit.cli import main, run_simulation
+from trialkit.folder_manifest import folder_files
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("codes") / "raw"
+    run_simulation("ball_relapse", 20, 4, folder, None, 0, 0.0)
+    return folder
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_codes_01_help_documents_every_exit_code():
+    """Test 1: ``trialkit --help`` lists the exit codes 0, 1, 2, 3 and 130."""
+    result = invoke("--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for code in ("0 clean", "1 findings", "2 unusable input or usage", "3 an internal error", "130 interrupted"):
+        assert code in text, code
+
+
+def test_codes_02_usage_and_input_errors_exit_2():
+    """Test 2: an unknown option and a missing raw folder are exit 2 (never 1, the code of findings)."""
+    assert invoke("sdtm", "--no-such-option").exit_code == 2
+    result = invoke("sdtm", "no/such/raw", "--out", "x")
+    assert result.exit_code == 2 and "raw export folder not found" in result.output
+
+
+def test_codes_03_an_internal_error_exits_3_with_a_log_and_no_traceback(raw, tmp_path, monkeypatch):
+    """Test 3: a bug inside a stage (forced: the SDTM stage raises ZeroDivisionError) prints one line,
+    the exception's type and message and the log file holding the traceback, exits 3, and leaves the
+    previous output as it was."""
+    out = tmp_path / "sdtm"
+    assert invoke("sdtm", raw, "--out", out).exit_code == 0
+    before = folder_files(out)
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero in a stage")
+
+    monkeypatch.setattr("trialkit.cli.sdtm_stage", broken)
+    result = invoke("sdtm", raw, "--out", out)
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("trialkit:")]
+    assert len(lines) == 1 and "ZeroDivisionError: division by zero in a stage" in lines[0], result.output
+    log_file = Path(re.search(r"traceback in (\S+\.log)\)", lines[0]).group(1))
+    assert "Traceback" in log_file.read_text() and "def broken" not in result.output
+    log_file.unlink()
+    assert folder_files(out) == before and not list(tmp_path.glob(".sdtm*"))
+
+
+def test_codes_04_an_interrupt_exits_130_and_leaves_the_previous_output(raw, tmp_path, monkeypatch):
+    """Test 4: Ctrl-C during a stage (KeyboardInterrupt raised inside the ADaM stage) exits 130 with
+    one line, the previous ADaM folder as it was and no temporary file or folder left."""
+    sdtm, adam = tmp_path / "sdtm", tmp_path / "adam"
+    assert invoke("sdtm", raw, "--out", sdtm).exit_code == 0
+    assert invoke("adam", sdtm, "--out", adam).exit_code == 0
+    before = folder_files(adam)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("trialkit.cli.adam_stage", interrupted)
+    result = invoke("adam", sdtm, "--out", adam)
+    assert result.exit_code == 130 and "interrupted" in result.output and "Traceback" not in result.output
+    assert folder_files(adam) == before and not list(tmp_path.glob(".adam*"))
+
+
+def test_codes_05_a_real_sigint_exits_130_from_a_fresh_process(raw, tmp_path):
+    """Test 5: SIGINT sent to ``python -m trialkit.cli sdtm`` once it is writing (its temporary folder
+    exists) exits 130, no traceback, nothing left beside --out."""
+    out = tmp_path / "sdtm"
+    process = subprocess.Popen([sys.executable, "-m", "trialkit.cli", "sdtm", str(raw), "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    import time
+
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".sdtm.tmp-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(subprocess.signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == []

@@ -1,0 +1,56 @@
+"""manifest.json: what an output folder holds, written by the stage that wrote it.
+
+Each SDTM and ADaM folder, and each run's folder, says which stage wrote it, when, in which formats,
+with what status and exit code, and every file it holds with its SHA-256 and size. A reader can then
+tell the files written together by one stage from a file that came from elsewhere: a dataset present
+in two formats (ae.xpt and ae.json) is read only when the folder's manifest lists both as written
+together (``trialkit sdtm --format xpt,json``); otherwise it is an error naming both, never a silent
+preference for one (trialkit.dataset_json.dataset_files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from trialkit.atomic_output import replacing
+
+MANIFEST = "manifest.json"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_files(folder: Path) -> dict[str, dict]:
+    """Every file under ``folder`` but its own manifest.json, by path relative to it (POSIX):
+    {"sha256": ..., "bytes": ...}."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p != folder / MANIFEST)
+    return {p.relative_to(folder).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files}
+
+
+def write_manifest(folder: Path, record: dict, *, files: bool = True) -> Path:
+    """``record`` (plus, with ``files``, every file of the folder) as ``folder``/manifest.json, whole."""
+    target = Path(folder) / MANIFEST
+    content = {**record, "files": folder_files(folder)} if files else record
+    with replacing(target) as tmp:
+        tmp.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+    return target
+
+
+def written_together(folder: Path, paths: list[Path]) -> bool:
+    """Whether the folder's manifest lists every one of ``paths`` with its present size: files one
+    stage wrote in one go (a cheap check: a file put there later has another size or is not listed)."""
+    try:
+        listed = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return all(isinstance(listed.get(p.name), dict) and listed[p.name].get("bytes") == os.stat(p).st_size
+               for p in paths)
