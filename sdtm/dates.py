@@ -11,11 +11,9 @@ problems instead of swallowing them.
 from __future__ import annotations
 
 import re
-from datetime import datetime
-
-import numpy as np
 import pandas as pd
 
+from trialkit.days import parse_days
 from trialkit.raw_dictionary import EDC_DATE, LOCAL_DATE_FORMATS, MONTHS
 from trialkit.vectorize import per_unique
 
@@ -121,25 +119,3 @@ def to_day(dtc: pd.Series) -> pd.Series:
     """The calendar day of complete ISO dates (datetimes included) as datetime64[s]; NaT otherwise."""
     text = dtc.astype(object).where(dtc.notna(), "").astype(str)
     return parse_days(text.str.slice(0, 10).where(text.str.len() >= 10, ""))
-
-
-def parse_days(text: pd.Series, pattern: str = "%Y-%m-%d") -> pd.Series:
-    """Calendar days read in ``pattern`` as datetime64[s]; NaT where the text is no such day.
-
-    Why not ``pd.to_datetime``: its nanosecond dates end at 1677-09-21 and 2262-04-11, so a birth
-    date in 0001 read as an impossible date and one in 1700 overflowed when subtracted. ISO 8601
-    and SAS both cover the years 0001-9999; whether such a year is plausible is a validation rule's
-    question (TK-SDTM-0130), not the parser's. Each distinct value is parsed once."""
-    def parse(u: pd.Series) -> pd.Series:
-        days = [_strptime_day(v, pattern) for v in u.astype(str)]
-        return pd.Series(np.array(days, dtype="datetime64[s]"), index=u.index)
-    return per_unique(text.astype(object).where(text.notna(), "").astype(str), parse)
-
-
-def _strptime_day(value: str, pattern: str):
-    if not value:
-        return np.datetime64("NaT")
-    try:
-        return np.datetime64(datetime.strptime(value, pattern).date(), "D")
-    except ValueError:
-        return np.datetime64("NaT")
