@@ -10,9 +10,9 @@ becomes a pandas Series over the whole frame.
 Operands are checked when the spec is loaded, so that an expression ``trialkit spec check`` accepts
 never fails at run time for its shape: ``in`` / ``not in`` take a list on the right (``X in 'YN'``
 would test substrings in Python and means nothing here), ``==`` and the other comparisons never take a
-list, and the functions take one field. Nesting is limited to ``MAX_DEPTH`` levels (5,000 ``not``
-would otherwise exhaust Python's stack). Values are compared as the data hold them: an order
-comparison of text with a number (``AGE > 5`` on a text column) is a SpecError naming the expression
+list, and the functions take one field. Nesting is limited to ``MAX_DEPTH`` levels and length to
+``MAX_LENGTH`` characters (5,000 ``not`` would otherwise exhaust Python's stack). Values are compared
+as the data hold them: an order comparison of text with a number (``AGE > 5`` on a text column) is a SpecError naming the expression
 when evaluated, since only the data know a column's type (write ``number(AGE) > 5``).
 
 Field values are compared after trimming and upper-casing only where the spec says so, with
@@ -51,7 +51,10 @@ COMPARE = {
 }
 
 
-MAX_DEPTH = 50   # levels of nesting; the shipped specs use at most 6
+MAX_DEPTH = 50        # levels of nesting; the shipped specs use at most 6
+MAX_LENGTH = 2_000    # characters; the shipped specs' longest is 97. Longer text is refused before
+                      # Python's parser sees it: 5,000 nested 'not' exhaust its stack, and it then
+                      # reports a misleading syntax error or a RecursionError
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
     original = str(text)
     text = original if len(original) <= 200 else f"{original[:60]}... ({len(original):,} characters)"
     shown = repr(text)
+    if len(original) > MAX_LENGTH:
+        raise SpecError(f"expression {shown} is longer than {MAX_LENGTH:,} characters; a filter or condition is one line "
+                        f"(nested more than {MAX_DEPTH} levels deep?)", file=file, key=key)
     try:
         tree = ast.parse(str(text), mode="eval")
     except SyntaxError as exc:
