@@ -210,6 +210,7 @@ def test_expressions_15_negative_numbers_are_allowed():
     ("AEONGO == ['Y']", "a list can only follow 'in' or 'not in'"),
     ("['Y'] in ['Y', 'N']", "the left side of 'in' is a single value"),
     ("AEONGO in [AEOUT]", "a list holds constants only"),
+    ("['Y'] and AEONGO == 'Y'", "a list can only follow 'in' or 'not in'"),   # found by tests/test_fuzz.py
     ("blank('x')", "may be called"),
     ("number(norm(AGE)) > 1", "may be called"),
 ])

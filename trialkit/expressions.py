@@ -97,6 +97,8 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
         raise SpecError(f"expression {shown} is nested more than {MAX_DEPTH} levels deep", file=file, key=key)
     fields: set[str] = set()
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    members = {id(right) for n in ast.walk(tree) if isinstance(n, ast.Compare)        # lists after in / not in
+               for op, right in zip(n.ops, n.comparators) if isinstance(op, (ast.In, ast.NotIn))}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or len(node.args) != 1 or node.keywords \
@@ -113,6 +115,9 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
                     raise SpecError(f"expression {text!r}: operator {type(op).__name__} is not allowed", file=file, key=key)
                 _check_operands(left, op, right, text, file, key)
         elif isinstance(node, (ast.List, ast.Tuple)):
+            if id(node) not in members:
+                raise SpecError(f"expression {text!r}: a list can only follow 'in' or 'not in' (write X in ['A'])",
+                                file=file, key=key)
             if not all(isinstance(e, ast.Constant) or (isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub))
                        for e in node.elts):
                 raise SpecError(f"expression {text!r}: a list holds constants only", file=file, key=key)
