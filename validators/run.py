@@ -22,12 +22,14 @@ import pandas as pd
 
 from trialkit.adam.engine import load_study_specs
 from trialkit.errors import InputError
+from trialkit.plausible import study_window
 from trialkit.spec import study_dir
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.mapping_findings import mapping_findings
+from trialkit.validators.plausibility import check_plausibility
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import RuleRun, ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
@@ -76,6 +78,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
 
     def trialkit_rules() -> None:
         findings.extend(_family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites)))
+        findings.extend(_family(runs, "TK-SDTM (plausibility)", lambda: check_plausibility(sdtm, study_window(study))))
         findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
         if adam_dir is not None:
             findings.extend(_family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites)))
