@@ -110,8 +110,10 @@ def later(a: pd.Series, b: pd.Series) -> pd.Series:
 def outside_window(dtc: pd.Series, window: DateWindow) -> pd.Series:
     """Dates (complete or partial) certainly before ``earliest`` or after ``latest``."""
     earliest, latest = window.bounds()
-    text = _text(dtc)
-    return later(pd.Series(earliest, index=text.index), text) | later(text, pd.Series(latest, index=text.index))
+
+    def outside(u: pd.Series) -> pd.Series:       # once per distinct date: a column repeats its dates
+        return later(pd.Series(earliest, index=u.index), u) | later(u, pd.Series(latest, index=u.index))
+    return per_unique(_text(dtc).astype(object).str.slice(0, 10), outside)   # the time part never matters here
 
 
 def implausible_age(age: pd.Series, ageu: pd.Series) -> pd.Series:
