@@ -210,3 +210,22 @@ def test_validate_adtte_22_a_source_dataset_not_given_is_a_finding_not_a_key_err
     assert {f["rule"] for f in found} == {"TK-ADTTE-0007"}
     assert any("PFS" in f["message"] and "events.yaml:parameters[0].events[0]" in f["message"] and f["value"] == "ADRS"
                for f in found)
+
+
+def test_validate_adtte_23_a_study_folder_needs_no_adsl_spec(tmp_path):
+    """--study with a folder holding only adam/ADTTE.yaml (no ADSL.yaml, no SDTM specs): the event
+    rules run from it (they once needed an ADSL.yaml validate never used) and find the changed record."""
+    study = tmp_path / "study"
+    (study / "adam").mkdir(parents=True)
+    shutil.copy(PHARMAVERSE / "events.yaml", study / "adam" / "ADTTE.yaml")
+    adam = tmp_path / "adam"
+    shutil.copytree(PHARMAVERSE, adam)
+    adtte, meta = read_xpt(adam / "adtte.xpt")
+    adtte.loc[adtte["PARAMCD"] == "OS", "CNSR"] = 0.0            # every OS record now claims a death
+    write_xpt(adtte, meta, adam / "adtte.xpt")
+    (tmp_path / "no-sdtm").mkdir()
+    out = tmp_path / "v.json"
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "no-sdtm"), str(adam), "--study", str(study),
+                                       "--rules", "trialkit", "--out", str(out)])
+    found = {f["rule"] for f in json.loads(out.read_text(encoding="utf-8"))["findings"]}
+    assert result.exit_code == 1 and "TK-ADTTE-0001" in found, result.output
