@@ -11,6 +11,7 @@ problems instead of swallowing them.
 from __future__ import annotations
 
 import re
+
 import pandas as pd
 
 from trialkit.days import parse_days

@@ -71,16 +71,17 @@ def _mutated(draw_path: list, value) -> dict:
     doc = json.loads(json.dumps(GOOD_JSON))
     node = doc
     for step in draw_path[:-1]:
-        if isinstance(node, dict) and step in node:
+        if _reaches(node, step):
             node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-            node = node[step]
-    last = draw_path[-1]
-    if isinstance(node, dict) and isinstance(last, str):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-        node[last] = value
+    if _reaches(node, draw_path[-1]) or (isinstance(node, dict) and isinstance(draw_path[-1], str)):
+        node[draw_path[-1]] = value
     return doc
+
+
+def _reaches(node, step) -> bool:
+    """Whether ``step`` indexes into ``node``: a key of an object, a position in an array."""
+    return (isinstance(node, dict) and step in node) or (
+        isinstance(node, list) and isinstance(step, int) and step < len(node))
 
 
 PATHS = st.lists(st.one_of(st.sampled_from(list(GOOD_JSON) + ["name", "dataType", "targetDataType", "length", "label"]),
@@ -104,8 +105,8 @@ def _expression_property(text: str) -> None:
 
 def _yaml_property(tree, raw_text: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "raw_dictionary.yaml"
         for text in (yaml.safe_dump(tree), raw_text):
-            path = Path(folder) / "raw_dictionary.yaml"
             path.write_text(text, encoding="utf-8")
             for load in (lambda: load_yaml(path), lambda: load_raw_dictionary(folder)):
                 try:

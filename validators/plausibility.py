@@ -38,8 +38,10 @@ def _date_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.endswith("DTC")]
 
 
-def check_plausibility(sdtm: dict[str, pd.DataFrame], window: DateWindow = DateWindow()) -> list[ValidationFinding]:
-    """Every TK-SDTM-0130..0134 finding of an SDTM folder's datasets."""
+def check_plausibility(sdtm: dict[str, pd.DataFrame], window: DateWindow | None = None) -> list[ValidationFinding]:
+    """Every TK-SDTM-0130..0134 finding of an SDTM folder's datasets (``window``: the study's; None,
+    the defaults)."""
+    window = window or DateWindow()
     out: list[ValidationFinding] = []
     dm = _dm(sdtm)
     birth = _text(dm["BRTHDTC"]) if dm is not None and "BRTHDTC" in dm else None
