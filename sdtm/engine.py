@@ -398,7 +398,7 @@ def run_sdtm(study: str | Path, raw_dir: Path) -> SdtmResult:
         if domain != "DM":
             built[domain] = build_domain(spec, forms, cfg, dictionary, result.findings)
     built["DM"] = _dm_summaries(specs["DM"], dm, built)
-    result.findings += implausible_births(specs["DM"], built["DM"], cfg.window)
+    result.findings += implausible_births(specs["DM"], built["DM"], cfg.window.with_cutoff(cfg.trial_design.get("TS")))
     for domain, spec in specs.items():
         built[domain] = derive(spec, built[domain], built["DM"], cfg)
         supp = suppqual(spec, built[domain])

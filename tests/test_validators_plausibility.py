@@ -62,3 +62,13 @@ def test_plausibility_04_death_and_other_dates_before_birth():
     sdtm = {"DM": dm, "CM": cm}
     assert _flagged(sdtm, "TK-SDTM-0133") == [("DM", "S-1", "DTHDTC")]     # 1980-03 is not before 1980
     assert _flagged(sdtm, "TK-SDTM-0134") == [("CM", "S-1", "CMSTDTC")]
+
+
+def test_plausibility_05_the_default_window_ends_a_year_after_the_data_cut_off_in_ts():
+    ae = pd.DataFrame({"STUDYID": "S", "DOMAIN": "AE", "USUBJID": ["S-1"] * 2, "AESEQ": [1.0, 2.0],
+                       "AESTDTC": ["2022-09-21", "2022-09-22"]})
+    ts = pd.DataFrame({"STUDYID": "S", "DOMAIN": "TS", "TSSEQ": [1.0, 1.0], "TSPARMCD": ["SSTDTC", "DCUTDTC"],
+                       "TSVAL": ["2015-11-01", "2021-09-20"]})
+    (found,) = check_plausibility({"AE": ae, "TS": ts})
+    assert found.seq == 2.0 and "data cut-off 2021-09-20 + 1 year" in found.message
+    assert check_plausibility({"AE": ae}) == []          # without TS: today + 1 year

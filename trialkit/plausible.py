@@ -6,8 +6,8 @@ checks say so, on ISO 8601 text as SDTM holds it, partial dates included (they a
 precision both sides have: ``2019`` is not before ``2019-05-01``):
 
 * the study window: every date lies between ``earliest`` (default 1900-01-01) and ``latest``
-  (default: the day the check runs plus one year, standing in for the data cut-off plus one year).
-  A study sets both in ``sdtm/study.yaml``::
+  (default: the data cut-off, TS.DCUTDTC, plus one year; without one, the day the check runs plus
+  one year). A study sets both in ``sdtm/study.yaml``::
 
       plausible_dates: {earliest: 1920-01-01, latest: 2026-12-31}
 
@@ -19,7 +19,7 @@ precision both sides have: ``2019`` is not before ``2019-05-01``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,14 +36,32 @@ MAX_AGE_YEARS = 130
 @dataclass(frozen=True)
 class DateWindow:
     earliest: str = "1900-01-01"
-    latest: str = ""              # '' = the day of the check + 1 year
+    latest: str = ""              # '' = the data cut-off + 1 year, else the day of the check + 1 year
+    cutoff: str = ""              # the data cut-off (TS.DCUTDTC), when the data hold one
 
     def bounds(self) -> tuple[str, str]:
-        return self.earliest, self.latest or (date.today() + timedelta(days=366)).isoformat()
+        return self.earliest, self.latest or ((self._cutoff() or date.today()) + timedelta(days=366)).isoformat()
+
+    def _cutoff(self) -> date | None:
+        try:
+            return date.fromisoformat(self.cutoff[:10])
+        except ValueError:
+            return None
 
     def describe(self) -> str:
         earliest, latest = self.bounds()
-        return f"{earliest} to {latest}" + ("" if self.latest else " (today + 1 year; set plausible_dates in sdtm/study.yaml)")
+        if self.latest:
+            return f"{earliest} to {latest}"
+        basis = f"data cut-off {self._cutoff().isoformat()}" if self._cutoff() else "today"
+        return f"{earliest} to {latest} ({basis} + 1 year; set plausible_dates in sdtm/study.yaml)"
+
+    def with_cutoff(self, trial_summary: pd.DataFrame | list[dict] | None) -> DateWindow:
+        """This window with the data cut-off of a TS dataset (frame or records), when it has DCUTDTC."""
+        ts = pd.DataFrame(trial_summary or []) if not isinstance(trial_summary, pd.DataFrame) else trial_summary
+        if self.cutoff or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
+            return self
+        values = _text(ts["TSVAL"].astype(object))[_text(ts["TSPARMCD"].astype(object)) == "DCUTDTC"]
+        return replace(self, cutoff=str(values.iloc[0])) if len(values) else self
 
 
 def parse_window(raw, path: Path | str) -> DateWindow:

@@ -41,7 +41,7 @@ def _date_columns(frame: pd.DataFrame) -> list[str]:
 def check_plausibility(sdtm: dict[str, pd.DataFrame], window: DateWindow | None = None) -> list[ValidationFinding]:
     """Every TK-SDTM-0130..0134 finding of an SDTM folder's datasets (``window``: the study's; None,
     the defaults)."""
-    window = window or DateWindow()
+    window = (window or DateWindow()).with_cutoff(next((f for n, f in sdtm.items() if n.upper() == "TS"), None))
     out: list[ValidationFinding] = []
     dm = _dm(sdtm)
     birth = _text(dm["BRTHDTC"]) if dm is not None and "BRTHDTC" in dm else None
