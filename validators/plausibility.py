@@ -18,7 +18,8 @@ OUTSIDE_WINDOW = rule("TK-SDTM-0130", "warning", "Date outside the study's plaus
                       "SDTMIG 3.4 section 4.4 (dates): a --DTC is when something happened to a subject; one before "
                       "1900-01-01 or more than a year after the data cut-off is a keying or conversion error (0001, 9999 "
                       "and 1700 are valid ISO 8601 dates, so the ISO check passes them). The window is the study's "
-                      "plausible_dates in sdtm/study.yaml; by default 1900-01-01 to the day of validation + 1 year.")
+                      "plausible_dates (trialkit/plausible.py); by default 1900-01-01 to the data cut-off (TS DCUTDTC) "
+                      "+ 1 year, or the day of validation + 1 year without one.")
 AGE_RANGE = rule("TK-SDTM-0131", "error", "AGE (YEARS) outside 0-130",
                  "SDTMIG 3.4 section 5.2 (DM: AGE, AGEU): age at the reference start; no human is younger than 0 "
                  "years or older than 130 (the oldest documented lived 122).", scope=("DM",))
