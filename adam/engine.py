@@ -110,11 +110,12 @@ def build_adsl(spec: AdamSpec, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return apply_steps(adsl, spec.steps, sdtm, "ADSL")
 
 
-def build_adtte(spec: AdamSpec, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def build_adtte(spec: AdamSpec, adsl: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The time-to-event dataset of ``spec``; ``sources``: the SDTM and the ADaM datasets derived so far."""
     if spec.cutoff not in adsl:
         raise AdamError(f"cut-off date variable {spec.cutoff} is not in ADSL", dataset="ADSL", variables=[spec.cutoff])
     cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0])
-    parts = [derive_param_tte(adsl, sdtm, p, cutoff) for p in spec.parameters]
+    parts = [derive_param_tte(adsl, sources, p, cutoff) for p in spec.parameters]
     adtte = pd.concat(parts, ignore_index=True)
     carried = adsl[["USUBJID", *spec.adsl_vars]]
     return adtte.merge(carried, on="USUBJID", how="left").sort_values(["USUBJID", "PARAMCD"], kind="stable").reset_index(drop=True)
@@ -161,17 +162,33 @@ def needed_datasets(specs: list[AdamSpec]) -> set[str]:
         names |= {p["dataset"] for p in spec.collected}
         if spec.source:
             names.add(spec.source)
-    return names - {"ADSL"}
+    return names - {"ADSL"} - {spec.name for spec in specs}      # ADaM sources are derived, not read
 
 
 def load_study_specs(study: str | Path) -> list[AdamSpec]:
-    """Every ADaM spec of a study, ADSL first (the others may read it), then in file-name order."""
+    """Every ADaM spec of a study, ADSL first (the others may read it), then in file-name order,
+    time-to-event specs last."""
     folder = study_dir(study) / "adam"
     specs = [load_adam_spec(p) for p in sorted(folder.glob("*.yaml"))]
     adsl = [s for s in specs if s.kind == "adsl"]
     if [s.name for s in adsl] != ["ADSL"]:
         raise SpecError("a study's ADaM has exactly one subject-level spec, ADSL.yaml (from_dm)", file=str(folder))
-    return adsl + [s for s in specs if s.kind != "adsl"]
+    # time-to-event datasets last: their sources may be the other ADaM datasets (ADRS), as in admiral
+    return adsl + [s for s in specs if s.kind not in ("adsl", "tte")] + [s for s in specs if s.kind == "tte"]
+
+
+def load_event_specs(study: str | Path | None, events: Path | None = None) -> list[AdamSpec]:
+    """The time-to-event specs the event rules check: the file ``events`` (the ADTTE.yaml shape), else
+    every one of the study's adam/*.yaml. Unlike load_study_specs no ADSL.yaml is needed: validation
+    reads ADSL from the ADaM folder and never uses the spec that derives it."""
+    if events is not None:
+        spec = load_adam_spec(Path(events))
+        if spec.kind != "tte":
+            raise SpecError("an event-definition file declares cutoff: and parameters: with events and censors, "
+                            "as a study's adam/ADTTE.yaml", file=str(events))
+        return [spec]
+    folder = study_dir(study) / "adam"
+    return [s for s in (load_adam_spec(p) for p in sorted(folder.glob("*.yaml"))) if s.kind == "tte"]
 
 
 def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats: tuple[str, ...] = ("xpt",),
@@ -187,7 +204,7 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats
     datasets = {"ADSL": adsl}
     for spec in specs[1:]:
         if spec.kind == "tte":
-            frame = build_adtte(spec, adsl, sdtm)
+            frame = build_adtte(spec, adsl, {**sdtm, **datasets})
         elif spec.kind == "bds":
             frame = build_bds(spec.collected, spec.derived, sdtm, adsl, spec.reference, spec.adsl_vars)
         else:

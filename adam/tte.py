@@ -2,7 +2,8 @@
 censor_source and derive_param_tte).
 
 A parameter is a start date (an ADSL variable), a list of event sources and a list of censor sources.
-Each source names a dataset (an SDTM domain or ADSL), a filter in the spec grammar, the date that
+Each source names a dataset (an SDTM domain, ADSL or another ADaM dataset such as ADRS, as admiral's
+templates take progression from ADRS), a filter in the spec grammar, the date that
 counts (a --DTC or date variable, or ``start``: the event is dated at the start, which makes AVAL 1
 — a treatment failure), the description, and where it came from (SRCDOM / SRCVAR / SRCSEQ). The rule:
 
@@ -30,6 +31,7 @@ from trialkit.adam.derive import derive_extreme_event, derive_vars_dt
 from trialkit.adam.errors import AdamError
 from trialkit.errors import SpecError
 from trialkit.expressions import Expression, parse
+from trialkit.xpt import sas_days
 
 START = "start"
 
@@ -105,6 +107,8 @@ def _dates(src: TteSource, frame: pd.DataFrame, start: pd.Series) -> pd.Series:
     values = frame[src.date]
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.normalize()
+    if pd.api.types.is_numeric_dtype(values):          # an ADaM date read as SAS day numbers
+        return sas_days(values)
     work = pd.DataFrame({"DTC": values.where(values.notna(), "").astype(str), "START": start})
     if src.kind == "event":
         work = derive_vars_dt(work, "X", "DTC", highest_imputation="M", date_imputation="first",

@@ -14,6 +14,7 @@ import re
 
 import pandas as pd
 
+from trialkit.days import parse_days
 from trialkit.raw_dictionary import EDC_DATE, LOCAL_DATE_FORMATS, MONTHS
 from trialkit.vectorize import per_unique
 
@@ -34,7 +35,7 @@ def _edc_to_iso(values: pd.Series, partial_allowed: bool) -> tuple[pd.Series, pd
     month_num = month.map(MONTH_NUMBER)
     complete = ~shape_bad & ~empty & (day != "UN") & (month != "UNK")
     iso_complete = year + "-" + month_num + "-" + day
-    parsed = pd.to_datetime(iso_complete.where(complete), format="%Y-%m-%d", errors="coerce")
+    parsed = parse_days(iso_complete.where(complete, ""))
     impossible = complete & parsed.isna()
     day_unknown = ~shape_bad & ~empty & (day == "UN") & (month != "UNK")
     month_unknown = ~shape_bad & ~empty & (month == "UNK")
@@ -65,7 +66,7 @@ def local_to_iso(values: pd.Series, formats: pd.Series) -> tuple[pd.Series, pd.S
     problem[present & formats.isna()] = "site of the subject unknown: cannot read its local date format"
     for pattern in formats.dropna().unique():
         mask = present & (formats == pattern)
-        parsed = per_unique(text[mask], lambda u, p=pattern: pd.to_datetime(u, format=p, errors="coerce"))
+        parsed = parse_days(text[mask], pattern)
         good = parsed.notna()
         iso[good[good].index] = per_unique(parsed[good], lambda u: u.dt.strftime("%Y-%m-%d"))
         problem[good[~good].index] = f"not a valid date in the site's format {pattern}"
@@ -82,7 +83,7 @@ def layout_to_iso(values: pd.Series, layout: str) -> tuple[pd.Series, pd.Series]
 
     def convert(u: pd.Series) -> tuple[pd.Series, pd.Series]:
         text = u.astype(str).str.strip()
-        parsed = pd.to_datetime(text.where(text != ""), format=pattern, errors="coerce")
+        parsed = parse_days(text, pattern)
         good = parsed.notna()
         iso = parsed.dt.strftime("%Y-%m-%d").where(good, "").astype(object)
         problem = pd.Series("", index=u.index, dtype=object)
@@ -116,8 +117,6 @@ def study_day(dtc: pd.Series, reference: pd.Series) -> pd.Series:
 
 
 def to_day(dtc: pd.Series) -> pd.Series:
-    """The calendar day of complete ISO dates (datetimes included) as datetime64; NaT otherwise."""
-    def parse(u: pd.Series) -> pd.Series:
-        text = u.astype(str)
-        return pd.to_datetime(text.str.slice(0, 10).where(text.str.len() >= 10), format="%Y-%m-%d", errors="coerce")
-    return per_unique(dtc, parse)
+    """The calendar day of complete ISO dates (datetimes included) as datetime64[s]; NaT otherwise."""
+    text = dtc.astype(object).where(dtc.notna(), "").astype(str)
+    return parse_days(text.str.slice(0, 10).where(text.str.len() >= 10, ""))

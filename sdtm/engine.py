@@ -19,6 +19,7 @@ import pandas as pd
 from trialkit.errors import SpecError
 from trialkit.findings import Finding
 from trialkit.ledger import Ledger
+from trialkit.plausible import DateWindow, later, outside_window, parse_window
 from trialkit.raw_dictionary import RawDictionary, load_raw_dictionary
 from trialkit.sdtm import mapping
 from trialkit.sdtm.dates import study_day
@@ -51,6 +52,7 @@ class StudyConfig:
     visit_domains: list[str] = field(default_factory=list)
     not_mapped: dict = field(default_factory=dict)
     not_collected: dict[str, dict[str, str]] = field(default_factory=dict)   # dataset -> Exp variable -> reason
+    window: DateWindow = field(default_factory=DateWindow)                    # plausible_dates (trialkit.plausible)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def load_study_config(study: str | Path) -> StudyConfig:
         visits[str(v["raw"]).upper()] = v
     return StudyConfig(data["studyid"], data["subjects"], visits, data.get("epochs", []), data.get("trial_design", {}), path,
                        data.get("subject_elements", []), data.get("subject_visits", []), data.get("not_mapped") or {},
-                       data.get("not_collected") or {})
+                       data.get("not_collected") or {}, parse_window(data.get("plausible_dates"), path))
 
 
 def _source_frame(spec: DomainSpec, src: Source, raw: pd.DataFrame, cfg: StudyConfig, dictionary: RawDictionary,
@@ -352,6 +354,30 @@ def load_checked_specs(study: str | Path) -> tuple[RawDictionary, StudyConfig, d
     return dictionary, cfg, specs
 
 
+def implausible_births(spec: DomainSpec, dm: pd.DataFrame, window: DateWindow) -> list[Finding]:
+    """A BRTHDTC that is a real date but outside the study's plausible window, or after RFSTDTC (a
+    negative age), named by the raw form, row and field it came from: the record is mapped as
+    collected, and the data manager hears of it here as well as from the validator."""
+    if "BRTHDTC" not in dm or "_form" not in dm:
+        return []
+    birth = dm["BRTHDTC"].astype(object).where(dm["BRTHDTC"].notna(), "").astype(str)
+    reference = dm["RFSTDTC"] if "RFSTDTC" in dm else pd.Series("", index=dm.index)
+    outside, after_start = outside_window(birth, window), later(birth, reference)
+    source, mapping_ = next(((src, m) for src in spec.sources for m in src.mappings if m.variable == "BRTHDTC"), (None, None))
+    field_ = str(mapping_.args.get(mapping_.algorithm, "BRTHDTC")) if mapping_ is not None else "BRTHDTC"
+    # the provenance columns of the form BRTHDTC was read from (DM merges several forms: _form, _form_2...)
+    suffix = next((c.removeprefix("_form") for c in dm.columns if c.startswith("_form")
+                   and source is not None and (dm[c] == source.form).any()), "")
+    forms, rows = dm[f"_form{suffix}"], dm[f"_row{suffix}"]
+    out = []
+    for k in np.flatnonzero((outside | after_start).to_numpy()):
+        why = (f"birth date outside the plausible window {window.describe()}" if outside.iat[k]
+               else f"birth date after RFSTDTC {reference.iat[k]} (a negative age)")
+        out.append(Finding("warning", f"{forms.iat[k]}.csv", int(rows.iat[k]), field_, birth.iat[k], why,
+                           mapping_.key if mapping_ is not None else None, str(dm["USUBJID"].iat[k]), "implausible"))
+    return out
+
+
 def run_sdtm(study: str | Path, raw_dir: Path, encoding: str | None = None) -> SdtmResult:
     dictionary, cfg, specs = load_checked_specs(study)
     export = read_export(raw_dir, encoding)
@@ -374,6 +400,7 @@ def run_sdtm(study: str | Path, raw_dir: Path, encoding: str | None = None) -> S
         if domain != "DM":
             built[domain] = build_domain(spec, forms, cfg, dictionary, result.findings)
     built["DM"] = _dm_summaries(specs["DM"], dm, built)
+    result.findings += implausible_births(specs["DM"], built["DM"], cfg.window.with_cutoff(cfg.trial_design.get("TS")))
     for domain, spec in specs.items():
         built[domain] = derive(spec, built[domain], built["DM"], cfg)
         supp = suppqual(spec, built[domain])

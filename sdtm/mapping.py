@@ -14,7 +14,7 @@ import pandas as pd
 from trialkit.expressions import first_match
 from trialkit.findings import Finding
 from trialkit.raw_dictionary import RawDictionary
-from trialkit.sdtm.dates import edc_to_iso, layout_to_iso, local_to_iso, with_time
+from trialkit.sdtm.dates import edc_to_iso, layout_to_iso, local_to_iso, to_day, with_time
 from trialkit.sdtm.spec import Mapping
 
 
@@ -114,7 +114,6 @@ def age(m: Mapping, frame: pd.DataFrame) -> pd.Series:
     birth = frame[m.args["age"]["birth"]].astype(str)
     ref = frame[m.args["age"]["reference"]].astype(str)
     birth_full = birth.where(birth.str.len() != 7, birth + "-01")
-    b = pd.to_datetime(birth_full.where(birth_full.str.len() >= 10).str.slice(0, 10), errors="coerce")
-    r = pd.to_datetime(ref.where(ref.str.len() >= 10).str.slice(0, 10), errors="coerce")
+    b, r = to_day(birth_full), to_day(ref)       # days over 0001-9999: a birth in 1700 gives AGE 316, not NaN
     years = r.dt.year - b.dt.year - ((r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))).astype(int)
     return years.astype("float64")

@@ -97,6 +97,11 @@ def draw_subjects(profile: Profile, n: int, rng: np.random.Generator) -> pd.Data
     )
     relapse1_date = rand_date - days(int_between(rng, pop.days_relapse_to_randomization, n))
     diagnosis_date = relapse1_date - days(np.round(months_dx * MONTH_DAYS))
+    # the youngest subjects (ages from 29 days) cannot have been diagnosed, or have relapsed, before
+    # birth (validate's TK-SDTM-0134 found 65 such MH records in the demo): no earlier than birth
+    # (congenital leukaemia); the random draws, and so every other value, are unchanged
+    relapse1_date = np.maximum(relapse1_date, birth_date)
+    diagnosis_date = np.maximum(diagnosis_date, birth_date)
 
     frame = pd.DataFrame(
         {

@@ -539,3 +539,23 @@ def test_14b_text_seq_becomes_numeric_and_input_frames_are_not_changed():
     assert pd.api.types.is_numeric_dtype(out["SRCSEQ"]) and rec(out, "01")["SRCSEQ"] == 12
     pd.testing.assert_frame_equal(adsl, before_adsl)
     pd.testing.assert_frame_equal(ce, before_ce)
+
+
+def test_15_admiral_pfs_and_os_from_adrs_and_sas_dates_are_derived_as_published():
+    """Event sources in an ADaM dataset (ADRS, as admiral's templates take them) with dates as SAS day
+    numbers: derive_param_tte, from tests/data/pharmaverse/events.yaml, gives pharmaverseadam's own
+    ADTTE (admiralonco's ad_adtte.R) for PFS and OS: the same ADT, CNSR and source per subject."""
+    from trialkit.adam.engine import load_event_specs
+    from trialkit.xpt import read_xpt, sas_date_variables
+
+    folder = Path(__file__).parent / "data" / "pharmaverse"
+    adsl, adrs, published = (sas_date_variables(read_xpt(folder / f"{n}.xpt")[0]) for n in ("adsl", "adrs", "adtte"))
+    (spec,) = load_event_specs(None, folder / "events.yaml")
+    assert {s.dataset for p in spec.parameters for s in (*p.events, *p.censors)} == {"ADRS", "ADSL"}
+    assert pd.api.types.is_numeric_dtype(read_xpt(folder / "adrs.xpt")[0]["ADT"])    # SAS numbers in the file
+    for p in spec.parameters:
+        ours = derive_param_tte(adsl, {"ADRS": adrs}, p, pd.Timestamp.max).set_index("USUBJID").sort_index()
+        theirs = published[published["PARAMCD"] == p.paramcd].set_index("USUBJID").sort_index()
+        assert ours.index.tolist() == theirs.index.tolist()
+        for column in ("ADT", "CNSR", "EVNTDESC", "SRCDOM", "SRCVAR", "AVAL"):
+            assert ours[column].tolist() == theirs[column].tolist(), (p.paramcd, column)

@@ -7,12 +7,14 @@ parsed under, so a spec can never run code.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from trialkit.errors import SpecError
-from trialkit.expressions import parse
+from trialkit.expressions import MAX_DEPTH, parse
 
 
 def _rows(expr: str, frame: pd.DataFrame) -> list[bool]:
@@ -198,3 +200,36 @@ def test_expressions_15_negative_numbers_are_allowed():
     assert parse("-1 > number(A)").evaluate(frame).tolist() == [True, False, False, False]
     with pytest.raises(SpecError):
         parse("-number(A) > 1")
+
+
+# ---- Test 16: what spec check accepts never fails at run time for its shape --------------------
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("AEONGO in 'YN'", "'in' takes a list on its right"),
+    ("AEONGO not in AEOUT", "'not in' takes a list on its right"),
+    ("AEONGO == ['Y']", "a list can only follow 'in' or 'not in'"),
+    ("['Y'] in ['Y', 'N']", "the left side of 'in' is a single value"),
+    ("AEONGO in [AEOUT]", "a list holds constants only"),
+    ("['Y'] and AEONGO == 'Y'", "a list can only follow 'in' or 'not in'"),   # found by tests/test_fuzz.py
+    ("blank('x')", "may be called"),
+    ("number(norm(AGE)) > 1", "may be called"),
+])
+def test_expressions_16_operand_shapes_are_checked_at_parse(text, says):
+    with pytest.raises(SpecError, match=re.escape(says)) as err:
+        parse(text, file="AE.yaml", key="variables.AEONGO.condition")
+    assert err.value.file == "AE.yaml" and err.value.key == "variables.AEONGO.condition"
+
+
+def test_expressions_17_deep_nesting_is_a_spec_error_not_a_recursion_error():
+    for text in ("not " * 5000 + "A == 'x'", "not " * (MAX_DEPTH + 1) + "A == 'x'", "(" * 300 + "A" + ")" * 300):
+        with pytest.raises(SpecError) as err:
+            parse(text, file="DM.yaml", key="filter")
+        assert err.value.key == "filter" and len(str(err.value)) < 300
+
+
+def test_expressions_18_text_against_number_order_is_a_spec_error_at_evaluation():
+    expr = parse("AGE > 5", file="ADSL.yaml", key="steps[0].flag")
+    with pytest.raises(SpecError, match="compares values of different types") as err:
+        expr.evaluate(pd.DataFrame({"AGE": ["7", "3"]}))
+    assert err.value.file == "ADSL.yaml" and err.value.key == "steps[0].flag"
+    assert parse("number(AGE) > 5").evaluate(pd.DataFrame({"AGE": ["7", "3"]})).tolist() == [True, False]

@@ -174,3 +174,18 @@ def test_dates_24_layout_dates_impossible_and_malformed_told_apart():
     assert iso.index.tolist() == list("abcdef")
     assert iso.tolist() == ["2022-01-31", "2021-12-01", "", "", "", ""]
     assert problem.tolist() == ["", "", "impossible date", "impossible date", "not a MM/DD/YYYY date", ""]
+
+
+# ---- Test 25: the whole ISO 8601 year range (0001-9999) -----------------------------------------
+
+def test_dates_25_far_years_are_dates_not_impossible():
+    # valid calendar days, merely implausible: plausibility is a validator rule, not a parse problem
+    assert _edc(["01-JAN-0001", "31-DEC-9999", "15-JUN-1700", "30-FEB-2021"]) == (
+        ["0001-01-01", "9999-12-31", "1700-06-15", ""], ["", "", "", "impossible date"])
+    iso, problem = layout_to_iso(pd.Series(["12/31/9999", "02/29/1700"]), "MM/DD/YYYY")
+    assert iso.tolist() == ["9999-12-31", ""] and problem.tolist() == ["", "impossible date"]
+
+
+def test_dates_26_study_day_of_a_far_date_does_not_overflow():
+    out = study_day(pd.Series(["1700-01-01", "0001-01-01", "9999-12-31"]), pd.Series(["2020-01-01"] * 3))
+    assert out.tolist() == [-116877.0, -737424.0, 2914635.0]  # as datetime.date counts them

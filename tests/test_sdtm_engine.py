@@ -657,3 +657,28 @@ def test_sdtm_engine_15_an_unexplained_expected_variable_is_a_warning(tmp_path, 
     assert "EX.EXDOSFRM is Expected" in warning.message
     pd.testing.assert_frame_equal(public("EX", result.datasets["EX"], result.specs),
                                   public("EX", clean.result.datasets["EX"], clean.result.specs))
+
+
+def test_sdtm_engine_16_an_implausible_birth_date_is_mapped_and_reported(tmp_path, clean):
+    """Test 16: birth dates in 2030 and 1700 are real days: mapped as collected (AGE -14-ish and 316-ish,
+    not a crash or an 'impossible date'), each a warning naming dm.csv, its row, BRTHDAT and the spec
+    key; a study's plausible_dates moves the window."""
+    raw = tmp_path / "raw"
+    shutil.copytree(clean.raw, raw)
+    dm = pd.read_csv(raw / "dm.csv", dtype=str, keep_default_na=False)
+    dm.loc[0, "BRTHDAT"], dm.loc[1, "BRTHDAT"] = "01-JAN-2030", "15-JUN-1700"
+    dm.to_csv(raw / "dm.csv", index=False)
+    result = run_sdtm(STUDY, raw)
+    found = [f for f in result.findings if f.kind == "implausible"]
+    assert [(f.source, f.row, f.column, f.value) for f in found] == [("dm.csv", 1, "BRTHDAT", "2030-01-01"),
+                                                                     ("dm.csv", 2, "BRTHDAT", "1700-06-15")]
+    assert all(f.key.startswith("DM.yaml:") and "plausible window" in f.message for f in found)
+    ages = result.datasets["DM"].set_index("BRTHDTC")["AGE"]
+    assert ages["2030-01-01"] < 0 and ages["1700-06-15"] > 300
+    assert [f for f in result.findings if f not in found] == []
+
+    study = copy_study(tmp_path)
+    with open(study / "sdtm" / "study.yaml", "a", encoding="utf-8") as fh:
+        fh.write("\nplausible_dates: {earliest: 1600-01-01, latest: 2040-12-31}\n")
+    (after_start,) = [f for f in run_sdtm(str(study), raw).findings if f.kind == "implausible"]
+    assert after_start.row == 1 and "after RFSTDTC" in after_start.message

@@ -3,7 +3,10 @@ of wrong record planted in a good ADTTE is caught by its rule, naming the subjec
 
 from __future__ import annotations
 
+import json
+import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -154,3 +157,75 @@ def test_validate_adtte_04_same_findings_on_category_columns(study):
     assert [(f.rule, f.usubjid) for f in as_object] == [("TK-ADTTE-0004", adtte.loc[i, "USUBJID"])]
     assert " / XX / " in as_object[0].message
     assert compacted == as_object
+
+
+# ---- event definitions on someone else's ADaM: pharmaverse's admiral-style ADRS / ADTTE ---------
+
+PHARMAVERSE = Path(__file__).parent / "data" / "pharmaverse"
+
+
+def _validate_events(tmp_path, adam: Path, events: Path):
+    sdtm = tmp_path / "no-sdtm"
+    sdtm.mkdir(exist_ok=True)
+    out = tmp_path / "v.json"
+    result = CliRunner().invoke(main, ["validate", str(sdtm), str(adam), "--events", str(events), "--rules", "trialkit",
+                                       "--out", str(out)])
+    report = json.loads(out.read_text(encoding="utf-8"))
+    return result, [f for f in report["findings"] if f["rule"].startswith("TK-ADTTE")], report
+
+
+def test_validate_adtte_20_pharmaverse_pfs_os_from_adrs_agree_with_the_event_file(tmp_path):
+    """admiral's PFS / OS (events from ADRS, dates as SAS numbers) re-derived from events.yaml alone:
+    no study folder, no ADSL.yaml, and nothing to report."""
+    result, found, report = _validate_events(tmp_path, PHARMAVERSE, PHARMAVERSE / "events.yaml")
+    assert found == [] and result.exit_code == 0, result.output
+    (family,) = [r for r in report["rules_run"] if r["id"] == "TK-ADTTE (event definitions)"]
+    assert family["status"] == "passed"
+
+
+def test_validate_adtte_21_a_changed_pharmaverse_record_is_found(tmp_path):
+    """The same check finds a PFS progression moved a week later and an OS censoring on the wrong day."""
+    adam = tmp_path / "adam"
+    shutil.copytree(PHARMAVERSE, adam)
+    adtte, meta = read_xpt(adam / "adtte.xpt")
+    progression = adtte.index[(adtte["PARAMCD"] == "PFS") & (adtte["EVNTDESC"] == "Disease Progression")][0]
+    alive = adtte.index[(adtte["PARAMCD"] == "OS") & (adtte["EVNTDESC"] == "Alive")][0]
+    adtte.loc[progression, "ADT"] += 7
+    adtte.loc[alive, "ADT"] -= 1
+    write_xpt(adtte, meta, adam / "adtte.xpt")
+    result, found, _ = _validate_events(tmp_path, adam, PHARMAVERSE / "events.yaml")
+    assert result.exit_code == 1
+    assert {(f["rule"], f["usubjid"]) for f in found} >= {("TK-ADTTE-0001", adtte.loc[progression, "USUBJID"]),
+                                                          ("TK-ADTTE-0003", adtte.loc[alive, "USUBJID"])}
+
+
+def test_validate_adtte_22_a_source_dataset_not_given_is_a_finding_not_a_key_error(tmp_path):
+    """validate --events whose sources name ADRS, on an ADaM folder without ADRS: TK-ADTTE-0007 naming
+    the parameter, the source key and the dataset (it was KeyError: 'ADRS')."""
+    adam = tmp_path / "adam"
+    shutil.copytree(PHARMAVERSE, adam)
+    (adam / "adrs.xpt").unlink()
+    result, found, _ = _validate_events(tmp_path, adam, PHARMAVERSE / "events.yaml")
+    assert result.exit_code == 1, result.output
+    assert {f["rule"] for f in found} == {"TK-ADTTE-0007"}
+    assert any("PFS" in f["message"] and "events.yaml:parameters[0].events[0]" in f["message"] and f["value"] == "ADRS"
+               for f in found)
+
+
+def test_validate_adtte_23_a_study_folder_needs_no_adsl_spec(tmp_path):
+    """--study with a folder holding only adam/ADTTE.yaml (no ADSL.yaml, no SDTM specs): the event
+    rules run from it (they once needed an ADSL.yaml validate never used) and find the changed record."""
+    study = tmp_path / "study"
+    (study / "adam").mkdir(parents=True)
+    shutil.copy(PHARMAVERSE / "events.yaml", study / "adam" / "ADTTE.yaml")
+    adam = tmp_path / "adam"
+    shutil.copytree(PHARMAVERSE, adam)
+    adtte, meta = read_xpt(adam / "adtte.xpt")
+    adtte.loc[adtte["PARAMCD"] == "OS", "CNSR"] = 0.0            # every OS record now claims a death
+    write_xpt(adtte, meta, adam / "adtte.xpt")
+    (tmp_path / "no-sdtm").mkdir()
+    out = tmp_path / "v.json"
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "no-sdtm"), str(adam), "--study", str(study),
+                                       "--rules", "trialkit", "--out", str(out)])
+    found = {f["rule"] for f in json.loads(out.read_text(encoding="utf-8"))["findings"]}
+    assert result.exit_code == 1 and "TK-ADTTE-0001" in found, result.output

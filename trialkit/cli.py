@@ -311,14 +311,17 @@ def adam(study, sdtm_dir, out, formats):
 @click.option("--profile", is_flag=True, help="Print each rule's time, slowest first.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Processes the CORE rules share the datasets among [2, or 1 on a one-core machine].")
+@click.option("--events", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An event-definition file (the shape of a study's adam/ADTTE.yaml) whose ADTTE parameters the "
+                   "event rules check, sources from SDTM or ADaM (ADRS, ADSL...); no study folder needed.")
 def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_suites, rule_sets, standard, rules_dirs,
-             profile, jobs):
+             profile, jobs, events):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
     with locked(out):
         run, code = validate_stage(study, sdtm_dir, adam_dir, {fmt: out}, fail_on=fail_on, encoding=encoding,
                                    engine=engine, gx_suites=gx_suites, rules=rule_sets, standard=standard,
-                                   rules_dirs=rules_dirs, jobs=jobs)
+                                   rules_dirs=rules_dirs, jobs=jobs, events=events)
     print_validation(run.findings, run.datasets, out, run.rules, profile)
     sys.exit(code)
 

@@ -163,8 +163,13 @@ def write_dataset_json(frame: pd.DataFrame, meta: DatasetMeta, path: str | os.Pa
 
 
 def _parse(text: str, file: Path, first_line: int = 1):
+    """The JSON value of ``text``; malformed JSON, or JSON nested so deep that the decoder runs out
+    of stack (Dataset-JSON nests 3 levels: file, rows, values), is a DatasetJsonError naming the file."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise DatasetJsonError("JSON nested far deeper than Dataset-JSON's 3 levels (file, rows, values)",
+                               file=str(file)) from None
     except json.JSONDecodeError as exc:
         raise DatasetJsonError(f"not valid JSON (truncated or malformed): {exc.msg} at line {exc.lineno + first_line - 1} "
                                f"column {exc.colno}", file=str(file), row=exc.lineno + first_line - 1) from None
@@ -189,14 +194,36 @@ def _check_metadata(document, file: Path) -> list[dict]:
     columns = document["columns"]
     if not isinstance(columns, list) or not columns:
         fail("columns is not a non-empty array")
+    for attribute in ("name", "label", "itemGroupOID"):
+        if not isinstance(document[attribute], str):
+            fail(f"{attribute} is {_kind(document[attribute])}, not a string")
+    seen: set[str] = set()
     for k, col in enumerate(columns):
         if not isinstance(col, dict) or any(a not in col for a in ("itemOID", "name", "label", "dataType")):
             fail(f"columns[{k}] lacks itemOID, name, label or dataType")
+        for attribute in ("itemOID", "name", "label", "dataType", "targetDataType", "displayFormat"):
+            if attribute in col and not isinstance(col[attribute], str):
+                fail(f"columns[{k}].{attribute} is {_kind(col[attribute])}, not a string",
+                     column=col["name"] if isinstance(col["name"], str) else None)
+        if not col["name"]:
+            fail(f"columns[{k}].name is empty")
+        if col["name"] in seen:
+            fail(f"columns[{k}].name {col['name']!r} names a second column of that name", column=col["name"])
+        seen.add(col["name"])
+        if "length" in col and (not isinstance(col["length"], int) or isinstance(col["length"], bool) or col["length"] < 0):
+            fail(f"columns[{k}].length is {_kind(col['length'])}, not a length", column=col["name"])
         if col["dataType"] not in DATA_TYPES:
             fail(f"dataType {col['dataType']!r} is not one of {', '.join(DATA_TYPES)}", column=col["name"])
         if col.get("targetDataType", "integer") not in TARGET_DATA_TYPES:
             fail(f"targetDataType {col['targetDataType']!r} is not integer or decimal", column=col["name"])
     return columns
+
+
+def _kind(value) -> str:
+    """A JSON value's kind as the message names it: ``a list``, ``a number (3)``..."""
+    if isinstance(value, (list, dict)):
+        return "an array" if isinstance(value, list) else "an object"
+    return "null" if value is None else f"{json.dumps(value)[:40]}"
 
 
 def _is_num(column: dict) -> bool:

@@ -7,6 +7,14 @@ functions below. Anything else (attribute access, calls to other names, subscrip
 SpecError when the spec is loaded, so a spec can never run code. Evaluation is vectorized: each node
 becomes a pandas Series over the whole frame.
 
+Operands are checked when the spec is loaded, so that an expression ``trialkit spec check`` accepts
+never fails at run time for its shape: ``in`` / ``not in`` take a list on the right (``X in 'YN'``
+would test substrings in Python and means nothing here), ``==`` and the other comparisons never take a
+list, and the functions take one field. Nesting is limited to ``MAX_DEPTH`` levels and length to
+``MAX_LENGTH`` characters (5,000 ``not`` would otherwise exhaust Python's stack). Values are compared
+as the data hold them: an order comparison of text with a number (``AGE > 5`` on a text column) is a SpecError naming the expression
+when evaluated, since only the data know a column's type (write ``number(AGE) > 5``).
+
 Field values are compared after trimming and upper-casing only where the spec says so, with
 ``norm(FIELD)``: raw codes carry case and whitespace slips, free text does not get silently changed.
 """
@@ -43,15 +51,27 @@ COMPARE = {
 }
 
 
+MAX_DEPTH = 50        # levels of nesting; the shipped specs use at most 6
+MAX_LENGTH = 2_000    # characters; the shipped specs' longest is 97. Longer text is refused before
+                      # Python's parser sees it: 5,000 nested 'not' exhaust its stack, and it then
+                      # reports a misleading syntax error or a RecursionError
+
+
 @dataclass(frozen=True)
 class Expression:
     text: str
     tree: ast.Expression
     fields: frozenset[str]
+    file: str | None = None
+    key: str | None = None
 
     def evaluate(self, frame: pd.DataFrame) -> pd.Series:
         """Boolean (or value) Series over ``frame``; a scalar result is broadcast."""
-        value = _eval(self.tree.body, frame)
+        try:
+            value = _eval(self.tree.body, frame)
+        except TypeError as exc:   # an order comparison of text with a number: only the data tell
+            raise SpecError(f"expression {self.text!r} compares values of different types ({exc}); "
+                            "compare number(FIELD) with a number, or a text field with text", file=self.file, key=self.key) from None
         if not isinstance(value, pd.Series):
             value = pd.Series(value, index=frame.index)
         if value.dtype == "boolean":  # unknown (a comparison with a missing value) is not true
@@ -61,15 +81,28 @@ class Expression:
 
 def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expression:
     """Parse and whitelist ``text``; a forbidden construct is a SpecError naming file and key."""
+    original = str(text)
+    text = original if len(original) <= 200 else f"{original[:60]}... ({len(original):,} characters)"
+    shown = repr(text)
+    if len(original) > MAX_LENGTH:
+        raise SpecError(f"expression {shown} is longer than {MAX_LENGTH:,} characters; a filter or condition is one line "
+                        f"(nested more than {MAX_DEPTH} levels deep?)", file=file, key=key)
     try:
         tree = ast.parse(str(text), mode="eval")
     except SyntaxError as exc:
-        raise SpecError(f"cannot parse expression {text!r}: {exc.msg}", file=file, key=key) from None
+        raise SpecError(f"cannot parse expression {shown}: {exc.msg}", file=file, key=key) from None
+    except (RecursionError, MemoryError):
+        raise SpecError(f"expression {shown} is nested more than {MAX_DEPTH} levels deep", file=file, key=key) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise SpecError(f"expression {shown} is nested more than {MAX_DEPTH} levels deep", file=file, key=key)
     fields: set[str] = set()
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    members = {id(right) for n in ast.walk(tree) if isinstance(n, ast.Compare)        # lists after in / not in
+               for op, right in zip(n.ops, n.comparators) if isinstance(op, (ast.In, ast.NotIn))}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or len(node.args) != 1 or node.keywords:
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or len(node.args) != 1 or node.keywords \
+                    or not isinstance(node.args[0], ast.Name) or node.args[0].id in FUNCTIONS:
                 raise SpecError(f"expression {text!r}: only {', '.join(sorted(FUNCTIONS))}(FIELD) may be called", file=file, key=key)
         elif isinstance(node, ast.Name):
             if node.id in FUNCTIONS and id(node) not in called:
@@ -77,9 +110,17 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
             if node.id not in FUNCTIONS:
                 fields.add(node.id)
         elif isinstance(node, ast.Compare):
-            for op in node.ops:
+            for left, op, right in zip([node.left, *node.comparators], node.ops, node.comparators):
                 if type(op) not in COMPARE and not isinstance(op, (ast.In, ast.NotIn)):
                     raise SpecError(f"expression {text!r}: operator {type(op).__name__} is not allowed", file=file, key=key)
+                _check_operands(left, op, right, text, file, key)
+        elif isinstance(node, (ast.List, ast.Tuple)):
+            if id(node) not in members:
+                raise SpecError(f"expression {text!r}: a list can only follow 'in' or 'not in' (write X in ['A'])",
+                                file=file, key=key)
+            if not all(isinstance(e, ast.Constant) or (isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub))
+                       for e in node.elts):
+                raise SpecError(f"expression {text!r}: a list holds constants only", file=file, key=key)
         elif isinstance(node, ast.Constant):
             if not isinstance(node.value, (str, int, float)) or isinstance(node.value, bool):
                 raise SpecError(f"expression {text!r}: constant {node.value!r} is not allowed", file=file, key=key)
@@ -91,7 +132,32 @@ def parse(text: str, *, file: str | None = None, key: str | None = None) -> Expr
                 and isinstance(node.operand.value, (int, float)) and not isinstance(node.operand.value, bool)):
             raise SpecError(f"expression {text!r}: only 'not' and a minus sign on a number may be used as unary operators",
                             file=file, key=key)
-    return Expression(str(text), tree, frozenset(fields))
+    return Expression(original, tree, frozenset(fields), file, key)
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep the tree nests (iteratively: a deep tree must not exhaust the stack measuring it)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _check_operands(left: ast.AST, op: ast.cmpop, right: ast.AST, text: str, file: str | None, key: str | None) -> None:
+    """``in`` / ``not in`` test membership of a list; the other comparisons compare single values."""
+    is_list = (ast.List, ast.Tuple)
+    if isinstance(op, (ast.In, ast.NotIn)):
+        word = "in" if isinstance(op, ast.In) else "not in"
+        if not isinstance(right, is_list):
+            raise SpecError(f"expression {text!r}: '{word}' takes a list on its right, e.g. X {word} ['A', 'B']",
+                            file=file, key=key)
+        if isinstance(left, is_list):
+            raise SpecError(f"expression {text!r}: the left side of '{word}' is a single value, not a list", file=file, key=key)
+    elif isinstance(left, is_list) or isinstance(right, is_list):
+        raise SpecError(f"expression {text!r}: a list can only follow 'in' or 'not in' (write X in ['A'], not X == ['A'])",
+                        file=file, key=key)
 
 
 def _eval(node: ast.AST, frame: pd.DataFrame):

@@ -15,7 +15,7 @@ from trialkit.display import show
 
 SEVERITIES = ("error", "warning", "notice")
 KINDS = ("rejected", "date", "codelist", "required", "number", "visit", "studyid", "form_missing", "form_expected",
-         "columns_missing", "unmapped", "data")
+         "columns_missing", "unmapped", "implausible", "data")
 SHOWN = 20   # findings printed on the terminal; the rest are counted and left to findings.json
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.days import parse_days
 from trialkit.display import show
 from trialkit.errors import SpecError
 from trialkit.formats.csv_form import read_csv_form, truncated_record
@@ -88,37 +89,62 @@ def _flatten(items: list) -> list:
     return out
 
 
+def _mapping(value, path: Path, key: str) -> dict:
+    """``value`` when it is a YAML mapping (missing: empty), else a SpecError naming the key: a
+    dictionary of the wrong shape is told, never a Python error from deep inside the loader."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(f"expected a mapping here, found {type(value).__name__ if not isinstance(value, list) else 'a list'}",
+                        file=str(path), key=key)
+    return value
+
+
 def load_raw_dictionary(study: str | Path) -> RawDictionary:
     path = study_dir(study) / "raw_dictionary.yaml"
-    data = load_yaml(path)
+    data = _mapping(load_yaml(path), path, "(top level)")
     forms = {}
-    for form_name, form in (data.get("forms") or {}).items():
+    for form_name, form in _mapping(data.get("forms"), path, "forms").items():
+        form = _mapping(form, path, f"forms.{form_name}")
+        raw_fields = form.get("fields") or []
+        if not isinstance(raw_fields, list):
+            raise SpecError("fields: is a list of field definitions", file=str(path), key=f"forms.{form_name}.fields")
         fields = []
-        for k, raw in enumerate(_flatten(form.get("fields") or [])):
+        for k, raw in enumerate(_flatten(raw_fields)):
             key = f"forms.{form_name}.fields[{k}]"
+            raw = _mapping(raw, path, key)
             try:
-                f = Field(**{**raw, "codes": {str(c): str(v) for c, v in (raw.get("codes") or {}).items()}})
+                f = Field(**{**raw, "codes": {str(c): str(v) for c, v in _mapping(raw.get("codes"), path, f"{key}.codes").items()}})
             except TypeError as exc:
                 raise SpecError(f"bad field definition: {exc}", file=str(path), key=key) from None
-            if f.type not in FIELD_TYPES:
+            if not isinstance(f.type, str) or f.type not in FIELD_TYPES:
                 raise SpecError(f"unknown field type {f.type!r}; expected one of {sorted(FIELD_TYPES)}", file=str(path), key=key)
+            if not isinstance(f.name, str) or not f.name:
+                raise SpecError(f"a field's name is text, not {f.name!r}", file=str(path), key=f"{key}.name")
+            if f.pattern is not None:
+                try:
+                    re.compile(str(f.pattern))
+                except re.error as exc:
+                    raise SpecError(f"pattern {f.pattern!r} is not a regular expression: {exc}", file=str(path),
+                                    key=f"{key}.pattern") from None
             if f.type == "code" and not f.codes:
                 raise SpecError("code field without codes", file=str(path), key=key)
-            if f.type == "date" and f.format not in ("edc", "site_local", *LOCAL_DATE_FORMATS):
+            if f.type == "date" and (not isinstance(f.format, str) or f.format not in ("edc", "site_local", *LOCAL_DATE_FORMATS)):
                 raise SpecError(f"date field needs format: edc, site_local or one of {', '.join(LOCAL_DATE_FORMATS)}",
                                 file=str(path), key=key)
             if f.type == "date" and f.partial and f.format != "edc":
                 raise SpecError("partial: true needs format: edc (only the edc format writes unknown parts as UN / UNK)",
                                 file=str(path), key=key)
             fields.append(f)
-        forms[form_name] = Form(form_name, form.get("label", form_name), tuple(fields), bool(form.get("one_row_per_subject")),
-                                bool(form.get("expected")))
+        forms[str(form_name)] = Form(str(form_name), str(form.get("label", form_name)), tuple(fields),
+                                     bool(form.get("one_row_per_subject")), bool(form.get("expected")))
     site_formats = {}
-    for country, fmt in (data.get("sites") or {}).items():
-        if fmt.get("date") not in LOCAL_DATE_FORMATS:
+    for country, fmt in _mapping(data.get("sites"), path, "sites").items():
+        fmt = _mapping(fmt, path, f"sites.{country}")
+        if not isinstance(fmt.get("date"), str) or fmt.get("date") not in LOCAL_DATE_FORMATS:
             raise SpecError(f"unknown local date format {fmt.get('date')!r}", file=str(path), key=f"sites.{country}.date")
         site_formats[country] = {"date": LOCAL_DATE_FORMATS[fmt["date"]], "decimal": fmt.get("decimal", ".")}
-    return RawDictionary(path=path, study=data.get("study", ""), forms=forms, site_formats=site_formats)
+    return RawDictionary(path=path, study=str(data.get("study", "")), forms=forms, site_formats=site_formats)
 
 
 def read_form(path: Path) -> pd.DataFrame:
@@ -158,7 +184,7 @@ def _check_edc_dates(values: pd.Series, f: Field, form: Form) -> list[Finding]:
     unknown_month_known_day = (parts[1] == "UNK") & (parts[0] != "UN")
     out += _bad(unknown_month_known_day, form, f, values, "day given with an unknown month")
     complete = ~shape_bad & ~partial
-    parsed = pd.to_datetime(values.where(complete), format="%d-%b-%Y", errors="coerce")
+    parsed = parse_days(values.where(complete, ""), "%d-%b-%Y")
     out += _bad(complete & parsed.isna(), form, f, values, "impossible date")
     return out
 
@@ -172,7 +198,7 @@ def _check_local_dates(values: pd.Series, f: Field, form: Form, country: pd.Seri
     out += _bad(present & fmt.isna(), form, f, values, "site country has no local date format in the dictionary")
     for pattern in fmt.dropna().unique():
         mask = (fmt == pattern) & present
-        parsed = pd.to_datetime(values.where(mask), format=pattern, errors="coerce")
+        parsed = parse_days(values.where(mask, ""), pattern)
         out += _bad(mask & parsed.isna(), form, f, values, f"not a valid date in the site's format {pattern}")
     return out
 
@@ -226,7 +252,7 @@ def check_form(frame: pd.DataFrame, form: Form, dictionary: RawDictionary, count
         elif f.type == "date" and f.format == "edc":
             findings += _check_edc_dates(values.where(present, "01-JAN-2000"), f, form)
         elif f.type == "date" and f.format in LOCAL_DATE_FORMATS:
-            parsed = pd.to_datetime(values.where(present), format=LOCAL_DATE_FORMATS[f.format], errors="coerce")
+            parsed = parse_days(values.where(present, ""), LOCAL_DATE_FORMATS[f.format])
             findings += _bad(present & parsed.isna(), form, f, values, f"not a valid {f.format} date")
         elif f.type == "date":
             findings += _check_local_dates(values.where(present, ""), f, form, country, dictionary)

@@ -584,11 +584,15 @@ def _known_timedelta(values: pd.Series, unit: str) -> pd.Series:
     return pd.to_timedelta(values.dropna(), unit=unit).reindex(values.index)
 
 
+def sas_days(values: pd.Series) -> pd.Series:
+    """SAS day numbers (days since 1960-01-01) as datetime64; missing as NaT."""
+    return SAS_EPOCH + _known_timedelta(values, "D")
+
+
 def sas_date_variables(frame: pd.DataFrame) -> pd.DataFrame:
     """The *DT variables held as SAS day numbers (as read without ``dates=True``) as datetime64;
     everything else, and a frame without such variables, unchanged."""
-    dates = {c: SAS_EPOCH + _known_timedelta(frame[c], "D") for c in frame.columns
-             if c.endswith("DT") and pd.api.types.is_numeric_dtype(frame[c])}
+    dates = {c: sas_days(frame[c]) for c in frame.columns if c.endswith("DT") and pd.api.types.is_numeric_dtype(frame[c])}
     return frame.assign(**dates) if dates else frame
 
 

@@ -1,7 +1,8 @@
-"""Independent check of every ADTTE parameter against SDTM, from the same declarative definition.
+"""Independent check of every ADTTE parameter against its sources, from the same declarative definition.
 
 The derivation (adam/tte.py) picks, per subject, the first event or the last censoring. This check
-walks the other way: for each ADTTE record it recomputes, from SDTM and ADSL on its own code path
+walks the other way: for each ADTTE record it recomputes, from the source datasets (SDTM domains,
+ADSL, other ADaM datasets such as ADRS: admiral's templates take progression from ADRS) on its own code path
 (its own date reading and comparison, no call into the derivation), what the record must say, and
 reports each disagreement with the subject, the parameter and both values.
 
@@ -19,6 +20,7 @@ from trialkit.adam.tte import START, TteParameter, TteSource
 from trialkit.display import plain_values, show_values
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.vectorize import plain
+from trialkit.xpt import sas_days
 
 EARLIER_EVENT = rule("TK-ADTTE-0001", "error", "Event date is not the earliest qualifying event",
                      "ADaMIG 1.3 BDS-TTE / study ADTTE spec: the earliest qualifying event on or before the cut-off decides ADT.", scope=("ADTTE",))
@@ -30,6 +32,10 @@ WRONG_SOURCE = rule("TK-ADTTE-0004", "error", "EVNTDESC / SRCDOM / SRCSEQ do not
                     "ADaMIG 1.3 traceability: SRCDOM/SRCVAR/SRCSEQ identify the record that decided ADT.", scope=("ADTTE",))
 WRONG_AVAL = rule("TK-ADTTE-0005", "error", "AVAL is not ADT - STARTDT + 1",
                   "ADaMIG 1.3 BDS-TTE: time to event in days counts the start day.", scope=("ADTTE",))
+MISSING_SOURCE = rule("TK-ADTTE-0007", "error", "An event or censor source dataset or variable is missing",
+                      "Study ADTTE spec / event-definition file: every source names a dataset given to validate "
+                      "(SDTM or ADaM) with its date, sequence and filter variables; without them the parameter "
+                      "cannot be checked.", scope=("ADTTE",))
 WRONG_START = rule("TK-ADTTE-0006", "error", "STARTDT is not the parameter's start date in ADSL",
                    "Study ADTTE spec: every parameter starts at the declared ADSL date (e.g. RANDDT).", scope=("ADTTE",))
 
@@ -38,6 +44,8 @@ def _day(values: pd.Series, start: pd.Series, impute: bool) -> pd.Series:
     """Dates as days; partial dates (events only) to the first day of their period, not before start."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.normalize()
+    if pd.api.types.is_numeric_dtype(values):          # SAS day numbers (an ADaM date without a *DT name)
+        return sas_days(values)
     text = values.astype(object).where(values.notna(), "").astype(str).str.slice(0, 10)
     full = pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce")
     if not impute:
@@ -82,9 +90,32 @@ def _findings(r, paramcd: str, mask: pd.Series, usubjid: pd.Series, messages: pd
                               values.iloc[k]) for k in rows]
 
 
-def check_parameter(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], p: TteParameter,
+def _missing_sources(p: TteParameter, tables: dict[str, pd.DataFrame], adsl: pd.DataFrame) -> list[ValidationFinding]:
+    """A finding for each source whose dataset, date, sequence or filter variable is not there."""
+    out = []
+    for src in (*p.events, *p.censors):
+        where = f"{p.paramcd}: {src.kind} source {src.key} ({src.description})"
+        if src.dataset not in tables:
+            out.append(ValidationFinding(MISSING_SOURCE.id, MISSING_SOURCE.severity, "ADTTE",
+                                         f"{where}: dataset {src.dataset} is not among the datasets validated",
+                                         value=src.dataset))
+            continue
+        columns = set(tables[src.dataset].columns) | set(adsl.columns)
+        needed = [v for v in (src.date if src.date != START else None, src.seq, p.start) if v]
+        needed += sorted(src.filter.fields) if src.filter is not None else []
+        for var in (v for v in dict.fromkeys(needed) if v not in columns):
+            out.append(ValidationFinding(MISSING_SOURCE.id, MISSING_SOURCE.severity, "ADTTE",
+                                         f"{where}: {src.dataset} has no variable {var}", var))
+    return out
+
+
+def check_parameter(adtte: pd.DataFrame, adsl: pd.DataFrame, sources: dict[str, pd.DataFrame], p: TteParameter,
                     cutoff: pd.Timestamp) -> list[ValidationFinding]:
-    tables = {"ADSL": adsl, **sdtm}
+    """The findings of one parameter; ``sources``: the SDTM and ADaM datasets its sources may name."""
+    tables = {**sources, "ADSL": adsl}
+    missing = _missing_sources(p, tables, adsl)
+    if missing:
+        return missing
     rec = adtte[adtte["PARAMCD"] == p.paramcd].merge(adsl[["USUBJID", p.start]].rename(columns={p.start: "_START"}),
                                                         on="USUBJID", how="left").reset_index(drop=True)
     events = pd.concat([_candidates(s, tables, adsl, p.start, cutoff) for s in p.events]
@@ -122,10 +153,10 @@ def check_parameter(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.
     return out
 
 
-def check_adtte(adtte: pd.DataFrame, adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], parameters: list[TteParameter],
+def check_adtte(adtte: pd.DataFrame, adsl: pd.DataFrame, sources: dict[str, pd.DataFrame], parameters: list[TteParameter],
                 cutoff: pd.Timestamp) -> list[ValidationFinding]:
     out = []
     adtte, adsl = plain(adtte), plain(adsl)
     for p in parameters:
-        out += check_parameter(adtte, adsl, sdtm, p, cutoff)
+        out += check_parameter(adtte, adsl, sources, p, cutoff)
     return out

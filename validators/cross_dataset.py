@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.display import plain_values, show_values
+from trialkit.plausible import later
 from trialkit.validators.rules import Rule, ValidationFinding, rule
 from trialkit.validators.schema_findings import positional
 from trialkit.vectorize import per_unique
@@ -51,33 +52,10 @@ TTE_DUPLICATE = rule("TK-XDS-0007", "error", "ADTTE has more than one record per
                      "parameter (no AVISIT or other timing distinguishes records).", scope=("ADTTE",))
 
 EXEMPT_DEATH = {"DM", "DS", "SS", "DD", "SE", "SV", "CO"}
-PRECISIONS = ((10, r"^\d{4}-\d{2}-\d{2}"), (7, r"^\d{4}-\d{2}"), (4, r"^\d{4}"))
-
-
 # ---- helpers -----------------------------------------------------------------------------------
 def _text(s: pd.Series) -> pd.Series:
     """Trimmed text, '' for missing; computed once per distinct value (columns repeat few values)."""
     return per_unique(s, lambda u: u.astype("string").fillna("").str.strip())
-
-
-def _precision(s: pd.Series) -> pd.Series:
-    """Length of the complete leading date part: 10 (YYYY-MM-DD), 7 (YYYY-MM), 4 (YYYY) or 0."""
-    def precision(u: pd.Series) -> pd.Series:
-        out = pd.Series(0, index=u.index)
-        for n, pattern in reversed(PRECISIONS):   # shortest first so the longest match wins
-            out = out.mask(u.str.match(pattern).fillna(False).astype(bool), n)
-        return out
-    return per_unique(_text(s).astype(object), precision)
-
-
-def _later(a: pd.Series, b: pd.Series) -> pd.Series:
-    """a > b at the precision both complete (False when either has no complete year)."""
-    ta, tb = _text(a), _text(b)
-    common = np.minimum(_precision(a), _precision(b))
-    out = pd.Series(False, index=a.index)
-    for n, _ in PRECISIONS:
-        out |= (common == n) & (ta.str[:n] > tb.str[:n])
-    return out.fillna(False).astype(bool)
 
 
 def _date(s: pd.Series) -> pd.Series:
@@ -166,7 +144,7 @@ def check_start_end(sdtm: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
     for name, domain, frame in _subject_frames(sdtm):
         for st in [c for c in frame.columns if c.endswith("STDTC") and c[:-5] + "ENDTC" in frame]:
             en = st[:-5] + "ENDTC"
-            bad = _later(frame[st], frame[en])
+            bad = later(frame[st], frame[en])
             msg = f"{st} " + _text(frame[st]) + f" is after {en} " + _text(frame[en])
             out += _emit(START_AFTER_END, name, frame, bad, st, msg, seq=f"{domain}SEQ")
     return out
@@ -184,7 +162,7 @@ def check_after_death(sdtm: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
         dth = _text(frame["USUBJID"]).map(death).fillna("")
         col = f"{domain}STDTC" if f"{domain}STDTC" in frame else f"{domain}DTC"
         if col in frame:
-            bad = _later(frame[col], dth)
+            bad = later(frame[col], dth)
             out += _emit(AFTER_DEATH, name, frame, bad, col,
                          f"{col} " + _text(frame[col]) + " is after DM.DTHDTC " + dth, seq=f"{domain}SEQ")
     return out

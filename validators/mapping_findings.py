@@ -45,6 +45,10 @@ BY_KIND = {
                      "by a filter, are listed."),
     "data": rule("TK-MAP-0011", "warning", "Other problem found while mapping",
                  "Any mapping finding without a more specific kind."),
+    "implausible": rule("TK-MAP-0014", "warning", "Raw date is a real date but implausible",
+                        "A birth date outside the study's plausible window (plausible_dates, trialkit/plausible.py; by "
+                        "default 1900-01-01 to the data cut-off + 1 year), or after the reference start (a negative age): the "
+                        "SDTM stage maps it and says so, as the validator's TK-SDTM-0130 / TK-SDTM-0131 do."),
 }
 LEDGER = rule("TK-MAP-0012", "error", "Row ledger does not reconcile",
               "Row ledger (sdtm/ledger.json; trialkit/ledger.py): rows read = rows landed in a dataset + rows "

@@ -20,14 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialkit.adam.engine import load_study_specs
+from trialkit.adam.engine import load_event_specs
 from trialkit.errors import InputError
+from trialkit.plausible import study_window
 from trialkit.spec import study_dir
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.mapping_findings import mapping_findings
+from trialkit.validators.plausibility import check_plausibility
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import RuleRun, ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
@@ -46,7 +48,8 @@ class ValidationRun:
 
 def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None, encoding: str | None = None,
              engine: str = "pandera", gx_suites: Path | None = None, *, rules: tuple[str, ...] = RULE_SETS,
-             standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = (), jobs: int = DEFAULT_JOBS) -> ValidationRun:
+             standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = (), jobs: int = DEFAULT_JOBS,
+             events: Path | None = None) -> ValidationRun:
     """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), the datasets checked, and
     what each rule did.
 
@@ -54,8 +57,9 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     ``trialkit``: trialkit's own); ``rules_dirs``: folders of a user's CORE-format rules, run too.
     With ``core``, a study's own rules folder (specs/studies/<study>/rules/) runs as well: a rule
     there with a shipped rule's id replaces it (the study's documented correction of that rule).
-    The ADTTE event-definition rules need the study's ADTTE spec: they run only when ``study`` is
-    given. ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
+    The ADTTE event-definition rules need event definitions: the study's time-to-event specs
+    (adam/*.yaml with ``cutoff``; no ADSL.yaml needed), or ``events``, one file of that shape, which
+    needs no study; their sources may be SDTM or ADaM datasets (ADRS, ADSL...). ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
     GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
     folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json). ``jobs``:
     processes the CORE rules share the domains among."""
@@ -80,11 +84,12 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     def trialkit_rules() -> None:
         read_adam()     # only trialkit's rules read ADaM: read while the CORE rules' worker runs
         findings.extend(_family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites)))
+        findings.extend(_family(runs, "TK-SDTM (plausibility)", lambda: check_plausibility(sdtm, study_window(study))))
         findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
         if adam_dir is not None:
             findings.extend(_family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites)))
-            if study is not None and "ADSL" in adam:
-                findings.extend(_family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, sdtm, adam)))
+            if (study is not None or events is not None) and "ADSL" in adam:
+                findings.extend(_family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, events, sdtm, adam)))
         findings.extend(_family(runs, "TK-XDS (cross-dataset)", lambda: check_cross(
             sdtm, {n: sas_date_variables(f) for n, f in adam.items()})))
 
@@ -114,12 +119,17 @@ def _family(runs: list[RuleRun], name: str, check: Callable[[], list[ValidationF
     return found
 
 
-def _event_rules(study: str | Path, sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+def _event_rules(study: str | Path | None, events: Path | None, sdtm: dict[str, pd.DataFrame],
+                 adam: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+    """The TK-ADTTE findings of every time-to-event spec (``events``, else the study's) whose dataset is
+    in the ADaM folder. Sources are looked up among the SDTM and the ADaM datasets, ADaM dates (*DT,
+    SAS day numbers) as dates."""
     findings = []
     adsl = sas_date_variables(adam["ADSL"])
-    for spec in (s for s in load_study_specs(study) if s.kind == "tte" and s.name in adam):
+    sources = {**sdtm, **{name: sas_date_variables(frame) for name, frame in adam.items()}}
+    for spec in (s for s in load_event_specs(study, events) if s.name in adam):
         cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
-        findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sdtm, spec.parameters, cutoff)
+        findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sources, spec.parameters, cutoff)
     return findings
 
 
