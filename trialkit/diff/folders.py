@@ -193,8 +193,8 @@ def diff_folders(old: Path, new: Path, study: str | Path | None = None) -> DiffR
     """Compare two transfers; for two run outputs, also their ADaM and report (trialkit.diff.explain)."""
     kinds = {folder_kind(old), folder_kind(new)}
     if len(kinds) > 1:
-        raise InputError(f"the two folders are of different kinds: {old} is a {KINDS[folder_kind(old)]}, "
-                         f"{new} a {KINDS[folder_kind(new)]}; give two of the same kind")
+        raise InputError(f"the two folders are of different kinds ({old}: {KINDS[folder_kind(old)]}; "
+                         f"{new}: {KINDS[folder_kind(new)]}): give two of the same kind")
     kind = kinds.pop()
     if kind == "run":
         return diff_runs(Path(old), Path(new), study)
