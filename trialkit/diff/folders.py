@@ -160,7 +160,7 @@ def diff_datasets(old: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame], ke
             out.append(one_side(name, new[name], keys_of(name, new[name]), "new"))
         else:
             out.append(diff_records(name, old[name], new[name], keys_of(name, new[name]),
-                                    seq_variables(name, new[name]) + seq_variables(name, old[name])))
+                                    tuple(dict.fromkeys(seq_variables(name, new[name]) + seq_variables(name, old[name])))))
     return out
 
 
