@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.display import plain_values
+from trialkit.vectorize import per_unique
 
 OLD, NEW = "_old_row", "_new_row"    # 0-based positions of a record in the old / new frame
 
@@ -93,7 +94,8 @@ def key_text(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The key columns as the text a reader sees (dates as ISO 8601, 3 not 3.0, '' when missing):
     one form on both sides, so a key read as a number from XPT matches the same key from Dataset-JSON
     or a CSV."""
-    return pd.DataFrame({k: plain_values(frame[k], k).astype(str).str.strip() for k in keys}, index=frame.index)
+    return pd.DataFrame({k: per_unique(frame[k], lambda u, k=k: plain_values(u, k).astype(str).str.strip()) for k in keys},
+                        index=frame.index)
 
 
 def record_labels(keys: pd.DataFrame) -> pd.Series:
@@ -110,11 +112,17 @@ def _same(old: pd.Series, new: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(old) and pd.api.types.is_numeric_dtype(new):
         a, b = old.to_numpy(dtype=float), new.to_numpy(dtype=float)
         return (a == b) | (np.isnan(a) & np.isnan(b))
+    same = old.to_numpy() == new.to_numpy()          # most cells: the same object on both sides, settled at once
+    if same.all():
+        return same
+    rest = ~same
     if old.dtype == object and new.dtype == object:
-        a = old.fillna("").astype(str).str.rstrip().to_numpy()
-        b = new.fillna("").astype(str).str.rstrip().to_numpy()
-        return a == b
-    return plain_values(old).to_numpy() == plain_values(new).to_numpy()
+        a = old[rest].fillna("").astype(str).str.rstrip().to_numpy()
+        b = new[rest].fillna("").astype(str).str.rstrip().to_numpy()
+    else:
+        a, b = plain_values(old[rest]).to_numpy(), plain_values(new[rest]).to_numpy()
+    same[rest] = a == b
+    return same
 
 
 def _duplicates(name: str, side: str, keys: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
