@@ -106,8 +106,8 @@ def print_summary(result: DiffResult, console) -> None:
     for item in result.subjects[:SHOWN]:
         analysis = "; ".join(" ".join(filter(None, (a["dataset"], a["record"], a["change"]))) for a in item["analysis"])
         sources = item["sdtm_sources"] or item["sdtm_other"]
-        why = "; ".join(f"{s['dataset']} {s['record']} {s['change']}{': ' + s['detail'] if s['detail'] else ''}"
-                        for s in sources[:3]) or "no SDTM change"
+        why = "; ".join(" ".join(filter(None, (s["dataset"], s["record"], s["change"]))) + (f": {s['detail']}" if s["detail"] else "")
+                        for s in sources[:3]) or ("SDTM not compared" if result.kind == "adam" else "no SDTM change")
         console.print(f"subject {item['subject']}: {analysis} <- {why}", markup=False)
     if len(result.subjects) > SHOWN:
         console.print(f"and {len(result.subjects) - SHOWN} more subjects (all in --json)")
