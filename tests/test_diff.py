@@ -219,3 +219,28 @@ def test_diff_11_two_runs_the_edited_record_and_the_report_cell_it_moved(demo, e
     assert any(c["row"] == "Grade >= 3" for c in table6["cells"])
     assert usubjid in table6["subjects"] and "ADAE" in table6["datasets"]
     assert "table6 | Grade >= 3" in done.output
+
+
+def test_diff_12_adtte_change_traced_to_its_sdtm_source_record_and_raw_row():
+    from trialkit.diff.explain import explain_subjects, raw_labels
+    from trialkit.diff.records import diff_records
+
+    ce_old = pd.DataFrame({"STUDYID": "ST1", "USUBJID": ["S-1", "S-1"], "CESEQ": [1.0, 2.0], "CETERM": ["RELAPSE", "SMN"],
+                           "CESTDTC": ["2020-05-01", "2021-01-01"]})
+    ce_new = pd.DataFrame({"STUDYID": "ST1", "USUBJID": ["S-1", "S-1", "S-1"], "CESEQ": [1.0, 2.0, 3.0],
+                           "CETERM": ["RELAPSE", "RELAPSE", "SMN"], "CESTDTC": ["2020-03-01", "2020-05-01", "2021-01-01"]})
+    adtte_old = pd.DataFrame({"STUDYID": "ST1", "USUBJID": ["S-1"], "PARAMCD": ["EFS"], "AVAL": [120.0], "CNSR": [0.0],
+                              "SRCDOM": ["CE"], "SRCSEQ": [1.0]})
+    adtte_new = adtte_old.assign(AVAL=[60.0])               # the earlier relapse (new CESEQ 1) is the event now
+    keys = ["STUDYID", "USUBJID", "CETERM", "CESTDTC"]
+    sdtm = [diff_records("CE", ce_old, ce_new, keys, ("CESEQ",))]
+    adam = [diff_records("ADTTE", adtte_old, adtte_new, ["STUDYID", "USUBJID", "PARAMCD"])]
+    provenance = pd.DataFrame({"dataset": "CE", "record": [1, 2, 3], "form": "relapse", "row": [7, 8, 9]})
+    [subject] = explain_subjects(adam, sdtm, {"CE": ce_old}, {"CE": ce_new}, {"ADTTE": adtte_old}, {"ADTTE": adtte_new},
+                                 (None, raw_labels(provenance)))
+    assert subject["subject"] == "S-1"
+    assert subject["analysis"] == [{"dataset": "ADTTE", "change": "changed", "record": "PARAMCD=EFS",
+                                    "detail": "AVAL: 120 -> 60"}]
+    assert subject["sdtm_sources"] == [{"dataset": "CE", "change": "added", "record": "CETERM=RELAPSE; CESTDTC=2020-03-01",
+                                        "detail": "", "raw": "relapse.csv row 7"}]
+    assert subject["sdtm_other"] == []

@@ -43,6 +43,27 @@ def _sdtm_records(sdtm: list[DatasetDiff], old: dict[str, pd.DataFrame], new: di
         columns=["dataset", "subject", "change", "record", "detail", OLD, NEW, "_old_seq", "_new_seq"])
 
 
+def raw_labels(provenance: pd.DataFrame) -> pd.DataFrame:
+    """(dataset, row: 0-based, raw: 'ae.csv row 12') from an SDTM folder's provenance.tsv
+    (trialkit.lineage.read_provenance): the raw records behind each SDTM record."""
+    labels = provenance.assign(raw=provenance["form"].astype(str) + ".csv row " + provenance["row"].astype(str),
+                               row=provenance["record"].astype("int64") - 1)
+    return labels.groupby(["dataset", "row"], sort=False)["raw"].agg(", ".join).reset_index()
+
+
+def _with_raw(records: pd.DataFrame, old_raw: pd.DataFrame | None, new_raw: pd.DataFrame | None) -> pd.DataFrame:
+    """``raw``: the raw records behind each SDTM record, from the new transfer's provenance (the old
+    one's for a removed record); '' without provenance."""
+    raw = pd.Series("", index=records.index, dtype=object)
+    for labels, rows in ((old_raw, OLD), (new_raw, NEW)):          # new last: it wins where both know the record
+        if labels is None or not len(labels):
+            continue
+        at = pd.to_numeric(records[rows], errors="coerce")
+        found = records[["dataset"]].assign(row=at).merge(labels, on=["dataset", "row"], how="left")["raw"]
+        raw = raw.where(found.isna().to_numpy(), found.to_numpy())
+    return records.assign(raw=raw)
+
+
 def _pointers(diff: DatasetDiff, old: pd.DataFrame | None, new: pd.DataFrame | None) -> pd.DataFrame:
     """(subject, SRCDOM, SRCSEQ, side) of the ADaM records that moved, on the side(s) they exist."""
     records = diff.records()
@@ -70,24 +91,26 @@ def _sources(pointers: pd.DataFrame, sdtm: pd.DataFrame) -> pd.DataFrame:
 
 
 def explain_subjects(adam: list[DatasetDiff], sdtm: list[DatasetDiff] | None, sdtm_old: dict | None, sdtm_new: dict | None,
-                     adam_old: dict | None = None, adam_new: dict | None = None) -> list[dict]:
+                     adam_old: dict | None = None, adam_new: dict | None = None,
+                     raw: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)) -> list[dict]:
     """For each subject whose ADSL or ADTTE records changed: those changes, the SDTM source records
-    (SRCDOM / SRCSEQ) that moved, and the subject's other SDTM changes (without SDTM: none)."""
+    (SRCDOM / SRCSEQ) that moved, and the subject's other SDTM changes (without SDTM: none), each
+    SDTM record with the raw records behind it (``raw``: raw_labels of the old and new SDTM folders)."""
     moved = [d for d in adam if d.name in EXPLAINED]
     analysis = pd.concat([d.records() for d in moved], ignore_index=True) if moved else pd.DataFrame()
     if not len(analysis):
         return []
-    records = _sdtm_records(sdtm or [], sdtm_old or {}, sdtm_new or {})
+    records = _with_raw(_sdtm_records(sdtm or [], sdtm_old or {}, sdtm_new or {}), *raw)
     pointers = pd.concat([_pointers(d, (adam_old or {}).get(d.name), (adam_new or {}).get(d.name)) for d in moved],
                          ignore_index=True)
     sources = _sources(pointers, records) if len(records) else records
-    shown = ["dataset", "change", "record", "detail"]
+    shown = ["dataset", "change", "record", "detail", "raw"]
     source_of = {s: g[shown].to_dict("records") for s, g in sources.groupby("subject")}
     key = ["dataset", "subject", "change", "record"]
     other = records.merge(sources[key], on=key, how="left", indicator=True)
     other = other[other["_merge"] == "left_only"]
     other_of = {s: g[shown].to_dict("records") for s, g in other.groupby("subject")}
-    return [{"subject": subject, "analysis": group[shown].to_dict("records"), "sdtm_sources": source_of.get(subject, []),
+    return [{"subject": subject, "analysis": group[shown[:-1]].to_dict("records"), "sdtm_sources": source_of.get(subject, []),
              "sdtm_other": other_of.get(subject, [])}
             for subject, group in analysis.groupby("subject", sort=True)]
 

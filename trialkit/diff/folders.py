@@ -227,7 +227,8 @@ def _run_study(folder: Path, study):
 
 def diff_runs(old: Path, new: Path, study) -> DiffResult:
     """Two ``trialkit run`` outputs: SDTM, ADaM, the subjects behind ADSL / ADTTE changes and the report cells."""
-    from trialkit.diff.explain import explain_report, explain_subjects
+    from trialkit.diff.explain import explain_report, explain_subjects, raw_labels
+    from trialkit.lineage import read_provenance
 
     sdtm_a, sdtm_b = read_transfer(old / "sdtm", "sdtm"), read_transfer(new / "sdtm", "sdtm")
     studyid = _check_same_study(sdtm_a, sdtm_b)
@@ -237,6 +238,7 @@ def diff_runs(old: Path, new: Path, study) -> DiffResult:
     sdtm = diff_sdtm(sdtm_a.datasets, sdtm_b.datasets, study)
     adam = diff_adam(adam_a.datasets, adam_b.datasets, study)
     result = DiffResult("run", old, new, _name(study), studyid, {"sdtm": sdtm, "adam": adam})
-    result.subjects = explain_subjects(adam, sdtm, sdtm_a.datasets, sdtm_b.datasets, adam_a.datasets, adam_b.datasets)
+    raw = tuple(raw_labels(read_provenance(folder / "sdtm")) for folder in (old, new))
+    result.subjects = explain_subjects(adam, sdtm, sdtm_a.datasets, sdtm_b.datasets, adam_a.datasets, adam_b.datasets, raw)
     result.report = explain_report(old / "report" / "report.json", new / "report" / "report.json", adam, study)
     return result

@@ -99,14 +99,17 @@ def print_summary(result: DiffResult, console) -> None:
     if same < sum(len(diffs) for diffs in result.sections.values()):
         console.print(table)
     console.print(f"{same} dataset(s) unchanged", markup=False)
-    for dup in result.duplicates:
+    for dup in result.duplicates[:SHOWN]:
         keys = ", ".join(f"{k}={v}" for k, v in dup["keys"].items())
         console.print(f"finding: {dup['dataset']} ({dup['side']}): duplicate natural keys {keys} in records "
                       f"{', '.join(map(str, dup['rows']))}; not compared", markup=False)
+    if len(result.duplicates) > SHOWN:
+        console.print(f"and {len(result.duplicates) - SHOWN} more duplicate keys (all in --json)")
     for item in result.subjects[:SHOWN]:
         analysis = "; ".join(" ".join(filter(None, (a["dataset"], a["record"], a["change"]))) for a in item["analysis"])
         sources = item["sdtm_sources"] or item["sdtm_other"]
         why = "; ".join(" ".join(filter(None, (s["dataset"], s["record"], s["change"]))) + (f": {s['detail']}" if s["detail"] else "")
+                        + (f" ({s['raw']})" if s.get("raw") else "")
                         for s in sources[:3]) or ("SDTM not compared" if result.kind == "adam" else "no SDTM change")
         console.print(f"subject {item['subject']}: {analysis} <- {why}", markup=False)
     if len(result.subjects) > SHOWN:
