@@ -104,7 +104,7 @@ def test_diff_04_duplicate_keys_are_a_finding_and_the_rest_is_compared(sdtm_pair
 
 
 def test_diff_05_different_studies_and_kinds_exit_2(sdtm_pair, tmp_path, runner):
-    old, new = sdtm_pair
+    old, _ = sdtm_pair
     write_domain(tmp_path / "other", "DM", dm(studyid="ST2"))
     done = runner.invoke(main, ["diff", str(old), str(tmp_path / "other")])
     assert done.exit_code == 2 and "different studies" in done.output and "ST2" in done.output
@@ -147,10 +147,10 @@ def test_diff_08_adtte_record_matched_on_subject_and_parameter(tmp_path):
     adtte = pd.DataFrame({"STUDYID": "ST1", "USUBJID": ["S-1", "S-1"], "PARAMCD": ["OS", "EFS"],
                           "ADT": [sas_day("2017-08-04"), sas_day("2017-03-01")], "CNSR": [1.0, 0.0],
                           "SRCDOM": ["ADSL", "CE"], "SRCSEQ": [float("nan"), 1.0]})
-    moved = adtte.assign(ADT=[sas_day("2017-05-06"), sas_day("2017-03-01")], CNSR=[0.0, 0.0])
-    for side, moved in (("old", adtte), ("new", moved)):
+    later = adtte.assign(ADT=[sas_day("2017-05-06"), sas_day("2017-03-01")], CNSR=[0.0, 0.0])
+    for side, frame in (("old", adtte), ("new", later)):
         write_domain(tmp_path / side, "ADSL", adsl)
-        write_domain(tmp_path / side, "ADTTE", moved)
+        write_domain(tmp_path / side, "ADTTE", frame)
     result = diff_folders(tmp_path / "old", tmp_path / "new")
     diff = _dataset(result, "ADTTE")
     assert result.kind == "adam" and diff.keys == ["STUDYID", "USUBJID", "PARAMCD"]

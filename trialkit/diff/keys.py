@@ -36,7 +36,7 @@ ADAM_TTE_KEYS = ["STUDYID", "USUBJID", "PARAMCD", "AVISITN"]
 
 def seq_variables(name: str, frame: pd.DataFrame) -> tuple[str, ...]:
     """The sequence numbers of a dataset, renumbered freely between transfers: --SEQ, ASEQ."""
-    domain = name[4:] if name.startswith("SUPP") else name
+    domain = name.removeprefix("SUPP")
     return tuple(c for c in (f"{domain}SEQ", "ASEQ") if c in frame.columns)
 
 
