@@ -234,10 +234,11 @@ def test_diff_12_adtte_change_traced_to_its_sdtm_source_record_and_raw_row():
     adtte_new = adtte_old.assign(AVAL=[60.0])               # the earlier relapse (new CESEQ 1) is the event now
     keys = ["STUDYID", "USUBJID", "CETERM", "CESTDTC"]
     sdtm = [diff_records("CE", ce_old, ce_new, keys, ("CESEQ",))]
+    sdtm[0].kept = {"CESEQ": (ce_old["CESEQ"].to_numpy(), ce_new["CESEQ"].to_numpy())}
     adam = [diff_records("ADTTE", adtte_old, adtte_new, ["STUDYID", "USUBJID", "PARAMCD"])]
+    adam[0].kept = {c: (adtte_old[c].to_numpy(), adtte_new[c].to_numpy()) for c in ("SRCDOM", "SRCSEQ")}
     provenance = pd.DataFrame({"dataset": "CE", "record": [1, 2, 3], "form": "relapse", "row": [7, 8, 9]})
-    [subject] = explain_subjects(adam, sdtm, {"CE": ce_old}, {"CE": ce_new}, {"ADTTE": adtte_old}, {"ADTTE": adtte_new},
-                                 (None, raw_labels(provenance)))
+    [subject] = explain_subjects(adam, sdtm, (None, raw_labels(provenance)))
     assert subject["subject"] == "S-1"
     assert subject["analysis"] == [{"dataset": "ADTTE", "change": "changed", "record": "PARAMCD=EFS",
                                     "detail": "AVAL: 120 -> 60"}]

@@ -24,21 +24,26 @@ EXPLAINED = ("ADSL", "ADTTE")                     # the datasets whose subjects 
 TTE_SHELLS = {"outcomes_by_subgroup", "tte_summary", "km", "forest"}
 
 
-def _sdtm_records(sdtm: list[DatasetDiff], old: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _kept(diff: DatasetDiff, column: str, side: int, rows: pd.Series) -> np.ndarray:
+    """Values of a kept column (trialkit.diff.folders.diff_datasets) at 0-based ``rows`` of one side
+    (0 old, 1 new); NaN where a record is not on that side or the column is not there."""
+    values = diff.kept.get(column, (None, None))[side]
+    positions = pd.to_numeric(rows, errors="coerce")
+    known = positions.notna().to_numpy()
+    out = np.full(len(rows), np.nan, dtype=object)
+    if values is not None:
+        out[known] = values[positions[known].astype(int).to_numpy()]
+    return out
+
+
+def _sdtm_records(sdtm: list[DatasetDiff]) -> pd.DataFrame:
     """Every SDTM record that moved, with its --SEQ on each side (to follow SRCSEQ)."""
     parts = []
     for diff in sdtm:
         records = diff.records()
         seq = f"{diff.name}SEQ"
-        for side, frames, rows in (("_old_seq", old, OLD), ("_new_seq", new, NEW)):
-            frame = frames.get(diff.name)
-            positions = pd.to_numeric(records[rows], errors="coerce")
-            values = np.full(len(records), np.nan)
-            if frame is not None and seq in frame.columns:
-                known = positions.notna().to_numpy()
-                values[known] = pd.to_numeric(frame[seq], errors="coerce").to_numpy()[positions[known].astype(int)]
-            records[side] = values
-        parts.append(records)
+        parts.append(records.assign(_old_seq=pd.to_numeric(_kept(diff, seq, 0, records[OLD])),
+                                    _new_seq=pd.to_numeric(_kept(diff, seq, 1, records[NEW]))))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["dataset", "subject", "change", "record", "detail", OLD, NEW, "_old_seq", "_new_seq"])
 
@@ -64,20 +69,16 @@ def _with_raw(records: pd.DataFrame, old_raw: pd.DataFrame | None, new_raw: pd.D
     return records.assign(raw=raw)
 
 
-def _pointers(diff: DatasetDiff, old: pd.DataFrame | None, new: pd.DataFrame | None) -> pd.DataFrame:
+def _pointers(diff: DatasetDiff) -> pd.DataFrame:
     """(subject, SRCDOM, SRCSEQ, side) of the ADaM records that moved, on the side(s) they exist."""
     records = diff.records()
     parts = []
-    for side, frame, rows in (("_old_seq", old, OLD), ("_new_seq", new, NEW)):
-        if frame is None or not {"SRCDOM", "SRCSEQ"} <= set(frame.columns):
-            continue
-        positions = pd.to_numeric(records[rows], errors="coerce")
-        known = positions.notna().to_numpy()
-        at = positions[known].astype(int).to_numpy()
+    for side, k, rows in (("_old_seq", 0, OLD), ("_new_seq", 1, NEW)):
+        domain, seq = _kept(diff, "SRCDOM", k, records[rows]), pd.to_numeric(_kept(diff, "SRCSEQ", k, records[rows]))
+        known = pd.notna(seq)
         parts.append(pd.DataFrame({"subject": records["subject"].to_numpy()[known], "side": side,
-                                   "dataset": frame["SRCDOM"].astype(str).to_numpy()[at],
-                                   "seq": pd.to_numeric(frame["SRCSEQ"], errors="coerce").to_numpy()[at]}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["subject", "side", "dataset", "seq"])
+                                   "dataset": domain[known].astype(str), "seq": seq[known].astype(float)}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _sources(pointers: pd.DataFrame, sdtm: pd.DataFrame) -> pd.DataFrame:
@@ -90,8 +91,7 @@ def _sources(pointers: pd.DataFrame, sdtm: pd.DataFrame) -> pd.DataFrame:
     return both.drop_duplicates(["dataset", "subject", "change", "record"])
 
 
-def explain_subjects(adam: list[DatasetDiff], sdtm: list[DatasetDiff] | None, sdtm_old: dict | None, sdtm_new: dict | None,
-                     adam_old: dict | None = None, adam_new: dict | None = None,
+def explain_subjects(adam: list[DatasetDiff], sdtm: list[DatasetDiff] | None,
                      raw: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)) -> list[dict]:
     """For each subject whose ADSL or ADTTE records changed: those changes, the SDTM source records
     (SRCDOM / SRCSEQ) that moved, and the subject's other SDTM changes (without SDTM: none), each
@@ -100,9 +100,8 @@ def explain_subjects(adam: list[DatasetDiff], sdtm: list[DatasetDiff] | None, sd
     analysis = pd.concat([d.records() for d in moved], ignore_index=True) if moved else pd.DataFrame()
     if not len(analysis):
         return []
-    records = _with_raw(_sdtm_records(sdtm or [], sdtm_old or {}, sdtm_new or {}), *raw)
-    pointers = pd.concat([_pointers(d, (adam_old or {}).get(d.name), (adam_new or {}).get(d.name)) for d in moved],
-                         ignore_index=True)
+    records = _with_raw(_sdtm_records(sdtm or []), *raw)
+    pointers = pd.concat([_pointers(d) for d in moved], ignore_index=True)
     sources = _sources(pointers, records) if len(records) else records
     shown = ["dataset", "change", "record", "detail", "raw"]
     source_of = {s: g[shown].to_dict("records") for s, g in sources.groupby("subject")}

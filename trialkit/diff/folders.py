@@ -27,10 +27,22 @@ KINDS = {"run": "trialkit run output", "sdtm": "SDTM folder", "adam": "ADaM fold
 
 @dataclass
 class Transfer:
-    """One side of a diff: its folder, its datasets by name (raw forms by form name) and STUDYID."""
+    """One side of a diff: its folder, the file of each dataset (raw form) by name, and its STUDYID.
+    Datasets are read one at a time as they are compared, so memory holds one pair, not two folders."""
     folder: Path
-    datasets: dict[str, pd.DataFrame]
-    studyid: str
+    files: dict[str, Path]
+    kind: str
+    studyid: str = ""
+
+    def read(self, name: str) -> pd.DataFrame | None:
+        """The dataset (a raw form as text, exactly as exported); None when this side has none."""
+        if name not in self.files:
+            return None
+        if self.kind == "raw":
+            from trialkit.raw_dictionary import read_form
+
+            return read_form(self.files[name])
+        return read_dataset(self.files[name])[0]
 
 
 @dataclass
@@ -71,30 +83,26 @@ def folder_kind(folder: Path) -> str:
                      "trialkit run output (manifest.json, sdtm/)", file=str(folder))
 
 
-def _studyid(folder: Path, datasets: dict[str, pd.DataFrame], first: tuple[str, ...]) -> str:
-    """The STUDYID of a transfer (of its DM / ADSL when there is one); '' when no dataset carries one."""
-    for name in (*first, *datasets):
-        frame = datasets.get(name)
-        if frame is not None and "STUDYID" in frame.columns and len(frame):
+def _studyid(transfer: Transfer, first: tuple[str, ...]) -> str:
+    """The STUDYID of a transfer: of its DM / ADSL when there is one, else of its first dataset that
+    has one; '' when none does."""
+    for name in (*(n for n in first if n in transfer.files), *transfer.files):
+        frame = transfer.read(name)
+        if "STUDYID" in frame.columns and len(frame):
             values = frame["STUDYID"].astype(str).str.strip()
             return str(values[values != ""].iloc[0]) if (values != "").any() else ""
     return ""
 
 
-def read_datasets(folder: Path) -> dict[str, pd.DataFrame]:
-    return {name: read_dataset(path)[0] for name, path in dataset_files(folder).items()}
-
-
-def read_forms(folder: Path) -> dict[str, pd.DataFrame]:
-    """Every CSV form of a raw export as text, exactly as exported (trialkit.raw_dictionary.read_form)."""
-    from trialkit.raw_dictionary import read_form
-
-    return {path.stem: read_form(path) for path in sorted(Path(folder).glob("*.csv"))}
-
-
-def read_transfer(folder: Path, kind: str) -> Transfer:
-    datasets = read_forms(folder) if kind == "raw" else read_datasets(folder)
-    return Transfer(Path(folder), datasets, _studyid(folder, datasets, ("DM", "ADSL")))
+def open_transfer(folder: Path, kind: str) -> Transfer:
+    """A folder's datasets (XPT / Dataset-JSON) or raw forms (CSV), not read yet, and its STUDYID."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return Transfer(folder, {}, kind)
+    files = {p.stem: p for p in sorted(folder.glob("*.csv"))} if kind == "raw" else dataset_files(folder)
+    transfer = Transfer(folder, files, kind)
+    transfer.studyid = _studyid(transfer, ("DM", "ADSL"))
+    return transfer
 
 
 def resolve_study(study: str | Path | None, studyid: str, folder: Path, required: bool) -> str | Path | None:
@@ -149,38 +157,51 @@ def supp_parent_keys(supp: pd.DataFrame, parents: dict[str, pd.DataFrame], known
     return out
 
 
-def diff_datasets(old: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame], keys_of) -> list[DatasetDiff]:
-    """Every dataset of either side, in name order: compared when on both, else added / removed.
-    ``keys_of(name, frame)``: the natural keys of a dataset."""
-    out = []
-    for name in sorted(set(old) | set(new)):
-        if name not in new:
-            out.append(one_side(name, old[name], keys_of(name, old[name]), "old"))
-        elif name not in old:
-            out.append(one_side(name, new[name], keys_of(name, new[name]), "new"))
+def comparison_order(names: set[str]) -> list[str]:
+    """Dataset names sorted, each SUPP-- right after its parent (the parent's frames are still in
+    memory to translate IDVARVAL), a SUPP-- without its parent at the end."""
+    parents = sorted(n for n in names if not n.startswith("SUPP"))
+    order = [x for n in parents for x in (n, f"SUPP{n}") if x in names]
+    return order + sorted(names - set(order))
+
+
+def diff_datasets(old: Transfer, new: Transfer, keys_of, known: dict[str, list[str]] | None = None,
+                  keep: tuple[str, ...] = ()) -> list[DatasetDiff]:
+    """Every dataset of either side, compared when on both, else added / removed, one pair in memory
+    at a time. ``keys_of(name, frame)``: its natural keys; ``known`` (SDTM): the keys that translate
+    SUPP-- IDVARVAL to the parent's keys; ``keep``: columns kept on each diff for explain (--SEQ, SRCSEQ)."""
+    out, parent = [], (None, None, None)
+    for name in comparison_order(set(old.files) | set(new.files)):
+        a, b = old.read(name), new.read(name)
+        if known is not None and name.startswith("SUPP") and parent[0] == name[4:]:
+            a = None if a is None else supp_parent_keys(a, {parent[0]: parent[1]}, known)
+            b = None if b is None else supp_parent_keys(b, {parent[0]: parent[2]}, known)
+        if b is None:
+            diff = one_side(name, a, keys_of(name, a), "old")
+        elif a is None:
+            diff = one_side(name, b, keys_of(name, b), "new")
         else:
-            out.append(diff_records(name, old[name], new[name], keys_of(name, new[name]),
-                                    tuple(dict.fromkeys(seq_variables(name, new[name]) + seq_variables(name, old[name])))))
+            diff = diff_records(name, a, b, keys_of(name, b), tuple(dict.fromkeys(seq_variables(name, b) + seq_variables(name, a))))
+        wanted = [*keep, *(f"{name}SEQ",)]
+        diff.kept = {c: (None if a is None or c not in a.columns else a[c].to_numpy(copy=True),
+                         None if b is None or c not in b.columns else b[c].to_numpy(copy=True)) for c in wanted}
+        out.append(diff)
+        parent = (name, a, b) if not name.startswith("SUPP") else parent
     return out
 
 
-def _with_supp_keys(datasets: dict[str, pd.DataFrame], known: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
-    return {name: supp_parent_keys(frame, datasets, known) if name.startswith("SUPP") else frame
-            for name, frame in datasets.items()}
-
-
-def diff_sdtm(old: dict, new: dict, study) -> list[DatasetDiff]:
+def diff_sdtm(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
     known = sdtm_keys(study)
-    return diff_datasets(_with_supp_keys(old, known), _with_supp_keys(new, known),
-                         lambda name, frame: sdtm_dataset_keys(name, frame, known))
+    return diff_datasets(old, new, lambda name, frame: sdtm_dataset_keys(name, frame, known), known)
 
 
-def diff_adam(old: dict, new: dict, study) -> list[DatasetDiff]:
+def diff_adam(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
     known = sdtm_keys(study)
-    return diff_datasets(old, new, lambda name, frame: adam_dataset_keys(name, frame, study, known))
+    return diff_datasets(old, new, lambda name, frame: adam_dataset_keys(name, frame, study, known),
+                         keep=("SRCDOM", "SRCSEQ"))
 
 
-def diff_raw(old: dict, new: dict, study) -> list[DatasetDiff]:
+def diff_raw(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
     """Raw forms matched on SUBJID and the fields the raw dictionary says identify a record; a form
     the dictionary does not know is matched on all its fields."""
     from trialkit.raw_dictionary import load_raw_dictionary
@@ -198,15 +219,15 @@ def diff_folders(old: Path, new: Path, study: str | Path | None = None) -> DiffR
     kind = kinds.pop()
     if kind == "run":
         return diff_runs(Path(old), Path(new), study)
-    a, b = read_transfer(old, kind), read_transfer(new, kind)
+    a, b = open_transfer(old, kind), open_transfer(new, kind)
     studyid = _check_same_study(a, b)
     study = resolve_study(study, studyid, Path(new), required=kind == "raw")
     differ = {"raw": diff_raw, "sdtm": diff_sdtm, "adam": diff_adam}[kind]
-    result = DiffResult(kind, Path(old), Path(new), _name(study), studyid, {kind: differ(a.datasets, b.datasets, study)})
+    result = DiffResult(kind, Path(old), Path(new), _name(study), studyid, {kind: differ(a, b, study)})
     if kind == "adam":
         from trialkit.diff.explain import explain_subjects
 
-        result.subjects = explain_subjects(result.sections["adam"], None, None, None, a.datasets, b.datasets)
+        result.subjects = explain_subjects(result.sections["adam"], None)
     return result
 
 
@@ -230,15 +251,13 @@ def diff_runs(old: Path, new: Path, study) -> DiffResult:
     from trialkit.diff.explain import explain_report, explain_subjects, raw_labels
     from trialkit.lineage import read_provenance
 
-    sdtm_a, sdtm_b = read_transfer(old / "sdtm", "sdtm"), read_transfer(new / "sdtm", "sdtm")
+    sdtm_a, sdtm_b = open_transfer(old / "sdtm", "sdtm"), open_transfer(new / "sdtm", "sdtm")
     studyid = _check_same_study(sdtm_a, sdtm_b)
     study = resolve_study(_run_study(new, study), studyid, new, required=False)
-    adam_a = read_transfer(old / "adam", "adam") if (old / "adam").is_dir() else Transfer(old / "adam", {}, "")
-    adam_b = read_transfer(new / "adam", "adam") if (new / "adam").is_dir() else Transfer(new / "adam", {}, "")
-    sdtm = diff_sdtm(sdtm_a.datasets, sdtm_b.datasets, study)
-    adam = diff_adam(adam_a.datasets, adam_b.datasets, study)
+    sdtm = diff_sdtm(sdtm_a, sdtm_b, study)
+    adam = diff_adam(open_transfer(old / "adam", "adam"), open_transfer(new / "adam", "adam"), study)
     result = DiffResult("run", old, new, _name(study), studyid, {"sdtm": sdtm, "adam": adam})
     raw = tuple(raw_labels(read_provenance(folder / "sdtm")) for folder in (old, new))
-    result.subjects = explain_subjects(adam, sdtm, sdtm_a.datasets, sdtm_b.datasets, adam_a.datasets, adam_b.datasets, raw)
+    result.subjects = explain_subjects(adam, sdtm, raw)
     result.report = explain_report(old / "report" / "report.json", new / "report" / "report.json", adam, study)
     return result

@@ -41,6 +41,7 @@ class DatasetDiff:
     variables_added: list[str] = field(default_factory=list)
     variables_removed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)   # compared by nobody: --SEQ, which may be renumbered
+    kept: dict[str, tuple] = field(default_factory=dict)  # column -> (old values, new values): --SEQ, SRCDOM, SRCSEQ
 
     @property
     def changed(self) -> int:
