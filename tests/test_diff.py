@@ -108,6 +108,8 @@ def test_diff_05_different_studies_and_kinds_exit_2(sdtm_pair, tmp_path, runner)
     write_domain(tmp_path / "other", "DM", dm(studyid="ST2"))
     done = runner.invoke(main, ["diff", str(old), str(tmp_path / "other")])
     assert done.exit_code == 2 and "different studies" in done.output and "ST2" in done.output
+    done = runner.invoke(main, ["diff", str(old), str(old), "--study", "ball_relapse"])
+    assert done.exit_code == 2 and "STUDYID ST1, not BALLR01" in done.output
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "dm.csv").write_text("STUDYID,SUBJID\nST1,1\n", encoding="utf-8")
     done = runner.invoke(main, ["diff", str(old), str(tmp_path / "raw")])
