@@ -426,6 +426,31 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
     return manifest
 
 
+@main.command("diff")
+@study_option(None, "Study whose specs give the natural keys (" + STUDY_HELP.rstrip(".") + "); without it, "
+              "the study of the data's STUDYID or, for SDTM, the SDTMIG's keys.")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every difference to this JSON file.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a self-contained HTML page of the differences.")
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when the two transfers differ (CI of a locked database).")
+@reports_errors
+def diff_command(study, old, new, json_file, html_file, fail_on_change):
+    """What changed between two transfers: raw exports, SDTM, ADaM or two `run` outputs (records added,
+    removed and changed, matched by natural keys; for runs, the report cells that moved)."""
+    from trialkit.diff.folders import diff_folders
+    from trialkit.diff.output import print_summary, write_html, write_json
+
+    result = diff_folders(old, new, study)
+    print_summary(result, stdout_console)
+    for path, write in ((json_file, write_json), (html_file, write_html)):
+        if path is not None:
+            click.echo(f"written: {write(result, path)}")
+    sys.exit(1 if fail_on_change and result.differs else 0)
+
+
 @main.command()
 @study_option()
 @click.argument("raw", type=click.Path(path_type=Path))

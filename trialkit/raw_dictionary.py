@@ -54,6 +54,17 @@ class Form:
     fields: tuple[Field, ...]
     one_row_per_subject: bool = False
     expected: bool = False         # every export of the study has records in it: missing or empty is an error
+    record_keys: tuple[str, ...] = ()   # fields that, with SUBJID, tell one record of a repeating form from another
+
+    @property
+    def identifiers(self) -> list[str]:
+        """What identifies a record of the form (``trialkit diff`` matches records by it): SUBJID,
+        plus ``record_keys`` when the dictionary declares them; else, for a repeating form, the form's
+        date fields (a repeating form records something that happened, and when is what tells two
+        records apart: a visit, an assessment, a dose)."""
+        if self.record_keys or self.one_row_per_subject:
+            return ["SUBJID", *self.record_keys]
+        return ["SUBJID", *(f.name for f in self.fields if f.type == "date")]
 
     @property
     def columns(self) -> list[str]:
@@ -136,8 +147,13 @@ def load_raw_dictionary(study: str | Path) -> RawDictionary:
                 raise SpecError("partial: true needs format: edc (only the edc format writes unknown parts as UN / UNK)",
                                 file=str(path), key=key)
             fields.append(f)
+        record_keys = tuple(form.get("record_keys") or ())
+        unknown = [k for k in record_keys if k not in {f.name for f in fields}]
+        if unknown:
+            raise SpecError(f"record_keys names field(s) the form does not have: {', '.join(unknown)}", file=str(path),
+                            key=f"forms.{form_name}.record_keys")
         forms[str(form_name)] = Form(str(form_name), str(form.get("label", form_name)), tuple(fields),
-                                     bool(form.get("one_row_per_subject")), bool(form.get("expected")))
+                                     bool(form.get("one_row_per_subject")), bool(form.get("expected")), record_keys)
     site_formats = {}
     for country, fmt in _mapping(data.get("sites"), path, "sites").items():
         fmt = _mapping(fmt, path, f"sites.{country}")
