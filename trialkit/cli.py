@@ -436,7 +436,6 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a self-contained HTML page of the differences.")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when the two transfers differ (CI of a locked database).")
-@reports_errors
 def diff_command(study, old, new, json_file, html_file, fail_on_change):
     """What changed between two transfers: raw exports, SDTM, ADaM or two `run` outputs (records added,
     removed and changed, matched by natural keys; for runs, the report cells that moved)."""
