@@ -71,6 +71,6 @@ def test_complete_file_without_final_newline_is_not_truncated(tmp_path):
 
 
 def test_bad_files_shipped_give_their_errors():
-    folder = os.path.join(os.path.dirname(__file__), "data", "bad")
+    folder = os.path.join(os.path.dirname(__file__), "data", "bad")   # the corpus of tests/data/bad/README.md
     with pytest.raises(InputError, match="cannot be decoded as utf-8"):
         read_csv_form(os.path.join(folder, "latin1.csv"))
