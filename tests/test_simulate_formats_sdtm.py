@@ -89,8 +89,6 @@ def test_sdtm_formats_02_defects_found_where_planted(runs, fmt):
     assert unfound(defects, findings_of(out)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="readers: a cut XPT (size not a multiple of 80 bytes) is read one record "
-                                       "short without a finding (pyreadstat drops the partial observation)")
 def test_sdtm_formats_02b_cut_xpt_is_found(runs):
     """Test 2b: the XPT cut inside its last observation is reported at that record."""
     _, manifest, out, _ = runs[("xpt", 1)]

@@ -19,6 +19,7 @@ from trialkit.errors import InputError
 from trialkit.formats.export import ExportForm
 from trialkit.formats.text import column_text
 
+XPT_RECORD = 80     # bytes: every SAS transport file is a sequence of 80-byte records
 READERS = {"sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}
 
 
@@ -34,4 +35,11 @@ def read_sas_form(path: Path, fmt: str, encoding: str | None = None) -> ExportFo
                          file=str(path)) from None
     frame = pd.DataFrame({c: column_text(data[c]) for c in data.columns}, columns=list(data.columns))
     labels = {c: label for c, label in (meta.column_names_to_labels or {}).items() if label}
+    if fmt == "xpt" and path.stat().st_size % XPT_RECORD:
+        # a transport file is whole 80-byte records; pyreadstat quietly drops an observation cut short,
+        # so the cut one is put back, empty, as the form's truncated record: rejected and in the ledger.
+        # A file cut exactly between observations on a record boundary cannot be told from a whole one
+        # (XPT v5 holds no observation count)
+        frame = pd.concat([frame, pd.DataFrame([[""] * frame.shape[1]], columns=frame.columns)], ignore_index=True)
+        return ExportForm(path.stem, frame, path.name, labels=labels, truncated=len(frame))
     return ExportForm(path.stem, frame, path.name, labels=labels)
