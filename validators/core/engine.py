@@ -127,17 +127,25 @@ def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], groups
     global _FORKED
     context = multiprocessing.get_context("fork")
     queue = sorted(groups, key=lambda g: DOMAIN_COST + sum(len(d.frame) for d in g), reverse=True)
-    _FORKED = (runnable, queue, context.Value("i", 0), study, library)
+    taken = context.Value("i", 0)
+    _FORKED = (runnable, queue, taken, study, library)
     try:
         with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-            pending = [pool.submit(_run_queue) for _ in range(workers - 1)]
-            if alongside is not None:
-                alongside()
-            for rule_id, part in _run_queue().items():
-                _combine(results[rule_id], part)
-            for future in pending:
-                for rule_id, part in future.result().items():
+            try:
+                pending = [pool.submit(_run_queue) for _ in range(workers - 1)]
+                if alongside is not None:
+                    alongside()
+                for rule_id, part in _run_queue().items():
                     _combine(results[rule_id], part)
+                for future in pending:
+                    for rule_id, part in future.result().items():
+                        _combine(results[rule_id], part)
+            except BaseException:
+                # interrupted (SIGINT) or failed: the workers take no further domain, so leaving the
+                # pool waits for the domain each is on, not for the rest of the queue
+                with taken.get_lock():
+                    taken.value = len(queue)
+                raise
     finally:
         _FORKED = ()
 
