@@ -40,7 +40,7 @@ def test_codes_02_usage_and_input_errors_exit_2():
     """Test 2: an unknown option and a missing raw folder are exit 2 (never 1, the code of findings)."""
     assert invoke("sdtm", "--no-such-option").exit_code == 2
     result = invoke("sdtm", "no/such/raw", "--out", "x")
-    assert result.exit_code == 2 and "raw export folder not found" in result.output
+    assert result.exit_code == 2 and "raw export folder or file not found" in result.output
 
 
 def test_codes_03_an_internal_error_exits_3_with_a_log_and_no_traceback(raw, tmp_path, monkeypatch):
@@ -88,7 +88,8 @@ def test_codes_05_a_real_sigint_exits_130_from_a_fresh_process(raw, tmp_path):
     exists) exits 130, no traceback, nothing left beside --out."""
     out = tmp_path / "sdtm"
     process = subprocess.Popen([sys.executable, "-m", "trialkit.cli", "sdtm", str(raw), "--out", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: subprocess.signal.signal(subprocess.signal.SIGINT, subprocess.signal.SIG_DFL))
     import time
 
     deadline = time.monotonic() + 120

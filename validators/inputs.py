@@ -12,8 +12,6 @@ way; ``plain`` turns such columns back into text where the text of several frame
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pandas as pd
 
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import InputError, TrialkitError
+from trialkit.forked import can_fork, forked_pool
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.vectorize import compact
 from trialkit.xpt import DatasetMeta
@@ -45,8 +44,8 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
                              f"{csv.name}): remove the one not to validate", file=str(folder))
         files[csv.stem.upper()] = csv
     jobs = sorted(files.items(), key=lambda item: -item[1].stat().st_size)
-    if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+    if workers > 1 and len(jobs) > 1 and can_fork():
+        with forked_pool(min(workers, len(jobs))) as pool:
             read = list(pool.map(_read_one, jobs, [encoding] * len(jobs)))
     else:
         read = [_read_one(job, encoding) for job in jobs]

@@ -19,11 +19,11 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from trialkit.forked import can_fork, forked_pool
 from trialkit.validators.core import frames, merge, operations
 from trialkit.validators.core.check import evaluate
 from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
@@ -100,7 +100,7 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
         else:
             runnable.append(rule)
     groups = _domain_groups(study)
-    if workers > 1 and len(groups) > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if workers > 1 and len(groups) > 1 and can_fork():
         _run_forked(runnable, results, groups, min(workers, len(groups)), study, library, alongside)
     else:
         if alongside is not None:
@@ -125,12 +125,11 @@ def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], groups
     (``alongside``: trialkit's own rules) is done, so however long that takes, the processes finish
     close together (a fixed share per process left this one a whole domain list behind)."""
     global _FORKED
-    context = multiprocessing.get_context("fork")
     queue = sorted(groups, key=lambda g: DOMAIN_COST + sum(len(d.frame) for d in g), reverse=True)
-    taken = context.Value("i", 0)
+    taken = multiprocessing.get_context("fork").Value("i", 0)
     _FORKED = (runnable, queue, taken, study, library)
     try:
-        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+        with forked_pool(workers - 1) as pool:
             try:
                 pending = [pool.submit(_run_queue) for _ in range(workers - 1)]
                 if alongside is not None:

@@ -1,0 +1,35 @@
+"""Forked worker processes that never outlive the process that forked them.
+
+validate shares its work among forked processes (the datasets' reading, the CORE rules' domains). A
+worker forked from a ``trialkit`` process that is then killed (SIGKILL, an out-of-memory kill) would
+otherwise run on as an orphan, holding the command's stderr open (so whatever waits for the
+command's output waits forever) and blocked writing a result no one reads. On Linux each worker asks
+the kernel to kill it when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere it is left as is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import multiprocessing
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+PR_SET_PDEATHSIG = 1
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def forked_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes forked from this one (they see its memory as it is), each
+    killed with its parent."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
