@@ -90,3 +90,19 @@ def test_inputs_04_forked_reading_gives_what_one_process_reads(tmp_path):
         assert two[name].attrs["labels"] == one[name].attrs["labels"]
     assert two_meta == one_meta
     assert [f.dataset for f in one_findings] == ["XX"] and two_findings == one_findings
+
+
+def test_inputs_05_a_fifo_or_a_device_is_a_finding_never_opened(tmp_path):
+    """Test 5: a FIFO named ae.csv (opening it would wait for a writer for ever) and an xpt that is a
+    symlink to /dev/zero (it never ends) are each TK-IO-0001, not read; the regular file is read."""
+    import os
+
+    dm = pd.DataFrame({"USUBJID": ["S-1"], "SEX": ["F"]})
+    write_xpt(dm, DatasetMeta("DM", "Demographics", (Variable("USUBJID", "Subject", "Char"), Variable("SEX", "Sex", "Char"))),
+              tmp_path / "dm.xpt")
+    os.mkfifo(tmp_path / "ae.csv")
+    (tmp_path / "lb.xpt").symlink_to("/dev/zero")
+    datasets, findings = read_folder(tmp_path, workers=2)
+    assert list(datasets) == ["DM"]
+    assert {(f.dataset, f.rule) for f in findings} == {("AE", "TK-IO-0001"), ("LB", "TK-IO-0001")}
+    assert all("not a regular file" in f.message for f in findings)

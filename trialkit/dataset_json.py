@@ -359,6 +359,8 @@ def read_dataset(path: str | os.PathLike, *, encoding: str | None = None) -> tup
     """Read an XPT, Dataset-JSON or NDJSON dataset by its file name's ending, into the same frame
     and metadata whichever format it is in (``encoding`` applies to XPT; JSON is always utf-8)."""
     if Path(path).suffix.lower() in (".json", ".ndjson"):
+        if not Path(path).is_file():      # a FIFO would block the read for ever, a device never end
+            raise DatasetJsonError("not a regular file (a FIFO, device or folder); not read", file=str(path))
         return read_dataset_json(path)
     return read_xpt(path, encoding=encoding)
 
@@ -383,8 +385,8 @@ def dataset_files(folder: str | os.PathLike) -> dict[str, Path]:
     found: dict[str, list[Path]] = {}
     for path in sorted(Path(folder).iterdir()):
         suffix = path.suffix.lower()
-        if suffix not in preference or not path.is_file() or (suffix != ".xpt" and not is_dataset_json(path)):
-            continue
+        if suffix not in preference or (path.is_file() and suffix != ".xpt" and not is_dataset_json(path)):
+            continue          # a dataset name that is not a regular file is kept: its reader says so, unopened
         found.setdefault(path.stem.upper(), []).append(path)
     chosen = {}
     for name, paths in sorted(found.items()):

@@ -43,7 +43,7 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
             raise InputError(f"dataset {csv.stem.upper()} is there twice ({files[csv.stem.upper()].name} and "
                              f"{csv.name}): remove the one not to validate", file=str(folder))
         files[csv.stem.upper()] = csv
-    jobs = sorted(files.items(), key=lambda item: -item[1].stat().st_size)
+    jobs = sorted(files.items(), key=lambda item: -item[1].stat().st_size if item[1].is_file() else 0)
     if workers > 1 and len(jobs) > 1 and can_fork():
         with forked_pool(min(workers, len(jobs))) as pool:
             read = list(pool.map(_read_one, jobs, [encoding] * len(jobs)))
@@ -64,6 +64,9 @@ def _read_one(job: tuple[str, Path], encoding: str | None
               ) -> tuple[str, pd.DataFrame | None, DatasetFile | None, ValidationFinding | None]:
     """One dataset file read and held compactly, or the finding that says why it cannot be."""
     name, path = job
+    if not path.is_file():      # a FIFO would block the read for ever, a device never end: neither is opened
+        return name, None, None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
+                                                   f"{path.name}: not a regular file (a FIFO, device or folder); not read")
     try:
         meta = None
         if path.suffix.lower() != ".csv":
