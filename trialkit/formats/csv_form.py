@@ -24,6 +24,9 @@ from trialkit.formats.export import ExportForm
 OTHER_DELIMITERS = ";\t|"
 
 
+MAX_COLUMNS = 10_000    # a form this wide is not an EDC form; pandas would take GBs to parse it
+
+
 def decode(data: bytes, encoding: str, path: Path) -> str:
     """``data`` as text; an undecodable byte is an InputError at its line and byte offset."""
     if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
@@ -92,6 +95,9 @@ def read_csv_form(path: Path, encoding: str | None = None) -> tuple[ExportForm, 
     delimiter = _delimiter(text, path, findings)
     first = _first_records(text, delimiter, 2)
     header = first[0]
+    if len(header) > MAX_COLUMNS:
+        raise InputError(f"the header has {len(header):,} columns, more than the {MAX_COLUMNS:,} any EDC form holds: not "
+                         "a form export (or not split at the right delimiter); not read", file=str(path), row=1)
     if len(first) > 1 and len(first[1]) > len(header):
         raise InputError(f"the first record has {len(first[1])} fields, the header {len(header)}: a value holds an unquoted "
                          f"{delimiter!r} or the header lacks a column; every value would shift one column",
