@@ -259,8 +259,6 @@ def test_atomic_08_run_killed_or_interrupted_leaves_a_whole_run(raws, previous_r
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="open: at one of the twelve points (17.8 s into the run) a SIGINT ended the run by the signal "
-                          "itself (return code -2) with nothing on stderr, not 130; the points before it passed", strict=False)
 def test_atomic_09_run_killed_or_interrupted_at_many_points(raws, previous_run, tmp_path):
     """Test 9 (slow): twelve seeded points spread over the whole run, both signals."""
     rng = random.Random(1515)

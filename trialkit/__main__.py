@@ -4,6 +4,7 @@ later does, instead of a traceback."""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 
@@ -15,7 +16,13 @@ def main() -> None:
         sys.exit(130)
     if __name__ == "__main__":
         cli._drop_source_root_from_path()
-    cli.main()
+    try:
+        cli.main()
+    finally:
+        # the command is over (its exit code chosen, its output in place or left as it was): Python
+        # resets signal handlers while it shuts down, and a Ctrl-C landing then would end the process
+        # by the signal itself (return code -2, no word) instead of with the command's code
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":  # pragma: no cover
