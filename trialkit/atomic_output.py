@@ -186,8 +186,8 @@ def output_folder(target: Path, inputs: tuple[Path, ...] = ()) -> Iterator[Path]
         if target.exists() and not target.is_dir():
             raise TrialkitError("--out must be a folder, and this is a file", file=str(target))
         work = target.parent / f".{target.name}.tmp-{os.getpid()}"
-        work.mkdir(mode=0o777)
         try:
+            work.mkdir(mode=0o777)       # inside the try: an interrupt right after it still removes it
             yield work
             with signals_deferred() as received:
                 _commit(work, target)
