@@ -9,7 +9,6 @@ export can be traced and a defect found later can be matched with the one that w
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit import __version__
+from trialkit.folder_manifest import sha256
 from trialkit.raw_dictionary import RawDictionary
 from trialkit.simulate.dirt import inject_defects
 from trialkit.simulate.export import add_duplicates, render_form
@@ -24,18 +24,6 @@ from trialkit.simulate.export_formats import FORMATS, Snapshot, record_places
 from trialkit.simulate.study import SimulatedStudy
 
 MANIFEST = "manifest.json"
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_export(study: SimulatedStudy, dictionary: RawDictionary, out: Path, *, dirty: int = 0,
@@ -61,7 +49,7 @@ def write_export(study: SimulatedStudy, dictionary: RawDictionary, out: Path, *,
     created = f"{dates.data_cutoff + dt.timedelta(days=dates.export_lag_days)}T00:00:00"
     snapshot = Snapshot(study.profile.study.studyid, f"{study.profile.study.studyid}.SIM.{seed}", created)
     files = kind.write(forms, dictionary, out, cut, snapshot)
-    checksums = {file: file_sha256(out / file) for file in dict.fromkeys(files.values())}
+    checksums = {file: sha256(out / file) for file in dict.fromkeys(files.values())}
     place = record_places(format, forms, files)
     for d in defects + duplicates:
         d.update(place(d["form"], d["row"]))
@@ -77,8 +65,8 @@ def write_export(study: SimulatedStudy, dictionary: RawDictionary, out: Path, *,
         "dirty": dirty,
         "duplicate_rate": duplicate_rate,
         "data_cutoff": str(dates.data_cutoff),
-        "profile_sha256": _sha256(profile_path.read_bytes()) if profile_path else None,
-        "dictionary_sha256": _sha256(dictionary.path.read_bytes()),
+        "profile_sha256": sha256(profile_path) if profile_path else None,
+        "dictionary_sha256": sha256(dictionary.path),
         "files": checksums,
         "forms": {name: {"file": files[name], "rows": len(frame), "sha256": checksums[files[name]]}
                   for name, frame in forms.items()},
