@@ -264,3 +264,20 @@ def test_atomic_09_run_killed_or_interrupted_at_many_points(raws, previous_run, 
     rng = random.Random(1515)
     kill_at(raws, previous_run, tmp_path,
             [(rng.choice((signal.SIGKILL, signal.SIGINT)), rng.uniform(0.5, 60)) for _ in range(12)])
+
+
+def test_atomic_12_define_into_a_folder_waits_for_no_writer_and_keeps_its_manifest_true(raws, tmp_path):
+    """Test 12: ``trialkit define`` writing into an SDTM folder is one more writer of it: refused
+    (exit 2, naming the pid) while a stage holds the folder's lock; once written, the folder's
+    manifest lists define.xml with its new SHA-256 (before: the old digest stayed)."""
+    out = tmp_path / "sdtm"
+    assert invoke("sdtm", raws["clean"], "--out", out).exit_code == 0
+    (out / "define.xml").unlink()          # then rewritten by the command: the manifest must follow
+    with locked(out):
+        result = invoke("define", "--kind", "sdtm", out)
+    assert result.exit_code == 2 and f"pid {os.getpid()}" in result.output, result.output
+    assert not (out / "define.xml").exists()
+    result = invoke("define", "--kind", "sdtm", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / MANIFEST).read_text())["files"] == folder_files(out)
+    assert leftovers(out) == []

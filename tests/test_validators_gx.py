@@ -222,3 +222,25 @@ def test_gx_09_cli_engine_gx_gives_the_pandera_report_and_exports_suites(study, 
     assert reports["gx"] == reports["pandera"] and reports["gx"]
     assert {p.stem for p in (tmp_path / "suites" / "adam").glob("*.json")} == {"ADSL", "ADTTE", "ADRS", "ADAE"}
     assert "DM" in {p.stem for p in (tmp_path / "suites" / "sdtm").glob("*.json")}
+
+
+# ---- Test 10 -----------------------------------------------------------------------------------
+def test_gx_10_the_suites_folder_is_replaced_whole_or_not_at_all(study, tmp_path):
+    """Test 10: ``--gx-suites DIR`` is an output like any other: a second export with SDTM only
+    leaves no ADaM suites of the first (before: adam/ stayed beside the new sdtm/), and a run that
+    stops on unusable input leaves the previous suites byte for byte."""
+    base, suites = study[2], tmp_path / "suites"
+
+    def validate(*folders):
+        return CliRunner().invoke(main, ["validate", "--study", "ball_relapse", *map(str, folders), "--rules", "trialkit",
+                                         "--out", str(tmp_path / "v.json"), "--gx-suites", str(suites)])
+
+    assert validate(base / "sdtm", base / "adam").exit_code == 0
+    assert (suites / "adam" / "ADSL.json").is_file()
+    assert validate(base / "sdtm").exit_code == 0
+    assert sorted(p.name for p in suites.iterdir()) == ["sdtm"]
+    before = {p.relative_to(suites): p.read_bytes() for p in suites.rglob("*.json")}
+    result = validate(base / "sdtm", tmp_path / "no-such-adam")
+    assert result.exit_code == 2, result.output
+    assert {p.relative_to(suites): p.read_bytes() for p in suites.rglob("*.json")} == before
+    assert sorted(p.name for p in tmp_path.glob(".suites*")) == []

@@ -318,9 +318,10 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_
              profile, jobs, events):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
-    with locked(out):
+    inputs = tuple(p for p in (sdtm_dir, adam_dir) if p is not None)
+    with locked(out), (output_folder(gx_suites, inputs) if gx_suites else nullcontext()) as gx_work:
         run, code = validate_stage(study, sdtm_dir, adam_dir, {fmt: out}, fail_on=fail_on, encoding=encoding,
-                                   engine=engine, gx_suites=gx_suites, rules=rule_sets, standard=standard,
+                                   engine=engine, gx_suites=gx_work, rules=rule_sets, standard=standard,
                                    rules_dirs=rules_dirs, jobs=jobs, events=events)
     print_validation(run.findings, run.datasets, out, run.rules, profile)
     sys.exit(code)
@@ -354,8 +355,17 @@ def report(study, adam_dir, out):
 def define(study, kind, datasets_dir, out):
     """Write the Define-XML 2.1 of an SDTM or ADaM folder from the study's specs (schema-validated)."""
     from trialkit.define import write_define
+    from trialkit.folder_manifest import refresh_entry
 
-    click.echo(f"define.xml: {write_define({'sdtm': 'SDTM', 'adam': 'ADaM'}[kind], study, datasets_dir, out)}")
+    target = Path(out) if out is not None else Path(datasets_dir) / "define.xml"
+    into_folder = target.resolve().parent == Path(datasets_dir).resolve()
+    # written into the datasets' folder, define.xml is one more writer of that folder: it waits for no
+    # stage run into it, and keeps the folder's manifest true of the file it replaces
+    with locked(Path(datasets_dir) if into_folder else target):
+        path = write_define({'sdtm': 'SDTM', 'adam': 'ADaM'}[kind], study, datasets_dir, target)
+        if into_folder:
+            refresh_entry(Path(datasets_dir), path)
+    click.echo(f"define.xml: {path}")
 
 
 @main.group()

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from trialkit.atomic_output import replacing
+from trialkit.errors import TrialkitError
 
 MANIFEST = "manifest.json"
 
@@ -43,6 +44,26 @@ def write_manifest(folder: Path, record: dict, *, files: bool = True) -> Path:
     with replacing(target) as tmp:
         tmp.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
     return target
+
+
+def refresh_entry(folder: Path, path: Path) -> None:
+    """Update ``path``'s entry (SHA-256 and size) in the folder's manifest after one command rewrote
+    that one file (``trialkit define`` into an SDTM folder), so the manifest keeps describing the
+    folder; a folder without a manifest (another tool's) is left without one."""
+    target = Path(folder) / MANIFEST
+    try:
+        record = json.loads(target.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as err:
+        raise TrialkitError(f"the folder's manifest cannot be read to record {Path(path).name} in it: {err}",
+                            file=str(target)) from None
+    if not isinstance(record, dict) or not isinstance(record.get("files", {}), dict):
+        raise TrialkitError(f"the folder's manifest is not a trialkit manifest: {Path(path).name} not recorded in it",
+                            file=str(target))
+    name = Path(path).resolve().relative_to(Path(folder).resolve()).as_posix()
+    record["files"] = {**record.get("files", {}), name: {"sha256": sha256(path), "bytes": Path(path).stat().st_size}}
+    write_manifest(folder, record, files=False)
 
 
 def written_together(folder: Path, paths: list[Path]) -> bool:

@@ -20,6 +20,7 @@ import pandas as pd
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import InputError, TrialkitError
 from trialkit.forked import can_fork, forked_pool
+from trialkit.memory_budget import check_fits
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.vectorize import compact
 from trialkit.xpt import DatasetMeta
@@ -43,6 +44,7 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
             raise InputError(f"dataset {csv.stem.upper()} is there twice ({files[csv.stem.upper()].name} and "
                              f"{csv.name}): remove the one not to validate", file=str(folder))
         files[csv.stem.upper()] = csv
+    check_fits(files.values(), f"the datasets of {folder}")
     jobs = sorted(files.items(), key=lambda item: -item[1].stat().st_size if item[1].is_file() else 0)
     if workers > 1 and len(jobs) > 1 and can_fork():
         with forked_pool(min(workers, len(jobs))) as pool:

@@ -21,6 +21,7 @@ from trialkit.formats.export import RawExport
 from trialkit.formats.odm import read_odm
 from trialkit.formats.sas import read_sas_form
 from trialkit.formats.xlsx import read_xlsx
+from trialkit.memory_budget import check_fits
 
 WHOLE_EXPORT = ("xlsx", "odm")     # one file holds every form
 FORM_SUFFIXES = {".csv": "csv", ".sas7bdat": "sas7bdat", ".xpt": "xpt"}
@@ -83,6 +84,7 @@ def read_export(path: Path, encoding: str | None = None) -> RawExport:
             raise InputError(f"two files for form {p.stem}: {by_form[p.stem].name} and {p.name}; keep the one that holds the "
                              "export", file=str(path))
         by_form[p.stem] = p
+    check_fits(by_form.values(), f"the raw export {path}")
     forms = {}
     for name, p in by_form.items():
         if files[p] == "csv":
