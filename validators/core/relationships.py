@@ -35,6 +35,7 @@ import pandas as pd
 
 from trialkit.validators.core.context import Context, MissingVariable, NotExecutable
 from trialkit.validators.core.joins import MergeFailed, keyed_join, side_keys
+from trialkit.validators.core.operators.relational import normalized_text
 from trialkit.validators.core.study import Dataset
 from trialkit.vectorize import per_unique, plain
 
@@ -48,24 +49,10 @@ KEY, POS, PAIR = "@key", "@pos", "@pair"     # working columns, never SAS names
 
 def key_text(series: pd.Series) -> pd.Series:
     """CORE's normalized text of key values: a number, or text that reads as one, without a trailing
-    .0 (``200.00`` and 200.0 are ``200``); other text stripped; null stays null."""
-    return per_unique(series, lambda u: u.map(_key_text_value))
-
-
-def _key_text_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value.strip()
-        return str(int(number)) if number.is_integer() else str(number)
-    if isinstance(value, (bool, np.bool_, int, np.integer)):
-        return str(value)
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.0f}" if float(value).is_integer() else str(value)
-    return value
+    .0 (``200.00`` and 200.0 are ``200``); other text stripped; every null is None, so that nulls
+    never meet as NaN on one side and None on the other."""
+    text = per_unique(series, lambda u: u.map(normalized_text)).astype(object)
+    return text.where(text.notna(), None)
 
 
 def holds_numbers(series: pd.Series) -> bool:
