@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -247,3 +248,76 @@ def test_diff_12_adtte_change_traced_to_its_sdtm_source_record_and_raw_row():
     assert subject["sdtm_sources"] == [{"dataset": "CE", "change": "added", "record": "CETERM=RELAPSE; CESTDTC=2020-03-01",
                                         "detail": "", "raw": "relapse.csv row 7"}]
     assert subject["sdtm_other"] == []
+
+
+def test_diff_13_raw_exports_in_any_format_compared_as_the_sdtm_stage_reads_them(tmp_path, runner):
+    """Test 13: the same simulated export as CSV and as ODM-XML, XLSX or SAS7BDAT has no
+    differences (each read by trialkit.formats, as ``trialkit sdtm`` reads it); one AE grade edited
+    in the CSV is the one change against the ODM file; a FIFO named like a form is said, not
+    skipped in silence; ``--encoding`` reads a Latin-1 export (before: UTF-8 CSV only)."""
+    from trialkit.cli import run_simulation
+
+    for fmt in ("csv", "odm", "xlsx", "sas7bdat"):
+        run_simulation("ball_relapse", 12, 4, tmp_path / fmt, None, 0, 0.0, fmt)
+    for fmt in ("odm", "xlsx", "sas7bdat"):
+        result = diff_folders(tmp_path / "csv", tmp_path / fmt)
+        assert result.kind == "raw" and not result.differs and len(result.sections["raw"]) >= 10, fmt
+    shutil.copytree(tmp_path / "csv", tmp_path / "latin_new")
+    form = pd.read_csv(tmp_path / "csv" / "ae.csv", dtype=str, keep_default_na=False)
+    subject, spid, term = form["SUBJID"].iloc[0], form["AESPID"].iloc[0], form["AETERM"].iloc[0]
+    form.loc[0, "AETERM"] = "Fièvre"
+    form.to_csv(tmp_path / "csv" / "ae.csv", index=False)
+    result = diff_folders(tmp_path / "odm", tmp_path / "csv")
+    assert [d.name for d in result.sections["raw"] if d.differs] == ["ae"]
+    assert _dataset(result, "ae").changes[["SUBJID", "AESPID", "variable", "new"]].values.tolist() == \
+        [[subject, spid, "AETERM", "Fièvre"]]
+    latin_old, latin_new = tmp_path / "latin_old", tmp_path / "latin_new"
+    shutil.copytree(tmp_path / "csv", latin_old)
+    for path in [*latin_old.glob("*.csv"), *latin_new.glob("*.csv")]:
+        path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    os.mkfifo(latin_new / "cm2.csv")
+    result = runner.invoke(main, ["diff", str(latin_old), str(latin_new), "--encoding", "latin-1",
+                                  "--json", str(tmp_path / "d.json")])
+    assert result.exit_code == 0, result.output
+    assert "cm2.csv" in result.output and "FIFO" in result.output
+    written = json.loads((tmp_path / "d.json").read_text())
+    assert [note["side"] for note in written["reading"]] == ["new"]
+    changes = [c for d in written["datasets"] for c in d["changes"]]
+    assert [(c["variable"], c["old"], c["new"]) for c in changes] == [("AETERM", "Fièvre", term)]
+
+
+def test_diff_14_srcseq_compared_as_the_sdtm_record_it_points_at(tmp_path):
+    """Test 14: a CE record inserted before a subject's relapse renumbers CESEQ, so ADTTE's SRCSEQ
+    goes from 1 to 2 while it points at the same relapse: with each run's SDTM that is no change
+    (before: a changed SRCSEQ for every such subject); a source that really moved (S-2's event now
+    the second malignancy) is a change shown as the records, not the numbers. ADaM folders diffed
+    alone (no SDTM to look in) still compare the numbers."""
+    from trialkit.diff.folders import diff_adam, open_transfer
+
+    def ce(rows):
+        frame = pd.DataFrame(rows, columns=["USUBJID", "CESEQ", "CETERM", "CESTDTC"])
+        return frame.assign(STUDYID="ST1", DOMAIN="CE", CESEQ=frame["CESEQ"].astype(float))
+
+    def adtte(rows):
+        frame = pd.DataFrame(rows, columns=["USUBJID", "AVAL", "SRCSEQ"])
+        return frame.assign(STUDYID="ST1", PARAMCD="EFS", CNSR=0.0, SRCDOM="CE", AVAL=frame["AVAL"].astype(float),
+                            SRCSEQ=frame["SRCSEQ"].astype(float))
+
+    for side, ce_rows, adtte_rows in (
+            ("old", [("S-1", 1, "RELAPSE", "2020-05-01"), ("S-2", 1, "RELAPSE", "2020-06-01"), ("S-2", 2, "SMN", "2020-04-01")],
+             [("S-1", 120, 1), ("S-2", 150, 1)]),
+            ("new", [("S-1", 1, "INFECTION", "2020-03-01"), ("S-1", 2, "RELAPSE", "2020-05-01"),
+                     ("S-2", 1, "RELAPSE", "2020-06-01"), ("S-2", 2, "SMN", "2020-04-01")],
+             [("S-1", 120, 2), ("S-2", 90, 2)])):
+        write_domain(tmp_path / side / "sdtm", "DM", dm(("S-1", "S-2")))
+        write_domain(tmp_path / side / "sdtm", "CE", ce(ce_rows))
+        write_domain(tmp_path / side / "adam", "ADTTE", adtte(adtte_rows))
+    old, new = (open_transfer(tmp_path / side / "adam", "adam") for side in ("old", "new"))
+    sdtm = tuple(open_transfer(tmp_path / side / "sdtm", "sdtm") for side in ("old", "new"))
+    [diff] = diff_adam(old, new, None, sdtm)
+    changes = diff.changes.sort_values("variable")[["USUBJID", "variable", "old", "new"]].values.tolist()
+    assert changes == [["S-2", "AVAL", "150", "90"],
+                       ["S-2", "SRCSEQ", "CETERM=RELAPSE; CESTDTC=2020-06-01", "CETERM=SMN; CESTDTC=2020-04-01"]]
+    assert list(diff.kept["SRCSEQ"][1]) == [2.0, 2.0]          # explain still follows the numbers of each side
+    [alone] = diff_adam(old, new, None)
+    assert sorted(alone.changes.loc[alone.changes["variable"] == "SRCSEQ", "USUBJID"]) == ["S-1", "S-2"]

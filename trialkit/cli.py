@@ -446,13 +446,15 @@ def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], s
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a self-contained HTML page of the differences.")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when the two transfers differ (CI of a locked database).")
-def diff_command(study, old, new, json_file, html_file, fail_on_change):
+@click.option("--encoding", default=None, help="Text encoding of CSV, SAS and XPT files (default: utf-8 for CSV and XPT, "
+              "the file's own for SAS), e.g. cp1252 for SAS on Windows. XML and XLSX declare their own.")
+def diff_command(study, old, new, json_file, html_file, fail_on_change, encoding):
     """What changed between two transfers: raw exports, SDTM, ADaM or two `run` outputs (records added,
     removed and changed, matched by natural keys; for runs, the report cells that moved)."""
     from trialkit.diff.folders import diff_folders
     from trialkit.diff.output import print_summary, write_html, write_json
 
-    result = diff_folders(old, new, study)
+    result = diff_folders(old, new, study, encoding)
     print_summary(result, stdout_console)
     for path, write in ((json_file, write_json), (html_file, write_html)):
         if path is not None:

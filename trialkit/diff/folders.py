@@ -2,7 +2,10 @@
 
 The kind is read from the content, not given: a ``trialkit run`` output (manifest.json beside
 sdtm/), an ADaM folder (ADSL, or only AD* datasets), an SDTM folder (other XPT / Dataset-JSON
-datasets), or a raw export (CSV forms, matched through the raw dictionary of ``--study``). Two
+datasets), or a raw export (CSV or SAS7BDAT forms, an XLSX workbook or an ODM-XML file, read by
+trialkit.formats as the SDTM stage reads it; forms matched through the raw dictionary of
+``--study``). ``encoding`` is the text encoding of CSV, SAS and XPT files (cp1252 for SAS on
+Windows, as the CDISC pilot's). Two
 folders of different kinds or of different studies (STUDYID) cannot be compared: an InputError
 (exit 2) naming both.
 """
@@ -20,29 +23,33 @@ from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.diff.keys import adam_dataset_keys, sdtm_dataset_keys, sdtm_keys, seq_variables
 from trialkit.diff.records import DatasetDiff, diff_records, key_text, one_side, record_labels
 from trialkit.errors import InputError
+from trialkit.formats.detect import detect_format
 from trialkit.spec import shipped_studies, study_dir
 
+RAW_FORMATS = ("sas7bdat", "xlsx", "odm")      # told by content; an XPT folder is SDTM or ADaM
 KINDS = {"run": "trialkit run output", "sdtm": "SDTM folder", "adam": "ADaM folder", "raw": "raw export"}
 
 
 @dataclass
 class Transfer:
-    """One side of a diff: its folder, the file of each dataset (raw form) by name, and its STUDYID.
-    Datasets are read one at a time as they are compared, so memory holds one pair, not two folders."""
+    """One side of a diff: its folder, the file of each dataset by name (or, for a raw export, its
+    forms as read), and its STUDYID. Datasets are read one at a time as they are compared, so memory
+    holds one pair, not two folders; a raw export is read whole (one ODM or XLSX file holds every form)."""
     folder: Path
     files: dict[str, Path]
     kind: str
     studyid: str = ""
+    encoding: str | None = None
+    forms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reading: list = field(default_factory=list)    # trialkit.findings.Finding: what reading the export noticed
 
     def read(self, name: str) -> pd.DataFrame | None:
         """The dataset (a raw form as text, exactly as exported); None when this side has none."""
+        if self.kind == "raw":
+            return self.forms.get(name)
         if name not in self.files:
             return None
-        if self.kind == "raw":
-            from trialkit.raw_dictionary import read_form
-
-            return read_form(self.files[name])
-        return read_dataset(self.files[name])[0]
+        return read_dataset(self.files[name], encoding=self.encoding)[0]
 
 
 @dataclass
@@ -57,6 +64,7 @@ class DiffResult:
     sections: dict[str, list[DatasetDiff]] = field(default_factory=dict)
     subjects: list[dict] = field(default_factory=list)
     report: list[dict] = field(default_factory=list)
+    reading: list[dict] = field(default_factory=list)   # {side, finding}: files of an export not read, and why
 
     @property
     def differs(self) -> bool:
@@ -77,10 +85,10 @@ def folder_kind(folder: Path) -> str:
     names = list(dataset_files(folder))
     if names:
         return "adam" if "ADSL" in names or all(n.startswith("AD") for n in names) else "sdtm"
-    if any(folder.glob("*.csv")):
+    if any(p.suffix.lower() == ".csv" or (p.is_file() and detect_format(p) in RAW_FORMATS) for p in folder.iterdir()):
         return "raw"
-    raise InputError("neither a raw export (CSV forms), an SDTM or ADaM folder (XPT / Dataset-JSON) nor a "
-                     "trialkit run output (manifest.json, sdtm/)", file=str(folder))
+    raise InputError("neither a raw export (CSV or SAS7BDAT forms, an XLSX or ODM-XML file), an SDTM or ADaM folder "
+                     "(XPT / Dataset-JSON) nor a trialkit run output (manifest.json, sdtm/)", file=str(folder))
 
 
 def _studyid(transfer: Transfer, first: tuple[str, ...]) -> str:
@@ -94,13 +102,20 @@ def _studyid(transfer: Transfer, first: tuple[str, ...]) -> str:
     return ""
 
 
-def open_transfer(folder: Path, kind: str) -> Transfer:
-    """A folder's datasets (XPT / Dataset-JSON) or raw forms (CSV), not read yet, and its STUDYID."""
+def open_transfer(folder: Path, kind: str, encoding: str | None = None) -> Transfer:
+    """A folder's datasets (XPT / Dataset-JSON), not read yet, or its raw export's forms, and its STUDYID."""
     folder = Path(folder)
     if not folder.is_dir():
-        return Transfer(folder, {}, kind)
-    files = {p.stem: p for p in sorted(folder.glob("*.csv"))} if kind == "raw" else dataset_files(folder)
-    transfer = Transfer(folder, files, kind)
+        return Transfer(folder, {}, kind, encoding=encoding)
+    if kind == "raw":
+        from trialkit.formats import read_export
+
+        export = read_export(folder, encoding)
+        transfer = Transfer(folder, {name: folder / form.source for name, form in export.forms.items()}, kind,
+                            encoding=encoding, forms={name: form.frame for name, form in export.forms.items()},
+                            reading=export.findings)
+    else:
+        transfer = Transfer(folder, dataset_files(folder), kind, encoding=encoding)
     transfer.studyid = _studyid(transfer, ("DM", "ADSL"))
     return transfer
 
@@ -133,6 +148,29 @@ def _check_same_study(old: Transfer, new: Transfer) -> str:
     return old.studyid or new.studyid
 
 
+def seq_lookup(parent: pd.DataFrame, domain: str, known: dict[str, list[str]]) -> pd.DataFrame:
+    """(USUBJID, _seq, _parent) of an SDTM dataset: each record's --SEQ as text and its natural keys
+    but STUDYID and USUBJID as one label, the record's identity whatever its --SEQ."""
+    keys = [k for k in sdtm_dataset_keys(domain, parent, known) if k not in ("STUDYID", "USUBJID")]
+    seq = f"{domain}SEQ"
+    lookup = pd.DataFrame({"USUBJID": parent["USUBJID"].astype(str).to_numpy(),
+                           "_seq": key_text(parent, [seq])[seq].to_numpy(),
+                           "_parent": record_labels(key_text(parent, keys)).to_numpy()})
+    return lookup.drop_duplicates(["USUBJID", "_seq"])
+
+
+def seq_to_keys(frame: pd.DataFrame, rows: np.ndarray, column: str, lookup: pd.DataFrame) -> None:
+    """Replace, in place, the --SEQ values of ``column`` at ``rows`` by the label of the record they
+    point at (``lookup``: :func:`seq_lookup`); a --SEQ that points at no record is left as it is."""
+    found = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str).to_numpy()[rows],
+                          "_seq": key_text(frame.iloc[rows], [column])[column].to_numpy()}).merge(
+        lookup, on=["USUBJID", "_seq"], how="left")
+    hit = found["_parent"].notna().to_numpy()
+    if frame[column].dtype != object:
+        frame[column] = frame[column].astype(object)
+    frame.iloc[rows[hit], frame.columns.get_loc(column)] = found["_parent"].to_numpy()[hit]
+
+
 def supp_parent_keys(supp: pd.DataFrame, parents: dict[str, pd.DataFrame], known: dict[str, list[str]]) -> pd.DataFrame:
     """SUPPQUAL with IDVARVAL holding the parent record's natural keys instead of its --SEQ (when
     IDVAR is the parent's --SEQ), so that a renumbered parent does not move its qualifiers."""
@@ -143,18 +181,30 @@ def supp_parent_keys(supp: pd.DataFrame, parents: dict[str, pd.DataFrame], known
         parent, seq = parents.get(domain), f"{domain}SEQ"
         if parent is None or seq not in parent.columns:
             continue
-        keys = [k for k in sdtm_dataset_keys(domain, parent, known) if k not in ("STUDYID", "USUBJID")]
-        lookup = pd.DataFrame({"USUBJID": parent["USUBJID"].astype(str).to_numpy(),
-                               "_seq": key_text(parent, [seq])[seq].to_numpy(),
-                               "_parent": record_labels(key_text(parent, keys)).to_numpy()})
-        lookup = lookup.drop_duplicates(["USUBJID", "_seq"])
         rows = np.flatnonzero(((supp["RDOMAIN"].astype(str) == domain) & (supp["IDVAR"].astype(str) == seq)).to_numpy())
-        found = pd.DataFrame({"USUBJID": supp["USUBJID"].astype(str).to_numpy()[rows],
-                              "_seq": supp["IDVARVAL"].astype(str).str.strip().to_numpy()[rows]}).merge(
-            lookup, on=["USUBJID", "_seq"], how="left")
-        hit = found["_parent"].notna().to_numpy()
-        out.iloc[rows[hit], out.columns.get_loc("IDVARVAL")] = found["_parent"].to_numpy()[hit]
+        seq_to_keys(out, rows, "IDVARVAL", seq_lookup(parent, domain, known))
     return out
+
+
+def source_record_keys(sdtm: Transfer, known: dict[str, list[str]]):
+    """A translation for ADaM frames of one run: SRCSEQ replaced by the natural keys of the SDTM
+    record (SRCDOM) it points at in that run's SDTM, so that --SEQ renumbered between transfers does
+    not show as a changed SRCSEQ (the record it points at is the same); lookups read once per domain."""
+    lookups: dict[str, pd.DataFrame | None] = {}
+
+    def translate(frame: pd.DataFrame) -> pd.DataFrame:
+        if not {"SRCDOM", "SRCSEQ", "USUBJID"} <= set(frame.columns) or not len(frame):
+            return frame
+        out = frame.copy()
+        for domain in pd.unique(frame["SRCDOM"].astype(str)):
+            if domain not in lookups:
+                parent = sdtm.read(domain)
+                usable = parent is not None and {f"{domain}SEQ", "USUBJID"} <= set(parent.columns)
+                lookups[domain] = seq_lookup(parent, domain, known) if usable else None
+            if lookups[domain] is not None:
+                seq_to_keys(out, np.flatnonzero((frame["SRCDOM"].astype(str) == domain).to_numpy()), "SRCSEQ", lookups[domain])
+        return out
+    return translate
 
 
 def comparison_order(names: set[str]) -> list[str]:
@@ -166,13 +216,23 @@ def comparison_order(names: set[str]) -> list[str]:
 
 
 def diff_datasets(old: Transfer, new: Transfer, keys_of, known: dict[str, list[str]] | None = None,
-                  keep: tuple[str, ...] = ()) -> list[DatasetDiff]:
+                  keep: tuple[str, ...] = (), absent_is_empty: bool = False, translate=None) -> list[DatasetDiff]:
     """Every dataset of either side, compared when on both, else added / removed, one pair in memory
     at a time. ``keys_of(name, frame)``: its natural keys; ``known`` (SDTM): the keys that translate
-    SUPP-- IDVARVAL to the parent's keys; ``keep``: columns kept on each diff for explain (--SEQ, SRCSEQ)."""
+    SUPP-- IDVARVAL to the parent's keys; ``keep``: columns kept on each diff for explain (--SEQ, SRCSEQ);
+    ``absent_is_empty`` (raw forms): a form missing on one side is the same as one without records
+    there (an ODM export has no way to carry a form that has no data); ``translate`` (old, new):
+    functions of a frame applied before comparing (:func:`source_record_keys`), after ``keep``."""
     out, parent = [], (None, None, None)
     for name in comparison_order(set(old.files) | set(new.files)):
         a, b = old.read(name), new.read(name)
+        if absent_is_empty and (a is None or b is None) and not len(a if b is None else b):
+            a = b = (a if b is None else b)
+        wanted = [*keep, *(f"{name}SEQ",)]
+        kept = {c: (None if a is None or c not in a.columns else a[c].to_numpy(copy=True),
+                    None if b is None or c not in b.columns else b[c].to_numpy(copy=True)) for c in wanted}
+        if translate is not None:
+            a, b = (None if a is None else translate[0](a)), (None if b is None else translate[1](b))
         if known is not None and name.startswith("SUPP") and parent[0] == name[4:]:
             a = None if a is None else supp_parent_keys(a, {parent[0]: parent[1]}, known)
             b = None if b is None else supp_parent_keys(b, {parent[0]: parent[2]}, known)
@@ -182,9 +242,7 @@ def diff_datasets(old: Transfer, new: Transfer, keys_of, known: dict[str, list[s
             diff = one_side(name, b, keys_of(name, b), "new")
         else:
             diff = diff_records(name, a, b, keys_of(name, b), tuple(dict.fromkeys(seq_variables(name, b) + seq_variables(name, a))))
-        wanted = [*keep, *(f"{name}SEQ",)]
-        diff.kept = {c: (None if a is None or c not in a.columns else a[c].to_numpy(copy=True),
-                         None if b is None or c not in b.columns else b[c].to_numpy(copy=True)) for c in wanted}
+        diff.kept = kept
         out.append(diff)
         parent = (name, a, b) if not name.startswith("SUPP") else parent
     return out
@@ -195,10 +253,13 @@ def diff_sdtm(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
     return diff_datasets(old, new, lambda name, frame: sdtm_dataset_keys(name, frame, known), known)
 
 
-def diff_adam(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
+def diff_adam(old: Transfer, new: Transfer, study, sdtm: tuple[Transfer, Transfer] | None = None) -> list[DatasetDiff]:
+    """ADaM datasets by their natural keys; with the SDTM of each side (two runs), SRCSEQ is compared
+    as the SDTM record it points at, not as a number (:func:`source_record_keys`)."""
     known = sdtm_keys(study)
+    translate = None if sdtm is None else tuple(source_record_keys(side, known) for side in sdtm)
     return diff_datasets(old, new, lambda name, frame: adam_dataset_keys(name, frame, study, known),
-                         keep=("SRCDOM", "SRCSEQ"))
+                         keep=("SRCDOM", "SRCSEQ"), translate=translate)
 
 
 def diff_raw(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
@@ -207,10 +268,11 @@ def diff_raw(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
     from trialkit.raw_dictionary import load_raw_dictionary
 
     forms = load_raw_dictionary(study).forms
-    return diff_datasets(old, new, lambda name, frame: forms[name].identifiers if name in forms else list(frame.columns))
+    return diff_datasets(old, new, lambda name, frame: forms[name].identifiers if name in forms else list(frame.columns),
+                         absent_is_empty=True)
 
 
-def diff_folders(old: Path, new: Path, study: str | Path | None = None) -> DiffResult:
+def diff_folders(old: Path, new: Path, study: str | Path | None = None, encoding: str | None = None) -> DiffResult:
     """Compare two transfers; for two run outputs, also their ADaM and report (trialkit.diff.explain)."""
     kinds = {folder_kind(old), folder_kind(new)}
     if len(kinds) > 1:
@@ -219,11 +281,12 @@ def diff_folders(old: Path, new: Path, study: str | Path | None = None) -> DiffR
     kind = kinds.pop()
     if kind == "run":
         return diff_runs(Path(old), Path(new), study)
-    a, b = open_transfer(old, kind), open_transfer(new, kind)
+    a, b = open_transfer(old, kind, encoding), open_transfer(new, kind, encoding)
     studyid = _check_same_study(a, b)
     study = resolve_study(study, studyid, Path(new), required=kind == "raw")
     differ = {"raw": diff_raw, "sdtm": diff_sdtm, "adam": diff_adam}[kind]
-    result = DiffResult(kind, Path(old), Path(new), _name(study), studyid, {kind: differ(a, b, study)})
+    result = DiffResult(kind, Path(old), Path(new), _name(study), studyid, {kind: differ(a, b, study)},
+                        reading=[{"side": side, "finding": str(f)} for side, t in (("old", a), ("new", b)) for f in t.reading])
     if kind == "adam":
         from trialkit.diff.explain import explain_subjects
 
@@ -255,7 +318,7 @@ def diff_runs(old: Path, new: Path, study) -> DiffResult:
     studyid = _check_same_study(sdtm_a, sdtm_b)
     study = resolve_study(_run_study(new, study), studyid, new, required=False)
     sdtm = diff_sdtm(sdtm_a, sdtm_b, study)
-    adam = diff_adam(open_transfer(old / "adam", "adam"), open_transfer(new / "adam", "adam"), study)
+    adam = diff_adam(open_transfer(old / "adam", "adam"), open_transfer(new / "adam", "adam"), study, (sdtm_a, sdtm_b))
     result = DiffResult("run", old, new, _name(study), studyid, {"sdtm": sdtm, "adam": adam})
     raw = tuple(raw_labels(read_provenance(folder / "sdtm")) for folder in (old, new))
     result.subjects = explain_subjects(adam, sdtm, raw)

@@ -50,7 +50,7 @@ def to_json(result: DiffResult) -> dict:
     return {"kind": result.kind, "old": str(result.old), "new": str(result.new), "study": result.study,
             "studyid": result.studyid, "differs": result.differs,
             "summary": [dataset_summary(s, d) for s, diffs in result.sections.items() for d in diffs],
-            "duplicates": result.duplicates, "subjects": result.subjects, "report": result.report, "datasets": datasets}
+            "duplicates": result.duplicates, "reading": result.reading, "subjects": result.subjects, "report": result.report, "datasets": datasets}
 
 
 def write_json(result: DiffResult, path: Path) -> Path:
@@ -99,6 +99,8 @@ def print_summary(result: DiffResult, console) -> None:
     if same < sum(len(diffs) for diffs in result.sections.values()):
         console.print(table)
     console.print(f"{same} dataset(s) unchanged", markup=False)
+    for note in result.reading:
+        console.print(f"{note['side']}: {note['finding']}", markup=False)
     for dup in result.duplicates[:SHOWN]:
         keys = ", ".join(f"{k}={v}" for k, v in dup["keys"].items())
         console.print(f"finding: {dup['dataset']} ({dup['side']}): duplicate natural keys {keys} in records "
