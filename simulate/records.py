@@ -173,8 +173,10 @@ def exposure_blinatumomab(profile: Profile, s: pd.DataFrame, rng: np.random.Gene
     ex = pd.concat([first, second], ignore_index=True).sort_values(["_i", "EXSTDAT"], kind="stable")
     ex["EXDOSE"] = b.dose
     ex["EXDOSU"] = b.unit
-    ex["EXSTTIM"] = np.char.mod("%02d:00", rng.integers(8, 18, len(ex))).astype(object)
-    ex["EXENTIM"] = np.char.mod("%02d:00", rng.integers(8, 18, len(ex))).astype(object)
+    start_hour, end_hour = rng.integers(8, 18, len(ex)), rng.integers(8, 18, len(ex))
+    same_day = (ex["EXSTDAT"] == ex["EXENDAT"]).to_numpy()        # death the day after the start: never ends before it began
+    ex["EXSTTIM"] = np.char.mod("%02d:00", start_hour).astype(object)
+    ex["EXENTIM"] = np.char.mod("%02d:00", np.where(same_day, np.maximum(start_hour, end_hour), end_hour)).astype(object)
     ex["LINE"] = ex.groupby("_i").cumcount() + 1
     return ex.reset_index(drop=True)
 

@@ -225,3 +225,20 @@ def test_calibration_10_large_study_times_are_consistent(profile):
     assert set(truth["EFS_CNSR"]) <= {0, 1} and set(truth["OS_CNSR"]) <= {0, 1}
     # an OS event is an EFS event as well (death ends event-free survival)
     assert (truth.loc[truth["OS_CNSR"] == 0, "EFS_CNSR"] == 0).all()
+
+
+# ---- Test 11 -----------------------------------------------------------------------------------
+def test_calibration_11_an_infusion_never_ends_before_it_starts(profile):
+    """Test 11: a subject who dies the day after the infusion began has a one-day record, and its
+    end time is never before its start time (before: both hours drawn apart; 2 subjects in 100,000
+    with seed 272 had EXENDTC before EXSTDTC, which CORE reports as errors in EX, SE and DM)."""
+    from trialkit.simulate.records import exposure_blinatumomab
+
+    n = 400
+    start = pd.Timestamp("2016-06-05") + pd.to_timedelta(np.arange(n) % 30, unit="D")
+    subjects = pd.DataFrame({"treated": True, "ARM": "BLIN", "trt_start": start,
+                             "death_date": start + pd.Timedelta(days=1)})
+    ex = exposure_blinatumomab(profile, subjects, np.random.default_rng(7))
+    assert len(ex) == n and (ex["EXSTDAT"] == ex["EXENDAT"]).all()
+    assert (ex["EXENTIM"] >= ex["EXSTTIM"]).all()
+    assert (ex["EXENTIM"] > ex["EXSTTIM"]).any()          # the end hour is still drawn, not set to the start
