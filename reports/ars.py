@@ -22,7 +22,7 @@ Subgroups (table 1) are data subsets of their own analyses rather than groupings
 
 from __future__ import annotations
 
-from trialkit.reports.cells import METHODS, Source, slug
+from trialkit.reports.cells import METHODS, Source, row_paths, slug
 from trialkit.reports.table import Table
 from trialkit.reports.tables import Analysis
 from trialkit.reports.tlf import Population, value_key
@@ -102,9 +102,9 @@ class _Event:
             {"id": operation_id(method), "order": 1, "name": name, "resultPattern": pattern}]})
         return self.methods[method]["id"]
 
-    def add(self, table: Table, population: Population, key: str, cell_id: str, source: Source, text: str) -> dict:
+    def add(self, table: Table, population: Population, row: str, key: str, cell_id: str, source: Source, text: str) -> dict:
         """The analysis of one cell (made at its row's first cell) with the cell's result; returns where
-        report.json finds that result. ``key``: the cell's column key."""
+        report.json finds that result. ``row``: the row's labels, ``key``: the cell's column key."""
         stem = cell_id[: -len(key) - 1]
         parts = key.split("/")
         if source.group is not None or source.compares:
@@ -120,12 +120,13 @@ class _Event:
             groupings.append({"order": 2, "groupingId": self.level_grouping(source.dataset, source.level[0]),
                               "resultsByGroup": True})
         if identity not in self.analyses:
-            aid = f"{stem}/{statistic}"
-            taken = {a["id"] for a in self.analyses.values()}
-            aid = next(f"{aid}-{k}" if k > 1 else aid for k in range(1, len(taken) + 2) if (f"{aid}-{k}" if k > 1 else aid) not in taken)
+            taken, aid, k = {a["id"] for a in self.analyses.values()}, f"{stem}/{statistic}", 1
+            while aid in taken:          # another selection or method under the same row and statistic
+                k += 1
+                aid = f"{stem}/{statistic}-{k}"
             subset = self.subset(source)
             self.analyses[identity] = {
-                "id": aid, "name": f"{table.id} {stem.split('/', 1)[1]}: {METHODS[source.method][0]}",
+                "id": aid, "name": f"{table.title}: {row}: {METHODS[source.method][0]}",
                 **({"description": source.note} if source.note else {}),
                 "reason": {"sponsorTermId": REASON}, "purpose": {"sponsorTermId": PURPOSE},
                 "dataset": source.dataset, "variable": source.variable,
@@ -165,12 +166,10 @@ def reporting_event(study: str, analysis: Analysis, tables: tuple[Table, ...], g
         population = shells[table.id].population
         located[table.id] = {}
         before = {id(a) for a in event.analyses.values()}
-        for row in table.rows:
-            if not row.sources:
-                continue
+        for row, path in zip(table.rows, row_paths(table.rows)):
             for key, cell_id, source, text in zip(table.column_keys, row.cell_ids, row.sources, row.cells):
                 if source is not None:
-                    located[table.id][cell_id] = event.add(table, population, key, cell_id, source, text)
+                    located[table.id][cell_id] = event.add(table, population, " / ".join(path), key, cell_id, source, text)
         mine = [a for a in event.analyses.values() if id(a) not in before]
         contents.append({"name": table.title, "level": 1, "order": order, "outputId": table.id, "sublist": {"listItems": [
             {"name": a["name"], "level": 2, "order": k, "analysisId": a["id"]} for k, a in enumerate(mine, start=1)]}})

@@ -63,7 +63,7 @@ def cell_records(report_dir: str | Path, adam_dir: str | Path, cell_id: str) -> 
     for clause in clauses:
         mask &= evaluate(clause, frame)
     selected = frame[mask.to_numpy()]
-    for variable, value in levels:       # worst grade: each subject at its highest value of the variable
+    for variable, value in levels:   # a data-driven group (only "worst grade" has one): each subject at its highest value
         column = pd.to_numeric(selected[f"{dataset}.{variable}"], errors="coerce")
         worst = column.groupby(selected[f"{dataset}.USUBJID"]).transform("max")
         selected = selected[((column == worst) & (worst == float(value))).to_numpy()]
