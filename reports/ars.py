@@ -51,7 +51,7 @@ class _Event:
         self.analysis = analysis
         self.sets: dict[str, dict] = {}          # population name -> AnalysisSet
         self.groupings: dict[str, dict] = {}     # grouping id -> GroupingFactor
-        self.subsets: dict[str, dict] = {}       # DataSubset JSON text -> DataSubset
+        self.subsets: dict[str, dict] = {}       # the where clause (its repr) -> DataSubset
         self.methods: dict[str, dict] = {}
         self.analyses: dict[tuple, dict] = {}    # (row, statistic, source key) -> Analysis
 
