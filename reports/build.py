@@ -2,8 +2,10 @@
 
 Reads the ADaM datasets (XPT or Dataset-JSON), computes every table and figure of the study's
 report spec (specs/studies/<study>/tlf/report.yaml), and writes them: one PNG (300 dpi) and SVG per
-figure, one RTF per table, one self-contained HTML page with everything, and report.json with the
-formatted tables (so a test, or a QC programmer, can compare numbers without parsing HTML).
+figure, one RTF per table, one self-contained HTML page with everything, report.json with the
+formatted tables (so a test, or a QC programmer, can compare numbers without parsing HTML), each cell
+with its id (reports.cells), and ars.json, the tables' analyses and results as a CDISC ARS 1.0
+ReportingEvent (reports.ars); report.json's ``cells`` say, per table, which ARS result each cell is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from trialkit import __version__
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import InputError
+from trialkit.reports.ars import reporting_event
 from trialkit.reports.consistency import run_checks
 from trialkit.reports.figures import KMPanel, Subgroup, compute_forest_rows, forest_figure, km_panels_figure, save_figure
 from trialkit.reports.stats import cox_hr, km_by_group, stratified_logrank
@@ -103,5 +106,18 @@ def build_report(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Rep
     adsl = analysis.dataset("ADSL")
     report = Report(str(adsl["STUDYID"].iloc[0]) if "STUDYID" in adsl else str(study), spec.title, analysis.cutoff, tables,
                     figures, f"trialkit {__version__}", banner=tuple(banner), checks=checks)
-    (out / "report.json").write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
+    event, located = reporting_event(report.study, analysis, tables, report.generated_by)
+    (out / "report.json").write_text(json.dumps(report_json(report, located), indent=1), encoding="utf-8")
+    (out / "ars.json").write_text(json.dumps(event, indent=1), encoding="utf-8")
     return report
+
+
+def report_json(report: Report, located: dict[str, dict[str, dict]]) -> dict:
+    """report.json: the report as data, each table with ``cells`` (cell id -> its ARS analysisId,
+    operationId and resultGroups in ars.json); the rows' sources are in ars.json, not repeated here."""
+    data = asdict(report)
+    for table in data["tables"]:
+        for row in table["rows"]:
+            del row["sources"]
+        table["cells"] = located.get(table["id"], {})
+    return data

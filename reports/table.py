@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trialkit.reports.cells import Source
+
 
 @dataclass(frozen=True)
 class Row:
@@ -16,6 +18,9 @@ class Row:
     cells: tuple[str, ...] = ()
     indent: int = 0          # 0 = top level, 1 = a level under a group header
     header: bool = False     # a group header row (label only, spans the table)
+    cell_ids: tuple[str, ...] = ()              # the stable id of each cell (reports.cells), in report.json
+    sources: tuple[Source | None, ...] = ()     # what each cell was computed from (None: a fixed text such
+                                                # as "Reference"); written to ars.json, not report.json
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,16 @@ class Table:
     footnotes: tuple[str, ...] = ()          # populations, methods, data cut-off
     source: str = ""                         # the spec and program that produced the table
     population: str = ""                     # e.g. "Full analysis set (intention to treat), N = 111"
+    column_keys: tuple[str, ...] = ()        # the column part of the cell ids (reports.cells), e.g. "blinatumomab/n"
 
     def __post_init__(self):
         width = len(self.columns)
         bad = [r.label for r in self.rows if not r.header and len(r.cells) != width]
         if bad:
             raise ValueError(f"{self.id}: rows {bad[:3]} do not have {width} cells")
+        unsourced = [r.label for r in self.rows if r.sources and len(r.sources) != len(r.cells)]
+        if unsourced:
+            raise ValueError(f"{self.id}: rows {unsourced[:3]} do not have a source for each cell")
         if self.spanners and sum(n for _, n in self.spanners) != width:
             raise ValueError(f"{self.id}: spanners cover {sum(n for _, n in self.spanners)} of {width} columns")
 

@@ -10,13 +10,14 @@ not evaluable (reports.stats documents when).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import pandas as pd
 
 from trialkit.errors import InputError, SpecError
 from trialkit.expressions import parse
+from trialkit.reports.cells import Source, arm_keys, by_arm, cell_ids, slug
 from trialkit.reports.cutoff import cut_dataset, cutoff_date
 from trialkit.reports.cutoff import footnote as cutoff_footnote
 from trialkit.reports.decode import display_levels, other_levels
@@ -24,6 +25,7 @@ from trialkit.reports.figures import landmark_name
 from trialkit.reports.stats import clopper_pearson, cox_hr, format_ci, format_p, km_by_group, stratified_logrank
 from trialkit.reports.table import Row, Table
 from trialkit.reports.tlf import Population, ReportSpec, Shell, value_key
+from trialkit.reports.where import Compound, all_of, condition, from_expression
 
 ARM = "ARM_"          # the arm label column added to every analysis frame (categorical, in column order)
 
@@ -184,10 +186,27 @@ def _source(shell: Shell, analysis: Analysis) -> str:
     return f"{analysis.spec.path.name}:{shell.key} ({shell.type}); trialkit.reports.tables"
 
 
-def _table(shell: Shell, analysis: Analysis, columns, rows, *, stub: str = "", spanners=()) -> Table:
+def _table(shell: Shell, analysis: Analysis, columns, rows, *, keys=None, stub: str = "", spanners=()) -> Table:
+    """The table, each cell given its id (reports.cells): ``keys`` name the columns, by default one
+    per arm (and the total, when there is a column more)."""
+    arms = analysis.spec.arms
+    keys = tuple(keys) if keys is not None else arm_keys(arms, total=len(columns) > len(arms))
+    rows = [replace(row, cell_ids=ids) for row, ids in zip(rows, cell_ids(shell.id, rows, keys))]
     return Table(shell.id, shell.title, tuple(columns), tuple(rows), stub=stub, spanners=tuple(spanners),
                  footnotes=(*shell.footnotes, analysis.cutoff_footnote), source=_source(shell, analysis),
-                 population=shell.population.label)
+                 population=shell.population.label, column_keys=keys)
+
+
+def _clause(analysis: Analysis, shell: Shell, dataset: str, text: str | None, key: str):
+    """The shell's filter ``text`` (at ``key`` in the shell) on ``dataset`` as an ARS where clause."""
+    if not text:
+        return None
+    return from_expression(dataset, parse(text, file=str(analysis.spec.path), key=f"{shell.key}.{key}"))
+
+
+def _raw(value: float) -> str:
+    """An estimate for ARS rawValue: full precision, blank where not estimable."""
+    return "" if value is None or math.isnan(value) else repr(float(value))
 
 
 # ---- Table 1: outcomes by subgroup ---------------------------------------------------------------
@@ -198,28 +217,42 @@ def outcomes_by_subgroup(shell: Shell, analysis: Analysis) -> Table:
     adtte = analysis.records("ADTTE", pop)
     response = body.get("response")
     rs = analysis.records(response["dataset"], pop) if response else None
+    ties = body.get("ties", "efron")
     rows = []
-    for group in body["subgroups"]:
+    for i, group in enumerate(body["subgroups"]):
+        subgroup = _clause(analysis, shell, "ADSL", group.get("where"), f"subgroups[{i}].where")
         ids = set(_where(subjects, group.get("where"))["USUBJID"])
         n = _counts_by_arm(subjects[subjects["USUBJID"].isin(ids)], spec.arms)
         cells = [str(n[a]) for a in spec.arms]
+        sources = [*by_arm(spec.arms, "count", "ADSL", "USUBJID", subgroup, raws=[n[a] for a in spec.arms])]
         for paramcd in body.get("hazard_ratios") or []:
             data = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].isin(ids)]
-            cells.append(hr_cell(cox_hr(data, ARM, spec.reference, ties=body.get("ties", "efron"))))
+            hr = cox_hr(data, ARM, spec.reference, ties=ties)
+            cells.append(hr_cell(hr))
+            sources.append(Source("cox-hr", "ADTTE", "AVAL", all_of([subgroup, condition("ADTTE", "PARAMCD", "EQ", paramcd)]),
+                                  compares=True, raw=_raw(hr.hr), note=f"ties: {ties}"))
         if response:
             records = rs[(rs["PARAMCD"] == response["paramcd"]) & rs["USUBJID"].isin(ids)]
             evaluable = _where(records, response["evaluable"])
             success = _where(evaluable, response["success"])
-            for arm in spec.arms:
-                cells.append(rate_cell(clopper_pearson(_counts_by_arm(success, spec.arms)[arm],
-                                                       _counts_by_arm(evaluable, spec.arms)[arm])))
-        rows.append(Row(str(group["label"]), tuple(cells)))
+            rates = [clopper_pearson(_counts_by_arm(success, spec.arms)[arm], _counts_by_arm(evaluable, spec.arms)[arm])
+                     for arm in spec.arms]
+            cells.extend(rate_cell(p) for p in rates)
+            dataset = response["dataset"]
+            where = all_of([subgroup, condition(dataset, "PARAMCD", "EQ", response["paramcd"]),
+                            _clause(analysis, shell, dataset, response["evaluable"], "response.evaluable")])
+            success_clause = parse(response["success"])
+            sources.extend(by_arm(spec.arms, "clopper-pearson", dataset, min(success_clause.fields), where,
+                                  raws=[_raw(p.rate) for p in rates], note=f"success: {success_clause.text}"))
+        rows.append(Row(str(group["label"]), tuple(cells), sources=tuple(sources)))
     hrs = body.get("hazard_ratios") or []
     columns = [*spec.arms, *hrs, *(spec.arms if response else ())]
+    keys = [*arm_keys(spec.arms, "n"), *(f"{slug(p)}/hr" for p in hrs),
+            *(arm_keys(spec.arms, slug(response.get("label", response["paramcd"]))) if response else ())]
     spanners = [("n", 2)] + ([(f"HR {treatment} vs {spec.reference} (95% CI)", len(hrs))] if hrs else [])
     if response:
         spanners.append((f"{response.get('label', response['paramcd'])}, % (95% CI); n/N", 2))
-    return _table(shell, analysis, columns, rows, stub="Subgroup", spanners=spanners)
+    return _table(shell, analysis, columns, rows, keys=keys, stub="Subgroup", spanners=spanners)
 
 
 # ---- Table 2: time-to-event summary ---------------------------------------------------------------
@@ -228,37 +261,54 @@ def tte_summary(shell: Shell, analysis: Analysis) -> Table:
     adtte = analysis.records("ADTTE", pop)
     landmark = body.get("landmark")
     strata = body.get("strata") or None
+    stratified = f"strata: {', '.join(strata)}" if strata else ""
+    ties = body.get("ties", "efron")
     rows = []
     for paramcd, label in parameter_labels(body["parameters"]).items():
         data = tte_records(adtte, paramcd, shell)
+        parameter = condition("ADTTE", "PARAMCD", "EQ", paramcd)
         n = _counts_by_arm(data, spec.arms)
         group = label or (str(data["PARAM"].iloc[0]) if "PARAM" in data else paramcd)
         rows.append(Row(group, header=True))
 
-        def row(frame: pd.DataFrame, *labels: str, group: str = group, n: pd.Series = n) -> Row:
+        def row(frame: pd.DataFrame, where, *labels: str, group: str = group, n: pd.Series = n,
+                parameter=parameter) -> Row:
             k = analysis.tally(shell, frame, (group, *labels))
-            return Row(labels[-1], tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms), indent=len(labels) - 1)
+            return Row(labels[-1], tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms), indent=len(labels) - 1,
+                       sources=by_arm(spec.arms, "n-pct", "ADTTE", "USUBJID", all_of([parameter, where]),
+                                      raws=[k[a] for a in spec.arms]))
 
+        event = condition("ADTTE", "CNSR", "EQ", 0)
         events = data[data["CNSR"] == 0]
-        rows.append(row(events, "Subjects with an event"))
+        rows.append(row(events, event, "Subjects with an event"))
         labels = body.get("event_labels") or {}
         for desc in sorted(events["EVNTDESC"].unique()):
-            rows.append(row(events[events["EVNTDESC"] == desc], "Subjects with an event", str(labels.get(desc, desc))))
-        rows.append(row(data[data["CNSR"] != 0], "Censored"))
+            rows.append(row(events[events["EVNTDESC"] == desc], all_of([event, condition("ADTTE", "EVNTDESC", "EQ", desc)]),
+                            "Subjects with an event", str(labels.get(desc, desc))))
+        rows.append(row(data[data["CNSR"] != 0], condition("ADTTE", "CNSR", "NE", 0), "Censored"))
         times = [0.0, float(landmark)] if landmark else None
         km = km_by_group(data, ARM, times=times, scale=spec.months)
+        months = f"months of {spec.months:g} days"
         rows.append(Row("Median, months (95% CI)", tuple(
             f"{_est(km[a].median.value)} ({_est(km[a].median.lower)}-{_est(km[a].median.upper)})" if a in km else "NE"
-            for a in spec.arms)))
+            for a in spec.arms), sources=by_arm(spec.arms, "km-median", "ADTTE", "AVAL", parameter, note=months,
+                                                 raws=[_raw(km[a].median.value) if a in km else "" for a in spec.arms])))
         if landmark:
             rows.append(Row(f"{landmark_name(landmark)} estimate (95% CI)",
-                            tuple(landmark_cell(km.get(a), landmark) for a in spec.arms)))
-        hr = cox_hr(data, ARM, spec.reference, strata=strata, ties=body.get("ties", "efron"))
+                            tuple(landmark_cell(km.get(a), landmark) for a in spec.arms),
+                            sources=by_arm(spec.arms, "km-landmark", "ADTTE", "AVAL", parameter,
+                                           note=f"landmark: {landmark} months; {months}")))
+        hr = cox_hr(data, ARM, spec.reference, strata=strata, ties=ties)
         test = stratified_logrank(data, ARM, strata)
         name = "Stratified HR" if strata else "HR"
-        rows.append(Row(f"{name} (95% CI)", tuple(hr_cell(hr) if a != spec.reference else "Reference" for a in spec.arms)))
+        compared = {"method": "cox-hr", "dataset": "ADTTE", "variable": "AVAL", "where": parameter, "compares": True}
+        rows.append(Row(f"{name} (95% CI)", tuple(hr_cell(hr) if a != spec.reference else "Reference" for a in spec.arms),
+                        sources=tuple(Source(**compared, raw=_raw(hr.hr), note="; ".join(filter(None, [stratified, f"ties: {ties}"])))
+                                      if a != spec.reference else None for a in spec.arms)))
         rows.append(Row(f"{'Stratified log-rank' if strata else 'Log-rank'} p",
-                        tuple(format_p(test.p) if a != spec.reference else "" for a in spec.arms)))
+                        tuple(format_p(test.p) if a != spec.reference else "" for a in spec.arms),
+                        sources=tuple(Source(**{**compared, "method": "logrank"}, raw=_raw(test.p), note=stratified)
+                                      if a != spec.reference else None for a in spec.arms)))
     return _table(shell, analysis, analysis.arm_columns(pop), rows)
 
 
@@ -278,17 +328,25 @@ def characteristics(shell: Shell, analysis: Analysis) -> Table:
         if item.get("summary") == "continuous":
             values = [pd.to_numeric(g[variable], errors="coerce").dropna() for _, g in groups]
             rows.append(Row("Median (Q1-Q3)", tuple(
-                f"{v.median():.1f} ({v.quantile(0.25):.1f}-{v.quantile(0.75):.1f})" if len(v) else "NE" for v in values), indent=1))
-            rows.append(Row("Min-max", tuple(f"{v.min():g}-{v.max():g}" if len(v) else "NE" for v in values), indent=1))
+                f"{v.median():.1f} ({v.quantile(0.25):.1f}-{v.quantile(0.75):.1f})" if len(v) else "NE" for v in values),
+                indent=1, sources=by_arm(spec.arms, "median-q1-q3", "ADSL", variable, None, total=True,
+                                         raws=[_raw(v.median()) if len(v) else "" for v in values])))
+            rows.append(Row("Min-max", tuple(f"{v.min():g}-{v.max():g}" if len(v) else "NE" for v in values), indent=1,
+                            sources=by_arm(spec.arms, "min-max", "ADSL", variable, None, total=True)))
             continue
         text = subjects[variable].map(value_key)
         levels = display_levels(item, text, variable)
         for value, label in levels.items():
-            rows.append(Row(label, tuple(analysis.n_pct(int((g[variable].map(value_key) == value).sum()), t)
-                                         for (_, g), t in zip(groups, totals)), indent=1))
+            k = [int((g[variable].map(value_key) == value).sum()) for _, g in groups]
+            rows.append(Row(label, tuple(analysis.n_pct(c, t) for c, t in zip(k, totals)), indent=1,
+                            sources=by_arm(spec.arms, "n-pct", "ADSL", "USUBJID", condition("ADSL", variable, "EQ", value),
+                                           total=True, raws=k)))
         other = [int((~g[variable].map(value_key).isin(set(levels))).sum()) for _, g in groups]
         if any(other):
-            rows.append(Row("Missing or other", tuple(analysis.n_pct(k, t) for k, t in zip(other, totals)), indent=1))
+            rows.append(Row("Missing or other", tuple(analysis.n_pct(k, t) for k, t in zip(other, totals)), indent=1,
+                            sources=by_arm(spec.arms, "n-pct", "ADSL", "USUBJID",
+                                           Compound("NOT", (condition("ADSL", variable, "IN", *levels),)), total=True,
+                                           raws=other)))
     return _table(shell, analysis, analysis.arm_columns(pop, total=True), rows)
 
 
@@ -301,16 +359,17 @@ def counts(shell: Shell, analysis: Analysis) -> Table:
 
     above: dict[int, str] = {}     # indent -> label of the last row at that indent: the rows a row sits under
 
-    def row(label: str, frame: pd.DataFrame, indent: int) -> Row:
+    def row(label: str, frame: pd.DataFrame, indent: int, where) -> Row:
         k = analysis.tally(shell, frame, (*(above[i] for i in sorted(above) if i < indent), label))
         above.update({indent: label})
         for deeper in [i for i in above if i > indent]:
             del above[deeper]
         cells = (*(analysis.n_pct(k[a], n[a]) for a in spec.arms), analysis.n_pct(int(k.sum()), totals[-1]))
-        return Row(label, cells, indent=indent)
+        return Row(label, cells, indent=indent, sources=by_arm(spec.arms, "n-pct", "ADSL", "USUBJID", where, total=True,
+                                                                raws=[*(k[a] for a in spec.arms), int(k.sum())]))
 
     rows = []
-    for item in shell.body["rows"]:
+    for i, item in enumerate(shell.body["rows"]):
         indent = int(item.get("indent", 0))
         if "variable" in item:
             variable = item["variable"]
@@ -320,9 +379,10 @@ def counts(shell: Shell, analysis: Analysis) -> Table:
             levels = display_levels(item, text, variable)
             # values the shell does not list still get a row: a count table never drops subjects
             for value, label in {**levels, **other_levels(item, text, variable, levels)}.items():
-                rows.append(row(label, subjects[(text == value).to_numpy()], indent))
+                rows.append(row(label, subjects[(text == value).to_numpy()], indent, condition("ADSL", variable, "EQ", value)))
         else:
-            rows.append(row(str(item["label"]), _where(subjects, item.get("where")), indent))
+            rows.append(row(str(item["label"]), _where(subjects, item.get("where")), indent,
+                            _clause(analysis, shell, "ADSL", item.get("where"), f"rows[{i}].where")))
     return _table(shell, analysis, analysis.arm_columns(pop, total=True), rows)
 
 
@@ -330,18 +390,24 @@ def counts(shell: Shell, analysis: Analysis) -> Table:
 def subject_counts(shell: Shell, analysis: Analysis) -> Table:
     spec, body, pop = analysis.spec, shell.body, shell.population
     n = analysis.arm_n(pop)
-    records = _where(analysis.records(body["dataset"], pop), body.get("records"))
+    dataset = body["dataset"]
+    records = _where(analysis.records(dataset, pop), body.get("records"))
+    selected = _clause(analysis, shell, dataset, body.get("records"), "records")
     rows = []
-    for item in body["rows"]:
+    for i, item in enumerate(body["rows"]):
         hit = _where(records, item.get("where"))
+        where = all_of([selected, _clause(analysis, shell, dataset, item.get("where"), f"rows[{i}].where")])
         k = analysis.tally(shell, hit, (str(item["label"]),))
-        rows.append(Row(str(item["label"]), tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms)))
+        rows.append(Row(str(item["label"]), tuple(analysis.n_pct(k[a], n[a]) for a in spec.arms),
+                        sources=by_arm(spec.arms, "n-pct", dataset, "USUBJID", where, raws=[k[a] for a in spec.arms])))
         grade = item.get("worst_grade")
         if grade:
             worst = hit.groupby("USUBJID", observed=True).agg(g=(grade, "max"), arm=(ARM, "first"))
             for g in range(1, 6):
                 kk = worst[worst["g"] == g]["arm"].value_counts().reindex(list(spec.arms), fill_value=0)
-                rows.append(Row(f"Worst grade {g}", tuple(analysis.n_pct(kk[a], n[a]) for a in spec.arms), indent=1))
+                rows.append(Row(f"Worst grade {g}", tuple(analysis.n_pct(kk[a], n[a]) for a in spec.arms), indent=1,
+                                sources=by_arm(spec.arms, "worst-grade", dataset, grade, where, level=(grade, str(g)),
+                                               raws=[kk[a] for a in spec.arms])))
     return _table(shell, analysis, analysis.arm_columns(pop), rows)
 
 
@@ -353,27 +419,38 @@ def _present(counts: pd.Series) -> pd.Series:
 def ae_by_term(shell: Shell, analysis: Analysis) -> Table:
     spec, body, pop = analysis.spec, shell.body, shell.population
     n = analysis.arm_n(pop)
-    records = _where(analysis.records(body["dataset"], pop), body.get("records"))
+    dataset = body["dataset"]
+    records = _where(analysis.records(dataset, pop), body.get("records"))
     high = _where(records, body.get("high_grade")) if body.get("high_grade") else records.iloc[0:0]
+    selected = _clause(analysis, shell, dataset, body.get("records"), "records")
+    high_grade = _clause(analysis, shell, dataset, body.get("high_grade"), "high_grade")
     soc, term = body["soc"], body["term"]
 
-    def cells(rows: pd.DataFrame, high_rows: pd.DataFrame) -> tuple[str, ...]:
+    def row(label: str, rows: pd.DataFrame, high_rows: pd.DataFrame, where, indent: int = 0) -> Row:
         k, h = _counts_by_arm(rows, spec.arms), _counts_by_arm(high_rows, spec.arms)
-        return tuple(c for a in spec.arms for c in (analysis.n_pct(k[a], n[a]), analysis.n_pct(h[a], n[a])))
+        where = all_of([selected, where])
+        any_grade = by_arm(spec.arms, "n-pct", dataset, "USUBJID", where, raws=[k[a] for a in spec.arms])
+        graded = (by_arm(spec.arms, "n-pct", dataset, "USUBJID", all_of([where, high_grade]), raws=[h[a] for a in spec.arms])
+                  if high_grade else (None,) * len(spec.arms))
+        return Row(label, tuple(c for a in spec.arms for c in (analysis.n_pct(k[a], n[a]), analysis.n_pct(h[a], n[a]))),
+                   indent=indent, sources=tuple(s for pair in zip(any_grade, graded) for s in pair))
 
     analysis.tally(shell, records, ("Any adverse event",))
-    rows = [Row("Any adverse event", cells(records, high))]
+    rows = [row("Any adverse event", records, high, None)]
     # only the terms present (a category column counts its absent categories too, as zero)
     frequency = _present(records.drop_duplicates(["USUBJID", soc])[soc].value_counts())
     for s in sorted(frequency.index, key=lambda s: (-frequency[s], s)):
         in_soc, high_soc = records[records[soc] == s], high[high[soc] == s]
-        rows.append(Row(str(s), cells(in_soc, high_soc)))
+        in_class = condition(dataset, soc, "EQ", s)
+        rows.append(row(str(s), in_soc, high_soc, in_class))
         pt_frequency = _present(in_soc.drop_duplicates(["USUBJID", term])[term].value_counts())
         for t in sorted(pt_frequency.index, key=lambda t: (-pt_frequency[t], t)):
-            rows.append(Row(str(t), cells(in_soc[in_soc[term] == t], high_soc[high_soc[term] == t]), indent=1))
+            rows.append(row(str(t), in_soc[in_soc[term] == t], high_soc[high_soc[term] == t],
+                            all_of([in_class, condition(dataset, term, "EQ", t)]), indent=1))
     columns = [c for _ in spec.arms for c in ("Any grade", "Grade >= 3")]
     spanners = [(label, 2) for label in analysis.arm_columns(pop)]
-    return _table(shell, analysis, columns, rows, stub="System organ class / preferred term", spanners=spanners)
+    return _table(shell, analysis, columns, rows, keys=[k for a in spec.arms for k in arm_keys([a], "any-grade") + arm_keys([a], "grade-ge-3")],
+                  stub="System organ class / preferred term", spanners=spanners)
 
 
 BUILDERS = {"outcomes_by_subgroup": outcomes_by_subgroup, "tte_summary": tte_summary, "characteristics": characteristics,

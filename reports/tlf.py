@@ -215,7 +215,7 @@ def _population(path: Path, name: str, body, arms: list[str]) -> Population:
     levels = {value_key(k): str(v) for k, v in arm["levels"].items()}
     if sorted(set(levels.values())) != sorted(arms):
         raise SpecError(f"arm levels must map onto the arms {arms}", file=str(path), key=f"{key}.arm.levels")
-    return Population(name, parse(body["where"], file=str(path), key=f"{key}.where"), str(body.get("label") or name),
+    return Population(name, _filter(body["where"], path, f"{key}.where"), str(body.get("label") or name),
                       Arm(str(arm["variable"]), levels))
 
 
@@ -236,12 +236,22 @@ def _shell(path: Path, key: str, entry, populations: dict[str, Population]) -> S
                  tuple(str(f) for f in entry.get("footnotes") or []), key)
 
 
+def _filter(text: str, path: Path, key: str) -> Expression:
+    """A filter of the report: it must parse, and be one report/ars.json can state as CDISC ARS where
+    clauses (reports.where), which every output's filter is."""
+    from trialkit.reports.where import from_expression  # reports.where reads this module's types
+
+    expression = parse(text, file=str(path), key=key)
+    from_expression("", expression)
+    return expression
+
+
 def _parse_expressions(path: Path, key: str, node) -> None:
-    """Every filter anywhere in the entry must parse; they are parsed again (cheaply) where used."""
+    """Every filter anywhere in the entry must parse (``_filter``); they are parsed again (cheaply) where used."""
     if isinstance(node, dict):
         for k, v in node.items():
             if k in EXPRESSION_KEYS and isinstance(v, str):
-                parse(v, file=str(path), key=f"{key}.{k}")
+                _filter(v, path, f"{key}.{k}")
             else:
                 _parse_expressions(path, f"{key}.{k}", v)
     elif isinstance(node, list):

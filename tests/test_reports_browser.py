@@ -208,7 +208,9 @@ def share_of(image: Image.Image, colour: tuple[int, int, int], box: tuple[int, i
 def report_from_json(path: Path, **changes) -> Report:
     """The Report a report.json holds, to render its page again with ``changes`` (e.g. a banner)."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    tables = tuple(Table(**{**t, "columns": tuple(t["columns"]), "footnotes": tuple(t["footnotes"]),
+    # a table's "cells" (where each cell's result is in ars.json) is written beside the Table, not part of it
+    tables = tuple(Table(**{**{k: v for k, v in t.items() if k != "cells"}, "columns": tuple(t["columns"]),
+                            "footnotes": tuple(t["footnotes"]),
                             "spanners": tuple(tuple(s) for s in t["spanners"]),
                             "rows": tuple(Row(**{**r, "cells": tuple(r["cells"])}) for r in t["rows"])})
                    for t in data["tables"])

@@ -157,7 +157,10 @@ def _bad_spec(tmp_path, change):
     (lambda d: d["tables"][3]["rows"][0].update(where="ITTFL = 'Y'"), "tables[3].rows[0].where"),
     (lambda d: d["populations"]["ITT"]["arm"]["levels"].update(HC3="Placebo"), "populations.ITT.arm.levels"),
     (lambda d: d["figures"][0].update(id="table1"), "tables"),
-], ids=["type", "missing-key", "unknown-key", "population", "expression", "arm-levels", "duplicate-id"])
+    (lambda d: d["tables"][3]["rows"][1].update(where="norm(SAFFL) == 'Y'"), "tables[3].rows[1].where"),
+    (lambda d: d["populations"]["SAFETY"].update(where="SAFFL == ITTFL"), "populations.SAFETY.where"),
+], ids=["type", "missing-key", "unknown-key", "population", "expression", "arm-levels", "duplicate-id", "not-ars",
+        "population-not-ars"])
 def test_tables_05_shell_mistakes_name_file_and_key(tmp_path, change, key):
     """Test 5: each mistake in report.yaml is a SpecError naming the file and the key."""
     with pytest.raises(SpecError) as exc:
