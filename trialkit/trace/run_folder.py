@@ -46,8 +46,14 @@ class RunFolder:
 
     @cached_property
     def study(self) -> str | None:
-        """The study the run was made with (manifest.json), None for a folder another tool wrote."""
-        return self.manifest.get("study")
+        """The study the run was made with (the run's manifest.json, else the SDTM or ADaM folder's
+        when the stages were run one by one), None for folders another tool wrote."""
+        for path in (self.path / "manifest.json", self.sdtm_dir / "manifest.json", self.adam_dir / "manifest.json"):
+            if path.is_file():
+                study = json.loads(path.read_text(encoding="utf-8")).get("study")
+                if study:
+                    return study
+        return None
 
     def _files(self, stage: str) -> dict[str, Path]:
         from trialkit.dataset_json import dataset_files

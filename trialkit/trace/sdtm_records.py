@@ -108,7 +108,7 @@ def trace_sdtm_record(run: RunFolder, dataset: str, record: int, wanted: set[str
     out = SdtmRecord(dataset, record, _text(frame, position, "USUBJID"), _text(frame, position, seq_variable(dataset)),
                      {v: _text(frame, position, v) for v in shown if v in frame})
     if run.provenance is None:
-        out.stops.append(f"{run.sdtm_dir / 'provenance.tsv'} is missing (an SDTM folder another tool wrote?): the chain "
+        out.stops.append("sdtm/provenance.tsv is missing (an SDTM folder another tool wrote?): the chain "
                          f"stops at SDTM {dataset} record {record}; the raw record behind it is not known")
         return out
     rows = run.provenance_rows(dataset, record)
