@@ -4,22 +4,9 @@ the findings as JSON.
 Types follow the SDTMIG metadata: Num variables are written as numbers, Char variables as text
 (numbers mapped into a Char variable, e.g. a blast percentage into LBORRES, are written in their
 shortest exact form: 12.5, 3). Provenance columns (_form, _row, _src) never reach the XPT: they go
-to the sidecar provenance.tsv, one line per SDTM record and raw record behind it:
-
-    dataset, record   the SDTM dataset and the record's 1-based number in the written file
-    form, row         the raw form and the record's 1-based position in it (as the engine read it)
-    file              the file the user has (ae.csv, ae.sas7bdat, export.xlsx, export.xml)
-    locator           where a position says nothing to the user, the export's own address of the
-                      record (ODM: SubjectKey/StudyEventOID/FormOID/ItemGroupOID[repeat]); else empty
-    spec_source       the source of the domain spec that mapped the record (``sources[1]``), so that
-                      trace reads each variable's mapping from the right one; empty for records merged
-                      into DM from a later source and for SUPP-- records (their form names the source)
-
-Later stages read it to name the raw record behind an SDTM record (trialkit.lineage,
-trialkit.trace). Tab-separated text rather than Parquet: pyarrow is not a dependency, polars writes
-the millions of lines of 100,000 subjects in about a second, and a data manager can open it in any
-spreadsheet; not CSV, so that no reader takes it for a CSV dataset of the folder (validate reads
-CSV datasets).
+to the sidecar provenance.tsv (trialkit.provenance: the SDTM record, the raw form and row, the file
+the user has, the export's locator of the record, the spec source that mapped it), which later
+stages read to name the raw record behind an SDTM record (trialkit.lineage, trialkit.trace).
 """
 
 from __future__ import annotations
@@ -33,6 +20,7 @@ import pandas as pd
 from trialkit.dataset_json import write_dataset
 from trialkit.display import show
 from trialkit.errors import TrialkitError
+from trialkit.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
 from trialkit.vectorize import per_unique
@@ -75,8 +63,6 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
             raise TrialkitError(f"value {show(frame[col].iloc[row])} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
 
 
-PROVENANCE_FILE = "provenance.tsv"
-PROVENANCE_COLUMNS = ["dataset", "record", "form", "row", "file", "locator", "spec_source"]
 
 
 def provenance(domain: str, frame: pd.DataFrame, raw_files: dict[str, tuple[str, pd.Series | None]] | None = None) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 An ADaM derivation that stops names a dataset and the subjects at fault ("EFS: no event and no
 censoring date for 1 subject"). The cause is nearly always upstream: a raw value the SDTM stage could
 not map left an SDTM variable empty. The SDTM stage wrote what is needed to find it, beside the
-datasets: provenance.tsv (the raw file and record of every SDTM record, sdtm/output.py) and
+datasets: provenance.tsv (the raw file and record of every SDTM record: trialkit.provenance) and
 findings.json (every value it could not map, with file, row, column, value and spec key). This
 module reads them; it never re-derives anything.
 """
@@ -17,28 +17,9 @@ import pandas as pd
 
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.findings import Finding
-from trialkit.sdtm.output import PROVENANCE_COLUMNS, PROVENANCE_FILE
+from trialkit.provenance import raw_record, read_provenance
 
 SHOWN_SUBJECTS = 3
-
-
-def read_provenance(sdtm_dir: Path) -> pd.DataFrame:
-    """provenance.tsv of an SDTM folder (sdtm/output.py: dataset, record, form, row, file, locator,
-    spec_source); empty when there is none. A sidecar written before file, locator and spec_source
-    were added reads with the CSV file name of the form, no locator and no spec source."""
-    path = Path(sdtm_dir) / PROVENANCE_FILE
-    if not path.is_file():
-        return pd.DataFrame(columns=PROVENANCE_COLUMNS)
-    text = {"dataset": str, "form": str, "file": str, "locator": str, "spec_source": str}
-    frame = pd.read_csv(path, sep="\t", dtype={**text, "record": "int64", "row": "int64"}, keep_default_na=False)
-    if "file" not in frame:
-        frame["file"] = frame["form"] + ".csv"
-    return frame.reindex(columns=PROVENANCE_COLUMNS, fill_value="")
-
-
-def raw_record(file: str, row: int, locator: str) -> str:
-    """'ae.csv row 12', or 'export.xml record 01-001/SE.STUDY/ae/IG.ae[2]' where the export locates it."""
-    return f"{file} record {locator}" if locator else f"{file} row {row}"
 
 
 def read_findings(sdtm_dir: Path) -> list[Finding]:

@@ -137,11 +137,20 @@ def _start_derivation(run: RunFolder, dataset: str, row: pd.Series, adsl: AdslSt
 
 
 def _check_variables(run: RunFolder, variables: list[str] | None) -> None:
+    if not variables:
+        return
     adsl = run.dataset("adam", "ADSL")
     names = [c for c in adsl.columns if not c.startswith("_")] if adsl is not None else []
     for v in variables or []:
         if v not in names:
             raise InputError(f"ADSL has no variable {v} ({nearest(v, names, 'variables')})", file=str(run.adam_dir))
+
+
+def _adsl_row(run: RunFolder, usubjid: str) -> pd.Series | None:
+    """The subject's ADSL record, for the values of the ADSL variables a BDS record's trace explains."""
+    adsl = run.dataset("adam", "ADSL")
+    mine = adsl[adsl["USUBJID"].astype(str) == usubjid] if adsl is not None else ()
+    return mine.iloc[0] if len(mine) else None
 
 
 def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, variables: list[str] | None = None,
@@ -155,15 +164,12 @@ def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, vari
     trace = Trace(str(run.path), start or f"{dataset}: {len(records)} record(s)")
     rows = _adam_rows(frame, records)
     adsl = AdslSteps(run)
-    adsl_frame = frame if dataset == "ADSL" else run.dataset("adam", "ADSL")
-    by_subject = adsl_frame.drop_duplicates("USUBJID").set_index(adsl_frame["USUBJID"].drop_duplicates().astype(str)) \
-        if adsl_frame is not None else None
     subjects = sorted(set(rows["USUBJID"].astype(str)))
     if dataset == "ADSL" and variables is None:
         variables = [c for c in frame.columns if not c.startswith("_") and c not in ("STUDYID", "USUBJID")]
     for _, row in rows.iterrows():
         usubjid = str(row["USUBJID"])
-        adsl_row = by_subject.loc[usubjid] if by_subject is not None and usubjid in by_subject.index else None
+        adsl_row = row if dataset == "ADSL" else _adsl_row(run, usubjid) if variables or row.get("SRCDOM") == "ADSL" else None
         shown = {v: plain(row[v], v) for v in SHOWN_ADAM if v in row.index}
         out = AdamRecord(dataset, int(row["_record"]), usubjid, plain(row.get("PARAMCD", "")), shown)
         if dataset != "ADSL":

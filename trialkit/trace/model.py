@@ -34,7 +34,7 @@ class RawRecord:
 
     @property
     def label(self) -> str:
-        from trialkit.lineage import raw_record
+        from trialkit.provenance import raw_record
 
         return raw_record(self.file, self.row, self.locator)
 

@@ -85,20 +85,25 @@ class RunFolder:
     @cached_property
     def provenance(self) -> pd.DataFrame | None:
         """sdtm/provenance.tsv, None when the folder has none (written by another tool)."""
-        from trialkit.lineage import read_provenance
-        from trialkit.sdtm.output import PROVENANCE_FILE
+        from trialkit.provenance import PROVENANCE_FILE, read_provenance
 
         if not (self.sdtm_dir / PROVENANCE_FILE).is_file():
             return None
         return read_provenance(self.sdtm_dir)
 
     @cached_property
-    def _provenance_index(self) -> dict[tuple[str, int], list[int]]:
-        return {(str(d), int(r)): list(rows) for (d, r), rows in self.provenance.groupby(["dataset", "record"]).indices.items()}
+    def _provenance_by_dataset(self) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
+        """Per dataset: its lines of provenance.tsv sorted by record, and their record numbers."""
+        out = {}
+        for dataset, lines in self.provenance.groupby("dataset", sort=False):
+            lines = lines.sort_values("record", kind="stable")
+            out[str(dataset)] = (lines["record"].to_numpy(), lines)
+        return out
 
     def provenance_rows(self, dataset: str, record: int) -> pd.DataFrame:
-        """The lines of provenance.tsv for one SDTM record (looked up by index: a cell traces thousands)."""
-        return self.provenance.iloc[self._provenance_index.get((dataset, record), [])]
+        """The lines of provenance.tsv for one SDTM record (by binary search: a cell traces thousands)."""
+        records, lines = self._provenance_by_dataset.get(dataset, (np.array([], dtype=np.int64), self.provenance.iloc[0:0]))
+        return lines.iloc[np.searchsorted(records, record, "left"):np.searchsorted(records, record, "right")]
 
     def domain_spec(self, domain: str):
         """What the study's SDTM spec of ``domain`` says (trialkit.trace.spec_view.DomainView), None
