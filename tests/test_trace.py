@@ -178,6 +178,8 @@ def test_trace_05_unknown_names_exit_2_with_the_nearest(runner, demo):
     assert result.exit_code == 2 and "AE has no record of" in result.stderr
     result = invoke(runner, demo.parent / "no-such-run", "--adam", "ADSL", real)
     assert result.exit_code == 2 and "no such run folder" in result.stderr
+    result = invoke(runner, demo, "--adam", "ADSL", real, "--variable", "RANDT")
+    assert result.exit_code == 2 and "ADSL has no variable RANDT (nearest variables: RANDDT" in result.stderr, result.stderr
     assert invoke(runner, demo).exit_code == 2
 
 
@@ -243,3 +245,26 @@ def test_trace_07_pages_self_contained_per_entry(demo, tmp_path):
     assert re.findall(r'href="([^"]*)"', html) and all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', html))
     assert "<script" not in html.lower() and "src=" not in html
     assert "DSDECOD == &#39;RANDOMIZED&#39;" in html          # quotes escaped, as any raw value would be
+
+
+# ---- Test 8 ------------------------------------------------------------------------------------
+def test_trace_08_raw_export_moved_or_changed_stops_at_the_raw_record(runner, demo, tmp_path):
+    """Test 8: without RUN/raw the trace names the raw records but says their values are not read
+    (give --raw), and --raw finds them again; a raw file that is not the one the run read (another
+    SHA-256 than the run manifest's) is not read either, rather than shown as the run's."""
+    run = tmp_path / "run"
+    shutil.copytree(demo, run, ignore=shutil.ignore_patterns("report", "validation", "raw"))
+    ds = sdtm(demo, "DS")
+    usubjid = ds["USUBJID"].iloc[0]
+    trace = traced(runner, run, "--adam", "ADSL", usubjid, "--variable", "RANDDT")
+    [record] = trace["sdtm"]
+    assert record["raw"][0]["label"].startswith("enrol.csv row ")
+    missing = f"{record['raw'][0]['label']}: raw values not read: the raw export is not at {run / 'raw'} (give --raw)"
+    assert trace["stops"] == [missing]
+    assert traced(runner, run, "--adam", "ADSL", usubjid, "--variable", "RANDDT", "--raw", demo / "raw")["stops"] == []
+    shutil.copytree(demo / "raw", run / "raw")
+    with (run / "raw" / "enrol.csv").open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    trace = traced(runner, run, "--adam", "ADSL", usubjid, "--variable", "RANDDT")
+    assert any("is not the file the run read (its SHA-256 differs from manifest.json's)" in s for s in trace["stops"])
+    assert all(v is None for r in trace["sdtm"] for raw in r["raw"] for f in raw["fields"] for v in f["raw"].values())

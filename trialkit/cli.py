@@ -489,7 +489,7 @@ def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, raw_dir, 
     else:
         print_trace(result, stdout_console)
     if as_html:
-        [page] = write_trace_pages(run, {"trace": result}).values()
+        [page] = write_trace_pages(run, {result.start: result}).values()
         click.echo(f"written: {run.path / 'report' / page}", err=as_json)
     sys.exit(0)
 

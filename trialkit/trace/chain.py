@@ -76,8 +76,9 @@ def find_adam_records(run: RunFolder, dataset: str, usubjid: str, paramcd: str |
 def _adam_rows(frame: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` that ``records`` names: by record number where given, else by USUBJID
     (and PARAMCD where ``records`` has it)."""
-    if "record" in records:
-        return frame[frame["_record"].isin(pd.to_numeric(records["record"]).astype(int))]
+    for column in ("record", "_record"):       # _record: the rows find_adam_records returned
+        if column in records:
+            return frame[frame["_record"].isin(pd.to_numeric(records[column]).astype(int))]
     keys = [k for k in ("USUBJID", "PARAMCD") if k in records and k in frame]
     wanted = pd.MultiIndex.from_frame(records[keys].astype(str))
     return frame[pd.MultiIndex.from_frame(frame[keys].astype(str)).isin(wanted)]
@@ -162,6 +163,10 @@ def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, vari
     frame = _dataset(run, "adam", dataset)
     _check_variables(run, variables)
     trace = Trace(str(run.path), start or f"{dataset}: {len(records)} record(s)")
+    for spec in {run.adam_spec(name).get("_path") for name in ("ADSL", dataset)} - {None}:
+        if run.spec_changed(spec):
+            trace.stops.append(f"{spec} changed since the run (its SHA-256 differs from manifest.json's): the steps shown "
+                               "are today's, not necessarily the run's")
     rows = _adam_rows(frame, records)
     adsl = AdslSteps(run)
     subjects = sorted(set(rows["USUBJID"].astype(str)))

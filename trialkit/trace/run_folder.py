@@ -118,18 +118,20 @@ class RunFolder:
 
     def spec_changed(self, path: Path) -> bool:
         """Whether the spec file differs from the one the run used (manifest.json's SHA-256 of it)."""
-        recorded = next((sha for name, sha in self.manifest.get("specs", {}).items()
-                         if Path(name).parts[-2:] == Path(path).parts[-2:]), None)
-        return recorded is not None and hashlib.sha256(Path(path).read_bytes()).hexdigest() != recorded
+        if f"changed:{path}" not in self._specs:
+            recorded = next((sha for name, sha in self.manifest.get("specs", {}).items()
+                             if Path(name).parts[-2:] == Path(path).parts[-2:]), None)
+            self._specs[f"changed:{path}"] = recorded is not None and hashlib.sha256(Path(path).read_bytes()).hexdigest() != recorded
+        return self._specs[f"changed:{path}"]
 
     def adam_spec(self, dataset: str) -> dict:
-        """The study's ADaM spec of ``dataset`` as YAML data ({} without one)."""
+        """The study's ADaM spec of ``dataset`` as YAML data, its path under ``_path`` ({} without one)."""
         from trialkit.spec import load_yaml, study_dir
 
         if f"adam:{dataset}" not in self._specs:
             path = study_dir(self.study) / "adam" / f"{dataset}.yaml" if self.study else None
-            data = (load_yaml(path) or {}) if path is not None and path.is_file() else {}
-            self._specs[f"adam:{dataset}"] = {**data, "_path": path}
+            found = path is not None and path.is_file()
+            self._specs[f"adam:{dataset}"] = {**(load_yaml(path) or {}), "_path": path} if found else {}
         return self._specs[f"adam:{dataset}"]
 
     def raw_form(self, file: str, form: str) -> tuple[pd.DataFrame | None, str]:
