@@ -268,3 +268,19 @@ def test_trace_08_raw_export_moved_or_changed_stops_at_the_raw_record(runner, de
     trace = traced(runner, run, "--adam", "ADSL", usubjid, "--variable", "RANDDT")
     assert any("is not the file the run read (its SHA-256 differs from manifest.json's)" in s for s in trace["stops"])
     assert all(v is None for r in trace["sdtm"] for raw in r["raw"] for f in raw["fields"] for v in f["raw"].values())
+
+
+# ---- Test 9 ------------------------------------------------------------------------------------
+def test_trace_09_adae_record_through_its_aeseq_to_the_raw_term(runner, demo):
+    """Test 9: an ADAE record (no SRCDOM: an occurrence dataset) reaches the AE record of its AESEQ,
+    and the variables it keeps from it (ADAE.yaml keep:) are explained there, down to ae.csv."""
+    adae = read_xpt(demo / "adam" / "adae.xpt")[0]
+    row = adae.iloc[len(adae) // 3]
+    trace = traced(runner, demo, "--adam", "ADAE", row["USUBJID"])
+    [record] = [a for a in trace["adam"] if a["derivations"][0]["value"] == plain(row["AESEQ"])]
+    refs = record["derivations"][0]["sources"]
+    ae = sdtm(demo, "AE")
+    [(dataset, number)] = {(r["dataset"], r["record"]) for r in refs}
+    assert dataset == "AE" and ae["USUBJID"].iloc[number - 1] == row["USUBJID"] and ae["AESEQ"].iloc[number - 1] == row["AESEQ"]
+    assert {"AETERM", "AESTDTC"} <= {r["variable"] for r in refs}
+    assert check_raw_field(demo, by_id(trace)[f"AE:{number}"], "AETERM").strip() == row["AETERM"]

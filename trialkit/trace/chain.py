@@ -104,10 +104,16 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
                 "not an SDTM dataset of the run): the chain stops at this record" if srcdom not in run.sdtm_files else
                 f"{dataset} record {record} has no SRCSEQ: which {srcdom} record it came from is not recorded"])]
         return [_by_seq(run, srcdom, usubjid, srcseq, srcvar, Derivation(target, value, [said]))]
-    domain = str(run.adam_spec(dataset).get("source") or dataset[2:])
+    spec = run.adam_spec(dataset)
+    domain = str(spec.get("source") or dataset[2:])
     seq = seq_variable(domain)
     if seq in row.index and plain(row[seq]):
-        return [_by_seq(run, domain, usubjid, plain(row[seq]), "", Derivation(seq, plain(row[seq]), [f"{dataset} keeps {seq} of {domain}"]))]
+        # the variables the dataset keeps from its source record (ADAE.yaml keep:), each explained there
+        kept = [v for v in spec.get("keep") or [] if v not in ("STUDYID", "USUBJID", seq)]
+        out = Derivation(seq, plain(row[seq]), [f"{dataset} keeps {seq} of {domain}" + (f" and {', '.join(kept)}" if kept else "")])
+        for variable in kept or [""]:
+            out = _by_seq(run, domain, usubjid, plain(row[seq]), variable, out)
+        return [out]
     why = f"{dataset} record {record} carries neither SRCDOM/SRCSEQ nor {seq}: which SDTM record it came from is not recorded"
     return [Derivation(target, value, stops=[why])]
 

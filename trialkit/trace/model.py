@@ -76,6 +76,13 @@ class Derivation:
     sources: list[SdtmRef] = field(default_factory=list)
     stops: list[str] = field(default_factory=list)
 
+    def records_read(self) -> list[tuple[str, int, list[str]]]:
+        """(dataset, record, variables read from it) per SDTM record, in the order first read."""
+        grouped: dict[tuple[str, int], list[str]] = {}
+        for ref in self.sources:
+            grouped.setdefault((ref.dataset, ref.record), []).extend([ref.variable] if ref.variable else [])
+        return [(dataset, record, variables) for (dataset, record), variables in grouped.items()]
+
 
 @dataclass
 class AdamRecord:

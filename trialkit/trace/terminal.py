@@ -46,8 +46,8 @@ def adam_tree(record: AdamRecord) -> Tree:
         branch = tree.add(Text(f"{d.variable} {quoted(d.value)}"))
         for step in d.steps:
             branch.add(Text(step, style="dim"))
-        for ref in d.sources:
-            branch.add(Text(f"from SDTM {ref.dataset} record {ref.record}" + (f" ({ref.variable})" if ref.variable else ""), style="cyan"))
+        for dataset, number, variables in d.records_read():
+            branch.add(Text(f"from SDTM {dataset} record {number}" + (f" ({', '.join(variables)})" if variables else ""), style="cyan"))
         for stop in d.stops:
             branch.add(Text(f"stops: {stop}", style="yellow"))
     for stop in record.stops:
