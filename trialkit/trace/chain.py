@@ -103,7 +103,7 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
                 f"{dataset} record {record} comes from {srcdom}.{srcvar} with no SRCSEQ naming an SDTM record ({srcdom} is "
                 "not an SDTM dataset of the run): the chain stops at this record" if srcdom not in run.sdtm_files else
                 f"{dataset} record {record} has no SRCSEQ: which {srcdom} record it came from is not recorded"])]
-        return [_by_seq(run, srcdom, usubjid, srcseq, srcvar, Derivation(target, value, [said]))]
+        return [_by_seq(run, srcdom, usubjid, srcseq, [srcvar], Derivation(target, value, [said]))]
     spec = run.adam_spec(dataset)
     domain = str(spec.get("source") or dataset[2:])
     seq = seq_variable(domain)
@@ -111,14 +111,13 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
         # the variables the dataset keeps from its source record (ADAE.yaml keep:), each explained there
         kept = [v for v in spec.get("keep") or [] if v not in ("STUDYID", "USUBJID", seq)]
         out = Derivation(seq, plain(row[seq]), [f"{dataset} keeps {seq} of {domain}" + (f" and {', '.join(kept)}" if kept else "")])
-        for variable in kept or [""]:
-            out = _by_seq(run, domain, usubjid, plain(row[seq]), variable, out)
-        return [out]
+        return [_by_seq(run, domain, usubjid, plain(row[seq]), kept or [""], out)]
     why = f"{dataset} record {record} carries neither SRCDOM/SRCSEQ nor {seq}: which SDTM record it came from is not recorded"
     return [Derivation(target, value, stops=[why])]
 
 
-def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variable: str, out: Derivation) -> Derivation:
+def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variables: list[str], out: Derivation) -> Derivation:
+    """``out`` with the SDTM record of ``domain`` with this USUBJID and --SEQ as its source of ``variables``."""
     frame = run.dataset("sdtm", domain)
     mine = frame[(frame["USUBJID"].astype(str) == usubjid) & (frame[seq_variable(domain)].map(plain) == seq)] \
         if frame is not None and seq_variable(domain) in frame else pd.DataFrame()
@@ -126,7 +125,7 @@ def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variable: str, 
         out.stops.append(f"no {domain} record with USUBJID {usubjid} and {seq_variable(domain)} {seq} in {run.sdtm_dir}: "
                          "the chain stops at the ADaM record")
     else:
-        out.sources.append(SdtmRef(domain, int(mine["_record"].iloc[0]), variable))
+        out.sources += [SdtmRef(domain, int(mine["_record"].iloc[0]), variable) for variable in variables]
     return out
 
 
@@ -174,6 +173,9 @@ def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, vari
             trace.stops.append(f"{spec} changed since the run (its SHA-256 differs from manifest.json's): the steps shown "
                                "are today's, not necessarily the run's")
     rows = _adam_rows(frame, records)
+    if len(rows) < len(records):
+        trace.stops.append(f"{len(records) - len(rows)} of the {len(records)} record(s) asked for are not in {dataset} of the run: "
+                           "they are not traced")
     adsl = AdslSteps(run)
     subjects = sorted(set(rows["USUBJID"].astype(str)))
     if dataset == "ADSL" and variables is None:
