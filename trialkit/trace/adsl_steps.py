@@ -12,6 +12,8 @@ values; so the answer cannot drift from what the ADaM stage did.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import pandas as pd
 
 from trialkit.adam.derive import derive_vars_merged
@@ -65,6 +67,12 @@ class AdslSteps:
                 self.creator.setdefault(variable, step)
         self._merged: dict[str, dict[str, int]] = {}
 
+    @cached_property
+    def _dm_records(self) -> dict[str, int]:
+        """USUBJID -> its DM record number (DM holds one record per subject)."""
+        dm = self.run.dataset("sdtm", "DM")
+        return {} if dm is None else dict(zip(dm["USUBJID"].astype(str), dm["_record"].astype(int)))
+
     def _merged_records(self, key: str, body: dict, subjects: list[str]) -> dict[str, int] | None:
         """USUBJID -> the record number of ``body['dataset']`` the merged step took, for ``subjects``."""
         if key not in self._merged:
@@ -97,11 +105,9 @@ class AdslSteps:
         seen.add(variable)
         step = self.creator.get(variable)
         if step is None and variable in self.from_dm:
-            dm = self.run.dataset("sdtm", "DM")
-            rows = dm[dm["USUBJID"].astype(str) == usubjid]["_record"] if dm is not None else []
             out.steps.append(f"{self.path.name}:from_dm: {variable} = DM.{variable}")
-            if len(rows):
-                out.sources.append(SdtmRef("DM", int(rows.iloc[0]), variable))
+            if usubjid in self._dm_records:
+                out.sources.append(SdtmRef("DM", self._dm_records[usubjid], variable))
             else:
                 out.stops.append(f"no DM record of {usubjid} in {self.run.sdtm_dir}: the chain stops at ADSL.{variable}")
             return
