@@ -61,6 +61,8 @@ class SdtmResult:
     findings: list[Finding] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     specs: dict[str, DomainSpec] = field(default_factory=dict)
+    raw_files: dict[str, tuple[str, pd.Series | None]] = field(default_factory=dict)   # form -> (the file the user has,
+                                                      # per record its locator where a row number is not it: ODM)
 
 
 def load_study_config(study: str | Path) -> StudyConfig:
@@ -382,7 +384,8 @@ def run_sdtm(study: str | Path, raw_dir: Path, encoding: str | None = None) -> S
     dictionary, cfg, specs = load_checked_specs(study)
     export = read_export(raw_dir, encoding)
     check_export_study(export, study, dictionary, cfg.studyid, cfg.subject_form)
-    result = SdtmResult(datasets={}, specs=specs)
+    result = SdtmResult(datasets={}, specs=specs,
+                        raw_files={name: (ef.source, ef.locators) for name, ef in export.forms.items()})
     # coded fields whose mapping reports its own unknown values as errors (with the spec key); a field
     # recoded through an extensible codelist keeps an unknown value with only a warning, so a value
     # outside the raw dictionary's codes there (a typo such as "?") is still the dictionary's error

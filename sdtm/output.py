@@ -3,11 +3,10 @@ the findings as JSON.
 
 Types follow the SDTMIG metadata: Num variables are written as numbers, Char variables as text
 (numbers mapped into a Char variable, e.g. a blast percentage into LBORRES, are written in their
-shortest exact form: 12.5, 3). Provenance columns (_form, _row) never reach the XPT: they go to
-the sidecar provenance.tsv (dataset, record, form, row: record is the 1-based record number in the
-written dataset, form and row the raw record behind it), which later stages read to name the raw
-row behind a record (trialkit.lineage). Tab-separated, so that no reader takes it for a CSV dataset
-of the folder (validate reads CSV datasets).
+shortest exact form: 12.5, 3). Provenance columns (_form, _row, _src) never reach the XPT: they go
+to the sidecar provenance.tsv (trialkit.provenance: the SDTM record, the raw form and row, the file
+the user has, the export's locator of the record, the spec source that mapped it), which later
+stages read to name the raw record behind an SDTM record (trialkit.lineage, trialkit.trace).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import pandas as pd
 from trialkit.dataset_json import write_dataset
 from trialkit.display import show
 from trialkit.errors import TrialkitError
+from trialkit.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE
 from trialkit.sdtm.engine import SdtmResult, dataset_columns
 from trialkit.sdtm.standards import load_domains
 from trialkit.vectorize import per_unique
@@ -63,20 +63,29 @@ def check_dtc(domain: str, frame: pd.DataFrame) -> None:
             raise TrialkitError(f"value {show(frame[col].iloc[row])} is not ISO 8601", file=f"{domain}.xpt", row=row + 1, column=col)
 
 
-PROVENANCE_FILE = "provenance.tsv"
-PROVENANCE_COLUMNS = ["dataset", "record", "form", "row"]
 
 
-def provenance(domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+def provenance(domain: str, frame: pd.DataFrame, raw_files: dict[str, tuple[str, pd.Series | None]] | None = None) -> pd.DataFrame:
     """The raw records behind each record of ``frame``: one row per (record, raw record); a DM record
-    merged from several forms has one per form. Trial design and derived datasets (SV, SE) have none."""
+    merged from several forms has one per form. Trial design and derived datasets (SV, SE) have none.
+    ``raw_files`` (SdtmResult.raw_files): per form, the file the user has and the records' locators."""
+    raw_files = raw_files or {}
     parts = []
     for form_col in (c for c in frame.columns if c.startswith("_form")):
-        row_col = "_row" + form_col.removeprefix("_form")
-        rows = pd.to_numeric(frame[row_col], errors="coerce")
+        suffix = form_col.removeprefix("_form")
+        rows = pd.to_numeric(frame["_row" + suffix], errors="coerce")
         has = rows.notna().to_numpy()
-        parts.append(pd.DataFrame({"dataset": domain, "record": np.flatnonzero(has) + 1,
-                                   "form": frame[form_col].to_numpy()[has], "row": rows.to_numpy()[has].astype(np.int64)}))
+        forms = frame[form_col].to_numpy()[has]
+        row_numbers = rows.to_numpy()[has].astype(np.int64)
+        part = pd.DataFrame({"dataset": domain, "record": np.flatnonzero(has) + 1, "form": forms, "row": row_numbers})
+        part["file"] = [raw_files[f][0] if f in raw_files else f"{f}.csv" for f in forms]
+        part["locator"] = ""
+        for form, (_, locators) in raw_files.items():
+            mine = (part["form"] == form).to_numpy()
+            if locators is not None and mine.any():
+                part.loc[mine, "locator"] = locators.to_numpy()[part["row"].to_numpy()[mine] - 1]
+        part["spec_source"] = frame["_src"].to_numpy()[has] if not suffix and "_src" in frame else ""
+        parts.append(part)
     if not parts:
         return pd.DataFrame(columns=PROVENANCE_COLUMNS)
     return pd.concat(parts, ignore_index=True).sort_values("record", kind="stable")
@@ -109,7 +118,7 @@ def write_sdtm(result: SdtmResult, out: Path, *, strict: bool = False, formats: 
     summary = {}
     lineage = []
     for domain, frame in sorted(result.datasets.items()):
-        lineage.append(provenance(domain, frame))
+        lineage.append(provenance(domain, frame, result.raw_files))
         columns = dataset_columns(domain, frame, result.specs)
         meta = dataset_meta(domain, columns)
         data = xpt_frame(frame, meta)

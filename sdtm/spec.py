@@ -262,7 +262,7 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
     summaries = {}
     for var, body in (data.get("summaries") or {}).items():
         check_variable(var, f"summaries.{var}")
-        summaries[var] = _summary(body, path, f"summaries.{var}")
+        summaries[var] = parse_summary(body, path, f"summaries.{var}")
     extra_keys = data.get("keys") or []
     for k, var in enumerate(extra_keys):
         check_variable(var, f"keys[{k}]")
@@ -275,7 +275,7 @@ def load_domain_spec(path: Path, dictionary: RawDictionary, standard: dict[str, 
     return replace(spec, not_collected=check_reasons(meta, spec.filled, data.get("not_collected") or {}, path, "not_collected"))
 
 
-def _summary(body, path: Path, where: str) -> Summary:
+def parse_summary(body, path: Path, where: str) -> Summary:
     """``{domain, variable, stat}`` (one source) or ``{stat, sources: [{domain, variable, filter}, ...]}``."""
     if not isinstance(body, dict) or set(body) - {"domain", "variable", "stat", "sources"}:
         raise SpecError("a summary is {domain, variable, stat} or {stat, sources: [{domain, variable, filter}]}",
@@ -309,18 +309,23 @@ def load_study_specs(study: str | Path, dictionary: RawDictionary) -> dict[str, 
     return specs
 
 
+def mapping_fields(args: dict) -> list[str]:
+    """The raw fields one mapping reads, in the order it names them (a date, then its time); ``args``
+    is the mapping as the spec writes it (Mapping.args)."""
+    fields = [args[k] for k in ("assign", "ct", "date", "time", "visit") if k in args]
+    for branch in args.get("condition") or []:
+        fields += sorted(parse(branch["if"]).fields)
+        if isinstance(branch["then"], dict):
+            fields.append(branch["then"]["assign"])
+    return list(dict.fromkeys(fields))
+
+
 def fields_used(spec: DomainSpec) -> set[tuple[str, str]]:
     """(form, field) pairs a spec reads: mapped, tested in a condition or filter, or kept in SUPPQUAL."""
     used = set()
     for src in spec.sources:
         for m in src.mappings:
-            for k in ("assign", "ct", "date", "time", "visit"):
-                if k in m.args:
-                    used.add((src.form, m.args[k]))
-            for expr, then in m.conditions:
-                used |= {(src.form, f) for f in expr.fields}
-                if isinstance(then, dict):
-                    used.add((src.form, then["assign"]))
+            used |= {(src.form, f) for f in mapping_fields(m.args)}
         if src.filter is not None:
             used |= {(src.form, f) for f in src.filter.fields}
         used |= {(src.form, q.field) for q in src.supp}

@@ -23,6 +23,7 @@ import pytest
 
 from trialkit.errors import SpecError
 from trialkit.findings import Finding
+from trialkit.lineage import read_provenance
 from trialkit.pipeline import sdtm_stage
 from trialkit.raw_dictionary import load_raw_dictionary, read_form
 from trialkit.sdtm.engine import (
@@ -547,7 +548,8 @@ def test_sdtm_engine_08_missing_form_file_is_a_warning_and_the_rest_maps(tmp_pat
 def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
     """Test 9: provenance.tsv (written beside the datasets) gives each record of each dataset the raw
     form and row it came from: an AE record's AETERM is its ae.csv row's, a DM record's SUBJID its
-    enrol.csv and dm.csv rows'; the raw rows named are exactly the rows the ledger says landed."""
+    enrol.csv and dm.csv rows'; the raw rows named are exactly the rows the ledger says landed. It also
+    names the file the user has, the locator (none for CSV) and the spec source that mapped each record."""
     provenance = pd.read_csv(clean.out / "provenance.tsv", sep="\t", dtype={"dataset": str, "form": str})
     ae, _ = read_xpt(clean.out / "ae.xpt")
     raw_ae = read_form(clean.raw / "ae.csv")
@@ -563,6 +565,11 @@ def test_sdtm_engine_09_provenance_names_the_raw_row_behind_every_record(clean):
     for form, rows in provenance.groupby("form")["row"]:
         assert set(rows) == landed[form], form
     assert "PROVENANCE" not in read_folder(clean.out)[0]       # validate does not take it for a dataset
+    sidecar = read_provenance(clean.out)     # the file the user has, no locator for CSV, the spec source
+    assert (sidecar["file"] == sidecar["form"] + ".csv").all() and (sidecar["locator"] == "").all()
+    ds = sidecar[sidecar["dataset"] == "DS"].sort_values("record")
+    assert ds["spec_source"].tolist() == clean.result.datasets["DS"]["_src"].tolist()
+    assert len(set(ds["spec_source"])) > 1
 
 
 # ---- Test 10 -----------------------------------------------------------------------------------

@@ -462,6 +462,50 @@ def diff_command(study, old, new, json_file, html_file, fail_on_change, encoding
     sys.exit(1 if fail_on_change and result.differs else 0)
 
 
+@main.command("trace")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--adam", "adam_start", nargs=2, metavar="DATASET USUBJID", default=None,
+              help="Start from the ADaM records of one subject (with --paramcd: of one parameter).")
+@click.option("--paramcd", default=None, help="The parameter of a BDS dataset (ADTTE, ADRS) to start from.")
+@click.option("--variable", "variables", multiple=True, metavar="VAR",
+              help="ADSL variable to explain (repeatable) [ADSL: every variable; other datasets: their source and start date].")
+@click.option("--sdtm", "sdtm_start", nargs=3, metavar="DOMAIN USUBJID SEQ", default=None,
+              help="Start from one SDTM record (its --SEQ).")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="The raw export the run read [RUN/raw, where demo puts it].")
+@click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON instead of a tree.")
+@click.option("--html", "as_html", is_flag=True, help="Also write the trace as a static page under RUN/report/trace/.")
+def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, raw_dir, as_json, as_html):
+    """From an ADaM record (--adam) or an SDTM record (--sdtm) of a run down to the raw export: the SDTM
+    records each value came from, and the raw file, record, field and value behind each. Where the data
+    do not allow to go further (no provenance, no raw export), the trace says where it stops (exit 0)."""
+    import json
+
+    from trialkit.trace.chain import find_adam_records, trace_adam_records, trace_sdtm
+    from trialkit.trace.pages import write_trace_pages
+    from trialkit.trace.run_folder import RunFolder
+    from trialkit.trace.terminal import print_trace
+
+    if (adam_start is None) == (sdtm_start is None) or (paramcd or variables) and adam_start is None:
+        raise click.UsageError("give either --adam DATASET USUBJID [--paramcd X] [--variable V] or --sdtm DOMAIN USUBJID SEQ")
+    run = RunFolder(run_dir, raw_dir)
+    if adam_start is not None:
+        dataset, usubjid = adam_start
+        records = find_adam_records(run, dataset, usubjid, paramcd)
+        start = f"ADaM {dataset.upper()} {usubjid}" + (f" {paramcd}" if paramcd else "")
+        result = trace_adam_records(run, dataset, records, list(variables) or None, start)
+    else:
+        result = trace_sdtm(run, *sdtm_start)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_trace(result, stdout_console)
+    if as_html:
+        [page] = write_trace_pages(run, {result.start: result}).values()
+        click.echo(f"written: {run.path / 'report' / page}", err=as_json)
+    sys.exit(0)
+
+
 @main.command()
 @study_option()
 @click.argument("raw", type=click.Path(path_type=Path))

@@ -3,7 +3,7 @@
 An ADaM derivation that stops names a dataset and the subjects at fault ("EFS: no event and no
 censoring date for 1 subject"). The cause is nearly always upstream: a raw value the SDTM stage could
 not map left an SDTM variable empty. The SDTM stage wrote what is needed to find it, beside the
-datasets: provenance.tsv (the raw form and row of every SDTM record, sdtm/output.py) and
+datasets: provenance.tsv (the raw file and record of every SDTM record: trialkit.provenance) and
 findings.json (every value it could not map, with file, row, column, value and spec key). This
 module reads them; it never re-derives anything.
 """
@@ -17,17 +17,9 @@ import pandas as pd
 
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.findings import Finding
-from trialkit.sdtm.output import PROVENANCE_FILE
+from trialkit.provenance import raw_record, read_provenance
 
 SHOWN_SUBJECTS = 3
-
-
-def read_provenance(sdtm_dir: Path) -> pd.DataFrame:
-    """provenance.tsv of an SDTM folder (dataset, record, form, row); empty when there is none."""
-    path = Path(sdtm_dir) / PROVENANCE_FILE
-    if not path.is_file():
-        return pd.DataFrame(columns=["dataset", "record", "form", "row"])
-    return pd.read_csv(path, sep="\t", dtype={"dataset": str, "record": "int64", "form": str, "row": "int64"})
 
 
 def read_findings(sdtm_dir: Path) -> list[Finding]:
@@ -39,9 +31,10 @@ def read_findings(sdtm_dir: Path) -> list[Finding]:
 
 
 def raw_rows(provenance: pd.DataFrame, dataset: str, record: int) -> str:
-    """'enrol.csv row 6, dm.csv row 6': the raw records behind one SDTM record."""
+    """'enrol.csv row 6, dm.csv row 6': the raw records behind one SDTM record (an ODM export's by
+    their locators)."""
     rows = provenance[(provenance["dataset"] == dataset) & (provenance["record"] == record)]
-    return ", ".join(f"{form}.csv row {row}" for form, row in zip(rows["form"], rows["row"])) or "no raw record"
+    return ", ".join(raw_record(*where) for where in zip(rows["file"], rows["row"], rows["locator"])) or "no raw record"
 
 
 def subject_causes(sdtm_dir: Path, subjects: tuple[str, ...], limit: int = SHOWN_SUBJECTS) -> list[str]:

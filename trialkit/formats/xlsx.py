@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import openpyxl
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from trialkit.errors import InputError
 from trialkit.findings import Finding
@@ -23,6 +21,8 @@ from trialkit.formats.text import value_text
 
 
 def _sheet_form(sheet, path: Path) -> tuple[ExportForm, list[Finding]]:
+    from openpyxl.utils import get_column_letter
+
     rows = sheet.iter_rows()
     header_cells = next(rows, ())
     header = [value_text(c.value).strip() for c in header_cells]
@@ -61,6 +61,9 @@ def _sheet_form(sheet, path: Path) -> tuple[ExportForm, list[Finding]]:
 
 def read_xlsx(path: Path) -> tuple[dict[str, ExportForm], list[Finding]]:
     """Every sheet of the workbook as a form, and what reading them found."""
+    # imported here, not at the top: every reader of trialkit.formats (trace reads one CSV) would pay 0.15 s
+    import openpyxl
+
     path = Path(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=False)
