@@ -150,7 +150,8 @@ class _Form:
             cells = np.array(self.keys[name], dtype=object)
             data[name] = cells if everyone else cells[alive]
             firsts[name] = (-1, k)
-        for k, (oid, column) in enumerate(self.columns.items(), len(KEY_COLUMNS)):
+        for k, oid in enumerate(list(self.columns), len(KEY_COLUMNS)):
+            column = self.columns.pop(oid)      # freed as soon as it is an array: the peak stays near one copy
             column.extend([None] * (count - len(column)))
             cells = np.array(column, dtype=object)
             if not everyone:
@@ -160,7 +161,7 @@ class _Form:
             if len(given):
                 data[oid] = np.where(missing, data[oid] if oid in KEY_COLUMNS else "", cells)
                 firsts.setdefault(oid, (int(given[0]), k))
-        self.columns = {}
+            del column, cells
         columns = [*KEY_COLUMNS, *[c for c in declared if c not in KEY_COLUMNS]]
         columns += sorted((c for c in data if c not in columns), key=firsts.__getitem__)
         empty = np.full(len(data["SUBJID"]), "", dtype=object)
