@@ -106,8 +106,6 @@ def _events(mdv) -> dict[str, EventMeta]:
                            tuple(r.get("FormOID") for r in defs[oid].iterfind(f"{NS}FormRef"))) for oid in order}
 
 
-
-
 def _key(elem, oid: str, repeat: str) -> tuple[str, str, str]:
     """(OID, repeat key or '', locator part 'OID[repeat]')."""
     name, rep = elem.get(oid) or "", elem.get(repeat) or ""
