@@ -2,8 +2,8 @@
 format on one simulated export, and the ODM reader's memory against the size of the file.
 
 The reference study's export is simulated once (``trialkit simulate``, not timed) and written again
-as XPT and SAS7BDAT (pyreadstat) beside the CSV; an ODM 1.3.2 file is written from the same forms
-(one SubjectData per record). Each read runs in a fresh Python process so that its peak RSS is its
+as XPT and SAS7BDAT (pyreadstat) beside the CSV, and as an ODM 1.3.2 file by simulate's ODM writer
+(``trialkit.simulate.odm.write_odm``, one SubjectData per subject), all from the same forms. Each read runs in a fresh Python process so that its peak RSS is its
 own. ODM is streamed with iterparse: its peak memory should follow the records read (the frames it
 returns), not the size of the XML, which is several times larger than the CSV export.
 
@@ -21,11 +21,10 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import git_state, print_table, run_child, write_results  # noqa: E402
+from _common import git_state, print_table, run_child, write_results
 
 DEFAULT_OUT = BENCH_DIR / "results" / "raw_formats.json"
 STUDY = "ball_relapse"
@@ -36,6 +35,8 @@ READ = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from _common import peak_rss_mib
     from trialkit.formats import read_export
+    from trialkit.raw_dictionary import load_raw_dictionary
+    from trialkit.simulate.odm import write_odm
     before = peak_rss_mib()
     t0 = time.perf_counter()
     export = read_export(sys.argv[2])
@@ -52,6 +53,8 @@ def write_formats(csv_dir: Path, base: Path) -> dict[str, Path]:
     import pyreadstat
 
     from trialkit.formats import read_export
+    from trialkit.raw_dictionary import load_raw_dictionary
+    from trialkit.simulate.odm import write_odm
 
     forms = {n: f.frame for n, f in read_export(csv_dir).forms.items()}
     paths = {"csv": csv_dir}
@@ -62,18 +65,8 @@ def write_formats(csv_dir: Path, base: Path) -> dict[str, Path]:
             write(frame, str(folder / f"{name}.{fmt}"), **({"table_name": name[:8]} if fmt == "xpt" else {}))
         paths[fmt] = folder
     odm = base / "export.xml"
-    with open(odm, "w", encoding="utf-8") as fh:
-        fh.write('<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="bench" ODMVersion="1.3.2" FileType="Snapshot">\n')
-        for name, frame in forms.items():
-            fh.write(f'<ClinicalData StudyOID="{STUDY}">\n')
-            for k, row in enumerate(frame.to_dict("records"), start=1):
-                items = "".join(f"<ItemData ItemOID={quoteattr(c)} Value={quoteattr(v)}/>" for c, v in row.items()
-                                if c not in ("STUDYID", "SITEID", "SUBJID"))
-                fh.write(f'<SubjectData SubjectKey={quoteattr(row["SUBJID"])}><SiteRef LocationOID={quoteattr(row["SITEID"])}/>'
-                         f'<StudyEventData StudyEventOID="E"><FormData FormOID="{name}"><ItemGroupData ItemGroupOID="G" '
-                         f'ItemGroupRepeatKey="{k}">{items}</ItemGroupData></FormData></StudyEventData></SubjectData>\n')
-            fh.write("</ClinicalData>\n")
-        fh.write("</ODM>\n")
+    write_odm(forms, load_raw_dictionary(STUDY), odm, study_oid=forms["dm"]["STUDYID"].iloc[0], file_oid="bench",
+              created="2024-01-01T00:00:00")
     paths["odm"] = odm
     return paths
 

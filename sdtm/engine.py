@@ -380,9 +380,9 @@ def implausible_births(spec: DomainSpec, dm: pd.DataFrame, window: DateWindow) -
     return out
 
 
-def run_sdtm(study: str | Path, raw_dir: Path, encoding: str | None = None) -> SdtmResult:
+def run_sdtm(study: str | Path, raw_dir: Path, encoding: str | None = None, sheet: str | None = None) -> SdtmResult:
     dictionary, cfg, specs = load_checked_specs(study)
-    export = read_export(raw_dir, encoding)
+    export = read_export(raw_dir, encoding, sheet)
     check_export_study(export, study, dictionary, cfg.studyid, cfg.subject_form)
     result = SdtmResult(datasets={}, specs=specs,
                         raw_files={name: (ef.source, ef.locators) for name, ef in export.forms.items()})

@@ -87,3 +87,51 @@ def test_encoding_other_than_declared(tmp_path):
     path.write_bytes(('<?xml version="1.0" encoding="UTF-8"?>\n' + ODM_OPEN + '<ClinicalData StudyOID="Ü"/></ODM>').encode("latin-1"))
     with pytest.raises(InputError, match="malformed XML at line 2, column"):
         read_odm(path)
+
+
+REDCAP_CLASSIC = Path(__file__).parent / "data" / "odm" / "redcap_classic.xml"
+
+
+def test_redcap_classic_forms_straight_under_subject_data():
+    """REDCap's non-longitudinal export (tests/data/odm/SOURCE.md): FormData without StudyEventData
+    is read, each FormRepeatKey a record of its own, the locator without a study event."""
+    from lxml import etree
+
+    ns = {"o": "http://www.cdisc.org/ns/odm/v1.3"}
+    tree = etree.parse(str(REDCAP_CLASSIC))
+    assert tree.find(".//o:StudyEventData", ns) is None and tree.find("o:ClinicalData/o:SubjectData/o:FormData", ns) is not None
+    forms, meta, findings = read_odm(REDCAP_CLASSIC)
+    assert findings == [] and list(forms) == ["Form.demographics", "Form.bp"]
+    bp = forms["Form.bp"]
+    expected = [(f.getparent().get("SubjectKey"), f.get("FormRepeatKey"), f.find("o:ItemGroupData/o:ItemData[@ItemOID='bp_systolic']", ns).get("Value"))
+                for f in tree.iterfind(".//o:FormData[@FormOID='Form.bp']", ns)]
+    assert len(expected) > len(set(s for s, _, _ in expected))      # a subject with several instances of the form
+    assert list(zip(bp.frame["SUBJID"], bp.frame["bp_systolic"])) == [(s, v) for s, _, v in expected]
+    assert bp.locators.tolist() == [f"{s}/Form.bp[{k}]/bp.date_bp[1]" for s, k, _ in expected]
+    assert list(bp.frame.columns) == ["STUDYID", "SITEID", "SUBJID", *meta.forms["Form.bp"].items]
+
+
+def test_a_subject_sent_again_is_looked_up_across_forms(tmp_path):
+    """A transactional file naming a subject again: its records are found among every form read so
+    far; a removed subject's records go (in the order met), and a record sent after its removal is new."""
+    def subject(key, body, tx=""):
+        return f'<SubjectData SubjectKey="{key}"{tx}><SiteRef LocationOID="S1"/>{body}</SubjectData>'
+
+    def record(event, form, group, items, repeat=""):
+        values = "".join(f'<ItemData ItemOID="{k}" Value="{v}"/>' for k, v in items.items())
+        rk = f' ItemGroupRepeatKey="{repeat}"' if repeat else ""
+        return f'<StudyEventData StudyEventOID="{event}"><FormData FormOID="{form}"><ItemGroupData ItemGroupOID="{group}"{rk}>{values}</ItemGroupData></FormData></StudyEventData>'
+
+    path = tmp_path / "tx.xml"
+    path.write_text(ODM_OPEN + '<ClinicalData StudyOID="S">' +
+                    subject("1", record("V1", "vs", "G", {"HR": "60"}) + record("V1", "lb", "L", {"HGB": "12"}, "1")) +
+                    subject("2", record("V1", "vs", "G", {"HR": "70"})) +
+                    subject("1", record("V1", "vs", "G", {"HR": "61"}), ' TransactionType="Update"') +
+                    subject("2", "", ' TransactionType="Remove"') +
+                    subject("1", record("V1", "lb", "L", {"HGB": "13"}, "2")) +
+                    subject("2", record("V1", "vs", "G", {"HR": "72"})) + "</ClinicalData></ODM>")
+    forms, _, findings = read_odm(path)
+    assert forms["vs"].frame[["SUBJID", "HR"]].values.tolist() == [["1", "61"], ["2", "72"]]
+    assert forms["lb"].frame[["SUBJID", "HGB"]].values.tolist() == [["1", "12"], ["1", "13"]]
+    assert forms["lb"].locators.tolist() == ["1/V1/lb/L[1]", "1/V1/lb/L[2]"]
+    assert [(f.record, f.message) for f in findings] == [("2/V1/vs/G", 'record removed by TransactionType="Remove" on its SubjectData 2')]

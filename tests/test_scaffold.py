@@ -12,7 +12,8 @@ import yaml
 
 from trialkit.cli import main
 from trialkit.errors import InputError
-from trialkit.formats.export import CodeListMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta, RawExport
+from trialkit.formats import read_export
+from trialkit.formats.export import CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta, RawExport
 from trialkit.raw_dictionary import check_form, load_raw_dictionary
 from trialkit.scaffold import build_scaffold, scaffold_study
 from trialkit.scaffold.infer import infer_field
@@ -284,3 +285,23 @@ def test_21_a_redcap_odm_export_is_scaffolded_and_mapped_to_dm_and_vs(runner, tm
     height = vs[vs["VSTESTCD"] == "HEIGHT"]
     assert sorted(height["VSORRES"]) == sorted(_items(REDCAP, "height")) and set(height["VSORRESU"]) == {"cm"}
     assert set(vs["VSTESTCD"]) == {"HEIGHT", "WEIGHT", "BMI"} and len(vs) == 3 * len(dm)
+
+
+def test_22_an_odm_exports_study_events_are_the_visits(tmp_path):
+    """No form has a visit field: the StudyEventDefs become study.yaml's visits, in the Protocol's
+    StudyEventRef order, the event's Name as VISIT; a repeating event carries a note to check."""
+    from lxml import etree
+
+    ns = {"o": "http://www.cdisc.org/ns/odm/v1.3"}
+    mdv = etree.parse(str(REDCAP)).find(".//o:MetaDataVersion", ns)
+    names = {e.get("OID"): e.get("Name") for e in mdv.iterfind("o:StudyEventDef", ns)}
+    order = [r.get("StudyEventOID") for r in mdv.iterfind("o:Protocol/o:StudyEventRef", ns)]
+    s, folder = scaffold_study(read_export(REDCAP), "redcap", tmp_path / "redcap")
+    visits = yaml.safe_load((folder / "sdtm" / "study.yaml").read_text())["visits"]
+    assert [(v["raw"], v["visitnum"], v["visit"]) for v in visits] == [(oid, k, names[oid].upper()[:40]) for k, oid in enumerate(order, 1)]
+    meta = ExportMetadata("ST.1", {}, {}, {}, {"SCR": EventMeta("SCR", "Screening"), "CYC": EventMeta("CYC", "Cycle", repeating=True)})
+    s, folder = scaffold_study(export(demography(), metadata=meta), "ev", tmp_path / "ev")
+    text = (folder / "sdtm" / "study.yaml").read_text()
+    assert [(v["raw"], v["visitnum"], v["visit"]) for v in yaml.safe_load(text)["visits"]] == [("SCR", 1, "SCREENING"), ("CYC", 2, "CYCLE")]
+    assert [line for line in text.splitlines() if "Repeating" in line] == \
+        ['  - {raw: CYC, visitnum: 2, visit: CYCLE}  # to check: a repeating study event (Repeating="Yes"): this VISITNUM covers every repeat']

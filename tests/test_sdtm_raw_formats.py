@@ -1,9 +1,9 @@
 """The SDTM stage reads every export format alike: one small simulated export, written as CSV and
-converted to XPT, XLSX and ODM here, maps to the same datasets; findings name the file the user has
-and, for ODM, the record's locator; folders with stray entries give findings or errors."""
+converted to XPT, XLSX and ODM (simulate's ODM writer) here, maps to the same datasets; findings
+name the file the user has and, for ODM, the record's locator; folders with stray entries give findings or errors."""
 
 import os
-from xml.sax.saxutils import quoteattr
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -14,6 +14,8 @@ from trialkit.errors import InputError
 from trialkit.formats import read_export
 from trialkit.raw_dictionary import load_raw_dictionary
 from trialkit.sdtm.engine import run_sdtm
+from trialkit.simulate import odm
+from trialkit.simulate.export_formats import record_places
 from trialkit.simulate.profile import load_profile
 from trialkit.simulate.study import simulate_study
 from trialkit.simulate.writer import write_export
@@ -31,33 +33,26 @@ def to_xlsx(forms, path):
     book.save(path)
 
 
-def to_odm(forms, path):
-    lines = ['<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileOID="F" ODMVersion="1.3.2" FileType="Snapshot">']
-    for name, frame in forms.items():
-        lines.append(f'<ClinicalData StudyOID={quoteattr(frame["STUDYID"].iloc[0] if len(frame) else "S")}>')
-        for k, row in enumerate(frame.to_dict("records"), start=1):
-            items = "".join(f"<ItemData ItemOID={quoteattr(c)} Value={quoteattr(v)}/>" for c, v in row.items()
-                            if c not in ("STUDYID", "SITEID", "SUBJID"))
-            lines.append(f'<SubjectData SubjectKey={quoteattr(row["SUBJID"])}><SiteRef LocationOID={quoteattr(row["SITEID"])}/>'
-                         f'<StudyEventData StudyEventOID="E"><FormData FormOID="{name}"><ItemGroupData ItemGroupOID="G" '
-                         f'ItemGroupRepeatKey="{k}">{items}</ItemGroupData></FormData></StudyEventData></SubjectData>')
-        lines.append("</ClinicalData>")
-    path.write_text("\n".join(lines + ["</ODM>"]), encoding="utf-8")
+def whole_records(folder):
+    """The CSV export's forms; the record a truncated CSV cuts off is not carried over: the other
+    formats hold only whole records."""
+    return {n: f.frame.iloc[:f.truncated - 1 if f.truncated else None] for n, f in read_export(folder).forms.items()}
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     base = tmp_path_factory.mktemp("raw_formats")
     dictionary = load_raw_dictionary(STUDY)
-    write_export(simulate_study(load_profile(STUDY), 12, 7), dictionary, base / "csv", dirty=1)
-    # the record a truncated CSV cuts off is not carried over: the other formats hold only whole records
-    forms = {n: f.frame.iloc[:f.truncated - 1 if f.truncated else None] for n, f in read_export(base / "csv").forms.items()}
+    profile = load_profile(STUDY)
+    write_export(simulate_study(profile, 12, 7), dictionary, base / "csv", dirty=1)
+    forms = whole_records(base / "csv")
     (base / "xpt").mkdir()
     for name, frame in forms.items():
         pyreadstat.write_xport(frame, str(base / "xpt" / f"{name}.xpt"), table_name=name[:8])
     (base / "xlsx").mkdir()
     to_xlsx(forms, base / "xlsx" / "export.xlsx")
-    to_odm(forms, base / "export.xml")
+    odm.write_odm(forms, dictionary, base / "export.xml", study_oid=profile.study.studyid, file_oid="F",
+                  created="2024-01-01T00:00:00")
     return base
 
 
@@ -66,24 +61,51 @@ def results(exports):
     return {fmt: run_sdtm(STUDY, exports / fmt if fmt != "odm" else exports / "export.xml") for fmt in ("csv", "xpt", "xlsx", "odm")}
 
 
+@pytest.fixture(scope="module")
+def odm_places(exports):
+    """(form, CSV record number) -> where the ODM file holds that record (its position and locator):
+    simulate's ODM writer groups each subject's records, so positions differ from the CSV's."""
+    forms = whole_records(exports / "csv")
+    place = record_places("odm", forms, {name: "export.xml" for name in forms})
+    return {(name, k): place(name, k) for name, frame in forms.items() for k in range(1, len(frame) + 1)}
+
+
+def as_csv_rows(frame, places):
+    """The dataset with each provenance row (_row, _row_N of the form in _form, _form_N) the CSV record number."""
+    back = {(form, p["row"]): k for (form, k), p in places.items()}
+    frame = frame.copy()
+    for column in [c for c in frame.columns if c.startswith("_row")]:
+        forms = frame["_form" + column[len("_row"):]]
+        frame[column] = [back.get((f, r), r) for f, r in zip(forms, frame[column])]
+    return frame
+
+
 @pytest.mark.parametrize("fmt", ["xpt", "xlsx", "odm"])
-def test_same_datasets_as_csv(results, fmt):
+def test_same_datasets_as_csv(results, odm_places, fmt):
     csv = results["csv"].datasets
     other = results[fmt].datasets
     assert set(other) == set(csv)
     for name in csv:
-        pd.testing.assert_frame_equal(other[name].reset_index(drop=True), csv[name].reset_index(drop=True), check_dtype=False,
+        got = as_csv_rows(other[name], odm_places) if fmt == "odm" else other[name]
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), csv[name].reset_index(drop=True), check_dtype=False,
                                       obj=f"{fmt} {name}")
 
 
 @pytest.mark.parametrize("fmt,source", [("xpt", ".xpt"), ("xlsx", "export.xlsx"), ("odm", "export.xml")])
-def test_findings_name_the_file_and_record(results, fmt, source):
+def test_findings_name_the_file_and_record(results, odm_places, fmt, source):
     csv = [f for f in results["csv"].findings if f.row is not None and "cut off" not in f.message]
     other = [f for f in results[fmt].findings if f.row is not None]
-    assert csv and [(f.row, f.column, f.value, f.message) for f in other] == [(f.row, f.column, f.value, f.message) for f in csv]
     assert all(f.source.endswith(source) for f in other)
-    if fmt == "odm":
-        assert all(f.record and f.record.startswith(f"{f.subject}/E/") for f in other if f.subject)
+    if fmt != "odm":
+        assert csv and [(f.row, f.column, f.value, f.message) for f in other] == [(f.row, f.column, f.value, f.message) for f in csv]
+        return
+    # the ODM finding names the same record by its place in the file and its locator
+    expected = []
+    for f in csv:
+        place = odm_places[(Path(f.source).stem, f.row)]
+        expected.append((place["row"], place["locator"], f.column, f.value, f.message))
+    assert csv and sorted((f.row, f.record, f.column, f.value, f.message) for f in other) == sorted(expected)
+    assert all(f.record.startswith(f"{f.subject}/{odm.EVENT}/") for f in other if f.subject)
 
 
 def test_mixed_formats_for_one_form_are_an_error(exports, tmp_path):

@@ -245,6 +245,8 @@ def _rule_sets(ctx, param, value: str) -> tuple[str, ...]:
 
 ENCODING_OPTION = click.option("--encoding", default=None, help="Text encoding of CSV (default utf-8) and SAS files "
                                "(default: the file's own), e.g. latin-1, cp1252. XML and XLSX declare their own.")
+SHEET_OPTION = click.option("--sheet", default=None, metavar="NAME", help="XLSX: read only this sheet of the workbook "
+                            "(its one form), for a workbook holding more than the export [every sheet, a form each].")
 FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=_formats,
                              help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson.")
 
@@ -256,11 +258,12 @@ FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=
 @click.option("--strict", is_flag=True, help="Refuse to write a dataset on any XPT metadata warning.")
 @FORMAT_OPTION
 @ENCODING_OPTION
-def sdtm(study, raw, out, strict, formats, encoding):
+@SHEET_OPTION
+def sdtm(study, raw, out, strict, formats, encoding, sheet):
     """Map a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or ODM-XML file) to SDTM:
     datasets, define.xml, ledger.json, findings.json."""
     with output_folder(out, (raw,)) as work, progress("sdtm", total=1) as advance:
-        summary, findings = sdtm_stage(study, raw, work, strict=strict, formats=formats, encoding=encoding)
+        summary, findings = sdtm_stage(study, raw, work, strict=strict, formats=formats, encoding=encoding, sheet=sheet)
         advance("written")
     print_reconciliation(summary)
     print_findings(findings, out / "findings.json")
@@ -392,13 +395,14 @@ def spec_check(study):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Study folder to write [./NAME].")
 @click.option("--force", is_flag=True, help="Replace raw_dictionary.yaml, sdtm/ and adam/ of an existing folder.")
 @ENCODING_OPTION
-def scaffold(export, name, out, force, encoding):
+@SHEET_OPTION
+def scaffold(export, name, out, force, encoding, sheet):
     """Start a study folder from a raw export (a folder of CSV, SAS7BDAT or XPT files, or one XLSX or
     ODM-XML file): raw dictionary, study.yaml and SDTM skeletons to edit."""
     from trialkit.formats import read_export
     from trialkit.scaffold import scaffold_study
 
-    raw = read_export(export, encoding)
+    raw = read_export(export, encoding, sheet)
     for finding in raw.findings:
         click.echo(str(finding), err=True)
     result, folder = scaffold_study(raw, name, out, force=force)
@@ -408,13 +412,13 @@ def scaffold(export, name, out, force, encoding):
 
 
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
-            force: bool = False, work: Path | None = None, encoding: str | None = None) -> dict:
+            force: bool = False, work: Path | None = None, encoding: str | None = None, sheet: str | None = None) -> dict:
     """run_pipeline under one progress display (into ``work``, the temporary folder that becomes
     ``out``), then the run's summary on stdout and, when the data have errors, each of them on
     stderr and whether the report was written."""
     with progress(f"run {study}", total=4) as advance:
         manifest = run_pipeline(study, raw, work or out, formats=formats, strict=strict, fail_on=fail_on, force=force,
-                                advance=advance, shown_as=out, encoding=encoding)
+                                advance=advance, shown_as=out, encoding=encoding, sheet=sheet)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in manifest["seconds"].items())
     counts = ", ".join(f"{n} {s}" for s, n in manifest["validation"]["summary"].items())
     errors = manifest["stage_errors"]
@@ -518,11 +522,12 @@ def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, raw_dir, 
               "with a banner naming them on every page (exit code 1 all the same; no report without ADaM).")
 @FORMAT_OPTION
 @ENCODING_OPTION
-def run(study, raw, out, strict, fail_on, force, formats, encoding):
+@SHEET_OPTION
+def run(study, raw, out, strict, fail_on, force, formats, encoding, sheet):
     """Run sdtm -> adam -> validate -> report on a raw export. Stops before the report (exit 1) when
     the SDTM or ADaM stage has errors, unless --force; otherwise exits with the validator's code."""
     with output_folder(out, (raw,)) as work:
-        code = run_all(study, raw, out, formats, strict, fail_on, force, work, encoding)["exit_code"]
+        code = run_all(study, raw, out, formats, strict, fail_on, force, work, encoding, sheet)["exit_code"]
     sys.exit(code)
 
 

@@ -68,7 +68,7 @@ def simulate_stage(study: str | Path, subjects: int | None, seed: int | None, ou
 
 
 def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False, formats: tuple[str, ...] = ("xpt",),
-               encoding: str | None = None):
+               encoding: str | None = None, sheet: str | None = None):
     """Map the raw export to SDTM, write the datasets, ledger, findings and define.xml.
     Returns (summary, findings)."""
     from trialkit.define import WrittenDatasets, write_define
@@ -78,7 +78,7 @@ def sdtm_stage(study: str | Path, raw: Path, out: Path, *, strict: bool = False,
     if not Path(raw).exists():
         raise InputError("raw export folder or file not found", file=str(raw))
     written = WrittenDatasets("SDTM", study)  # a spec that cannot make a valid define.xml stops before any file
-    result = run_sdtm(study, raw, encoding)
+    result = run_sdtm(study, raw, encoding, sheet)
     summary = write_sdtm(result, out, strict=strict, formats=formats, links=written.links, written=written)
     findings = result.findings
     del result                              # written keeps only distinct values: free the datasets first
@@ -197,7 +197,7 @@ def stage_errors(sdtm_findings: list[Finding], adam_causes: list[str], base: Pat
 
 def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",), strict: bool = False,
                  fail_on: str = "error", force: bool = False, advance: Callable[[str], None] | None = None,
-                 encoding: str | None = None, shown_as: Path | None = None) -> dict:
+                 encoding: str | None = None, shown_as: Path | None = None, sheet: str | None = None) -> dict:
     """sdtm -> adam -> validate -> report into out/{sdtm,adam,validation,report}; writes and returns
     the run manifest: first with status "running", last with each stage's status, the exit code and
     every file of the run with its SHA-256 (``shown_as``: where ``out`` will be once the CLI has put
@@ -220,7 +220,7 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         return result
 
     summary, mapping_findings = timed("sdtm", sdtm_stage, study, raw, out / "sdtm", strict=strict, formats=formats,
-                                     encoding=encoding)
+                                     encoding=encoding, sheet=sheet)
     adam_error = None
     try:
         datasets = timed("adam", adam_stage, study, out / "sdtm", out / "adam", formats=formats)

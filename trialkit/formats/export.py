@@ -57,11 +57,20 @@ class FormMeta:
 
 
 @dataclass(frozen=True)
+class EventMeta:
+    oid: str                      # StudyEventOID
+    name: str
+    repeating: bool = False       # Repeating="Yes": the event may occur more than once (StudyEventRepeatKey)
+    forms: tuple[str, ...] = ()   # FormOIDs in FormRef order
+
+
+@dataclass(frozen=True)
 class ExportMetadata:
     study_oid: str
     forms: dict[str, FormMeta]
     items: dict[str, ItemMeta]
     codelists: dict[str, CodeListMeta]
+    events: dict[str, EventMeta] = field(default_factory=dict)   # StudyEventDefs in the Protocol's StudyEventRef order
 
 
 @dataclass

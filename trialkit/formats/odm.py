@@ -1,8 +1,8 @@
 """Raw forms from a CDISC ODM 1.3.2 XML export (ClinicalData, with the Study metadata when present).
 
-Streamed with lxml's iterparse, each SubjectData cleared once read, so a multi-GB export never sits
-whole in memory. Hardened: no DTD loaded, no entity resolved, no network; a DOCTYPE that declares
-entities is refused before parsing (XXE, billion laughs).
+Streamed with lxml's iterparse, one SubjectData at a time (cleared, with what precedes it, once read),
+so a multi-GB export never sits whole in memory. Hardened: no DTD loaded, no entity resolved, no
+network; a DOCTYPE that declares entities is refused before parsing (XXE, billion laughs).
 
 Records. A form's records are its FormData's item groups: the items of all non-repeating
 ItemGroupData of one FormData make one record; each repeat of a repeating group (its
@@ -10,7 +10,9 @@ ItemGroupRepeatKey) is a record of its own. Columns: STUDYID (ClinicalData/@Stud
 (SubjectData/SiteRef/@LocationOID), SUBJID (@SubjectKey), then one per ItemOID (in the FormDef's
 order, then undeclared items as met). Each record's locator is
 SubjectKey/StudyEventOID[StudyEventRepeatKey]/FormOID[FormRepeatKey]/ItemGroupOID[ItemGroupRepeatKey]
-(a [key] only where the export gives one).
+(a [key] only where the export gives one). REDCap's "classic" (non-longitudinal) projects put FormData
+straight under SubjectData, without StudyEventData (not ODM 1.3.2, but what REDCap exports): those
+records have no study event and their locator is SubjectKey/FormOID[...]/ItemGroupOID[...].
 
 Transactions (ODM 1.3.2 section 2.10, docs/raw-formats.md): Insert, Update, Upsert and Context (or
 none, as in a Snapshot) all leave the element's items as the record's current values, a later
@@ -18,30 +20,38 @@ element for the same record overriding the items it gives; Remove on an ItemData
 on an ItemGroupData, FormData, StudyEventData or SubjectData removes every record under it (a notice
 names each). IsNull="Yes" is an empty value. AuditRecord, Signature and Annotation are not data and
 are not read.
+
+Speed and memory (benchmarks/raw_read.py): values are gathered column by column (one list per item
+of a form, one slot per record) and equal values share one string, so 100,000 subjects fit in far
+less memory than one dict per record would take. A record is found again by its key (study event,
+form and group with their repeat keys) among its subject's records: a snapshot lists each subject
+once, so only the subject being read is looked up; the first SubjectKey met a second time (a
+transactional export) builds the index of every record read so far, kept from then on.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from array import array
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
 from trialkit.errors import InputError
 from trialkit.findings import Finding
 from trialkit.formats.detect import ODM_NAMESPACE
-from trialkit.formats.export import CodeListMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
+from trialkit.formats.export import CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
 
 NS = "{" + ODM_NAMESPACE + "}"
 ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 ROOT = re.compile(rb"<(?![?!])")
-NOT_DATA = {f"{NS}AuditRecord", f"{NS}Signature", f"{NS}Annotation"}
-# the elements whose events the reader needs: an ItemData is read from its ItemGroupData, so the
-# parser does not report the (many) items one by one
-EVENT_TAGS = [f"{NS}{t}" for t in ("Study", "MetaDataVersion", "ClinicalData", "SubjectData", "SiteRef", "StudyEventData",
-                                   "FormData", "ItemGroupData")] + sorted(NOT_DATA)
+# the elements whose events the reader needs: the rest of a subject is read from its SubjectData
+EVENT_TAGS = [f"{NS}{t}" for t in ("Study", "MetaDataVersion", "ClinicalData", "SubjectData")]
+SITE_REF, STUDY_EVENT, FORM, GROUP, ITEM = (f"{NS}{t}" for t in ("SiteRef", "StudyEventData", "FormData", "ItemGroupData", "ItemData"))
+KEY_COLUMNS = ("STUDYID", "SITEID", "SUBJID")
+PLAIN = ["ItemOID", "Value"]     # the attributes of nearly every ItemData, in the order writers put them
 
 
 def _refuse_entities(path: Path) -> None:
@@ -84,72 +94,218 @@ def _metadata(study_oid: str, mdv) -> ExportMetadata:
         coded = {e.get("CodedValue"): _text(e, "Decode") or e.get("CodedValue")
                  for e in (*c.iterfind(f"{NS}CodeListItem"), *c.iterfind(f"{NS}EnumeratedItem"))}
         codelists[c.get("OID")] = CodeListMeta(c.get("OID"), c.get("Name", ""), c.get("DataType", ""), coded)
-    return ExportMetadata(study_oid, forms, items, codelists)
+    return ExportMetadata(study_oid, forms, items, codelists, _events(mdv))
 
 
-@dataclass
-class _Records:
-    """The records met so far, by key, in the order first met."""
-
-    path: Path
-    rows: dict[tuple, dict] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-    undeclared: dict[tuple[str, str], str] = field(default_factory=dict)   # (form, item) -> first locator
-
-    def remove(self, prefix: tuple, what: str, locator: str) -> None:
-        gone = [k for k in self.rows if k[:len(prefix)] == prefix]
-        for k in gone:
-            self.findings.append(Finding("notice", self.path.name, None, None, "", f"record removed by TransactionType=\"Remove\" on its {what} {locator}",
-                                         record=self.rows.pop(k)["_locator"]))
+def _events(mdv) -> dict[str, EventMeta]:
+    """The StudyEventDefs, in the order the Protocol's StudyEventRefs give (then any it does not name)."""
+    defs = {e.get("OID"): e for e in mdv.iterfind(f"{NS}StudyEventDef")}
+    order = [r.get("StudyEventOID") for r in mdv.iterfind(f"{NS}Protocol/{NS}StudyEventRef")]
+    order = [oid for oid in dict.fromkeys([*order, *defs]) if oid in defs]
+    return {oid: EventMeta(oid, defs[oid].get("Name", ""), defs[oid].get("Repeating") == "Yes",
+                           tuple(r.get("FormOID") for r in defs[oid].iterfind(f"{NS}FormRef"))) for oid in order}
 
 
-def _key(elem, oid: str, repeat: str | None) -> tuple[tuple[str, str], str]:
-    key = (elem.get(oid) or "", (elem.get(repeat) if repeat else None) or "")
-    return key, key[0] + (f"[{key[1]}]" if key[1] else "")
+def _key(elem, oid: str, repeat: str) -> tuple[str, str, str]:
+    """(OID, repeat key or '', locator part 'OID[repeat]')."""
+    name, rep = elem.get(oid) or "", elem.get(repeat) or ""
+    return name, rep, name + (f"[{rep}]" if rep else "")
 
 
-def _item_value(item) -> str:
-    if item.get("IsNull") == "Yes" or item.get("TransactionType") == "Remove":
-        return ""
-    if item.tag == f"{NS}ItemData":
-        return item.get("Value") or ""
-    return item.text or ""     # ODM 1.3 typed ItemData (ItemDataString, ItemDataInteger...) carry the value as text
+class _Form:
+    """One form's records as columns: a list per column, a slot per record (None: the record has
+    no such item), with each record's locator, key and place in the order records were met."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.keys: dict[str, list[str]] = {k: [] for k in KEY_COLUMNS}
+        self.columns: dict[str, list[str | None]] = {}
+        self.locators: list[str] = []
+        self.record_keys: list[tuple] = []
+        self.seq = array("q")
+        self.alive = bytearray()
 
-def _group(elem, context: dict, out: _Records, metadata: ExportMetadata | None) -> None:
-    group_key, group_loc = _key(elem, "ItemGroupOID", "ItemGroupRepeatKey")
-    key = (*context["subject"], *context["event"], *context["form"], group_key[1])
-    locator = "/".join((context["subject_loc"], context["event_loc"], context["form_loc"], group_loc))
-    if elem.get("TransactionType") == "Remove":
-        out.remove((*context["subject"], *context["event"], *context["form"], group_key[1]), "ItemGroupData", locator)
-        return
-    form = context["form"][0]
-    row = out.rows.setdefault(key, {"_form": form, "_locator": locator, "STUDYID": context["study"],
-                                    "SITEID": context["site"], "SUBJID": context["subject"][0]})
-    declared = set(metadata.forms[form].items) if metadata and form in metadata.forms else None
-    for item in elem:
-        if not isinstance(item.tag, str) or not item.tag.startswith(f"{NS}ItemData"):
-            continue
-        oid = item.get("ItemOID")
-        row[oid] = _item_value(item)
-        if metadata is not None and (declared is None or oid not in declared):
-            out.undeclared.setdefault((form, oid), locator)
+    def add(self, study: str, site: str, subject: str, locator: str, key: tuple, seq: int) -> int:
+        keys = self.keys
+        keys["STUDYID"].append(study)
+        keys["SITEID"].append(site)
+        keys["SUBJID"].append(subject)
+        self.locators.append(locator)
+        self.record_keys.append(key)
+        self.seq.append(seq)
+        self.alive.append(1)
+        return len(self.locators) - 1
 
-
-def _frames(out: _Records, metadata: ExportMetadata | None, path: Path) -> dict[str, ExportForm]:
-    by_form: dict[str, list[dict]] = {}
-    for row in out.rows.values():
-        by_form.setdefault(row["_form"], []).append(row)
-    forms = {}
-    for name, rows in by_form.items():
-        declared = list(metadata.forms[name].items) if metadata and name in metadata.forms else []
-        met = list(dict.fromkeys(k for r in rows for k in r if not k.startswith("_")))
-        columns = ["STUDYID", "SITEID", "SUBJID", *[c for c in declared if c not in ("STUDYID", "SITEID", "SUBJID")]]
-        columns += [c for c in met if c not in columns]
-        frame = pd.DataFrame.from_records(rows, columns=columns).fillna("").astype(str)
+    def frame(self, declared: tuple[str, ...], metadata: ExportMetadata | None, path: Path) -> ExportForm:
+        """The form's live records as a frame of text ('' where a record has no value). Columns: the
+        key columns, the declared items, then the other items given by a live record, in the order
+        first given; an item named like a key column (STUDYID...) overrides it where given."""
+        count = len(self.locators)
+        alive = np.frombuffer(self.alive, dtype=bool)
+        everyone = bool(alive.all())
+        data, firsts = {}, {}
+        for k, name in enumerate(KEY_COLUMNS):
+            cells = np.array(self.keys[name], dtype=object)
+            data[name] = cells if everyone else cells[alive]
+            firsts[name] = (-1, k)
+        for k, oid in enumerate(list(self.columns), len(KEY_COLUMNS)):
+            column = self.columns.pop(oid)      # freed as soon as it is an array: the peak stays near one copy
+            column.extend([None] * (count - len(column)))
+            cells = np.array(column, dtype=object)
+            if not everyone:
+                cells = cells[alive]
+            missing = pd.isna(cells)
+            given = np.flatnonzero(~missing)
+            if len(given):
+                data[oid] = np.where(missing, data[oid] if oid in KEY_COLUMNS else "", cells)
+                firsts.setdefault(oid, (int(given[0]), k))
+            del column, cells
+        columns = [*KEY_COLUMNS, *[c for c in declared if c not in KEY_COLUMNS]]
+        columns += sorted((c for c in data if c not in columns), key=firsts.__getitem__)
+        empty = np.full(len(data["SUBJID"]), "", dtype=object)
         labels = {c: metadata.items[c].question for c in columns if metadata and c in metadata.items and metadata.items[c].question}
-        forms[name] = ExportForm(name, frame, path.name, pd.Series([r["_locator"] for r in rows], dtype=str), labels)
-    return forms
+        locators = np.array(self.locators, dtype=object)
+        return ExportForm(self.name, pd.DataFrame({c: data.get(c, empty) for c in columns}, columns=columns), path.name,
+                          pd.Series(locators if everyone else locators[alive], dtype=str), labels)
+
+    def first_seq(self) -> int | None:
+        """When the form's first live record was met (None: every record was removed)."""
+        live = np.flatnonzero(np.frombuffer(self.alive, dtype=bool))
+        return int(self.seq[live[0]]) if len(live) else None
+
+
+class _Records:
+    """Every form's records, and what reading found (removal notices, undeclared items)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.metadata: ExportMetadata | None = None
+        self.forms: dict[str, _Form] = {}
+        self.findings: list[Finding] = []
+        self.undeclared: dict[tuple[str, str], str] = {}   # (form, item) -> first locator
+        self.texts: dict[str, str] = {}                     # one string object per distinct value
+        self.record_keys: dict[tuple, tuple] = {}           # one tuple object per distinct record key
+        self.seen: set[str] = set()                         # SubjectKeys read (while there is no index)
+        self.index: dict[str, dict[tuple, tuple[_Form, int]]] | None = None
+        self.count = 0
+
+    def of_subject(self, subject: str) -> dict[tuple, tuple[_Form, int]]:
+        """The subject's records by key: empty for a subject met for the first time (and no index)."""
+        if self.index is None:
+            if subject not in self.seen:
+                self.seen.add(subject)
+                return {}
+            self._build_index()
+        return self.index.setdefault(subject, {})
+
+    def _build_index(self) -> None:
+        records = sorted((form.seq[row], form.keys["SUBJID"][row], form.record_keys[row], form, row)
+                         for form in self.forms.values() for row in range(len(form.locators)) if form.alive[row])
+        self.index = {}
+        for _, subject, key, form, row in records:
+            self.index.setdefault(subject, {})[key] = (form, row)
+
+    def remove(self, records: dict, prefix: tuple, what: str, locator: str) -> None:
+        gone = sorted((form.seq[row], key) for key, (form, row) in records.items() if key[:len(prefix)] == prefix)
+        for _, key in gone:
+            form, row = records.pop(key)
+            form.alive[row] = 0
+            self.findings.append(Finding("notice", self.path.name, None, None, "", f"record removed by TransactionType=\"Remove\" "
+                                         f"on its {what} {locator}", record=form.locators[row]))
+
+    def subject(self, elem, study: str) -> None:
+        """Read one SubjectData: its study events' forms (or, REDCap classic, its forms)."""
+        subject = elem.get("SubjectKey") or ""
+        records = self.of_subject(subject)
+        if elem.get("TransactionType") == "Remove":
+            self.remove(records, (), "SubjectData", subject)
+            return
+        site = ""
+        for child in elem:
+            tag = child.tag
+            if tag == SITE_REF:
+                site = child.get("LocationOID", "")
+                site = self.texts.setdefault(site, site)
+            elif tag == STUDY_EVENT:
+                event, repeat, where = _key(child, "StudyEventOID", "StudyEventRepeatKey")
+                if child.get("TransactionType") == "Remove":
+                    self.remove(records, (event, repeat), "StudyEventData", where)
+                    continue
+                for form in child.iterchildren(FORM):
+                    self.form(form, (event, repeat), f"{subject}/{where}", study, site, subject, records)
+            elif tag == FORM:
+                self.form(child, ("", ""), subject, study, site, subject, records)
+
+    def form(self, elem, event: tuple[str, str], where: str, study: str, site: str, subject: str, records: dict) -> None:
+        name, repeat, form_where = _key(elem, "FormOID", "FormRepeatKey")
+        if elem.get("TransactionType") == "Remove":
+            self.remove(records, (*event, name, repeat), "FormData", form_where)
+            return
+        form = self.forms.get(name) or self.forms.setdefault(name, _Form(name))
+        where = f"{where}/{form_where}/"
+        for group in elem.iterchildren(GROUP):
+            group_repeat = group.get("ItemGroupRepeatKey") or ""
+            locator = where + (group.get("ItemGroupOID") or "") + (f"[{group_repeat}]" if group_repeat else "")
+            key = (*event, name, repeat, group_repeat)
+            if group.get("TransactionType") == "Remove":
+                self.remove(records, key, "ItemGroupData", locator)
+                continue
+            found = records.get(key)
+            if found is None:
+                key = self.record_keys.setdefault(key, key)
+                row = form.add(study, site, subject, locator, key, self.count)
+                self.count += 1
+                records[key] = (form, row)
+            else:
+                row = found[1]
+            self.items(group, form, row, locator)
+
+    def items(self, group, form: _Form, row: int, locator: str) -> None:
+        """The group's ItemData values into the record's slot of each item's column."""
+        columns, texts = form.columns, self.texts
+        for item in group:
+            tag = item.tag
+            if tag != ITEM and not (isinstance(tag, str) and tag.startswith(ITEM)):
+                continue     # AuditRecord, Signature, Annotation...
+            names = item.keys()
+            if names == PLAIN and tag == ITEM:    # the usual ItemData: one call for both values
+                oid, value = item.values()
+            else:
+                attributes = dict(zip(names, item.values()))
+                oid = attributes.get("ItemOID")
+                if attributes.get("IsNull") == "Yes" or attributes.get("TransactionType") == "Remove":
+                    value = ""
+                else:   # ODM 1.3 typed ItemData (ItemDataString, ItemDataInteger...) carry the value as text
+                    value = (attributes.get("Value") if tag == ITEM else item.text) or ""
+            column = columns.get(oid)
+            if column is None:
+                column = columns[oid] = []
+                self._met(form.name, oid, locator)
+            value = texts.setdefault(value, value)
+            size = len(column)
+            if size == row:
+                column.append(value)
+            elif size > row:
+                column[row] = value
+            else:
+                column.extend([None] * (row - size))
+                column.append(value)
+
+    def _met(self, form: str, item: str, locator: str) -> None:
+        """An item met for the first time in a form: noted when the study metadata does not declare it there."""
+        meta = self.metadata
+        if meta is not None and (form not in meta.forms or item not in meta.forms[form].items):
+            self.undeclared.setdefault((form, item), locator)
+
+    def frames(self) -> dict[str, ExportForm]:
+        """Every form with a live record, in the order of its first live record."""
+        order = sorted((first, name) for name, form in self.forms.items() if (first := form.first_seq()) is not None)
+        meta = self.metadata
+        out = {}
+        for _, name in order:
+            declared = meta.forms[name].items if meta and name in meta.forms else ()
+            out[name] = self.forms.pop(name).frame(declared, meta, self.path)
+        return out
 
 
 def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, list[Finding]]:
@@ -157,9 +313,7 @@ def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, 
     path = Path(path)
     _refuse_entities(path)
     out = _Records(path)
-    metadata = None
-    study_oid = ""
-    context: dict = {"study": "", "site": ""}
+    study_oid = study = ""
     parser = etree.iterparse(str(path), events=("start", "end"), tag=EVENT_TAGS, resolve_entities=False, no_network=True,
                              load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
     try:
@@ -169,40 +323,23 @@ def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, 
                 if tag == f"{NS}Study":
                     study_oid = elem.get("OID", "")
                 elif tag == f"{NS}ClinicalData":
-                    context["study"] = elem.get("StudyOID", "")
-                elif tag == f"{NS}SubjectData":
-                    context["subject"], context["subject_loc"] = _key(elem, "SubjectKey", None)
-                    context["site"] = ""
-                    if elem.get("TransactionType") == "Remove":
-                        out.remove(context["subject"], "SubjectData", context["subject_loc"])
-                elif tag == f"{NS}SiteRef":
-                    context["site"] = elem.get("LocationOID", "")
-                elif tag == f"{NS}StudyEventData":
-                    context["event"], context["event_loc"] = _key(elem, "StudyEventOID", "StudyEventRepeatKey")
-                    if elem.get("TransactionType") == "Remove":
-                        out.remove((*context["subject"], *context["event"]), "StudyEventData", context["event_loc"])
-                elif tag == f"{NS}FormData":
-                    context["form"], context["form_loc"] = _key(elem, "FormOID", "FormRepeatKey")
-                    if elem.get("TransactionType") == "Remove":
-                        out.remove((*context["subject"], *context["event"], *context["form"]), "FormData", context["form_loc"])
+                    study = elem.get("StudyOID", "")
                 continue
-            if tag == f"{NS}MetaDataVersion":
-                metadata = _metadata(study_oid, elem)
+            if tag == f"{NS}SubjectData":
+                out.subject(elem, study)
                 elem.clear()
-            elif tag == f"{NS}ItemGroupData":
-                if not any(a.get("TransactionType") == "Remove" for a in elem.iterancestors()):
-                    _group(elem, context, out, metadata)
-                elem.clear()
-            elif tag == f"{NS}SubjectData" or tag in NOT_DATA:
-                elem.clear()
-                while elem.getprevious() is not None and tag == f"{NS}SubjectData":
+                while elem.getprevious() is not None:
                     del elem.getparent()[0]
+            elif tag == f"{NS}MetaDataVersion":
+                out.metadata = _metadata(study_oid, elem)
+                elem.clear()
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno, 0)
         raise InputError(f"malformed XML at line {line}, column {column}: {exc.msg} (a truncated or damaged file?)",
                          file=str(path), row=line) from None
+    metadata = out.metadata
     for (form, item), locator in out.undeclared.items():
         where = f"FormDef {form}" if metadata and form in metadata.forms else f"form {form} (no FormDef declares it)"
         out.findings.append(Finding("warning", path.name, None, item, "", f"item {item} is not declared by an ItemGroupDef of "
                                     f"{where} in the study metadata: read as a column of the form", record=locator))
-    return _frames(out, metadata, path), metadata, out.findings
+    return out.frames(), metadata, out.findings

@@ -4,7 +4,8 @@
 folder holding one XLSX or one ODM file, or that XLSX or ODM file itself. Only regular files are
 opened: a FIFO, a device (or a symlink to one) or a folder named like a form is reported and never
 read, so a stray entry cannot hang or crash the run. Two files for one form (ae.csv and
-ae.sas7bdat) are an error naming both: which one holds the export cannot be guessed.
+ae.sas7bdat) are an error naming both: which one holds the export cannot be guessed. ``sheet``
+(``--sheet``) reads one named sheet of an XLSX workbook; given for any other export it is an error.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ WHOLE_EXPORT = ("xlsx", "odm")     # one file holds every form
 FORM_SUFFIXES = {".csv": "csv", ".sas7bdat": "sas7bdat", ".xpt": "xpt"}
 
 
-def _read_file(path: Path, fmt: str) -> RawExport:
+def _not_a_workbook(sheet: str | None, what: str, path: Path) -> None:
+    if sheet is not None:
+        raise InputError(f"--sheet {sheet} names a sheet of an XLSX workbook, but the export is {what}: leave --sheet out",
+                         file=str(path))
+
+
+def _read_file(path: Path, fmt: str, sheet: str | None) -> RawExport:
     if fmt == "xlsx":
-        forms, findings = read_xlsx(path)
+        forms, findings = read_xlsx(path, sheet)
         return RawExport(path, fmt, forms, findings=findings)
+    _not_a_workbook(sheet, fmt.upper(), path)
     forms, metadata, findings = read_odm(path)
     return RawExport(path, fmt, forms, metadata, findings)
 
@@ -54,7 +62,7 @@ def _entries(folder: Path) -> tuple[dict[Path, str], list[Finding]]:
     return files, findings
 
 
-def read_export(path: Path, encoding: str | None = None) -> RawExport:
+def read_export(path: Path, encoding: str | None = None, sheet: str | None = None) -> RawExport:
     """The export at ``path`` (see the module docstring). ``encoding`` applies to CSV and SAS text
     (default UTF-8 for CSV, the file's own for SAS); XML declares its own and XLSX is always UTF-8."""
     path = Path(path)
@@ -67,7 +75,7 @@ def read_export(path: Path, encoding: str | None = None) -> RawExport:
         if fmt not in WHOLE_EXPORT:
             raise InputError(f"a {fmt.upper()} file holds one form: give the folder that holds the export's files",
                              file=str(path))
-        return _read_file(path, fmt)
+        return _read_file(path, fmt, sheet)
     files, findings = _entries(path)
     whole = [p for p, fmt in files.items() if fmt in WHOLE_EXPORT]
     if whole:
@@ -75,9 +83,11 @@ def read_export(path: Path, encoding: str | None = None) -> RawExport:
             raise InputError(f"{whole[0].name} holds a whole export ({files[whole[0]].upper()}) but the folder has other export "
                              f"files too ({', '.join(p.name for p in files if p != whole[0])}): give the file, or a folder "
                              "with one export", file=str(path))
-        export = _read_file(whole[0], files[whole[0]])
+        export = _read_file(whole[0], files[whole[0]], sheet)
         export.findings[:0] = findings
         return export
+    kinds = "/".join(sorted({fmt.upper() for fmt in files.values()}))
+    _not_a_workbook(sheet, f"a folder of {kinds} files" if kinds else "a folder with no export file", path)
     by_form: dict[str, Path] = {}
     for p in files:
         if p.stem in by_form:

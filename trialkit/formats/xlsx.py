@@ -59,8 +59,9 @@ def _sheet_form(sheet, path: Path) -> tuple[ExportForm, list[Finding]]:
     return ExportForm(sheet.title, frame, path.name, pd.Series(lines, dtype=str)), findings
 
 
-def read_xlsx(path: Path) -> tuple[dict[str, ExportForm], list[Finding]]:
-    """Every sheet of the workbook as a form, and what reading them found."""
+def read_xlsx(path: Path, sheet: str | None = None) -> tuple[dict[str, ExportForm], list[Finding]]:
+    """Every sheet of the workbook as a form (only ``sheet`` when given: ``--sheet``, a workbook
+    holding more than the export; each other sheet gets a notice), and what reading them found."""
     # imported here, not at the top: every reader of trialkit.formats (trace reads one CSV) would pay 0.15 s
     import openpyxl
 
@@ -70,9 +71,16 @@ def read_xlsx(path: Path) -> tuple[dict[str, ExportForm], list[Finding]]:
     except Exception as exc:   # openpyxl raises zipfile, KeyError and its own errors for a broken workbook
         raise InputError(f"cannot read as an Excel workbook ({type(exc).__name__}: {exc})", file=str(path)) from None
     try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputError(f"no sheet named \"{sheet}\" (--sheet); the workbook's sheets: {', '.join(book.sheetnames)}",
+                             file=str(path))
         forms, findings = {}, []
-        for sheet in book.worksheets:
-            form, found = _sheet_form(sheet, path)
+        for ws in book.worksheets:
+            if sheet is not None and ws.title != sheet:
+                findings.append(Finding("notice", path.name, None, None, "", f"sheet {ws.title} not read: --sheet {sheet} "
+                                        "names the one sheet to read"))
+                continue
+            form, found = _sheet_form(ws, path)
             forms[form.name] = form
             findings += found
         return forms, findings

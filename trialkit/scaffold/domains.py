@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from trialkit.formats.export import EventMeta
 from trialkit.scaffold.infer import CODE_MAX_DISTINCT, DISTINCT_KEPT, FieldGuess, FormGuess, natural_order
 
 DATE_TYPES = {"date"}
@@ -163,6 +164,19 @@ def visit_map(forms: list[FormGuess]) -> tuple[list[dict], dict[str, str]]:
             number += 1
             visits.append({"raw": code, "visitnum": number, "visit": label})
     return visits, {name: f.name for name, f in fields.items() if observed[name]}
+
+
+def event_visits(events: dict[str, EventMeta]) -> list[dict]:
+    """study.yaml's visit map from an ODM export's StudyEventDefs, in the Protocol's order: the
+    StudyEventOID is the raw code, its Name the VISIT. A repeating event (several StudyEventRepeatKeys
+    per subject) gets a note: one VISITNUM then covers every repeat."""
+    visits = []
+    for number, event in enumerate(events.values(), 1):
+        visit = {"raw": event.oid, "visitnum": number, "visit": (event.name or event.oid).upper()[:40]}
+        if event.repeating:
+            visit["note"] = "to check: a repeating study event (Repeating=\"Yes\"): this VISITNUM covers every repeat"
+        visits.append(visit)
+    return visits
 
 
 def recognize_dm(subject_form: FormGuess, forms: list[FormGuess]) -> DomainDraft:

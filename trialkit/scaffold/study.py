@@ -18,7 +18,7 @@ import yaml
 
 from trialkit.errors import InputError
 from trialkit.formats.export import RawExport
-from trialkit.scaffold.domains import DM_FIELDS, DomainDraft, find, recognize, visit_map
+from trialkit.scaffold.domains import DM_FIELDS, DomainDraft, event_visits, find, recognize, visit_map
 from trialkit.scaffold.infer import KEYS, FormGuess, infer_form
 from trialkit.sdtm.standards import load_domains
 
@@ -78,6 +78,8 @@ def build_scaffold(export: RawExport) -> Scaffold:
                          file=subject_form.source, column="STUDYID")
     studyid = str(ids.value_counts().index[0])
     visits, visit_fields = visit_map(forms)
+    if not visits and export.metadata is not None and export.metadata.events:
+        visits = event_visits(export.metadata.events)     # ODM: the study events are the visits
     domains = recognize(subject_form, forms, visit_fields)
     used = {(s.form, f) for d in domains for s in d.sources for f in s.fields}
     not_mapped = {}
@@ -120,11 +122,12 @@ def domain_text(d: DomainDraft) -> str:
 
 def study_yaml_text(s: Scaffold) -> str:
     lines = [f"# Study-level SDTM settings of {s.studyid}, written by `trialkit scaffold`: the subject list (DM's first",
-             "# source), the visit map from the visit codes the export holds, and every raw field no domain spec maps yet.",
+             "# source), the visit map from the visit codes the export holds (an ODM export's study events when no form",
+             "# has a visit field), and every raw field no domain spec maps yet.",
              f"studyid: {flow(s.studyid)}", f"subjects: {flow(s.subject_form)}"]
     if s.visits:
         lines.append("visits:                    # raw visit code -> VISITNUM / VISIT; to check: order and names")
-        lines += [f"  - {flow(v)}" for v in s.visits]
+        lines += [f"  - {flow({k: x for k, x in v.items() if k != 'note'})}{comment(v.get('note'))}" for v in s.visits]
     else:
         lines.append("visits: []                 # no visit field recognized")
     if s.not_mapped:
