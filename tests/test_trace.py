@@ -284,3 +284,18 @@ def test_trace_09_adae_record_through_its_aeseq_to_the_raw_term(runner, demo):
     assert dataset == "AE" and ae["USUBJID"].iloc[number - 1] == row["USUBJID"] and ae["AESEQ"].iloc[number - 1] == row["AESEQ"]
     assert {"AETERM", "AESTDTC"} <= {r["variable"] for r in refs}
     assert check_raw_field(demo, by_id(trace)[f"AE:{number}"], "AETERM").strip() == row["AETERM"]
+
+
+def test_trace_10_a_report_cell_to_the_records_it_counted_and_their_raw_rows(runner, demo):
+    """Test 10: ``--cell`` starts from a Table 1 count: the traced ADaM records belong to exactly as
+    many subjects as the cell shows, each reaching SDTM; an unknown cell id exits 2 naming the nearest."""
+    report = json.loads((demo / "report" / "report.json").read_text())
+    table = next(t for t in report["tables"] if t["id"] == "table1")
+    row = next(r for r in table["rows"] if r.get("cell_ids") and r["cells"] and r["cells"][0].isdigit())
+    cell, shown = row["cell_ids"][0], int(row["cells"][0])
+    trace = traced(runner, demo, "--cell", cell)
+    assert trace["start"] == f"report cell {cell}"
+    assert len({a["usubjid"] for a in trace["adam"]}) == shown
+    assert trace["sdtm"]
+    result = invoke(runner, demo, "--cell", cell[:-1] + "x")
+    assert result.exit_code == 2 and cell in result.output, result.output

@@ -475,11 +475,13 @@ def diff_command(study, old, new, json_file, html_file, fail_on_change, encoding
               help="ADSL variable to explain (repeatable) [ADSL: every variable; other datasets: their source and start date].")
 @click.option("--sdtm", "sdtm_start", nargs=3, metavar="DOMAIN USUBJID SEQ", default=None,
               help="Start from one SDTM record (its --SEQ).")
+@click.option("--cell", "cell_id", default=None, metavar="ID",
+              help="Start from a report table cell (its id in report.json's cell_ids): the ADaM records it counted.")
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="The raw export the run read [RUN/raw, where demo puts it].")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON instead of a tree.")
 @click.option("--html", "as_html", is_flag=True, help="Also write the trace as a static page under RUN/report/trace/.")
-def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, raw_dir, as_json, as_html):
+def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, cell_id, raw_dir, as_json, as_html):
     """From an ADaM record (--adam) or an SDTM record (--sdtm) of a run down to the raw export: the SDTM
     records each value came from, and the raw file, record, field and value behind each. Where the data
     do not allow to go further (no provenance, no raw export), the trace says where it stops (exit 0)."""
@@ -490,10 +492,17 @@ def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, raw_dir, 
     from trialkit.trace.run_folder import RunFolder
     from trialkit.trace.terminal import print_trace
 
-    if (adam_start is None) == (sdtm_start is None) or (paramcd or variables) and adam_start is None:
-        raise click.UsageError("give either --adam DATASET USUBJID [--paramcd X] [--variable V] or --sdtm DOMAIN USUBJID SEQ")
+    starts = sum(x is not None for x in (adam_start, sdtm_start, cell_id))
+    if starts != 1 or (paramcd or variables) and adam_start is None:
+        raise click.UsageError("give one of --adam DATASET USUBJID [--paramcd X] [--variable V], --sdtm DOMAIN USUBJID SEQ "
+                               "or --cell ID")
     run = RunFolder(run_dir, raw_dir)
-    if adam_start is not None:
+    if cell_id is not None:
+        from trialkit.reports.cell_records import RECORD, cell_records
+
+        dataset, records = cell_records(run.path / "report", run.path / "adam", cell_id)
+        result = trace_adam_records(run, dataset, records.rename(columns={RECORD: "record"}), None, f"report cell {cell_id}")
+    elif adam_start is not None:
         dataset, usubjid = adam_start
         records = find_adam_records(run, dataset, usubjid, paramcd)
         start = f"ADaM {dataset.upper()} {usubjid}" + (f" {paramcd}" if paramcd else "")
