@@ -34,7 +34,12 @@ def folder_files(folder: Path) -> dict[str, dict]:
     {"sha256": ..., "bytes": ...}."""
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p != folder / MANIFEST)
-    return {p.relative_to(folder).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files}
+    return {p.relative_to(folder).as_posix(): file_entry(p) for p in files}
+
+
+def file_entry(path: Path) -> dict:
+    """One file as a manifest lists it: {"sha256": ..., "bytes": ...}."""
+    return {"sha256": sha256(path), "bytes": Path(path).stat().st_size}
 
 
 def write_manifest(folder: Path, record: dict, *, files: bool = True) -> Path:
@@ -62,7 +67,7 @@ def refresh_entry(folder: Path, path: Path) -> None:
         raise TrialkitError(f"the folder's manifest is not a trialkit manifest: {Path(path).name} not recorded in it",
                             file=str(target))
     name = Path(path).resolve().relative_to(Path(folder).resolve()).as_posix()
-    record["files"] = {**record.get("files", {}), name: {"sha256": sha256(path), "bytes": Path(path).stat().st_size}}
+    record["files"] = {**record.get("files", {}), name: file_entry(path)}
     write_manifest(folder, record, files=False)
 
 
