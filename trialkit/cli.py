@@ -246,7 +246,7 @@ def _rule_sets(ctx, param, value: str) -> tuple[str, ...]:
 ENCODING_OPTION = click.option("--encoding", default=None, help="Text encoding of CSV (default utf-8) and SAS files "
                                "(default: the file's own), e.g. latin-1, cp1252. XML and XLSX declare their own.")
 FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=_formats,
-                             help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson.")
+                             help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson, parquet.")
 
 
 @main.command()

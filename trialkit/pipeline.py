@@ -33,7 +33,7 @@ from trialkit.folder_manifest import sha256, write_manifest
 from trialkit.spec import shipped_studies, study_dir
 from trialkit.validators.report import summary as severity_counts
 
-FORMATS = ("xpt", "json", "ndjson")
+FORMATS = ("xpt", "json", "ndjson", "parquet")
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
-"""Reading datasets to validate: every XPT, Dataset-JSON (and CSV) dataset of a folder; an unreadable
-file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
+"""Reading datasets to validate: every XPT, Dataset-JSON, Parquet (and CSV) dataset of a folder; an
+unreadable file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
 Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules. The CORE
 rules look at all the metadata (dataset label, variables' types and lengths, the file): a caller
 that wants it passes a ``metadata`` dict, filled with a :class:`DatasetFile` per dataset. It is kept
