@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -93,9 +94,13 @@ def test_03_the_demo_sdtm_gives_the_pandas_findings_and_lists_the_rest_as_not_ru
     assert "not run on spark" in out.read_text(encoding="utf-8")
 
 
-def _planted(demo: Path, out: Path, write) -> Path:
-    """A few demo datasets with one defect of each schema rule planted (``write``: XPT or Parquet)."""
+def _planted(demo: Path, out: Path, write_as) -> Path:
+    """A few demo datasets with one defect of each schema rule planted (``write_as``: XPT or Parquet;
+    text lengths taken from the planted values)."""
     out.mkdir()
+
+    def write(frame, meta, folder):
+        write_as(frame, DatasetMeta(meta.name, meta.label, tuple(replace(v, length=None) for v in meta.variables)), folder)
     dm, dm_meta = read_xpt(demo / "sdtm" / "dm.xpt")
     dm.loc[1, "USUBJID"] = dm.loc[0, "USUBJID"]            # DM one record per subject
     dm.loc[2, "SEX"] = "X"                                  # non-extensible codelist

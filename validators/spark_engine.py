@@ -61,15 +61,18 @@ def read_spark_folder(spark, folder: Path, encoding: str | None = None
 def _read_parquet(spark, name: str, path: Path):
     """A Parquet dataset as Spark reads it, its values as the pandas engine holds them (Char as text,
     Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     try:
         frame = spark.read.parquet(str(path))
-    except PySparkException as exc:
+    except (PySparkException, Py4JJavaError) as exc:
+        java = getattr(exc, "java_exception", None)
+        why = (java.getMessage() if java is not None else str(exc)).splitlines()[0]
         return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
-                                       f"{path.name}: not a readable Parquet file: {str(exc).splitlines()[0]}")
+                                       f"{path.name}: not a readable Parquet file (Spark: {why})")
     columns = []
     for field in frame.schema.fields:
         column = F.col(f"`{field.name}`")
