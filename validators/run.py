@@ -123,7 +123,7 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
     frames); every other family and every CORE rule is listed as not run on spark, never as passed."""
     from trialkit.spark_session import spark_session
     from trialkit.validators.core_findings import core_not_run
-    from trialkit.validators.spark_engine import SparkTables, not_run, read_spark_folder
+    from trialkit.validators.spark_engine import NotOnSpark, SparkTables, not_run, read_spark_folder
 
     spark = spark_session(master)
     sdtm, findings = read_spark_folder(spark, sdtm_dir, encoding)
@@ -134,7 +134,10 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
         findings += more
         checked += sorted(adam)
     if "trialkit" in rules:
-        findings += _family(runs, "TK-SDTM (schemas)", lambda: validate_sdtm(sdtm, SparkTables()))
+        try:
+            findings += _family(runs, "TK-SDTM (schemas)", lambda: validate_sdtm(sdtm, SparkTables()))
+        except NotOnSpark as exc:
+            runs.append(not_run("TK-SDTM (schemas)", "trialkit", str(exc), family=True))
         findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
         pandas_only = ["TK-SDTM (plausibility)"]
         if adam_dir is not None:

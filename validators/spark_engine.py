@@ -163,19 +163,13 @@ class SparkTables:
         present = self.columns(frame)
         cases = [{"check": "column_in_dataframe", "column": None, "failure_case": column, "index": None}
                  for column, spec in schema.columns.items() if spec.required and column not in present]
-        flags, checked = {}, {}
-        for column, spec in schema.columns.items():
-            if column not in present:
-                continue
-            for check in spec.checks:
-                flags[f"__ok{len(flags)}"] = self._expression(check, column, dtypes)
-                checked[f"__ok{len(checked)}"] = (check.name, column)
-        for check in schema.checks:
-            flags[f"__ok{len(flags)}"] = self._expression(check, None, dtypes)
-            checked[f"__ok{len(checked)}"] = (check.name, None)
+        checks = [(check, column) for column, spec in schema.columns.items() if column in present for check in spec.checks]
+        checks += [(check, None) for check in schema.checks]
+        flags = {f"__ok{k}": self._expression(check, column, dtypes) for k, (check, column) in enumerate(checks)}
+        checked = {f"__ok{k}": (check.name, column) for k, (check, column) in enumerate(checks)}
         records = pd.DataFrame()
         if flags:
-            values = [c for c in dict.fromkeys(c for _, c in checked.values() if c is not None)]
+            values = [column for check, column in checks if column is not None]
             keep = list(dict.fromkeys([*self._keys(frame, seq), *values]))
             failed = (frame.with_columns(**flags).filter(nw.any_horizontal(*[~nw.col(f) for f in flags], ignore_nulls=False))
                       .select(*keep, *flags).collect().to_pandas())
