@@ -8,6 +8,8 @@ Marks (registered here, next to the code that gives them their meaning):
   test cases, CORE's cache. The suite reads small vendored parts of them from tests/data instead;
   only what needs the whole of one carries the mark.
 - ``browser``: needs headless ``chromium`` on PATH.
+- ``spark``: needs pyspark (the ``spark`` extra, part of the ``test`` extra) and a Java runtime
+  (JAVA_HOME, or ``java`` on PATH; .ci/run installs Debian's openjdk-17-jre-headless if missing).
 
 A test whose prerequisite is missing is not run, and the run ends with one line that says what was
 missing and how many tests it left out. Where every test must run (CI: ``.ci/run`` sets
@@ -18,6 +20,7 @@ skips itself fails the run: a skipped check is a check that silently stopped run
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import logging
 import os
 import shutil
@@ -30,6 +33,8 @@ import pytest
 from click.testing import CliRunner
 from reference_data import REFERENCE
 
+from trialkit.spark_session import INSTALL_EXTRA, INSTALL_JAVA, java_found
+
 REQUIRE_ALL = os.environ.get("TRIALKIT_REQUIRE_ALL") == "1"
 
 # mark -> (what it needs, is it there?)
@@ -37,11 +42,14 @@ PREREQUISITES: dict[str, tuple[Callable[[], str], Callable[[], bool]]] = {
     "reference": (lambda: f"reference data not found at {os.path.relpath(REFERENCE)}",
                   lambda: REFERENCE.is_dir()),
     "browser": (lambda: "chromium not found on PATH", lambda: shutil.which("chromium") is not None),
+    "spark": (lambda: f"pyspark or Java not found ({INSTALL_EXTRA}; {INSTALL_JAVA})",
+              lambda: importlib.util.find_spec("pyspark") is not None and java_found()),
 }
 MARKS = {
     "slow": "long-running checks kept out of the fast suite (run with -m slow)",
     "reference": "needs the public reference data at ../shared/reference (or $TRIALKIT_REFERENCE)",
     "browser": "needs headless chromium on PATH",
+    "spark": "needs pyspark (the spark extra) and a Java runtime: starts a local Spark session",
 }
 NOT_RUN = pytest.StashKey[dict[str, int]]()
 SKIPPED: list[str] = []  # node ids of tests that skipped themselves (reports reach the xdist controller too)

@@ -248,7 +248,7 @@ ENCODING_OPTION = click.option("--encoding", default=None, help="Text encoding o
 SHEET_OPTION = click.option("--sheet", default=None, metavar="NAME", help="XLSX: read only this sheet of the workbook "
                             "(its one form), for a workbook holding more than the export [every sheet, a form each].")
 FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=_formats,
-                             help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson.")
+                             help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson, parquet.")
 
 
 @main.command()
@@ -301,8 +301,12 @@ def adam(study, sdtm_dir, out, formats):
 @click.option("--fail-on", type=click.Choice(["error", "warning", "notice"]), default="error", show_default=True,
               help="Lowest severity that makes the exit code 1.")
 @click.option("--encoding", default=None, help="Text encoding of the XPT files, e.g. cp1252 for SAS on Windows [utf-8].")
-@click.option("--engine", type=click.Choice(["pandera", "gx"]), default="pandera", show_default=True,
-              help="Engine of the single-dataset rules: pandera, or Great Expectations (pip install 'trialkit[gx]').")
+@click.option("--engine", type=click.Choice(["pandera", "gx", "spark"]), default="pandera", show_default=True,
+              help="Engine of the rules: pandera (pandas); gx, Great Expectations for the single-dataset rules (pip "
+                   "install 'trialkit[gx]'); spark, Spark DataFrames, for the rules brought there so far, the others "
+                   "listed as not run on spark (pip install 'trialkit[spark]', and Java 17).")
+@click.option("--spark-master", default="local[*]", show_default=True,
+              help="Spark master URL of --engine spark (local[N]: N worker threads on this machine).")
 @click.option("--gx-suites", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also export the rules as Great Expectations suites to this folder (sdtm/, adam/).")
 @click.option("--rules", "rule_sets", default="core,trialkit", show_default=True, callback=_rule_sets,
@@ -317,15 +321,15 @@ def adam(study, sdtm_dir, out, formats):
 @click.option("--events", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="An event-definition file (the shape of a study's adam/ADTTE.yaml) whose ADTTE parameters the "
                    "event rules check, sources from SDTM or ADaM (ADRS, ADSL...); no study folder needed.")
-def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, gx_suites, rule_sets, standard, rules_dirs,
-             profile, jobs, events):
+def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, spark_master, gx_suites, rule_sets, standard,
+             rules_dirs, profile, jobs, events):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
     inputs = tuple(p for p in (sdtm_dir, adam_dir) if p is not None)
     with locked(out), (output_folder(gx_suites, inputs) if gx_suites else nullcontext()) as gx_work:
         run, code = validate_stage(study, sdtm_dir, adam_dir, {fmt: out}, fail_on=fail_on, encoding=encoding,
                                    engine=engine, gx_suites=gx_work, rules=rule_sets, standard=standard,
-                                   rules_dirs=rules_dirs, jobs=jobs, events=events)
+                                   rules_dirs=rules_dirs, jobs=jobs, events=events, spark_master=spark_master)
     print_validation(run.findings, run.datasets, out, run.rules, profile)
     sys.exit(code)
 

@@ -340,8 +340,8 @@ def read_dataset_json(path: str | os.PathLike) -> tuple[pd.DataFrame, DatasetMet
 
 def write_dataset(data: pd.DataFrame, meta: DatasetMeta, out: Path, formats: tuple[str, ...] = ("xpt",), *,
                   strict: bool = False, links=None) -> list[Path]:
-    """One dataset in every requested format, XPT and/or Dataset-JSON (``formats``: xpt, json,
-    ndjson), as ``<out>/<name>.<format>``; ``links`` (trialkit.define.define_links) ties the
+    """One dataset in every requested format, XPT, Dataset-JSON and/or Parquet (``formats``: xpt, json,
+    ndjson, parquet), as ``<out>/<name>.<format>``; ``links`` (trialkit.define.define_links) ties the
     Dataset-JSON files to their define.xml. Shared by the SDTM and ADaM stages."""
     files = []
     stem = out / meta.name.lower()
@@ -352,12 +352,20 @@ def write_dataset(data: pd.DataFrame, meta: DatasetMeta, out: Path, formats: tup
             refs = {} if links is None else {"keys": links.keys.get(meta.name, ()), "study_oid": links.study_oid,
                                              "metadata_version_oid": links.metadata_version_oid, "metadata_ref": "define.xml"}
             files.append(write_dataset_json(data, meta, stem.with_suffix(f".{fmt}"), ndjson=fmt == "ndjson", **refs))
+    if "parquet" in formats:
+        from trialkit.formats.parquet import write_parquet
+
+        files.append(write_parquet(data, meta, stem.with_suffix(".parquet")))
     return files
 
 
 def read_dataset(path: str | os.PathLike, *, encoding: str | None = None) -> tuple[pd.DataFrame, DatasetMeta]:
-    """Read an XPT, Dataset-JSON or NDJSON dataset by its file name's ending, into the same frame
-    and metadata whichever format it is in (``encoding`` applies to XPT; JSON is always utf-8)."""
+    """Read an XPT, Dataset-JSON, NDJSON or Parquet dataset by its file name's ending, into the same
+    frame and metadata whichever format it is in (``encoding`` applies to XPT; JSON is always utf-8)."""
+    if Path(path).suffix.lower() == ".parquet":
+        from trialkit.formats.parquet import read_parquet
+
+        return read_parquet(path)
     if Path(path).suffix.lower() in (".json", ".ndjson"):
         if not Path(path).is_file():      # a FIFO would block the read for ever, a device never end
             raise DatasetJsonError("not a regular file (a FIFO, device or folder); not read", file=str(path))
@@ -375,17 +383,17 @@ def is_dataset_json(path: str | os.PathLike) -> bool:
 
 def dataset_files(folder: str | os.PathLike) -> dict[str, Path]:
     """One file per dataset of a folder, by dataset name (the file's stem in upper case). JSON files
-    that are not Dataset-JSON are left out. A dataset present in several formats (ae.xpt and ae.json)
-    is read from the XPT only when the folder's manifest.json lists all of them as written together
+    that are not Dataset-JSON are left out. A dataset present in several formats (ae.xpt, ae.json,
+    ae.parquet) is read from the XPT (else the JSON, NDJSON, Parquet, in that order) only when the folder's manifest.json lists all of them as written together
     by one stage (trialkit.folder_manifest); otherwise it is an InputError naming the files, since
     one of them may be left from another run."""
     from trialkit.folder_manifest import written_together
 
-    preference = {".xpt": 0, ".json": 1, ".ndjson": 2}
+    preference = {".xpt": 0, ".json": 1, ".ndjson": 2, ".parquet": 3}
     found: dict[str, list[Path]] = {}
     for path in sorted(Path(folder).iterdir()):
         suffix = path.suffix.lower()
-        if suffix not in preference or (path.is_file() and suffix != ".xpt" and not is_dataset_json(path)):
+        if suffix not in preference or (path.is_file() and suffix in (".json", ".ndjson") and not is_dataset_json(path)):
             continue          # a dataset name that is not a regular file is kept: its reader says so, unopened
         found.setdefault(path.stem.upper(), []).append(path)
     chosen = {}

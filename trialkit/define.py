@@ -181,7 +181,7 @@ def _read(define: StudyDefine, folder: Path) -> Tables:
     """The datasets of ``folder`` the specs describe, checked against their specs."""
     files = dataset_files(folder) if Path(folder).is_dir() else {}
     if not files:
-        raise InputError(f"no {define.kind} datasets (.xpt, .json, .ndjson) in the folder", file=str(folder))
+        raise InputError(f"no {define.kind} datasets (.xpt, .json, .ndjson, .parquet) in the folder", file=str(folder))
     unknown = sorted(set(files) - set(define.datasets))
     if unknown:
         raise InputError(f"no {define.kind} spec describes dataset(s) {', '.join(unknown)}, so define.xml cannot",
@@ -195,7 +195,7 @@ def build_define(kind: Kind, study: str | Path, datasets_dir: str | os.PathLike,
 
     Metadata comes from the specs (checked by :func:`check_define_specs`), lengths, data types and
     codelist terms from the data: the datasets ``written`` handed over as they were written, else
-    the files in ``datasets_dir`` (.xpt, else .json / .ndjson). Each dataset's leaf points at its
+    the files in ``datasets_dir`` (.xpt, else .json / .ndjson / .parquet). Each dataset's leaf points at its
     file relative to ``define_dir`` (default: ``datasets_dir``, where define.xml belongs). A dataset
     no spec describes, or whose labels or variables differ from its spec, is an InputError naming
     the file.

@@ -33,7 +33,7 @@ from trialkit.folder_manifest import sha256, write_manifest
 from trialkit.spec import shipped_studies, study_dir
 from trialkit.validators.report import summary as severity_counts
 
-FORMATS = ("xpt", "json", "ndjson")
+FORMATS = ("xpt", "json", "ndjson", "parquet")
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -110,16 +110,18 @@ def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | No
                    fail_on: str = "error", encoding: str | None = None, engine: str = "pandera",
                    gx_suites: Path | None = None, rules: tuple[str, ...] = ("core", "trialkit"),
                    standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = (), jobs: int | None = None,
-                   events: Path | None = None):
+                   events: Path | None = None, spark_master: str | None = None):
     """Validate and write the reports (``reports``: format json / junit / html -> file); returns
     (the ValidationRun: findings, datasets checked, rule runs; exit code). ``jobs``: processes for the
     CORE rules (None: the default, 2 where there are two cores); ``events``: an event-definition file
-    (the ADTTE.yaml shape) the ADTTE rules check instead of the study's."""
+    (the ADTTE.yaml shape) the ADTTE rules check instead of the study's; ``spark_master``: the Spark
+    master of ``engine="spark"`` (None: trialkit.spark_session.DEFAULT_MASTER)."""
     from trialkit.validators.report import write_report
     from trialkit.validators.run import DEFAULT_JOBS, exit_code, validate
 
+    more = {"spark_master": spark_master} if spark_master else {}
     run = validate(study, sdtm_dir, adam_dir, encoding, engine, gx_suites, rules=rules, standard=standard,
-                   rules_dirs=rules_dirs, jobs=jobs or DEFAULT_JOBS, events=events)
+                   rules_dirs=rules_dirs, jobs=jobs or DEFAULT_JOBS, events=events, **more)
     for fmt, path in reports.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with replacing(Path(path)) as tmp:

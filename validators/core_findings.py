@@ -46,12 +46,7 @@ def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtm
     validators.inputs.read_folder). ``workers`` and ``alongside``: see validators.core.engine.run_rules;
     ``alongside`` runs even when there is no rule file to run."""
     name, version = parse_standard(standard)
-    rules, findings = [], []
-    for folder in [rules_folder(name) for name in shipped] + [Path(f) for f in rules_dirs]:
-        loaded, errors = load_rules(folder, strict=folder not in (rules_folder("core"),))
-        rules += loaded
-        findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
-                                       variable=e.key) for e in errors]
+    rules, findings = load_rule_files(shipped, rules_dirs)
     if not rules:
         if alongside is not None:
             alongside()
@@ -64,6 +59,26 @@ def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtm
         findings += [as_finding(f, entry) for f in result.findings]
         runs.append(as_run(result, entry))
     return findings, runs
+
+
+def load_rule_files(shipped: tuple[str, ...], rules_dirs: tuple[Path, ...]) -> tuple[list[CoreRule], list[ValidationFinding]]:
+    """The rule files of the shipped sets and the user's folders, and a finding per file that cannot
+    be used."""
+    rules, findings = [], []
+    for folder in [rules_folder(name) for name in shipped] + [Path(f) for f in rules_dirs]:
+        loaded, errors = load_rules(folder, strict=folder not in (rules_folder("core"),))
+        rules += loaded
+        findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
+                                       variable=e.key) for e in errors]
+    return rules, findings
+
+
+def core_not_run(shipped: tuple[str, ...], rules_dirs: tuple[Path, ...], why: Callable[[Rule], RuleRun]
+                 ) -> tuple[list[ValidationFinding], list[RuleRun]]:
+    """Every rule file that ``run_core`` would run, registered and listed by ``why`` as not run (an
+    engine that cannot evaluate them yet), with the findings of rule files that cannot be used."""
+    rules, findings = load_rule_files(shipped, rules_dirs)
+    return findings, [why(register(as_rule(r, _source(r)))) for r in _unique(rules)]
 
 
 def _unique(rules: list[CoreRule]) -> list[CoreRule]:

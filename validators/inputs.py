@@ -1,5 +1,5 @@
-"""Reading datasets to validate: every XPT, Dataset-JSON (and CSV) dataset of a folder; an unreadable
-file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
+"""Reading datasets to validate: every XPT, Dataset-JSON, Parquet (and CSV) dataset of a folder; an
+unreadable file becomes a finding of its own (TK-IO-0001), never a crash, and the other files are still read.
 Variable labels travel with the frame in ``frame.attrs["labels"]`` for the label rules. The CORE
 rules look at all the metadata (dataset label, variables' types and lengths, the file): a caller
 that wants it passes a ``metadata`` dict, filled with a :class:`DatasetFile` per dataset. It is kept
@@ -38,19 +38,14 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
     writes); ``metadata``: filled with each dataset's file and metadata. ``workers`` > 1 reads the
     files in that many forked processes, largest first (decoding a file is the cost; a compact frame
     comes back through a pipe in milliseconds)."""
-    files = dataset_files(folder)
-    for csv in sorted(Path(folder).glob("*.csv")):
-        if csv.stem.upper() in files:      # never a silent preference between two files of one dataset
-            raise InputError(f"dataset {csv.stem.upper()} is there twice ({files[csv.stem.upper()].name} and "
-                             f"{csv.name}): remove the one not to validate", file=str(folder))
-        files[csv.stem.upper()] = csv
+    files = dataset_paths(folder)
     check_fits(files.values(), f"the datasets of {folder}")
     jobs = sorted(files.items(), key=lambda item: -item[1].stat().st_size if item[1].is_file() else 0)
     if workers > 1 and len(jobs) > 1 and can_fork():
         with forked_pool(min(workers, len(jobs))) as pool:
-            read = list(pool.map(_read_one, jobs, [encoding] * len(jobs)))
+            read = list(pool.map(read_one, jobs, [encoding] * len(jobs)))
     else:
-        read = [_read_one(job, encoding) for job in jobs]
+        read = [read_one(job, encoding) for job in jobs]
     datasets, findings = {}, []
     for name, frame, file, finding in sorted(read, key=lambda r: r[0]):
         if finding is not None:
@@ -62,7 +57,19 @@ def read_folder(folder: Path, encoding: str | None = None, metadata: dict[str, D
     return datasets, findings
 
 
-def _read_one(job: tuple[str, Path], encoding: str | None
+def dataset_paths(folder: Path) -> dict[str, Path]:
+    """The file of each dataset to validate, by upper-case name: trialkit.dataset_json.dataset_files,
+    and CSV files; a dataset there as CSV and in another format is an InputError naming both."""
+    files = dataset_files(folder)
+    for csv in sorted(Path(folder).glob("*.csv")):
+        if csv.stem.upper() in files:      # never a silent preference between two files of one dataset
+            raise InputError(f"dataset {csv.stem.upper()} is there twice ({files[csv.stem.upper()].name} and "
+                             f"{csv.name}): remove the one not to validate", file=str(folder))
+        files[csv.stem.upper()] = csv
+    return files
+
+
+def read_one(job: tuple[str, Path], encoding: str | None
               ) -> tuple[str, pd.DataFrame | None, DatasetFile | None, ValidationFinding | None]:
     """One dataset file read and held compactly, or the finding that says why it cannot be."""
     name, path = job

@@ -23,6 +23,7 @@ import pandas as pd
 from trialkit.adam.engine import load_event_specs
 from trialkit.errors import InputError
 from trialkit.plausible import study_window
+from trialkit.spark_session import DEFAULT_MASTER
 from trialkit.spec import study_dir
 from trialkit.validators.adam_schema import validate_adam
 from trialkit.validators.adtte_events import check_adtte
@@ -49,7 +50,7 @@ class ValidationRun:
 def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = None, encoding: str | None = None,
              engine: str = "pandera", gx_suites: Path | None = None, *, rules: tuple[str, ...] = RULE_SETS,
              standard: str = "sdtmig/3.4", rules_dirs: tuple[Path, ...] = (), jobs: int = DEFAULT_JOBS,
-             events: Path | None = None) -> ValidationRun:
+             events: Path | None = None, spark_master: str = DEFAULT_MASTER) -> ValidationRun:
     """Every finding for the datasets in ``sdtm_dir`` (and ``adam_dir``), the datasets checked, and
     what each rule did.
 
@@ -61,7 +62,9 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     (adam/*.yaml with ``cutoff``; no ADSL.yaml needed), or ``events``, one file of that shape, which
     needs no study; their sources may be SDTM or ADaM datasets (ADRS, ADSL...). ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
     GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
-    folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json). ``jobs``:
+    folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json).
+    ``engine="spark"`` runs the rules on Spark DataFrames (session at ``spark_master``), as far as
+    they have been brought there; the others are listed as not run on spark (_validate_on_spark). ``jobs``:
     processes the CORE rules share the domains among."""
     unknown = sorted(set(rules) - set(RULE_SETS))
     if unknown:
@@ -69,6 +72,10 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     for folder in (sdtm_dir, adam_dir):
         if folder is not None and not Path(folder).is_dir():
             raise InputError("folder to validate not found", file=str(folder))
+    if "core" in rules and study is not None and (study_dir(study) / "rules").is_dir():
+        rules_dirs = (*rules_dirs, study_dir(study) / "rules")
+    if engine == "spark":
+        return _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, rules_dirs, events, spark_master)
     files: dict = {}
     sdtm, findings = read_folder(sdtm_dir, encoding, files, workers=jobs)
     checked, runs = sorted(sdtm), []
@@ -96,8 +103,6 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     own = trialkit_rules if "trialkit" in rules else None
     if own is None:
         read_adam()
-    if "core" in rules and study is not None and (study_dir(study) / "rules").is_dir():
-        rules_dirs = (*rules_dirs, study_dir(study) / "rules")
     from trialkit.validators.core_findings import run_core
 
     define = Path(sdtm_dir) / "define.xml"
@@ -107,6 +112,46 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
                                         define if define.is_file() else None, workers=jobs, alongside=own)
     findings += core_findings
     runs += core_runs
+    return ValidationRun(findings, checked, runs)
+
+
+def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None, encoding: str | None,
+                       rules: tuple[str, ...], rules_dirs: tuple[Path, ...], events: Path | None, master: str
+                       ) -> ValidationRun:
+    """The rules on Spark: the SDTM schema rules (the pandas engine's pandera schemas, their checks
+    evaluated by Spark) and the mapping findings (read from the SDTM folder's findings.json, no data
+    frames); every other family and every CORE rule is listed as not run on spark, never as passed."""
+    from trialkit.spark_session import spark_session
+    from trialkit.validators.core_findings import core_not_run
+    from trialkit.validators.spark_engine import NotOnSpark, SparkTables, not_run, read_spark_folder
+
+    spark = spark_session(master)
+    sdtm, findings = read_spark_folder(spark, sdtm_dir, encoding)
+    checked, runs = sorted(sdtm), []
+    adam: dict = {}
+    if adam_dir is not None:
+        adam, more = read_spark_folder(spark, adam_dir, encoding)
+        findings += more
+        checked += sorted(adam)
+    if "trialkit" in rules:
+        try:
+            findings += _family(runs, "TK-SDTM (schemas)", lambda: validate_sdtm(sdtm, SparkTables()))
+        except NotOnSpark as exc:
+            runs.append(not_run("TK-SDTM (schemas)", "trialkit", str(exc), family=True))
+        findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
+        pandas_only = ["TK-SDTM (plausibility)"]
+        if adam_dir is not None:
+            pandas_only.append("TK-ADAM (schemas)")
+            if (study is not None or events is not None) and "ADSL" in adam:
+                pandas_only.append("TK-ADTTE (event definitions)")
+        pandas_only.append("TK-XDS (cross-dataset)")
+        runs += [not_run(name, "trialkit", "these rules are pandas code, not yet expressions both engines run; "
+                         "use --engine pandera", family=True) for name in pandas_only]
+    if "core" in rules:
+        more, core_runs = core_not_run(tuple(rules), tuple(rules_dirs), lambda r: not_run(
+            r.id, r.source, "the CORE rule interpreter runs on pandas only so far; use --engine pandera"))
+        findings += more
+        runs += core_runs
     return ValidationRun(findings, checked, runs)
 
 

@@ -11,51 +11,160 @@ records is one fact, and 200,000 identical notices would drown the report and co
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
+import narwhals as nw
 import pandas as pd
 import pandera.pandas as pa
+from narwhals.dtypes import DType
 from pandera.errors import SchemaErrors
 
 from trialkit.display import plain
 from trialkit.validators.rules import RULES, Rule, ValidationFinding
 from trialkit.vectorize import per_unique
 
-
-# Column checks work once per distinct value (trialkit.vectorize.per_unique): an SDTM column of a
-# million records holds a few thousand distinct values, and the string work is what costs.
-def _blank_values(u: pd.Series) -> pd.Series:
-    return u.isna() | (u.astype(str).str.strip() == "")
-
-
-def blank(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s):
-        return s.isna()
-    return per_unique(s, _blank_values)
-
-
-def not_blank(s: pd.Series) -> pd.Series:
-    return ~blank(s)
-
-
-def numeric_or_null(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s):
-        return pd.Series(True, index=s.index)
-    return per_unique(s, lambda u: _blank_values(u) | pd.to_numeric(u, errors="coerce").notna())
+# The checks are written once, as narwhals expressions that are True where a value passes
+# (DESIGN.md: one rule, several engines). pandera's pandas backend calls a check with the column
+# and gets the expression evaluated there, once per distinct value (trialkit.vectorize.per_unique:
+# an SDTM column of a million records holds a few thousand distinct values, and the string work is
+# what costs); the Spark engine (validators/spark_engine.py) reads the same checks off the same
+# pandera schema and evaluates the same expressions over Spark columns.
+# Written for both regex engines (Python's re for pandas, Java's for Spark): ASCII classes only, as
+# Python's \d and \s take other scripts' digits and spaces and Java's do not.
+_SPACE = r"[ \t\n\r\f\x0b]*"
+NUMBER = rf"^{_SPACE}[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf(?:inity)?)){_SPACE}$"  # as pd.to_numeric reads
+# Python's str.strip() whitespace, spelt out so that Spark's trim strips the same characters
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_VALUE = "__value"
+Build = Callable[[nw.Expr, DType], nw.Expr]
 
 
-def in_terms(terms: frozenset[str], numeric_ok: bool = False):
+def null(column: nw.Expr, dtype: DType) -> nw.Expr:
+    """Missing as pandas (and so pandera's ignore_na) sees it: null, or NaN in a float column."""
+    return column.is_null() | column.is_nan() if dtype.is_float() else column.is_null()
+
+
+def blank_text(column: nw.Expr, dtype: DType) -> nw.Expr:
+    """Blank: missing, or text of only whitespace (a Char value of XPT is '' when missing)."""
+    if dtype.is_numeric():
+        return null(column, dtype)
+    return column.is_null() | (column.cast(nw.String).str.strip_chars(WHITESPACE) == "")
+
+
+def _text(column: nw.Expr) -> nw.Expr:
+    return column.cast(nw.String)
+
+
+class ColumnCheck:
+    """A check of one column, written once as a narwhals expression (``build(column, dtype)``, True
+    where the value passes). Called with a pandas Series (as pandera's pandas backend calls a check)
+    it gives the boolean Series, computed once per distinct value when ``per_value`` (a check that
+    compares records with each other, such as uniqueness, needs the whole column)."""
+
+    def __init__(self, build: Build, per_value: bool = True) -> None:
+        self.build, self.per_value = build, per_value
+
+    def expression(self, column: str, dtype: DType) -> nw.Expr:
+        """The check over ``column`` of a narwhals frame (pandas or Spark); a null outcome fails."""
+        return self.build(nw.col(column), dtype).fill_null(False)
+
+    def _evaluate(self, values: pd.Series) -> pd.Series:
+        frame = nw.from_native(pd.DataFrame({_VALUE: values.to_numpy() if values.dtype == object else values.array}),
+                               eager_only=True)
+        result = frame.select(self.expression(_VALUE, frame.schema[_VALUE]))[_VALUE].to_numpy()
+        return pd.Series(result.astype(bool), index=values.index)
+
+    def __call__(self, values: pd.Series) -> pd.Series:
+        return per_unique(values, self._evaluate) if self.per_value else self._evaluate(values)
+
+
+class FrameCheck:
+    """A check of whole records (several columns), written once as a narwhals expression
+    (``build(dtypes)``, True where the record passes); called with a pandas frame as pandera calls
+    a frame-level check."""
+
+    def __init__(self, build: Callable[[dict[str, DType]], nw.Expr]) -> None:
+        self.build = build
+
+    def expression(self, dtypes: dict[str, DType]) -> nw.Expr:
+        return self.build(dtypes).fill_null(False)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.Series:
+        native = nw.from_native(frame, eager_only=True)
+        result = native.select(**{_VALUE: self.expression(dict(native.schema))})[_VALUE].to_numpy()
+        return pd.Series(result.astype(bool), index=frame.index)
+
+
+blank = ColumnCheck(blank_text)
+not_blank = ColumnCheck(lambda c, t: ~blank_text(c, t))
+numeric_or_null = ColumnCheck(lambda c, t: ~null(c, t) | null(c, t) if t.is_numeric() else
+                              blank_text(c, t) | _text(c).str.contains(NUMBER))
+unique_or_blank = ColumnCheck(lambda c, t: ~c.is_duplicated() | blank_text(c, t), per_value=False)
+
+
+def in_terms(terms: frozenset[str], numeric_ok: bool = False) -> ColumnCheck:
     """Blank or one of the terms; ``numeric_ok`` also lets numbers through (--STRESC, SDTMIG 4.5.1)."""
-    def check_values(u: pd.Series) -> pd.Series:
-        ok = _blank_values(u) | u.astype(str).isin(terms)
+    listed = sorted(terms)
+
+    def build(column: nw.Expr, dtype: DType) -> nw.Expr:
+        ok = blank_text(column, dtype) | _text(column).is_in(listed)
         if numeric_ok:
-            ok |= pd.to_numeric(u, errors="coerce").notna()
+            ok = ok | (~null(column, dtype) if dtype.is_numeric() else _text(column).str.contains(NUMBER))
         return ok
-    return lambda s: per_unique(s, check_values)
+    return ColumnCheck(build)
 
 
-def matches(pattern: str):
-    """Blank or matching the regex (ISO 8601 --DTC, PARAMCD form)."""
-    return lambda s: per_unique(s, lambda u: _blank_values(u) | u.astype(str).str.match(pattern))
+def matches(pattern: str) -> ColumnCheck:
+    """Blank or matching the regex (ISO 8601 --DTC, PARAMCD form), anchored at its start with ``^``
+    so that it means the same to Python's and to Java's regex search."""
+    if not pattern.startswith("^"):
+        raise ValueError(f"pattern {pattern!r} is not anchored with ^")
+    return ColumnCheck(lambda c, t: blank_text(c, t) | _text(c).str.contains(pattern))
+
+
+def unique_within(*keys: str) -> FrameCheck:
+    """No other record has the same values of ``keys``; a record whose last key is null passes (a
+    missing --SEQ is the required-variable rule's finding, not a duplicate)."""
+    return FrameCheck(lambda dtypes: (nw.len().over(*keys) == 1) | null(nw.col(keys[-1]), dtypes[keys[-1]]))
+
+
+class Tables(Protocol):
+    """What the schema rules ask of an engine's frames: pandas here, Spark in validators/spark_engine.py."""
+
+    def prepare(self, frame): ...
+    def columns(self, frame) -> list[str]: ...
+    def domains(self, frame) -> pd.DataFrame: ...             # a frame whose DOMAIN holds the dataset's values
+    def distinct_text(self, frame, column: str) -> set[str]: ...
+    def schema_findings(self, name: str, label: str, schema: pa.DataFrameSchema, frame, seq: str | None,
+                        missing: Callable[[str], tuple[Rule, str]], frame_rules: dict[str, str] | None
+                        ) -> list[ValidationFinding]: ...
+    def failing(self, frame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
+        """The records failing ``check`` on ``column`` (nulls pass), labelled by their 0-based positions."""
+
+
+class PandasTables:
+    """The schema rules on pandas frames, with pandera's pandas backend."""
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return positional(frame)
+
+    def columns(self, frame: pd.DataFrame) -> list[str]:
+        return list(frame.columns)
+
+    def domains(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame
+
+    def distinct_text(self, frame: pd.DataFrame, column: str) -> set[str]:
+        return set(frame[column].dropna().astype(str))
+
+    def schema_findings(self, *args) -> list[ValidationFinding]:
+        return schema_findings(*args)
+
+    def failing(self, frame: pd.DataFrame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
+        return frame[~(check(frame[column]) | frame[column].isna())]
+
+
+PANDAS = PandasTables()
 
 
 def positional(frame: pd.DataFrame) -> pd.DataFrame:
@@ -64,16 +173,18 @@ def positional(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def record(frame: pd.DataFrame, index, seq: str | None) -> dict:
-    """USUBJID, sequence number and 1-based row of one record, as ValidationFinding fields."""
+    """USUBJID, sequence number and 1-based row of one record, as ValidationFinding fields.
+    ``index`` is the record's 0-based position, a label of ``frame`` (a positional frame, or the
+    Spark engine's frame of the failing records only, labelled by their positions)."""
     if index is None or pd.isna(index):
         return {}
     i = int(index)
     out = {"row": i + 1}
     if "USUBJID" in frame:
-        u = frame["USUBJID"].iat[i]
+        u = frame["USUBJID"].at[i]
         out["usubjid"] = None if pd.isna(u) or str(u) == "" else str(u)
     if seq and seq in frame:
-        s = pd.to_numeric(pd.Series([frame[seq].iat[i]]), errors="coerce").iat[0]
+        s = pd.to_numeric(pd.Series([frame[seq].at[i]]), errors="coerce").iat[0]
         out["seq"] = None if pd.isna(s) else float(s)
     return out
 
@@ -81,7 +192,7 @@ def record(frame: pd.DataFrame, index, seq: str | None) -> dict:
 def value(frame: pd.DataFrame, index, variable: str | None) -> str:
     if index is None or pd.isna(index) or not variable or variable not in frame:
         return ""
-    return plain(frame[variable].iat[int(index)], variable)
+    return plain(frame[variable].at[int(index)], variable)
 
 
 def schema_findings(name: str, label: str, schema: pa.DataFrameSchema, frame: pd.DataFrame, seq: str | None,
@@ -96,7 +207,15 @@ def schema_findings(name: str, label: str, schema: pa.DataFrameSchema, frame: pd
         schema.validate(frame, lazy=True)
         return []
     except SchemaErrors as exc:
-        cases = exc.failure_cases
+        return findings_from_cases(name, label, exc.failure_cases, frame, seq, missing, frame_rules)
+
+
+def findings_from_cases(name: str, label: str, cases: pd.DataFrame, frame: pd.DataFrame, seq: str | None,
+                        missing: Callable[[str], tuple[Rule, str]], frame_rules: dict[str, str] | None = None
+                        ) -> list[ValidationFinding]:
+    """The findings of a schema's failure cases (pandera's shape: check, column, failure_case and
+    index, the record's 0-based position); ``frame`` holds at least the failing records, labelled
+    by their positions. Shared by the pandas engine (pandera's cases) and the Spark engine."""
     frame_rules = frame_rules or {}
     findings = []
     rule_of = cases["check"].astype(str).str.split("(").str[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+import narwhals as nw
 import pandas as pd
 import pandera.pandas as pa
 
@@ -27,14 +28,17 @@ from trialkit.sdtm.standards import (
 )
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
-    blank,
+    PANDAS,
+    ColumnCheck,
+    Tables,
+    blank_text,
     in_terms,
     matches,
     not_blank,
     numeric_or_null,
-    positional,
     record,
-    schema_findings,
+    unique_or_blank,
+    unique_within,
 )
 
 REQ_MISSING = rule("TK-SDTM-0001", "error", "Required variable missing from the dataset",
@@ -72,13 +76,13 @@ UNKNOWN_DATASET = rule("TK-SDTM-0011", "notice", "Dataset not in the SDTMIG meta
                        "(a custom domain, or one of another IG) is skipped, never guessed.")
 
 ISO8601 = re.compile(
-    r"^\d{4}"
+    r"^[0-9]{4}"
     r"(?:-(?:0[1-9]|1[0-2]|-)"
-    r"(?:-(?:0[1-9]|[12]\d|3[01]|-)"
-    r"(?:T(?:[01]\d|2[0-3]|-)"
-    r"(?::(?:[0-5]\d|-)"
-    r"(?::[0-5]\d(?:\.\d+)?)?)?"
-    r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?)?)?$")
+    r"(?:-(?:0[1-9]|[12][0-9]|3[01]|-)"
+    r"(?:T(?:[01][0-9]|2[0-3]|-)"
+    r"(?::(?:[0-5][0-9]|-)"
+    r"(?::[0-5][0-9](?:\.[0-9]+)?)?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?)?)?)?$")
 
 
 def codelist_for(var: VariableMeta) -> Codelist | None:
@@ -92,16 +96,6 @@ def codelist_for(var: VariableMeta) -> Codelist | None:
     terms = tuple({t["value"]: t for cl in lists for t in cl.terms}.values())
     return Codelist("/".join(cl.name for cl in lists), " or ".join(cl.label for cl in lists), None,
                     any(cl.extensible for cl in lists), terms, subset=any(cl.subset for cl in lists))
-
-
-def _unique_subject(s: pd.Series) -> pd.Series:
-    return ~s.duplicated(keep=False) | blank(s)
-
-
-def _seq_unique(seq: str):
-    def check(df: pd.DataFrame) -> pd.Series:
-        return ~df.duplicated(["USUBJID", seq], keep=False) | df[seq].isna()
-    return check
 
 
 def resolve(name: str, frame: pd.DataFrame) -> DomainMeta | None:
@@ -137,58 +131,59 @@ def build_schema(meta: DomainMeta, columns: list[str]) -> pa.DataFrameSchema:
             r = CT_SUBSET if cl.subset else CT_EXT if cl.extensible else CT_NONEXT
             checks.append(pa.Check(in_terms(cl.values, var.name.endswith("STRESC")), name=r.id))
         if var.name.endswith("DTC") and var.type == "Char":
-            checks.append(pa.Check(matches(ISO8601), name=DTC_ISO.id))
+            checks.append(pa.Check(matches(ISO8601.pattern), name=DTC_ISO.id))
         if meta.domain == "DM" and var.name == "USUBJID":
-            checks.append(pa.Check(_unique_subject, name=DM_UNIQUE.id))
+            checks.append(pa.Check(unique_or_blank, name=DM_UNIQUE.id))
         cols[var.name] = pa.Column(None, checks=checks, nullable=True, required=var.core in ("Req", "Exp"))
     frame_checks = []
     seq = f"{meta.domain}SEQ"
     if meta.variable(seq) and {"USUBJID", seq} <= set(columns):
-        frame_checks.append(pa.Check(_seq_unique(seq), name=SEQ_UNIQUE.id))
+        frame_checks.append(pa.Check(unique_within("USUBJID", seq), name=SEQ_UNIQUE.id))
     return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name=meta.domain)
 
 
-def _schema_findings(name: str, meta: DomainMeta, frame: pd.DataFrame) -> list[ValidationFinding]:
+def _schema_findings(name: str, meta: DomainMeta, frame, tables: Tables) -> list[ValidationFinding]:
     def missing(variable: str) -> tuple:
         var = meta.variable(variable)
         r = REQ_MISSING if var is not None and var.core == "Req" else EXP_MISSING
         return r, f"{var.core if var else ''} variable {variable} is missing ({meta.domain} metadata)"
     seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
-    return schema_findings(name, meta.domain, build_schema(meta, list(frame.columns)), frame, seq, missing,
-                           {SEQ_UNIQUE.id: seq} if seq else None)
+    return tables.schema_findings(name, meta.domain, build_schema(meta, tables.columns(frame)), frame, seq, missing,
+                                  {SEQ_UNIQUE.id: seq} if seq else None)
 
 
-def _not_in_dm(datasets: dict[str, pd.DataFrame], metas: dict[str, DomainMeta]) -> list[ValidationFinding]:
+def _not_in_dm(datasets: dict, metas: dict[str, DomainMeta], tables: Tables) -> list[ValidationFinding]:
     dm = next((f for n, f in datasets.items() if n.upper() == "DM"), None)
-    if dm is None or "USUBJID" not in dm:
+    if dm is None or "USUBJID" not in tables.columns(dm):
         return []
-    subjects = set(dm["USUBJID"].dropna().astype(str))
+    subjects = sorted(tables.distinct_text(dm, "USUBJID"))
+    in_dm = ColumnCheck(lambda c, t: blank_text(c, t) | c.cast(nw.String).is_in(subjects))
     findings = []
     for name, meta in metas.items():
         frame = datasets[name]
-        if meta.domain == "DM" or meta.cls == "TRIAL DESIGN" or "USUBJID" not in frame:
+        if meta.domain == "DM" or meta.cls == "TRIAL DESIGN" or "USUBJID" not in tables.columns(frame):
             continue
         seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
-        u = frame["USUBJID"]
-        bad = not_blank(u) & ~u.astype(str).isin(subjects)
-        for i in bad[bad].index:
+        bad = tables.failing(frame, in_dm, "USUBJID", seq)
+        for i in bad.index:
             findings.append(ValidationFinding(NOT_IN_DM.id, NOT_IN_DM.severity, name, "USUBJID has no DM record",
-                                              variable="USUBJID", value=str(u.iat[i]), **record(frame, i, seq)))
+                                              variable="USUBJID", value=str(bad["USUBJID"].at[i]), **record(bad, i, seq)))
     return findings
 
 
-def validate_sdtm(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
-    """Every TK-SDTM finding for a set of SDTM datasets (name -> frame)."""
+def validate_sdtm(datasets: dict, tables: Tables = PANDAS) -> list[ValidationFinding]:
+    """Every TK-SDTM finding for a set of SDTM datasets (name -> frame: pandas frames, or with
+    ``tables`` another engine's, validators/spark_engine.py)."""
     findings, metas, frames = [], {}, {}
     for name in sorted(datasets):
-        frame = positional(datasets[name])
+        frame = tables.prepare(datasets[name])
         key = name.upper()
-        meta = resolve(key, frame)
+        meta = resolve(key, tables.domains(frame))
         if meta is None:
             findings.append(ValidationFinding(UNKNOWN_DATASET.id, UNKNOWN_DATASET.severity, key,
                                               f"dataset {key} is not in the SDTMIG metadata; skipped"))
             continue
         frames[key], metas[key] = frame, meta
-        findings += _schema_findings(key, meta, frame)
-    findings += _not_in_dm(frames, metas)
+        findings += _schema_findings(key, meta, frame, tables)
+    findings += _not_in_dm(frames, metas, tables)
     return findings

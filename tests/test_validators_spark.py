@@ -1,0 +1,160 @@
+"""`trialkit validate --engine spark`: the rules on Spark DataFrames give the pandas engine's findings.
+
+The promise: for every rule family the Spark engine runs, its findings are the pandas engine's,
+field for field (rule, severity, dataset, message, variable, USUBJID, --SEQ, row, value), on the
+demo SDTM, on planted defects (Parquet and XPT input) and, marked ``reference``, on the CDISC pilot;
+every rule it does not run yet is listed as not executed, "not run on spark", never as passed; and
+a machine without pyspark or Java gets one clear error (exit 2) naming what to install.
+
+One local Spark session (2 workers) serves the module and is stopped at its end; the data are small.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from reference_data import PILOT
+
+from trialkit.errors import InputError
+from trialkit.formats.parquet import write_parquet
+from trialkit.spark_session import require_spark, spark_session
+from trialkit.validators.core_findings import load_rule_files
+from trialkit.validators.run import validate
+from trialkit.xpt import DatasetMeta, read_xpt, write_xpt
+
+MASTER = "local[2]"
+# the families the Spark engine runs; their findings must be the pandas engine's
+SPARK_RUN = ("TK-SDTM (schemas)", "TK-MAP (mapping)")
+SCHEMA_RULES = tuple(f"TK-SDTM-00{n:02d}" for n in range(1, 13))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_session(MASTER)
+    yield session
+    session.stop()
+
+
+def _rows(findings) -> list[tuple]:
+    return sorted(tuple((k, "" if v is None else str(v)) for k, v in f.to_dict().items()) for f in findings)
+
+
+def _ported(findings) -> list:
+    """The findings of the families the Spark engine runs (schema, mapping, unreadable files)."""
+    return [f for f in findings if f.rule in SCHEMA_RULES or f.rule.startswith(("TK-MAP-", "TK-IO-"))]
+
+
+def _both(folder: Path, adam: Path | None = None, encoding: str | None = None):
+    on_pandas = validate(None, folder, adam, encoding, rules=("trialkit",), jobs=1)
+    on_spark = validate(None, folder, adam, encoding, engine="spark", rules=("core", "trialkit"), spark_master=MASTER)
+    return on_pandas, on_spark
+
+
+def test_01_without_pyspark_one_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark", None)       # import pyspark now raises ImportError
+    with pytest.raises(InputError, match=r"--engine spark needs pyspark, which is not installed: pip install 'trialkit\[spark\]'"):
+        require_spark()
+
+
+def test_02_without_java_the_cli_exits_2_naming_java(monkeypatch, runner, tmp_path, demo):
+    from trialkit.cli import main
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
+    result = runner.invoke(main, ["validate", str(demo / "sdtm"), "--engine", "spark", "--out", str(tmp_path / "v.json")])
+    assert result.exit_code == 2, result.output
+    assert "needs a Java runtime, none found" in result.output and "openjdk-17-jre-headless" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "v.json").exists()
+
+
+@pytest.mark.spark
+def test_03_the_demo_sdtm_gives_the_pandas_findings_and_lists_the_rest_as_not_run(spark, demo):
+    on_pandas, on_spark = _both(demo / "sdtm")
+    assert _rows(on_spark.findings) == _rows(_ported(on_pandas.findings))
+    assert on_spark.datasets == on_pandas.datasets
+    ran = {r.id: r for r in on_spark.rules}
+    assert all(ran[name].status in ("passed", "issues") for name in SPARK_RUN)
+    not_run = [r for r in on_spark.rules if r.id not in SPARK_RUN]
+    assert not_run and all(r.status == "not executed" and r.reason.startswith("not run on spark: ") for r in not_run)
+    rule_files, _ = load_rule_files(("core", "trialkit"), ())
+    assert {r.core_id for r in rule_files} == {r.id for r in not_run if not r.family}   # every rule file listed
+
+
+def _planted(demo: Path, out: Path, write_as) -> Path:
+    """A few demo datasets with one defect of each schema rule planted (``write_as``: XPT or Parquet;
+    text lengths taken from the planted values)."""
+    out.mkdir()
+
+    def write(frame, meta, folder):
+        write_as(frame, DatasetMeta(meta.name, meta.label, tuple(replace(v, length=None) for v in meta.variables)), folder)
+    dm, dm_meta = read_xpt(demo / "sdtm" / "dm.xpt")
+    dm.loc[1, "USUBJID"] = dm.loc[0, "USUBJID"]            # DM one record per subject
+    dm.loc[2, "SEX"] = "X"                                  # non-extensible codelist
+    dm.loc[3, "RFSTDTC"] = "2019-13-01"                     # not ISO 8601
+    dm.loc[4, "STUDYID"] = "  "                             # Req blank
+    write(dm, dm_meta, out)
+    ae, ae_meta = read_xpt(demo / "sdtm" / "ae.xpt")
+    ae.loc[1, "AESEQ"] = ae.loc[0, "AESEQ"]
+    ae.loc[0, "USUBJID"] = ae.loc[1, "USUBJID"]             # --SEQ not unique within USUBJID
+    ae.loc[2, "USUBJID"] = "BALLR01-9999-999"               # not in DM
+    ae.loc[3, "AEOUT"] = "GONE"                             # codelist
+    ae.loc[4, "AESTDTC"] = "05-JAN-2019"
+    write(ae, ae_meta, out)
+    lb, lb_meta = read_xpt(demo / "sdtm" / "lb.xpt")
+    lb.loc[:, "LBSPEC"] = "SPITTLE"                         # extensible codelist: one notice for all records
+    write(lb, lb_meta, out)
+    ts, ts_meta = read_xpt(demo / "sdtm" / "ts.xpt")
+    write(ts.drop(columns=["TSPARMCD"]), DatasetMeta(ts_meta.name, ts_meta.label,    # a Req variable missing
+                                                     tuple(v for v in ts_meta.variables if v.name != "TSPARMCD")), out)
+    xx = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["XX"]})                         # a dataset of no IG
+    write(xx, DatasetMeta("XX", "Custom", tuple(v for v in dm_meta.variables if v.name in xx)), out)
+    return out
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("fmt", ["parquet", "xpt"])
+def test_04_planted_defects_give_the_same_findings_on_both_engines(spark, demo, tmp_path, fmt):
+    write = write_parquet if fmt == "parquet" else write_xpt
+    folder = _planted(demo, tmp_path / "sdtm", write)
+    on_pandas, on_spark = _both(folder)
+    planted = {f.rule for f in _ported(on_pandas.findings)}
+    assert {"TK-SDTM-0001", "TK-SDTM-0003", "TK-SDTM-0005", "TK-SDTM-0006", "TK-SDTM-0007", "TK-SDTM-0008",
+            "TK-SDTM-0009", "TK-SDTM-0010", "TK-SDTM-0011"} <= planted
+    assert _rows(on_spark.findings) == _rows(_ported(on_pandas.findings))
+
+
+@pytest.mark.spark
+def test_05_an_unreadable_parquet_file_is_a_finding_and_the_others_are_checked(spark, demo, tmp_path, runner):
+    from trialkit.cli import main
+
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    write_parquet(*read_xpt(demo / "sdtm" / "dm.xpt"), folder)
+    (folder / "ae.parquet").write_bytes(b"PAR1 truncated")
+    on_pandas, on_spark = _both(folder)
+    unreadable = [f for f in on_spark.findings if f.rule == "TK-IO-0001"]
+    assert [f.dataset for f in unreadable] == ["AE"] and "ae.parquet" in unreadable[0].message
+    assert [f for f in on_spark.findings if f.rule != "TK-IO-0001"] == \
+        [f for f in _ported(on_pandas.findings) if f.rule != "TK-IO-0001"]
+    assert on_spark.datasets == ["DM"]
+    # the command line: --engine spark --spark-master, the JSON report listing what did not run
+    out = tmp_path / "spark.json"
+    result = runner.invoke(main, ["validate", str(folder), "--engine", "spark", "--spark-master", MASTER, "--out", str(out)])
+    assert result.exit_code == 1, result.output          # the unreadable file is an error-level finding
+    report = json.loads(out.read_text(encoding="utf-8"))
+    status = {r["id"]: (r["status"], r["reason"]) for r in report["rules_run"]}
+    assert status["TK-XDS (cross-dataset)"][0] == "not executed" and status["TK-XDS (cross-dataset)"][1].startswith(
+        "not run on spark: ")
+    assert status["TK-SDTM (schemas)"][0] in ("passed", "issues")
+
+
+@pytest.mark.spark
+@pytest.mark.reference
+def test_06_the_cdisc_pilot_gives_the_same_findings_on_both_engines(spark):
+    on_pandas, on_spark = _both(PILOT / "sdtm", encoding="cp1252")
+    assert _ported(on_pandas.findings), "the pilot has schema findings to compare"
+    assert _rows(on_spark.findings) == _rows(_ported(on_pandas.findings))

@@ -1,0 +1,63 @@
+"""The Spark session of ``--engine spark``: built once per command, quiet, or one clear error.
+
+pyspark comes from an extra (``pip install 'trialkit[spark]'``) and needs a Java runtime, which pip
+cannot install; a user without either gets one line naming what to install (exit 2), never a
+Py4J traceback. The session is local unless ``--spark-master`` says otherwise (``local[*]``: one
+worker thread per core; CI uses ``local[2]``). Spark's own logging is cut to errors and its console
+progress bars are off, so the command's output stays trialkit's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from trialkit.errors import InputError
+
+DEFAULT_MASTER = "local[*]"
+INSTALL_EXTRA = "pip install 'trialkit[spark]'"
+INSTALL_JAVA = "Java 17 or newer (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless), or set JAVA_HOME"
+# The driver holds what the rules collect (failing records) and, in local mode, the executors too.
+DRIVER_MEMORY = os.environ.get("TRIALKIT_SPARK_DRIVER_MEMORY", "2g")
+
+
+def java_found() -> bool:
+    """Whether a Java runtime is there for pyspark to start: JAVA_HOME's, else java on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return (Path(home) / "bin" / "java").is_file()
+    return shutil.which("java") is not None
+
+
+def require_spark() -> None:
+    """Raise the one InputError that says what is missing for the Spark engine, if anything is."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise InputError(f"--engine spark needs pyspark, which is not installed: {INSTALL_EXTRA}") from None
+    if not java_found():
+        raise InputError(f"--engine spark needs a Java runtime, none found (JAVA_HOME, PATH): install {INSTALL_JAVA}")
+
+
+def spark_session(master: str = DEFAULT_MASTER):
+    """The Spark session (an existing one of this process is reused), after :func:`require_spark`.
+    A JVM that does not start is an InputError naming the master and Java."""
+    require_spark()
+    from pyspark.errors import PySparkException
+    from pyspark.sql import SparkSession
+
+    builder = (SparkSession.builder.master(master).appName("trialkit")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.memory", DRIVER_MEMORY)
+               .config("spark.sql.shuffle.partitions", str(max(2, os.cpu_count() or 2)))
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    try:
+        session = builder.getOrCreate()
+    except (PySparkException, OSError) as exc:
+        raise InputError(f"Spark did not start (--spark-master {master}): {str(exc).splitlines()[0]}; "
+                         f"it needs {INSTALL_JAVA}") from None
+    session.sparkContext.setLogLevel("ERROR")
+    return session

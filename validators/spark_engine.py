@@ -1,0 +1,201 @@
+"""``trialkit validate --engine spark``: the rules on Spark DataFrames, for pooled data too large for pandas.
+
+One rule definition serves both engines (DESIGN.md). The schema rules are the pandera schemas the
+pandas engine builds (validators/sdtm_schema.py), not a copy: each of their checks is a narwhals
+expression (validators/schema_findings.py ``ColumnCheck`` / ``FrameCheck``), which pandera's pandas
+backend evaluates on pandas columns and :class:`SparkTables` here evaluates on Spark columns, all
+checks of a dataset in one Spark job that brings back only the failing records. The findings are
+then made by the same code as the pandas engine's (``findings_from_cases``), so they are the same
+records, field for field.
+
+Why not pandera's own pyspark.sql backend: in pandera 0.35 a check there returns one boolean per
+column (failure cases are None), and its narwhals backend on PySpark returns the failing values
+without the records' positions; a finding must name the record (row, USUBJID, --SEQ). The schema is
+still pandera's; only the evaluation of its checks is done here.
+
+Datasets are read as Spark reads them: Parquet natively (rows numbered by Spark's own
+``_metadata.row_index``, the position in the file, so no shuffle); XPT,
+Dataset-JSON and CSV through trialkit's readers (validators/inputs.py), handed to Spark through Arrow.
+An unreadable file is a TK-IO-0001 finding, as in the pandas engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import narwhals as nw
+import pandas as pd
+import pandera.pandas as pa
+
+from trialkit.validators.inputs import dataset_paths, read_one
+from trialkit.validators.rules import IO_UNREADABLE, RuleRun, ValidationFinding
+from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, findings_from_cases, null
+
+ROW = "__trialkit_row"        # 1-based record number in the file, as the pandas engine counts it
+_SAS_EPOCH = "1960-01-01"
+NOT_ON_SPARK = "not run on spark"
+
+
+class NotOnSpark(Exception):
+    """A rule whose definition is not an expression both engines evaluate (a pandas-only check)."""
+
+
+def read_spark_folder(spark, folder: Path, encoding: str | None = None
+                      ) -> tuple[dict[str, nw.LazyFrame], list[ValidationFinding]]:
+    """The datasets of ``folder`` as narwhals frames over Spark DataFrames, by upper-case name, each
+    with its record numbers in ``ROW``; and a finding per file that cannot be read."""
+    datasets, findings = {}, []
+    for name, path in sorted(dataset_paths(folder).items()):
+        if path.suffix.lower() == ".parquet" and path.is_file():
+            frame, finding = _read_parquet(spark, name, path)
+        else:
+            _, pandas_frame, _, finding = read_one((name, path), encoding)
+            frame = None if finding is not None else _from_pandas(spark, pandas_frame)
+        if finding is not None:
+            findings.append(finding)
+        else:
+            datasets[name] = nw.from_native(frame)
+    return datasets, findings
+
+
+def _read_parquet(spark, name: str, path: Path):
+    """A Parquet dataset as Spark reads it, its values as the pandas engine holds them (Char as text,
+    Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    try:
+        frame = spark.read.parquet(str(path))
+    except (PySparkException, Py4JJavaError) as exc:
+        java = getattr(exc, "java_exception", None)
+        why = (java.getMessage() if java is not None else str(exc)).splitlines()[0]
+        return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
+                                       f"{path.name}: not a readable Parquet file (Spark: {why})")
+    columns = []
+    for field in frame.schema.fields:
+        column = F.col(f"`{field.name}`")
+        if isinstance(field.dataType, T.DateType):
+            column = F.datediff(column, F.lit(_SAS_EPOCH).cast("date")).cast("double")
+        elif isinstance(field.dataType, (T.TimestampType, T.TimestampNTZType)):
+            column = (F.unix_timestamp(column.cast("timestamp")) - F.unix_timestamp(F.lit(_SAS_EPOCH).cast("timestamp"))
+                      ).cast("double")
+        elif isinstance(field.dataType, (T.NumericType, T.BooleanType)):
+            column = column.cast("double")
+        elif not isinstance(field.dataType, T.StringType):
+            return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
+                                           f"{path.name}: column {field.name} of type {field.dataType.simpleString()}: "
+                                           "neither text nor a number")
+        columns.append(column.alias(field.name))
+    return frame.select(*columns, (F.col("_metadata.row_index") + 1).alias(ROW)), None
+
+
+def _from_pandas(spark, frame: pd.DataFrame):
+    """A frame trialkit's readers gave (text as str or category, numbers as float) as a Spark
+    DataFrame of text and double columns, rows numbered."""
+    from pyspark.sql import types as T
+
+    columns, fields = {}, []
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_numeric_dtype(values):
+            columns[name] = values.astype("float64")
+            fields.append(T.StructField(name, T.DoubleType()))
+        else:
+            text = values.astype(object)
+            columns[name] = text.where(text.notna(), None).map(lambda v: v if v is None else str(v))
+            fields.append(T.StructField(name, T.StringType()))
+    columns[ROW] = pd.Series(range(1, len(frame) + 1), index=frame.index, dtype="int64")
+    fields.append(T.StructField(ROW, T.LongType(), nullable=False))
+    return spark.createDataFrame(pd.DataFrame(columns, index=frame.index), T.StructType(fields))
+
+
+def _records(collected: pd.DataFrame) -> pd.DataFrame:
+    """Collected records labelled by their 0-based positions, as ``record`` and ``value`` read them."""
+    return collected.set_index(collected[ROW].astype("int64") - 1).drop(columns=[ROW])
+
+
+class _Domains:
+    """A dataset's DOMAIN values, collected by a Spark job only when sdtm_schema.resolve asks for them
+    (a split dataset such as LBCH); ``in`` and ``[...]`` as on the pandas frame it stands for."""
+
+    def __init__(self, frame: nw.LazyFrame, present: bool) -> None:
+        self.frame, self.present = frame, present
+
+    def __contains__(self, column: str) -> bool:
+        return self.present and column == "DOMAIN"
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.frame.select(column).unique().collect().to_pandas()[column]
+
+
+class SparkTables:
+    """The schema rules on narwhals frames over Spark DataFrames (validators/schema_findings.Tables)."""
+
+    def prepare(self, frame: nw.LazyFrame) -> nw.LazyFrame:
+        return frame
+
+    def columns(self, frame: nw.LazyFrame) -> list[str]:
+        return [c for c in frame.collect_schema().names() if c != ROW]
+
+    def domains(self, frame: nw.LazyFrame) -> _Domains:
+        return _Domains(frame, "DOMAIN" in self.columns(frame))
+
+    def distinct_text(self, frame: nw.LazyFrame, column: str) -> set[str]:
+        values = frame.select(column).filter(~nw.col(column).is_null()).unique().collect().to_pandas()[column]
+        return set(values.astype(str))
+
+    def _keys(self, frame: nw.LazyFrame, seq: str | None) -> list[str]:
+        return [ROW] + [c for c in ("USUBJID", seq) if c and c in self.columns(frame)]
+
+    def failing(self, frame: nw.LazyFrame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
+        dtype = frame.collect_schema()[column]
+        ok = check.expression(column, dtype) | null(nw.col(column), dtype)
+        keep = list(dict.fromkeys([*self._keys(frame, seq), column]))
+        return _records(frame.filter(~ok).select(keep).collect().to_pandas())
+
+    def schema_findings(self, name: str, label: str, schema: pa.DataFrameSchema, frame: nw.LazyFrame, seq: str | None,
+                        missing, frame_rules: dict[str, str] | None) -> list[ValidationFinding]:
+        """Every check of ``schema`` over ``frame`` in one Spark job, then the findings as the pandas
+        engine makes them from pandera's failure cases."""
+        dtypes = frame.collect_schema()
+        present = self.columns(frame)
+        cases = [{"check": "column_in_dataframe", "column": None, "failure_case": column, "index": None}
+                 for column, spec in schema.columns.items() if spec.required and column not in present]
+        checks = [(check, column) for column, spec in schema.columns.items() if column in present for check in spec.checks]
+        checks += [(check, None) for check in schema.checks]
+        flags = {f"__ok{k}": self._expression(check, column, dtypes) for k, (check, column) in enumerate(checks)}
+        checked = {f"__ok{k}": (check.name, column) for k, (check, column) in enumerate(checks)}
+        records = pd.DataFrame()
+        if flags:
+            values = [column for check, column in checks if column is not None]
+            keep = list(dict.fromkeys([*self._keys(frame, seq), *values]))
+            failed = (frame.with_columns(**flags).filter(nw.any_horizontal(*[~nw.col(f) for f in flags], ignore_nulls=False))
+                      .select(*keep, *flags).collect().to_pandas())
+            records = _records(failed)
+            for flag, (check_name, column) in checked.items():
+                bad = records[~records[flag].astype(bool)]
+                cases += [{"check": check_name, "column": column, "index": i,
+                           "failure_case": None if column is None else bad[column].at[i]} for i in bad.index]
+        if not cases:
+            return []
+        return findings_from_cases(name, label, pd.DataFrame(cases), records, seq, missing, frame_rules)
+
+    @staticmethod
+    def _expression(check: pa.Check, column: str | None, dtypes) -> nw.Expr:
+        """The check's expression, True where a record passes; pandera's ``ignore_na`` lets nulls pass."""
+        fn = check._check_fn
+        if column is None and isinstance(fn, FrameCheck):
+            return fn.expression(dict(dtypes))
+        if column is not None and isinstance(fn, ColumnCheck):
+            expr = fn.expression(column, dtypes[column])
+            return expr | null(nw.col(column), dtypes[column]) if check.ignore_na else expr
+        raise NotOnSpark(f"check {check.name} is a pandas function, not an expression both engines evaluate")
+
+
+def not_run(rule_id: str, source: str, why: str, family: bool = False) -> RuleRun:
+    """The RuleRun of a rule (or ``family`` of trialkit's rules) the Spark engine cannot evaluate yet:
+    listed as not executed, never as passed."""
+    return RuleRun(rule_id, source, "not executed", reason=f"{NOT_ON_SPARK}: {why}", family=family)
+
