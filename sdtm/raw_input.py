@@ -20,7 +20,7 @@ import pandas as pd
 from trialkit.display import show_list
 from trialkit.errors import InputError
 from trialkit.findings import Finding
-from trialkit.formats.export import RawExport
+from trialkit.formats.export import EVENT_COLUMNS, RawExport
 from trialkit.formats.reading import WHOLE_EXPORT
 from trialkit.ledger import Ledger
 from trialkit.raw_dictionary import Form, RawDictionary, check_form, load_raw_dictionary
@@ -114,7 +114,7 @@ def missing_column_findings(name: str, form: Form, frame: pd.DataFrame) -> list[
     """One error per dictionary column the file lacks (the form cannot be mapped without it), naming
     the file's columns the dictionary does not know: a renamed column shows up as both."""
     missing = [c for c in form.columns if c not in frame.columns]
-    unknown = [c for c in frame.columns if c not in form.columns and not c.startswith("_")]
+    unknown = _unlisted(form, frame)
     hint = f"; the file has {show_list(unknown)}, which the raw dictionary does not list" if unknown else ""
     return [Finding("error", f"{name}.csv", None, c, "", f"column missing from the header: the form cannot be mapped{hint}",
                     f"raw_dictionary.yaml:forms.{name}.fields.{c}", kind="columns_missing") for c in missing]
@@ -126,7 +126,14 @@ def extra_column_findings(name: str, form: Form, frame: pd.DataFrame) -> list[Fi
     if any(c not in frame.columns for c in form.columns):
         return []
     return [Finding("warning", f"{name}.csv", None, c, "", "column not in the raw dictionary: its values are not read",
-                    f"raw_dictionary.yaml:forms.{name}.fields") for c in frame.columns if c not in form.columns and not c.startswith("_")]
+                    f"raw_dictionary.yaml:forms.{name}.fields") for c in _unlisted(form, frame)]
+
+
+def _unlisted(form: Form, frame: pd.DataFrame) -> list[str]:
+    """The frame's columns the raw dictionary does not list, but for an ODM record's study event
+    (EVENT_COLUMNS): where the record sits in the export, which its locator names too, not a field
+    of the form; a dictionary lists them only to map VISIT from them."""
+    return [c for c in frame.columns if c not in form.columns and not c.startswith("_") and c not in EVENT_COLUMNS]
 
 
 def unknown_form_findings(export: RawExport, dictionary: RawDictionary, ledger: Ledger) -> list[Finding]:

@@ -22,6 +22,7 @@ def test_records_columns_and_locators(small):
     assert detect_format(SMALL) == "odm"
     dm = forms["dm"]
     assert dm.frame.to_dict("list") == {"STUDYID": ["ST1", "ST1"], "SITEID": ["SITE01", "SITE01"], "SUBJID": ["01-001", "01-002"],
+                                        "STUDYEVENTOID": ["SCREEN", "SCREEN"], "STUDYEVENTREPEATKEY": ["", ""],
                                         "SEX": ["F", "M"], "BRTHDT": ["1970-02-03", ""]}   # two non-repeating groups, one record
     assert dm.locators.tolist() == ["01-001/SCREEN/dm/IG.DM1", "01-002/SCREEN/dm/IG.DM1"]
 
@@ -32,6 +33,14 @@ def test_transactions_is_null_and_removal(small):
     assert ae.frame[["AETERM", "AESEV"]].values.tolist() == [["HEADACHE", "SEVERE"], ["NAUSEA", ""]]   # Update, IsNull
     removed = [f for f in findings if f.severity == "notice"]
     assert [f.record for f in removed] == ["01-001/AE[1]/ae/IG.AE[3]"] and "Remove" in removed[0].message
+
+
+def test_study_event_and_its_repeat_key_are_columns(small):
+    """The StudyEventData a record sits in is a field of it, so a spec can map VISIT from it; a record
+    updated by a later transaction keeps its event."""
+    ae = small[0]["ae"]
+    assert list(ae.frame.columns[:5]) == ["STUDYID", "SITEID", "SUBJID", "STUDYEVENTOID", "STUDYEVENTREPEATKEY"]
+    assert ae.frame[["STUDYEVENTOID", "STUDYEVENTREPEATKEY", "AETERM"]].values.tolist() == [["AE", "1", "HEADACHE"], ["AE", "1", "NAUSEA"]]
 
 
 def test_undeclared_item_is_a_finding_and_still_read(small):
@@ -79,7 +88,7 @@ def test_clinical_data_without_metadata(tmp_path):
                     '<ItemData ItemOID="HR" Value="60"/></ItemGroupData></FormData></StudyEventData></SubjectData>'
                     '</ClinicalData></ODM>')
     forms, meta, findings = read_odm(path)
-    assert meta is None and findings == [] and forms["vs"].frame.values.tolist() == [["S", "X", "7", "60"]]
+    assert meta is None and findings == [] and forms["vs"].frame.values.tolist() == [["S", "X", "7", "V1", "", "60"]]
 
 
 def test_encoding_other_than_declared(tmp_path):
@@ -108,7 +117,7 @@ def test_redcap_classic_forms_straight_under_subject_data():
     assert len(expected) > len(set(s for s, _, _ in expected))      # a subject with several instances of the form
     assert list(zip(bp.frame["SUBJID"], bp.frame["bp_systolic"])) == [(s, v) for s, _, v in expected]
     assert bp.locators.tolist() == [f"{s}/Form.bp[{k}]/bp.date_bp[1]" for s, k, _ in expected]
-    assert list(bp.frame.columns) == ["STUDYID", "SITEID", "SUBJID", *meta.forms["Form.bp"].items]
+    assert list(bp.frame.columns) == ["STUDYID", "SITEID", "SUBJID", *meta.forms["Form.bp"].items]   # no study event: no event columns
 
 
 def test_a_subject_sent_again_is_looked_up_across_forms(tmp_path):

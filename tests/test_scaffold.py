@@ -285,6 +285,17 @@ def test_21_a_redcap_odm_export_is_scaffolded_and_mapped_to_dm_and_vs(runner, tm
     height = vs[vs["VSTESTCD"] == "HEIGHT"]
     assert sorted(height["VSORRES"]) == sorted(_items(REDCAP, "height")) and set(height["VSORRESU"]) == {"cm"}
     assert set(vs["VSTESTCD"]) == {"HEIGHT", "WEIGHT", "BMI"} and len(vs) == 3 * len(dm)
+    # no form has a visit field: VISIT comes from the study event each record sits in (its STUDYEVENTOID)
+    from lxml import etree
+
+    ns = {"o": "http://www.cdisc.org/ns/odm/v1.3"}
+    tree = etree.parse(str(REDCAP))
+    names = {e.get("OID"): e.get("Name").upper()[:40] for e in tree.iterfind(".//o:StudyEventDef", ns)}
+    events = [(item.xpath("ancestor::o:SubjectData/@SubjectKey", namespaces=ns)[0],
+               names[item.xpath("ancestor::o:StudyEventData/@StudyEventOID", namespaces=ns)[0]])
+              for item in tree.iterfind(".//o:ItemData[@ItemOID='height']", ns)]
+    assert sorted(zip(height["USUBJID"], height["VISIT"])) == sorted((f"{studyid}-{k}", v) for k, v in events)
+    assert len(set(height["VISIT"])) > 1 and all(height["VISITNUM"].notna())
 
 
 def test_22_an_odm_exports_study_events_are_the_visits(tmp_path):

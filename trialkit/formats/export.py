@@ -16,12 +16,16 @@ from pathlib import Path
 import pandas as pd
 
 FORMATS = ("csv", "sas7bdat", "xpt", "xlsx", "odm")
+# an ODM form's study event as fields of each record (after SUBJID), so a spec can map VISIT from it;
+# not a field the EDC form has, so a raw dictionary need not list them (docs/raw-formats.md)
+EVENT_COLUMNS = ("STUDYEVENTOID", "STUDYEVENTREPEATKEY")
 
 
 @dataclass
 class ExportForm:
     name: str                     # the form: file stem (CSV, SAS7BDAT, XPT), sheet name (XLSX), FormOID (ODM)
-    frame: pd.DataFrame           # STUDYID, SITEID, SUBJID and one column per field, all text, '' = missing
+    frame: pd.DataFrame           # STUDYID, SITEID, SUBJID (ODM: then EVENT_COLUMNS) and one column per field,
+                                  # all text, '' = missing
     source: str                   # the file the user has: 'ae.csv', 'study.xlsx', 'export.xml'
     locators: pd.Series | None = None   # per record, its place when a row number is not it (ODM:
                                         # SubjectKey/StudyEventOID[repeat]/FormOID/ItemGroupOID[repeat])

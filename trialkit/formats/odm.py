@@ -7,8 +7,10 @@ network; a DOCTYPE that declares entities is refused before parsing (XXE, billio
 Records. A form's records are its FormData's item groups: the items of all non-repeating
 ItemGroupData of one FormData make one record; each repeat of a repeating group (its
 ItemGroupRepeatKey) is a record of its own. Columns: STUDYID (ClinicalData/@StudyOID), SITEID
-(SubjectData/SiteRef/@LocationOID), SUBJID (@SubjectKey), then one per ItemOID (in the FormDef's
-order, then undeclared items as met). Each record's locator is
+(SubjectData/SiteRef/@LocationOID), SUBJID (@SubjectKey), then, for a form met under StudyEventData,
+STUDYEVENTOID and STUDYEVENTREPEATKEY (so a spec maps VISIT from the study event through the visit
+map, as it would a form's visit field), then one per ItemOID (in the FormDef's order, then
+undeclared items as met). Each record's locator is
 SubjectKey/StudyEventOID[StudyEventRepeatKey]/FormOID[FormRepeatKey]/ItemGroupOID[ItemGroupRepeatKey]
 (a [key] only where the export gives one). REDCap's "classic" (non-longitudinal) projects put FormData
 straight under SubjectData, without StudyEventData (not ODM 1.3.2, but what REDCap exports): those
@@ -42,7 +44,7 @@ from lxml import etree
 from trialkit.errors import InputError
 from trialkit.findings import Finding
 from trialkit.formats.detect import ODM_NAMESPACE
-from trialkit.formats.export import CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
+from trialkit.formats.export import EVENT_COLUMNS, CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
 
 NS = "{" + ODM_NAMESPACE + "}"
 ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -51,6 +53,7 @@ ROOT = re.compile(rb"<(?![?!])")
 EVENT_TAGS = [f"{NS}{t}" for t in ("Study", "MetaDataVersion", "ClinicalData", "SubjectData")]
 SITE_REF, STUDY_EVENT, FORM, GROUP, ITEM = (f"{NS}{t}" for t in ("SiteRef", "StudyEventData", "FormData", "ItemGroupData", "ItemData"))
 KEY_COLUMNS = ("STUDYID", "SITEID", "SUBJID")
+RECORD_COLUMNS = (*KEY_COLUMNS, *EVENT_COLUMNS)    # every record gives them: kept for each, not per item
 PLAIN = ["ItemOID", "Value"]     # the attributes of nearly every ItemData, in the order writers put them
 
 
@@ -114,22 +117,29 @@ def _key(elem, oid: str, repeat: str) -> tuple[str, str, str]:
 
 class _Form:
     """One form's records as columns: a list per column, a slot per record (None: the record has
-    no such item), with each record's locator, key and place in the order records were met."""
+    no such item), with each record's locator, key and place in the order records were met, and
+    whether any record sits in a study event (then the frame has the EVENT_COLUMNS)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.keys: dict[str, list[str]] = {k: [] for k in KEY_COLUMNS}
+        self.in_events = False
+        self.keys: dict[str, list[str]] = {k: [] for k in RECORD_COLUMNS}
         self.columns: dict[str, list[str | None]] = {}
         self.locators: list[str] = []
         self.record_keys: list[tuple] = []
         self.seq = array("q")
         self.alive = bytearray()
 
-    def add(self, study: str, site: str, subject: str, locator: str, key: tuple, seq: int) -> int:
+    def add(self, study: str, site: str, subject: str, event: tuple[str, str] | None, locator: str, key: tuple, seq: int) -> int:
+        """A new record; ``event`` is (StudyEventOID, StudyEventRepeatKey), None outside a study event."""
         keys = self.keys
         keys["STUDYID"].append(study)
         keys["SITEID"].append(site)
         keys["SUBJID"].append(subject)
+        if event is not None:
+            self.in_events = True
+        keys["STUDYEVENTOID"].append(event[0] if event else "")
+        keys["STUDYEVENTREPEATKEY"].append(event[1] if event else "")
         self.locators.append(locator)
         self.record_keys.append(key)
         self.seq.append(seq)
@@ -138,17 +148,19 @@ class _Form:
 
     def frame(self, declared: tuple[str, ...], metadata: ExportMetadata | None, path: Path) -> ExportForm:
         """The form's live records as a frame of text ('' where a record has no value). Columns: the
-        key columns, the declared items, then the other items given by a live record, in the order
-        first given; an item named like a key column (STUDYID...) overrides it where given."""
+        key columns (with the event columns when a record sits in a study event), the declared
+        items, then the other items given by a live record, in the order first given; an item named
+        like a key column (STUDYID...) overrides it where given."""
         count = len(self.locators)
         alive = np.frombuffer(self.alive, dtype=bool)
         everyone = bool(alive.all())
         data, firsts = {}, {}
-        for k, name in enumerate(KEY_COLUMNS):
-            cells = np.array(self.keys[name], dtype=object)
+        keys = RECORD_COLUMNS if self.in_events else KEY_COLUMNS
+        for k, name in enumerate(keys):
+            cells = np.array(self.keys.pop(name), dtype=object)
             data[name] = cells if everyone else cells[alive]
             firsts[name] = (-1, k)
-        for k, oid in enumerate(list(self.columns), len(KEY_COLUMNS)):
+        for k, oid in enumerate(list(self.columns), len(keys)):
             column = self.columns.pop(oid)      # freed as soon as it is an array: the peak stays near one copy
             column.extend([None] * (count - len(column)))
             cells = np.array(column, dtype=object)
@@ -157,10 +169,10 @@ class _Form:
             missing = pd.isna(cells)
             given = np.flatnonzero(~missing)
             if len(given):
-                data[oid] = np.where(missing, data[oid] if oid in KEY_COLUMNS else "", cells)
+                data[oid] = np.where(missing, data[oid] if oid in keys else "", cells)
                 firsts.setdefault(oid, (int(given[0]), k))
             del column, cells
-        columns = [*KEY_COLUMNS, *[c for c in declared if c not in KEY_COLUMNS]]
+        columns = [*keys, *[c for c in declared if c not in keys]]
         columns += sorted((c for c in data if c not in columns), key=firsts.__getitem__)
         empty = np.full(len(data["SUBJID"]), "", dtype=object)
         labels = {c: metadata.items[c].question for c in columns if metadata and c in metadata.items and metadata.items[c].question}
@@ -231,13 +243,18 @@ class _Records:
                 if child.get("TransactionType") == "Remove":
                     self.remove(records, (event, repeat), "StudyEventData", where)
                     continue
+                texts = self.texts
+                occurrence = (texts.setdefault(event, event), texts.setdefault(repeat, repeat))
                 for form in child.iterchildren(FORM):
-                    self.form(form, (event, repeat), f"{subject}/{where}", study, site, subject, records)
+                    self.form(form, occurrence, f"{subject}/{where}", study, site, subject, records)
             elif tag == FORM:
-                self.form(child, ("", ""), subject, study, site, subject, records)
+                self.form(child, None, subject, study, site, subject, records)
 
-    def form(self, elem, event: tuple[str, str], where: str, study: str, site: str, subject: str, records: dict) -> None:
+    def form(self, elem, occurrence: tuple[str, str] | None, where: str, study: str, site: str, subject: str, records: dict) -> None:
+        """One FormData's records; ``occurrence`` is its study event (OID, repeat key), None when
+        the form sits straight under SubjectData (REDCap classic)."""
         name, repeat, form_where = _key(elem, "FormOID", "FormRepeatKey")
+        event = occurrence or ("", "")
         if elem.get("TransactionType") == "Remove":
             self.remove(records, (*event, name, repeat), "FormData", form_where)
             return
@@ -253,7 +270,7 @@ class _Records:
             found = records.get(key)
             if found is None:
                 key = self.record_keys.setdefault(key, key)
-                row = form.add(study, site, subject, locator, key, self.count)
+                row = form.add(study, site, subject, occurrence, locator, key, self.count)
                 self.count += 1
                 records[key] = (form, row)
             else:

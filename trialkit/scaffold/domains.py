@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from trialkit.formats.export import EventMeta
+from trialkit.formats.export import EVENT_COLUMNS, EventMeta
 from trialkit.scaffold.infer import CODE_MAX_DISTINCT, DISTINCT_KEPT, FieldGuess, FormGuess, natural_order
 
 DATE_TYPES = {"date"}
@@ -177,6 +177,12 @@ def event_visits(events: dict[str, EventMeta]) -> list[dict]:
             visit["note"] = "to check: a repeating study event (Repeating=\"Yes\"): this VISITNUM covers every repeat"
         visits.append(visit)
     return visits
+
+
+def event_fields(forms: list[FormGuess]) -> dict[str, str]:
+    """form -> its study event field (an ODM export's STUDYEVENTOID), for the forms that sit in study
+    events: mapped to VISIT through the visit map event_visits makes."""
+    return {form.name: EVENT_COLUMNS[0] for form in forms if any(f.name == EVENT_COLUMNS[0] for f in form.fields)}
 
 
 def recognize_dm(subject_form: FormGuess, forms: list[FormGuess]) -> DomainDraft:

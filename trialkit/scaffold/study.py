@@ -18,7 +18,7 @@ import yaml
 
 from trialkit.errors import InputError
 from trialkit.formats.export import RawExport
-from trialkit.scaffold.domains import DM_FIELDS, DomainDraft, event_visits, find, recognize, visit_map
+from trialkit.scaffold.domains import DM_FIELDS, DomainDraft, event_fields, event_visits, find, recognize, visit_map
 from trialkit.scaffold.infer import KEYS, FormGuess, infer_form
 from trialkit.sdtm.standards import load_domains
 
@@ -79,7 +79,8 @@ def build_scaffold(export: RawExport) -> Scaffold:
     studyid = str(ids.value_counts().index[0])
     visits, visit_fields = visit_map(forms)
     if not visits and export.metadata is not None and export.metadata.events:
-        visits = event_visits(export.metadata.events)     # ODM: the study events are the visits
+        visits = event_visits(export.metadata.events)     # ODM: the study events are the visits,
+        visit_fields = event_fields(forms)                # mapped from each record's STUDYEVENTOID
     domains = recognize(subject_form, forms, visit_fields)
     used = {(s.form, f) for d in domains for s in d.sources for f in s.fields}
     not_mapped = {}
