@@ -33,6 +33,8 @@ transactional export) builds the index of every record read so far, kept from th
 
 from __future__ import annotations
 
+import io
+import os
 import re
 from array import array
 from pathlib import Path
@@ -43,6 +45,8 @@ from lxml import etree
 
 from trialkit.errors import InputError
 from trialkit.findings import Finding
+from trialkit.forked import can_fork, forked_pool
+from trialkit.formats import odm_ranges
 from trialkit.formats.detect import ODM_NAMESPACE
 from trialkit.formats.export import EVENT_COLUMNS, CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
 
@@ -54,6 +58,7 @@ EVENT_TAGS = [f"{NS}{t}" for t in ("Study", "MetaDataVersion", "ClinicalData", "
 SITE_REF, STUDY_EVENT, FORM, GROUP, ITEM = (f"{NS}{t}" for t in ("SiteRef", "StudyEventData", "FormData", "ItemGroupData", "ItemData"))
 KEY_COLUMNS = ("STUDYID", "SITEID", "SUBJID")
 RECORD_COLUMNS = (*KEY_COLUMNS, *EVENT_COLUMNS)    # every record gives them: kept for each, not per item
+PARALLEL_WORKERS = 4             # at most: each worker holds one range's records while it is merged
 PLAIN = ["ItemOID", "Value"]     # the attributes of nearly every ItemData, in the order writers put them
 
 
@@ -179,6 +184,27 @@ class _Form:
         locators = np.array(self.locators, dtype=object)
         return ExportForm(self.name, pd.DataFrame({c: data.get(c, empty) for c in columns}, columns=columns), path.name,
                           pd.Series(locators if everyone else locators[alive], dtype=str), labels)
+
+    def compact(self) -> tuple:
+        """What a forked worker hands back: the form's records, without the per-record key tuples
+        (a range's records are never looked up again: no subject is in two ranges)."""
+        return self.name, self.in_events, self.keys, self.columns, self.locators, self.seq, self.alive
+
+    def extend(self, part: tuple, offset: int) -> None:
+        """Append a later range's records of this form (``compact``), their order numbers after ``offset``."""
+        _, in_events, keys, columns, locators, seq, alive = part
+        count = len(self.locators)
+        self.in_events = self.in_events or in_events
+        for name, values in keys.items():
+            self.keys[name].extend(values)
+        for oid, values in columns.items():
+            column = self.columns.setdefault(oid, [])
+            column.extend([None] * (count - len(column)))
+            column.extend(values)
+        self.locators.extend(locators)
+        self.record_keys.extend([None] * len(locators))
+        self.seq.frombytes((np.frombuffer(seq, dtype=np.int64) + offset).tobytes())
+        self.alive.extend(alive)
 
     def first_seq(self) -> int | None:
         """When the form's first live record was met (None: every record was removed)."""
@@ -308,6 +334,15 @@ class _Records:
                 column.extend([None] * (row - size))
                 column.append(value)
 
+    def absorb(self, forms: list[tuple], undeclared: dict, count: int) -> None:
+        """A later range's records (``_read_range``), in file order after those read so far."""
+        for part in forms:
+            name = part[0]
+            (self.forms.get(name) or self.forms.setdefault(name, _Form(name))).extend(part, self.count)
+        for key, locator in undeclared.items():
+            self.undeclared.setdefault(key, locator)
+        self.count += count
+
     def _met(self, form: str, item: str, locator: str) -> None:
         """An item met for the first time in a form: noted when the study metadata does not declare it there."""
         meta = self.metadata
@@ -325,13 +360,18 @@ class _Records:
         return out
 
 
-def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, list[Finding]]:
-    """Every form of the ODM file, its study metadata (None when the file has none) and what reading found."""
-    path = Path(path)
-    _refuse_entities(path)
-    out = _Records(path)
+class _Unreadable(Exception):
+    """XML a parse could not read: its line and column in the document parsed, and lxml's message."""
+
+    def __init__(self, line: int, column: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.column, self.message = line, column, message
+
+
+def _stream(source, out: _Records) -> None:
+    """Read ``source`` (a path or a file object) into ``out``, one SubjectData at a time."""
     study_oid = study = ""
-    parser = etree.iterparse(str(path), events=("start", "end"), tag=EVENT_TAGS, resolve_entities=False, no_network=True,
+    parser = etree.iterparse(source, events=("start", "end"), tag=EVENT_TAGS, resolve_entities=False, no_network=True,
                              load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
     try:
         for event, elem in parser:
@@ -352,8 +392,70 @@ def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, 
                 elem.clear()
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno, 0)
-        raise InputError(f"malformed XML at line {line}, column {column}: {exc.msg} (a truncated or damaged file?)",
-                         file=str(path), row=line) from None
+        raise _Unreadable(line, column, exc.msg) from None
+
+
+_PLAN: odm_ranges.Plan | None = None          # the plan forked workers read their range by
+_METADATA: ExportMetadata | None = None
+
+
+def _read_range(path: Path, start: int, end: int) -> tuple:
+    """In a forked worker: one range's records, compactly (no per-value index), and its SubjectKeys;
+    None when the range does not parse (the caller reads the file in one pass instead)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    out = _Records(path)
+    out.metadata = _METADATA
+    try:
+        _stream(io.BytesIO(_PLAN.part(data)), out)
+    except _Unreadable:
+        return None
+    subjects = out.seen if out.index is None else set(out.index)
+    return [form.compact() for form in out.forms.values()], out.undeclared, out.count, subjects
+
+
+def _read_in_parallel(path: Path, plan: odm_ranges.Plan, workers: int) -> _Records | None:
+    """The file's records read range by range in forked workers, merged in file order; None when a
+    range does not parse or a SubjectKey is met in two ranges (then one pass reads the file)."""
+    global _PLAN, _METADATA
+    out = _Records(path)
+    try:
+        _stream(io.BytesIO(plan.rest), out)
+    except _Unreadable:
+        return None
+    _PLAN, _METADATA = plan, out.metadata
+    subjects: set[str] = set()
+    try:
+        with forked_pool(workers) as pool:
+            for part in pool.map(_read_range, *zip(*[(path, a, b) for a, b in plan.ranges])):
+                if part is None:
+                    return None
+                forms, undeclared, count, keys = part
+                if not subjects.isdisjoint(keys):
+                    return None
+                subjects |= keys
+                out.absorb(forms, undeclared, count)
+    finally:
+        _PLAN = _METADATA = None
+    return out
+
+
+def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, list[Finding]]:
+    """Every form of the ODM file, its study metadata (None when the file has none) and what reading
+    found. A large snapshot is read in forked workers, a range of SubjectData each (odm_ranges)."""
+    path = Path(path)
+    _refuse_entities(path)
+    workers = min(PARALLEL_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    plan = odm_ranges.plan(path) if workers > 1 and can_fork() else None
+    out = _read_in_parallel(path, plan, workers) if plan else None
+    if out is None:
+        out = _Records(path)
+        try:
+            _stream(str(path), out)
+        except _Unreadable as exc:
+            raise InputError(f"malformed XML at line {exc.line}, column {exc.column}: {exc.message} (a truncated or damaged file?)",
+                             file=str(path), row=exc.line) from None
     metadata = out.metadata
     for (form, item), locator in out.undeclared.items():
         where = f"FormDef {form}" if metadata and form in metadata.forms else f"form {form} (no FormDef declares it)"
