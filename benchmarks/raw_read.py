@@ -5,7 +5,11 @@ For each size the study is simulated twice from one seed, ``--format csv`` and `
 process so that its peak RSS is its own:
 
 - read: ``trialkit.formats.read_export(folder)``, the reader every stage uses (all forms as text,
-  with where each record came from);
+  with where each record came from); for a large ODM file, forked workers reading a range of
+  SubjectData each (``trialkit.formats.odm_ranges``). Its CPU seconds (the process's and its
+  workers') are recorded too: on a machine whose cores are busy the workers cannot help;
+- one_pass (ODM only): the same read in one process (the ranges turned off), what read does
+  without free cores;
 - sdtm: the whole ``trialkit sdtm`` stage on the folder (``run_sdtm`` then ``write_sdtm``);
 - floor: the least any reader of the format pays, for reference: the CSVs read as text with pandas
   (``dtype=str``); the ODM parsed in the streaming pass the reader is built on, doing nothing else
@@ -21,6 +25,7 @@ path's reading time.
     python benchmarks/raw_read.py                          # 1000 10000 subjects
     python benchmarks/raw_read.py --sizes 1000 10000 100000 --timeout 3600
     python benchmarks/raw_read.py --sizes 1000 --keep /tmp/raw   # keep the exports and SDTM outputs
+    python benchmarks/raw_read.py --sizes 10000 --skip-sdtm --out /tmp/raw_read.json   # reading only
 """
 
 from __future__ import annotations
@@ -63,19 +68,31 @@ SIMULATE = textwrap.dedent(
 
 READ = textwrap.dedent(
     """
-    import json, sys, time
+    import json, resource, sys, time
     from pathlib import Path
 
     sys.path.insert(0, sys.argv[1])
     from _common import peak_rss_mib
-    from trialkit.formats import read_export
+    from trialkit.formats import odm_ranges, read_export
 
-    t0 = time.perf_counter()
+    key = sys.argv[3]
+    if key == "one_pass_s":
+        odm_ranges.PARALLEL_MIN_BYTES = float("inf")
+    def cpu():
+        usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        return sum(u.ru_utime + u.ru_stime for u in usage), usage[1].ru_maxrss / 1024
+
+    cpu0, t0 = cpu()[0], time.perf_counter()
     export = read_export(Path(sys.argv[2]))
+    elapsed = time.perf_counter() - t0
+    cpu1, workers_mib = cpu()
     print(json.dumps({
         "records": sum(len(f.frame) for f in export.forms.values()),
-        "read_s": time.perf_counter() - t0,
+        key: elapsed,
+        "cpu_s": cpu1 - cpu0,
         "peak_rss_mib": peak_rss_mib(),
+        "workers_peak_rss_mib": workers_mib,
+        "load_average": __import__("os").getloadavg()[0],
     }))
     """
 )
@@ -124,8 +141,11 @@ def run_size(subjects: int, args, work: Path) -> dict:
         raw = work / f"raw_{fmt}"
         one = {"simulate": run_child(SIMULATE, [BENCH_DIR, args.study, subjects, seed, fmt, raw], args.timeout)}
         if "error" not in one["simulate"]:
-            one["read"] = fastest(READ, [BENCH_DIR, raw], args.timeout, args.repeat, "read_s")
-            one["sdtm"] = run_child(SDTM, [BENCH_DIR, args.study, raw, work / f"sdtm_{fmt}"], args.timeout)
+            one["read"] = fastest(READ, [BENCH_DIR, raw, "read_s"], args.timeout, args.repeat, "read_s")
+            if fmt == "odm":
+                one["one_pass"] = fastest(READ, [BENCH_DIR, raw, "one_pass_s"], args.timeout, args.repeat, "one_pass_s")
+            if not args.skip_sdtm:
+                one["sdtm"] = run_child(SDTM, [BENCH_DIR, args.study, raw, work / f"sdtm_{fmt}"], args.timeout)
             one["floor"] = fastest(FLOOR, [BENCH_DIR, raw, fmt], args.timeout, args.repeat, "floor_s")
         for step, r in one.items():
             if "error" in r:
@@ -137,6 +157,9 @@ def run_size(subjects: int, args, work: Path) -> dict:
         csv, odm = result["csv"].get(step, {}), result["odm"].get(step, {})
         if key in csv and key in odm:
             result[f"odm_to_csv_{step}"] = odm[key] / csv[key]
+    one_pass, csv_read = result["odm"].get("one_pass", {}), result["csv"].get("read", {})
+    if "one_pass_s" in one_pass and "read_s" in csv_read:
+        result["odm_one_pass_to_csv_read"] = one_pass["one_pass_s"] / csv_read["read_s"]
     read, floor = result["odm"].get("read", {}), result["odm"].get("floor", {})
     if "read_s" in read and "floor_s" in floor:
         result["odm_read_to_floor"] = read["read_s"] / floor["floor_s"]
@@ -160,23 +183,25 @@ def _cell(r: dict, key: str, spec: str) -> str:
 
 
 def print_results(results: list[dict], goals: dict) -> None:
-    headers = ["subjects", "format", "rows", "MB", "simulate s", "read s", "read MiB", "sdtm s", "sdtm MiB",
-               "floor s", "floor MiB"]
+    headers = ["subjects", "format", "rows", "MB", "simulate s", "read s", "read CPU s", "read MiB", "one pass s",
+               "one pass MiB", "sdtm s", "sdtm MiB", "floor s", "floor MiB"]
     rows = []
     for r in results:
         for fmt in FORMATS:
             one = r[fmt]
-            sim, read, sdtm, floor = (one.get(k, {}) for k in ("simulate", "read", "sdtm", "floor"))
+            sim, read, one_pass, sdtm, floor = (one.get(k, {}) for k in ("simulate", "read", "one_pass", "sdtm", "floor"))
             rows.append([f"{r['subjects']:,}", fmt, _cell(sim, "rows", ",d"),
                          f"{sim['bytes'] / 1e6:,.1f}" if "bytes" in sim else "", _cell(sim, "simulate_s", ".2f"),
-                         _cell(read, "read_s", ".2f"), _cell(read, "peak_rss_mib", ",.0f"),
+                         _cell(read, "read_s", ".2f"), _cell(read, "cpu_s", ".2f"), _cell(read, "peak_rss_mib", ",.0f"),
+                         _cell(one_pass, "one_pass_s", ".2f"), _cell(one_pass, "peak_rss_mib", ",.0f"),
                          _cell(sdtm, "sdtm_s", ".2f"), _cell(sdtm, "peak_rss_mib", ",.0f"),
                          _cell(floor, "floor_s", ".2f"), _cell(floor, "peak_rss_mib", ",.0f")])
-    print_table("raw export reading: CSV and ODM (read = trialkit.formats.read_export)", headers, rows, width=160)
+    print_table("raw export reading: CSV and ODM (read = trialkit.formats.read_export)", headers, rows, width=190)
     for r in results:
         ratios = ", ".join(f"{step} {r[f'odm_to_csv_{step}']:.1f}x" for step in ("read", "sdtm", "floor")
                            if f"odm_to_csv_{step}" in r)
         floor = f"; ODM read / ODM floor {r['odm_read_to_floor']:.1f}x" if "odm_read_to_floor" in r else ""
+        floor += f"; ODM one pass / CSV read {r['odm_one_pass_to_csv_read']:.1f}x" if "odm_one_pass_to_csv_read" in r else ""
         print(f"{r['subjects']:,} subjects: ODM / CSV time: {ratios or 'n/a'}{floor}")
     mem, time_ = goals["odm_read_memory"], goals["odm_read_time"]
     print(f"targets at {TARGET_AT:,} subjects: ODM read < {mem['max_mib']:,} MiB: "
@@ -187,6 +212,7 @@ def print_results(results: list[dict], goals: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = size_arguments(__doc__.splitlines()[0], DEFAULT_OUT, "keep the exports and outputs under this folder")
     parser.add_argument("--repeat", type=int, default=3, help="runs of read and floor per format, the fastest kept [%(default)s]")
+    parser.add_argument("--skip-sdtm", action="store_true", help="measure reading only (no sdtm stage)")
     parser.set_defaults(sizes=[1000, 10000])
     args = parser.parse_args(argv)
     git = git_state(BENCH_DIR)
