@@ -28,7 +28,12 @@ of a form, one slot per record) and equal values share one string, so 100,000 su
 less memory than one dict per record would take. A record is found again by its key (study event,
 form and group with their repeat keys) among its subject's records: a snapshot lists each subject
 once, so only the subject being read is looked up; the first SubjectKey met a second time (a
-transactional export) builds the index of every record read so far, kept from then on.
+transactional export) builds the index of every record read so far, kept from then on. A snapshot of
+64 MiB or more is cut into ranges of whole SubjectData (odm_ranges) read by forked workers, one
+range each, and merged in file order: the same forms, locators and findings as one pass (a range
+that does not parse, or a subject met in two ranges, sends the file back to one pass, which names
+the file's own line and column). The parsing is the cost (every ItemData is an element handed to
+Python), so it only goes faster where a core is free for each worker.
 """
 
 from __future__ import annotations
