@@ -124,3 +124,19 @@ def test_what_the_plan_does_not_cover(export, small_ranges, tmp_path):
     start = data.index(b"<ClinicalData")
     two.write_bytes(data[:end] + data[start:end] + data[end:])
     assert odm_ranges.plan(two) is None
+
+
+def test_a_part_is_decoded_with_the_files_encoding(export, small_ranges, monkeypatch, tmp_path):
+    """A file in ISO-8859-1: each range is parsed with the file's XML declaration, so "Ã©" stays "Ã©"
+    (its two bytes would read as the one character é in UTF-8, the encoding a part without it gets)."""
+    text = export.read_text(encoding="utf-8")
+    assert text.startswith("<?xml version='1.0' encoding='utf-8'?>")
+    text = text.replace("encoding='utf-8'", "encoding='ISO-8859-1'", 1)
+    last = text.rindex('Value="', 0, text.rindex("<SubjectData")) + len('Value="')
+    path = tmp_path / "latin.xml"
+    path.write_bytes((text[:last] + "Ã©" + text[last:]).encode("latin-1"))
+    plan = odm_ranges.plan(path)
+    assert plan.opening.startswith(b"<?xml version='1.0' encoding='ISO-8859-1'?>") and len(plan.ranges) > 3
+    parallel = read_odm(path)
+    same(parallel, one_pass(path, monkeypatch))
+    assert any(f.frame.map(lambda v: v.startswith("Ã©")).any().any() for f in parallel[0].values())

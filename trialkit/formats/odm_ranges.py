@@ -2,8 +2,9 @@
 
 An ODM snapshot is mostly one ClinicalData holding one SubjectData per subject. Cut at ``<SubjectData``
 boundaries (a bytes scan of the memory-mapped file, no parsing), each range of the body is a run of
-whole SubjectData; wrapped in a copy of the ODM and ClinicalData start tags and their end tags, it is
-a small document of its own, with the namespaces and StudyOID of the whole. What is left when the
+whole SubjectData; wrapped in a copy of the XML declaration, the ODM and ClinicalData start tags and
+their end tags, it is a small document of its own, with the encoding, namespaces and StudyOID of the
+whole. What is left when the
 body is taken out (the prolog, the Study metadata, the ClinicalData start and end, whatever follows)
 is a document too, read as a whole for the metadata and checked as XML like the rest.
 
@@ -25,6 +26,7 @@ from pathlib import Path
 PARALLEL_MIN_BYTES = 64 * 2**20   # below this, one pass is about as fast as forking workers
 RANGE_BYTES = 32 * 2**20          # one worker's part: bounds what a worker holds and hands back at once
 NAME = rb"(?:[A-Za-z_][\w.-]*:)?"
+DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")    # with the encoding a part is decoded by
 ROOT = re.compile(rb"<(" + NAME + rb"ODM)[\s>]")
 CLINICAL_START = re.compile(rb"<(" + NAME + rb"ClinicalData)[\s>]")
 SUBJECT_START = re.compile(rb"<" + NAME + rb"SubjectData[\s>/]")
@@ -34,7 +36,7 @@ SUBJECT_START = re.compile(rb"<" + NAME + rb"SubjectData[\s>/]")
 class Plan:
     rest: bytes                       # the file without the ClinicalData's SubjectData
     ranges: list[tuple[int, int]]     # byte ranges [start, end) of whole SubjectData, in file order
-    opening: bytes                    # the ODM and ClinicalData start tags, as in the file
+    opening: bytes                    # the XML declaration, the ODM and ClinicalData start tags, as in the file
     closing: bytes                    # their end tags
 
     def part(self, data: bytes) -> bytes:
@@ -71,4 +73,6 @@ def plan(path: Path) -> Plan | None:
             start = stop
         rest = bytes(mm[:first.start()]) + bytes(mm[end:])
         closing = b"</" + clinical[0].group(1) + b"></" + root.group(1) + b">"
-    return Plan(rest, ranges, root_tag + clinical_tag, closing)
+        declaration = DECLARATION.match(mm)
+        opening = (declaration.group(0) if declaration else b"") + root_tag + clinical_tag
+    return Plan(rest, ranges, opening, closing)
