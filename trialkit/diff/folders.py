@@ -24,6 +24,7 @@ from trialkit.diff.keys import adam_dataset_keys, sdtm_dataset_keys, sdtm_keys, 
 from trialkit.diff.records import DatasetDiff, diff_records, key_text, one_side, record_labels
 from trialkit.errors import InputError
 from trialkit.formats.detect import detect_format
+from trialkit.formats.export import EVENT_COLUMNS
 from trialkit.spec import shipped_studies, study_dir
 
 RAW_FORMATS = ("sas7bdat", "xlsx", "odm")      # told by content; an XPT folder is SDTM or ADaM
@@ -268,8 +269,17 @@ def diff_raw(old: Transfer, new: Transfer, study) -> list[DatasetDiff]:
     from trialkit.raw_dictionary import load_raw_dictionary
 
     forms = load_raw_dictionary(study).forms
+    for side in (old, new):
+        side.forms = {name: _as_mapped(frame, forms[name].columns if name in forms else ()) for name, frame in side.forms.items()}
     return diff_datasets(old, new, lambda name, frame: forms[name].identifiers if name in forms else list(frame.columns),
                          absent_is_empty=True)
+
+
+def _as_mapped(frame: pd.DataFrame, listed) -> pd.DataFrame:
+    """A raw form without the ODM study event columns its raw dictionary does not list: the SDTM stage
+    does not read them (they say where a record sits in the file), so the same data in CSV and ODM
+    is the same form."""
+    return frame.drop(columns=[c for c in EVENT_COLUMNS if c in frame.columns and c not in listed])
 
 
 def diff_folders(old: Path, new: Path, study: str | Path | None = None, encoding: str | None = None) -> DiffResult:
