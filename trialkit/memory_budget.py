@@ -21,7 +21,7 @@ from pathlib import Path
 
 from trialkit.errors import InputError
 
-READ_FACTOR = {".csv": 5.0, ".xpt": 1.5, ".json": 1.0, ".ndjson": 1.0}
+READ_FACTOR = {".csv": 5.0, ".xpt": 1.5, ".json": 1.0, ".ndjson": 1.0, ".parquet": 4.0}
 GIB = 1024 ** 3
 
 
