@@ -22,7 +22,7 @@ from conftest import built_once
 
 from trialkit.cli import main
 from trialkit.errors import InputError
-from trialkit.memory_budget import READ_FACTOR, check_fits
+from trialkit.memory_budget import check_fits
 from trialkit.simulate.pool import study_seeds, study_sizes
 from trialkit.validators.inputs import dataset_files_read, dataset_paths
 from trialkit.validators.run import validate
@@ -111,7 +111,8 @@ def test_pool_04_a_pool_beyond_memory_is_refused_with_the_advice_of_the_spark_en
     files = dataset_files_read(dataset_paths(pool).values())
     parquet = [f for f in files if f.suffix == ".parquet"]
     assert len(parquet) > 20 and all(f.parent.parent == pool for f in parquet)    # the study files are counted
-    need = sum(f.stat().st_size for f in parquet) * READ_FACTOR[".parquet"]
+    values = sum(pq.read_metadata(f).num_rows * len(pq.read_schema(f)) for f in parquet)
+    need = values * 8           # at least 8 bytes a value once read (trialkit.memory_budget)
     monkeypatch.setattr("trialkit.memory_budget.available_bytes", lambda: int(need) - 1)
     result = runner.invoke(main, ["validate", str(pool), "--rules", "trialkit", "--out", str(tmp_path / "v.json")])
     assert result.exit_code == 2, result.output

@@ -20,13 +20,12 @@ import pandas as pd
 from trialkit.dataset_json import dataset_files, read_dataset
 from trialkit.errors import InputError, TrialkitError
 from trialkit.forked import can_fork, forked_pool
-from trialkit.memory_budget import check_fits
 from trialkit.formats.parquet import read_parquet
+from trialkit.memory_budget import check_fits
 from trialkit.validators.pooled import inspect, is_pooled, pooled_folders, study_files
 from trialkit.validators.rules import IO_UNREADABLE, ValidationFinding
 from trialkit.vectorize import compact
 from trialkit.xpt import DatasetMeta
-
 
 MEMORY_ADVICE = "split the input, or run on a machine with more memory"
 
