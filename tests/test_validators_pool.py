@@ -122,10 +122,14 @@ def test_pool_04_a_pool_beyond_memory_is_refused_with_the_advice_of_the_spark_en
     check_fits(files, "the pool")
 
 
-def test_pool_05_spark_master_without_the_spark_engine_is_a_usage_error(pool, tmp_path, runner):
+def test_pool_05_options_that_would_be_ignored_are_usage_errors(pool, tmp_path, runner):
+    """--spark-master without --engine spark, and a raw export's --format with --pool: exit 2, nothing written."""
     result = runner.invoke(main, ["validate", str(pool), "--spark-master", MASTER, "--out", str(tmp_path / "v.json")])
     assert result.exit_code == 2, result.output
     assert "--spark-master local[2] is for --engine spark" in result.output and not (tmp_path / "v.json").exists()
+    result = runner.invoke(main, ["simulate", "--pool", "2", "--subjects", "4", "--format", "xpt", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "--pool writes Parquet SDTM" in result.output, result.output
+    assert not (tmp_path / "p").exists()
 
 
 @pytest.mark.spark

@@ -159,8 +159,8 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_fo
     """Write simulated raw EDC exports of a study (one CSV per form by default) and manifest.json;
     with --pool N, a pooled SDTM database of N such studies."""
     if pool is not None:
-        if truth is not None:
-            raise click.UsageError("--truth is for one study's export, not for --pool")
+        if truth is not None or export_format != "csv":
+            raise click.UsageError("--truth and --format are for one study's raw export; --pool writes Parquet SDTM")
         return simulate_pooled(study, pool, subjects, seed, out, dirty, duplicate_rate)
     if truth is not None and out.resolve() in truth.resolve().parents:
         raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
