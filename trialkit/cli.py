@@ -151,8 +151,17 @@ def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path
 @click.option("--format", "export_format", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True,
               help="csv: one CSV per form; xpt / sas7bdat: one SAS dataset per form; xlsx: one workbook, a sheet "
                    "per form; odm: one CDISC ODM 1.3.2 snapshot (export.xml).")
-def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format):
-    """Write simulated raw EDC exports of a study (one CSV per form by default) and manifest.json."""
+@click.option("--pool", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Write a pooled SDTM database of N studies instead of a raw export: --subjects in all (varied "
+                   "sizes), seeds drawn from --seed, STUDYID STUDY01..; one Parquet file per study per domain "
+                   "(dm/STUDY01.parquet), which validate and Spark read as one dataset.")
+def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format, pool):
+    """Write simulated raw EDC exports of a study (one CSV per form by default) and manifest.json;
+    with --pool N, a pooled SDTM database of N such studies."""
+    if pool is not None:
+        if truth is not None or export_format != "csv":
+            raise click.UsageError("--truth and --format are for one study's raw export; --pool writes Parquet SDTM")
+        return simulate_pooled(study, pool, subjects, seed, out, dirty, duplicate_rate)
     if truth is not None and out.resolve() in truth.resolve().parents:
         raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
     with output_folder(out) as work, (output_file(truth) if truth is not None else nullcontext()) as truth_work:
@@ -162,6 +171,26 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_fo
     click.echo(f"{manifest['study']}: {manifest['subjects']} subjects, {len(manifest['forms'])} forms, {rows} rows "
                f"-> {out} ({export_format}, {len(manifest['files'])} files; {len(manifest['defects'])} defects, "
                f"{len(manifest['duplicates'])} duplicates)")
+
+
+def simulate_pooled(study: str, studies: int, subjects: int | None, seed: int | None, out: Path, dirty: int,
+                    duplicate_rate: float) -> None:
+    """``simulate --pool``: each study simulated (CSV) and mapped to Parquet SDTM by the pipeline's
+    stages, then pooled (trialkit.simulate.pool)."""
+    from trialkit.simulate.pool import simulate_pool
+    from trialkit.simulate.profile import load_profile
+
+    defaults = load_profile(study).study
+    subjects = defaults.default_subjects * studies if subjects is None else subjects
+    seed = defaults.demo_seed if seed is None else seed
+    with output_folder(out) as work, progress(f"simulate --pool {studies}", total=studies) as advance:
+        manifest = simulate_pool(
+            study, studies, subjects, seed, work,
+            lambda size, study_seed, raw: simulate_stage(study, size, study_seed, raw, None, dirty, duplicate_rate),
+            lambda raw, folder: sdtm_stage(study, raw, folder, formats=("parquet",)), advance)
+    records = sum(sum(s["records"].values()) for s in manifest["studies"])
+    click.echo(f"pool of {studies} studies ({study}): {subjects} subjects, {records} SDTM records -> {out} "
+               f"(Parquet, {manifest['layout']})")
 
 
 def print_reconciliation(summary: dict) -> None:
@@ -305,8 +334,9 @@ def adam(study, sdtm_dir, out, formats):
               help="Engine of the rules: pandera (pandas); gx, Great Expectations for the single-dataset rules (pip "
                    "install 'trialkit[gx]'); spark, Spark DataFrames, for the rules brought there so far, the others "
                    "listed as not run on spark (pip install 'trialkit[spark]', and Java 17).")
-@click.option("--spark-master", default="local[*]", show_default=True,
-              help="Spark master URL of --engine spark (local[N]: N worker threads on this machine).")
+@click.option("--spark-master", default=None, show_default="local[*]",
+              help="Spark master URL of --engine spark (local[N]: N worker threads on this machine; "
+                   "spark://HOST:7077 a standalone cluster; see the README's Spark section).")
 @click.option("--gx-suites", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also export the rules as Great Expectations suites to this folder (sdtm/, adam/).")
 @click.option("--rules", "rule_sets", default="core,trialkit", show_default=True, callback=_rule_sets,
@@ -324,6 +354,9 @@ def adam(study, sdtm_dir, out, formats):
 def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, spark_master, gx_suites, rule_sets, standard,
              rules_dirs, profile, jobs, events):
     """Check SDTM (and ADaM) datasets; report as JSON, JUnit XML or HTML; exit 1 on findings at --fail-on."""
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError(f"--spark-master {spark_master} is for --engine spark (the {engine} engine runs in this "
+                               "process): add --engine spark, or leave --spark-master out")
     out = out or Path({"json": "validation.json", "junit": "validation.xml", "html": "validation.html"}[fmt])
     inputs = tuple(p for p in (sdtm_dir, adam_dir) if p is not None)
     with locked(out), (output_folder(gx_suites, inputs) if gx_suites else nullcontext()) as gx_work:

@@ -31,12 +31,15 @@ from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
 from trialkit.validators.mapping_findings import mapping_findings
 from trialkit.validators.plausibility import check_plausibility
+from trialkit.validators.pooled import locate, pools_of
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import RuleRun, ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
 from trialkit.xpt import sas_date_variables
 
 RULE_SETS = ("core", "trialkit")
+SPARK_ADVICE = ("validate it with --engine spark (pip install 'trialkit[spark]'; --spark-master URL for a cluster), "
+                "which reads it in partitions instead of whole")
 DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 
 
@@ -74,16 +77,19 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
             raise InputError("folder to validate not found", file=str(folder))
     if "core" in rules and study is not None and (study_dir(study) / "rules").is_dir():
         rules_dirs = (*rules_dirs, study_dir(study) / "rules")
+    pools = pools_of(sdtm_dir) | (pools_of(adam_dir) if adam_dir is not None else {})
     if engine == "spark":
-        return _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, rules_dirs, events, spark_master)
+        run = _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, rules_dirs, events, spark_master)
+        run.findings = locate(run.findings, pools)
+        return run
     files: dict = {}
-    sdtm, findings = read_folder(sdtm_dir, encoding, files, workers=jobs)
+    sdtm, findings = read_folder(sdtm_dir, encoding, files, workers=jobs, advice=SPARK_ADVICE)
     checked, runs = sorted(sdtm), []
     adam: dict[str, pd.DataFrame] = {}
 
     def read_adam() -> None:
         if adam_dir is not None:
-            more_frames, more = read_folder(adam_dir, encoding)
+            more_frames, more = read_folder(adam_dir, encoding, advice=SPARK_ADVICE)
             adam.update(more_frames)
             findings.extend(more)
             checked.extend(sorted(adam))
@@ -112,7 +118,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
                                         define if define.is_file() else None, workers=jobs, alongside=own)
     findings += core_findings
     runs += core_runs
-    return ValidationRun(findings, checked, runs)
+    return ValidationRun(locate(findings, pools), checked, runs)
 
 
 def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None, encoding: str | None,

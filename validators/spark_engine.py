@@ -21,6 +21,7 @@ An unreadable file is a TK-IO-0001 finding, as in the pandas engine.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import narwhals as nw
@@ -28,6 +29,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from trialkit.validators.inputs import dataset_paths, read_one
+from trialkit.validators.pooled import inspect, is_pooled
 from trialkit.validators.rules import IO_UNREADABLE, RuleRun, ValidationFinding
 from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, findings_from_cases, null
 
@@ -46,7 +48,13 @@ def read_spark_folder(spark, folder: Path, encoding: str | None = None
     with its record numbers in ``ROW``; and a finding per file that cannot be read."""
     datasets, findings = {}, []
     for name, path in sorted(dataset_paths(folder).items()):
-        if path.suffix.lower() == ".parquet" and path.is_file():
+        if is_pooled(path):
+            frame, more = _read_pooled(spark, name, path)
+            findings += more
+            finding = None
+            if frame is None:
+                continue
+        elif path.suffix.lower() == ".parquet" and path.is_file():
             frame, finding = _read_parquet(spark, name, path)
         else:
             _, pandas_frame, _, finding = read_one((name, path), encoding)
@@ -89,6 +97,30 @@ def _read_parquet(spark, name: str, path: Path):
                                            "neither text nor a number")
         columns.append(column.alias(field.name))
     return frame.select(*columns, (F.col("_metadata.row_index") + 1).alias(ROW)), None
+
+
+def _read_pooled(spark, name: str, path: Path):
+    """A pooled domain folder (validators/pooled.py) as one Spark DataFrame: each study file read as
+    :func:`_read_parquet` reads it, a drifted variable's values there as missing, records numbered
+    across the files in file-name order as the pandas engine numbers them."""
+    from pyspark.sql import functions as F
+
+    pool, findings = inspect(name, path)
+    if pool is None:
+        return None, findings
+    frames, offset = [], 0
+    for file, rows in zip(pool.files, pool.rows, strict=True):
+        frame, finding = _read_parquet(spark, name, file)
+        if finding is not None:
+            return None, [*findings, replace(finding, message=f"{path.name}/{finding.message}")]
+        for column in pool.drifted.get(file, ()):
+            frame = frame.withColumn(column, F.lit(None).cast("string" if pool.types[column] == "Char" else "double"))
+        frames.append(frame.withColumn(ROW, F.col(ROW) + offset))
+        offset += rows
+    pooled = frames[0]
+    for frame in frames[1:]:
+        pooled = pooled.unionByName(frame, allowMissingColumns=True)
+    return pooled, findings
 
 
 def _from_pandas(spark, frame: pd.DataFrame):

@@ -1,0 +1,177 @@
+"""Scale benchmark of a pooled database (issue 18): ``trialkit validate`` with the pandas engine and
+with Spark, on pools of growing size.
+
+For each total of subjects a pool is simulated with ``trialkit simulate --pool N`` (one study per
+PER_STUDY subjects, at least 2; Parquet, ``<domain>/<STUDYID>.parquet``), timed but apart. Then each
+engine validates it in a fresh ``trialkit validate --rules trialkit`` process (the CORE rules do
+not run on Spark yet; the Spark engine lists them without running them):
+
+- *pandas*: ``--engine pandera``. Before reading, trialkit.memory_budget estimates the memory the
+  read needs; when that is more than the machine has, the command refuses (exit 2) and that refusal
+  is the answer recorded ("refused"), never an out-of-memory kill.
+- *spark*: ``--engine spark --spark-master local[2]`` (two worker threads, the JVM's heap at
+  TRIALKIT_SPARK_DRIVER_MEMORY, 2g by default).
+
+Each command's wall time and the peak resident memory of its whole process tree (the JVM Spark
+starts included), sampled from /proc every 0.2 s, so Linux only; the load average at its start,
+since the machine may be shared. The pandas engine's estimate and the memory available are
+recorded for each size, so where pandas stops fitting is read off the table.
+
+    python benchmarks/pool_scale.py                                  # 10000 30000 100000 subjects
+    python benchmarks/pool_scale.py --sizes 10000 --keep /tmp/pools  # pools kept (and reused) there
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+from _common import git_state, print_table, size_arguments, write_results
+
+DEFAULT_OUT = BENCH_DIR / "results" / "pool_scale.json"
+DEFAULT_SIZES = [10000, 30000, 100000]
+PER_STUDY = 12500
+MASTER = "local[2]"
+TRIALKIT = [sys.executable, "-m", "trialkit.cli"]
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and every process descending from it, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def measured(command: list[str], timeout: float) -> dict:
+    """Run ``command``; its exit code, wall time, peak process-tree RSS and the tail of its stderr."""
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, cwd=tempfile.gettempdir())
+        peak, done = [0], threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], tree_rss_bytes(proc.pid))
+                done.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        done.set()
+        sampler.join()
+        err.seek(0)
+        tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+    return {"exit_code": code, "wall_s": round(time.perf_counter() - started, 2), "peak_tree_mib": round(peak[0] / 2 ** 20),
+            "load_avg_1m": round(load, 2), "stderr_tail": tail}
+
+
+def pool_facts(pool: Path) -> dict:
+    """Records, Parquet bytes, and the pandas engine's memory estimate against what is available."""
+    import json
+
+    from trialkit.memory_budget import available_bytes, estimated_read_bytes
+    from trialkit.validators.inputs import dataset_files_read, dataset_paths
+
+    manifest = json.loads((pool / "manifest.json").read_text(encoding="utf-8"))
+    files = dataset_files_read(dataset_paths(pool).values())
+    needed, _ = estimated_read_bytes(files)
+    return {"studies": len(manifest["studies"]), "records": sum(sum(s["records"].values()) for s in manifest["studies"]),
+            "parquet_mib": round(sum(f.stat().st_size for f in files) / 2 ** 20, 1),
+            "pandas_estimate_mib": round(needed / 2 ** 20), "available_mib": round((available_bytes() or 0) / 2 ** 20)}
+
+
+def run_size(subjects: int, args, work: Path) -> dict:
+    pool = work / "pool"
+    result: dict = {"subjects": subjects}
+    if not (pool / "manifest.json").is_file():
+        studies = max(2, subjects // PER_STUDY)
+        gen = measured([*TRIALKIT, "simulate", "--study", args.study, "--pool", str(studies), "--subjects",
+                        str(subjects), "--seed", str(args.seed or 18), "--out", str(pool)], args.timeout)
+        result["simulate"] = gen
+        if gen["exit_code"] != 0:
+            return {**result, "stage": "simulate", "error": f"exit code {gen['exit_code']}"}
+    result.update(pool_facts(pool))
+    for engine, extra in (("pandas", []), ("spark", ["--engine", "spark", "--spark-master", args.master])):
+        run = measured([*TRIALKIT, "validate", str(pool), "--rules", "trialkit", *extra,
+                        "--out", str(work / f"validation-{engine}.json")], args.timeout)
+        run["refused"] = run["exit_code"] == 2 and any("needs at least" in line for line in run["stderr_tail"])
+        result[engine] = run
+    return result
+
+
+def print_results(results: list[dict]) -> None:
+    headers = ["subjects", "studies", "records", "Parquet MiB", "pandas est. MiB", "available MiB",
+               "pandas s", "pandas peak MiB", "spark s", "spark peak MiB (JVM incl.)", "load"]
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([f"{r['subjects']:,}", f"FAILED ({r['stage']}): {r['error']}", *[""] * (len(headers) - 2)])
+            continue
+        p, s = r["pandas"], r["spark"]
+        pandas_s = "refused" if p["refused"] else f"{p['wall_s']:.1f}" if p["exit_code"] in (0, 1) else f"exit {p['exit_code']}"
+        spark_s = f"{s['wall_s']:.1f}" if s["exit_code"] in (0, 1) else f"exit {s['exit_code']}"
+        rows.append([f"{r['subjects']:,}", str(r["studies"]), f"{r['records']:,}", f"{r['parquet_mib']:,}",
+                     f"{r['pandas_estimate_mib']:,}", f"{r['available_mib']:,}", pandas_s, f"{p['peak_tree_mib']:,}",
+                     spark_s, f"{s['peak_tree_mib']:,}", f"{p['load_avg_1m']}/{s['load_avg_1m']}"])
+    print_table(f"trialkit validate --rules trialkit on a pooled Parquet SDTM: pandas vs Spark {MASTER}", headers, rows,
+                width=220)
+    print("s: wall time of the whole command (Spark's JVM start included); peak: resident memory of the process tree")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = size_arguments(__doc__.splitlines()[0], DEFAULT_OUT, "keep (and reuse) each size's pool in KEEP/<subjects>")
+    parser.add_argument("--master", default=MASTER, help="Spark master [%(default)s]")
+    parser.set_defaults(sizes=DEFAULT_SIZES, timeout=7200)
+    args = parser.parse_args(argv)
+    git = git_state(BENCH_DIR)
+    results = []
+    for n in args.sizes:
+        print(f"{n:,} subjects: simulate --pool (if not kept), validate on pandas and on Spark ...", file=sys.stderr,
+              flush=True)
+        if args.keep is not None:
+            (args.keep / str(n)).mkdir(parents=True, exist_ok=True)
+            results.append(run_size(n, args, args.keep / str(n)))
+        else:
+            with tempfile.TemporaryDirectory(prefix="trialkit-bench-pool-") as tmp:
+                results.append(run_size(n, args, Path(tmp)))
+    print_results(results)
+    ok = [r for r in results if "error" not in r and r["spark"]["exit_code"] in (0, 1)]
+    goals = {"spark_time_linear": {"sizes": [r["subjects"] for r in ok],
+                                   "seconds_per_million_records": [round(r["spark"]["wall_s"] / r["records"] * 1e6, 2)
+                                                                   for r in ok]}}
+    write_results(args.out, "pool_scale", args.study, git, BENCH_DIR, goals, results)
+    return 1 if len(ok) < len(results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
