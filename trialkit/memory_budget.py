@@ -8,10 +8,13 @@ memory available. The factors are lower bounds measured on the simulated 10,000-
 (benchmarks' seed): a raw CSV export of 25.1 MiB took 179 MiB to read (7.1x), its SDTM XPT folder of
 120 MiB took 260 MiB (2.2x); Dataset-JSON text is counted at its size. Parquet compresses too well
 for its size to say anything (a 10,000-subject pool, 4 studies, 870,711 records: 6.7 MiB of Parquet
-took 208 MiB to read, 31x), so it is counted from its footers: 8 bytes per value (records x
-variables), which no pandas frame can hold in less (that pool: 13.1 million values, 100 MiB; 2.1x
-below what was measured). Formats whose size says little about their content (compressed SAS7BDAT,
-XLSX, verbose ODM-XML) are not estimated.
+took 208 MiB to read, 31x), so it is counted from its footers: 16 bytes per value (records x
+variables). Pools read by the validator measured 23 bytes per value at 10,000 subjects
+(13.1 million values, 693 MiB peak less the 400 MiB the process holds before reading) and 19 at
+100,000 (132 million values, 2,747 MiB peak); 16 stays below both, so the estimate remains a lower
+bound while refusing near where the engine would really run out (8 bytes, a bare float64 or string
+pointer, let through pools 2.5x too large). Formats whose size says little about their content
+(compressed SAS7BDAT, XLSX, verbose ODM-XML) are not estimated.
 
 The memory available is the kernel's MemAvailable plus free swap, or the headroom of the process's
 cgroup (v2 ``memory.max`` less ``memory.current``: a CI container's limit) where that is lower.
@@ -26,7 +29,7 @@ from pathlib import Path
 from trialkit.errors import InputError
 
 READ_FACTOR = {".csv": 5.0, ".xpt": 1.5, ".json": 1.0, ".ndjson": 1.0}
-CELL_BYTES = 8          # a Parquet value read into pandas: a float64, or a pointer to a Python string
+CELL_BYTES = 16         # a Parquet value read and validated with pandas: at least 19 measured (module docstring)
 GIB = 1024 ** 3
 
 
