@@ -85,7 +85,8 @@ def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library, 
     ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     keys = ["USUBJID", f"{dataset.domain or ''}SEQ", *targets(ctx)]
     keep = [row, *dict.fromkeys(k for k in keys if columns.has(k))]
-    rows = frame.filter(flagged).select(keep).collect().to_pandas().sort_values(row, kind="stable")
+    # a tree of literals only (exists) is no record-wise predicate for filter: tie it to the records
+    rows = frame.filter(~nw.col(row).is_null() & flagged).select(keep).collect().to_pandas().sort_values(row, kind="stable")
     rows = rows.rename(columns={row: ROW}).reset_index(drop=True)
     ctx.frame = (transport_rounded(rows) if xpt else rows).assign(**{SOURCE: dataset.name})
     return findings(ctx, pd.Series(True, index=ctx.frame.index))
