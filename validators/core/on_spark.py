@@ -59,37 +59,77 @@ def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: 
     study = study_from_frames(heads, {}, standard, version)
     for dataset in study.datasets:
         dataset.filename = paths[dataset.name].name
-
-    def evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-        return _evaluate(rule, dataset, study, library, frames[dataset.name], row,
-                         paths[dataset.name].suffix.lower() == ".xpt")
-    return run_rules(rules, study, library, evaluate=evaluate)
+    return run_rules(rules, study, library, evaluate=_Batched(rules, frames, paths, row))
 
 
-def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library, frame: nw.LazyFrame, row: str,
-              xpt: bool) -> list[CoreFinding]:
+class _Batched:
+    """The engine's per-rule, per-dataset evaluation, answered from one Spark job per dataset: on the
+    first rule asking about a dataset, every rule's tree there becomes a flag column and one filter
+    brings back the records any rule flags (a job per rule and dataset cost ten times more on the
+    demo). A rule that cannot run there keeps its reason, raised when the engine asks."""
+
+    def __init__(self, rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str):
+        self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
+        self.outcomes: dict[str, dict[str, list[CoreFinding] | Exception]] = {}
+
+    def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+        if dataset.name not in self.outcomes:
+            self.outcomes[dataset.name] = self._evaluate_all(dataset, study, library)
+        outcome = self.outcomes[dataset.name][rule.core_id]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _evaluate_all(self, dataset: Dataset, study: Study, library: Library
+                      ) -> dict[str, list[CoreFinding] | Exception]:
+        frame, row = self.frames[dataset.name], self.row
+        columns = SparkColumns(dict(frame.collect_schema()))
+        outcomes: dict[str, list[CoreFinding] | Exception] = {}
+        flags, keep, contexts = {}, [row], {}
+        for rule in self.rules:
+            try:
+                flags[rule.core_id], wanted = _tree(rule, dataset, study, columns)
+            except (NotApplicable, NotExecutable) as exc:
+                outcomes[rule.core_id] = exc
+                continue
+            contexts[rule.core_id] = ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
+            keep += [c for c in (*wanted, *targets(ctx)) if columns.has(c)]
+        names = {rule_id: f"@flag{i}" for i, rule_id in enumerate(flags)}
+        rows = pd.DataFrame()
+        if flags:
+            # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
+            rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
+                    .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
+                                                                       ignore_nulls=True))
+                    .select(*dict.fromkeys(keep), *names.values()).collect().to_pandas()
+                    .sort_values(row, kind="stable").rename(columns={row: ROW}).reset_index(drop=True))
+            if self.paths[dataset.name].suffix.lower() == ".xpt":
+                rows = transport_rounded(rows)
+            rows[SOURCE] = dataset.name
+        for rule_id, name in names.items():
+            ctx = contexts[rule_id]
+            ctx.frame = rows[rows[name].eq(True).to_numpy()].drop(columns=list(names.values())).reset_index(drop=True)
+            outcomes[rule_id] = findings(ctx, pd.Series(True, index=ctx.frame.index))
+        return outcomes
+
+
+def _tree(rule: CoreRule, dataset: Dataset, study: Study, columns: SparkColumns) -> tuple[nw.Expr, list[str]]:
+    """The rule's Check tree on ``dataset`` as one expression, and the record keys findings show;
+    NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it."""
     why = _unported(rule, dataset, study)
     if why:
         raise NotExecutable(f"{NOT_ON_SPARK}: {why}")
     require_checked_variables(rule, dataset)
     if dataset.frame.empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
-    columns = SparkColumns(dict(frame.collect_schema()))
 
     def on_leaf(cond):
         try:
             return leaf(cond, columns)
         except Unported as exc:
             raise NotExecutable(f"{NOT_ON_SPARK}: {exc}") from exc
-    flagged = combine(rule.check, dataset.wildcard, on_leaf, nw.lit(True), nw.lit(False))
-    ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
-    keys = ["USUBJID", f"{dataset.domain or ''}SEQ", *targets(ctx)]
-    keep = [row, *dict.fromkeys(k for k in keys if columns.has(k))]
-    # a tree of literals only (exists) is no record-wise predicate for filter: tie it to the records
-    rows = frame.filter(~nw.col(row).is_null() & flagged).select(keep).collect().to_pandas().sort_values(row, kind="stable")
-    rows = rows.rename(columns={row: ROW}).reset_index(drop=True)
-    ctx.frame = (transport_rounded(rows) if xpt else rows).assign(**{SOURCE: dataset.name})
-    return findings(ctx, pd.Series(True, index=ctx.frame.index))
+    return (combine(rule.check, dataset.wildcard, on_leaf, nw.lit(True), nw.lit(False)),
+            ["USUBJID", f"{dataset.domain or ''}SEQ"])
 
 
 def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
