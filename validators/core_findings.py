@@ -53,6 +53,27 @@ def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtm
         return findings, []
     study = study_from_frames(frames, files, name, version, define)
     results = run_rules(_unique(rules), study, load_library(name, version), workers=workers, alongside=alongside)
+    return _reported(results, findings)
+
+
+def run_core_on_spark(frames: dict, paths: dict[str, Path], row: str, standard: str = "sdtmig/3.4",
+                      shipped: tuple[str, ...] = ("core", "trialkit"), rules_dirs: tuple[Path, ...] = ()
+                      ) -> tuple[list[ValidationFinding], list[RuleRun]]:
+    """``run_core`` on narwhals frames over Spark DataFrames (validators/spark_engine.read_spark_folder;
+    ``paths``: each dataset's file; ``row``: the column numbering the records): the rules Spark can
+    evaluate run there (validators/core/on_spark.py), the others are listed as not executed."""
+    from trialkit.validators.core.on_spark import run_on_spark
+
+    name, version = parse_standard(standard)
+    rules, findings = load_rule_files(shipped, rules_dirs)
+    if not rules:
+        return findings, []
+    results = run_on_spark(_unique(rules), frames, paths, row, name, version, load_library(name, version))
+    return _reported(results, findings)
+
+
+def _reported(results: list[RuleResult], findings: list[ValidationFinding]) -> tuple[list[ValidationFinding], list[RuleRun]]:
+    """The interpreter's results as trialkit's findings (after ``findings``) and rule runs."""
     runs = []
     for result in results:
         entry = register(as_rule(result.rule, _source(result.rule)))
@@ -71,14 +92,6 @@ def load_rule_files(shipped: tuple[str, ...], rules_dirs: tuple[Path, ...]) -> t
         findings += [ValidationFinding(RULE_FILE.id, RULE_FILE.severity, Path(e.file or folder).name, str(e),
                                        variable=e.key) for e in errors]
     return rules, findings
-
-
-def core_not_run(shipped: tuple[str, ...], rules_dirs: tuple[Path, ...], why: Callable[[Rule], RuleRun]
-                 ) -> tuple[list[ValidationFinding], list[RuleRun]]:
-    """Every rule file that ``run_core`` would run, registered and listed by ``why`` as not run (an
-    engine that cannot evaluate them yet), with the findings of rule files that cannot be used."""
-    rules, findings = load_rule_files(shipped, rules_dirs)
-    return findings, [why(register(as_rule(r, _source(r)))) for r in _unique(rules)]
 
 
 def _unique(rules: list[CoreRule]) -> list[CoreRule]:

@@ -126,10 +126,12 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
                        ) -> ValidationRun:
     """The rules on Spark: the SDTM schema rules (the pandas engine's pandera schemas, their checks
     evaluated by Spark) and the mapping findings (read from the SDTM folder's findings.json, no data
-    frames); every other family and every CORE rule is listed as not run on spark, never as passed."""
+    frames) and the CORE rules Spark can evaluate (validators/core/on_spark.py); every other family and
+    CORE rule is listed as not run on spark, never as passed."""
     from trialkit.spark_session import spark_session
-    from trialkit.validators.core_findings import core_not_run
-    from trialkit.validators.spark_engine import NotOnSpark, SparkTables, not_run, read_spark_folder
+    from trialkit.validators.core_findings import run_core_on_spark
+    from trialkit.validators.inputs import dataset_paths
+    from trialkit.validators.spark_engine import ROW, NotOnSpark, SparkTables, not_run, read_spark_folder
 
     spark = spark_session(master)
     sdtm, findings = read_spark_folder(spark, sdtm_dir, encoding)
@@ -154,8 +156,8 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
         runs += [not_run(name, "trialkit", "these rules are pandas code, not yet expressions both engines run; "
                          "use --engine pandera", family=True) for name in pandas_only]
     if "core" in rules:
-        more, core_runs = core_not_run(tuple(rules), tuple(rules_dirs), lambda r: not_run(
-            r.id, r.source, "the CORE rule interpreter runs on pandas only so far; use --engine pandera"))
+        more, core_runs = run_core_on_spark(sdtm, dataset_paths(sdtm_dir), ROW,
+                                            shipped=tuple(rules), rules_dirs=tuple(rules_dirs))
         findings += more
         runs += core_runs
     return ValidationRun(findings, checked, runs)

@@ -8,33 +8,58 @@ condition on a variable the frame lacks raises :class:`MissingVariable` up the t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import narwhals as nw
 import pandas as pd
 
-from trialkit.validators.core.context import Context, MissingVariable, condition
+from trialkit.validators.core.context import Condition, Context, MissingVariable, condition
+from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.operators import OPERATORS
 
+Flags = TypeVar("Flags")     # a pandas Series of booleans, or a narwhals expression
 
-def evaluate(node: Any, ctx: Context) -> pd.Series:
-    """True for every record of ``ctx.frame`` that the tree flags."""
+
+def combine(node: Any, wildcard: str, on_leaf: Callable[[Condition], Flags], true: Flags, false: Flags) -> Flags:
+    """The tree over whatever ``on_leaf`` gives for each condition: the one reading of all / any /
+    not that both engines use (pandas Series on the pandas engine, expressions on Spark)."""
     if "all" in node:
-        result = pd.Series(True, index=ctx.frame.index)
+        result = true
         for child in node["all"]:
-            result &= evaluate(child, ctx)
+            result = result & combine(child, wildcard, on_leaf, true, false)
         return result
     if "any" in node:
-        result, missing = pd.Series(False, index=ctx.frame.index), []
+        result, missing = false, []
         for child in node["any"]:
             try:
-                result |= evaluate(child, ctx)
+                result = result | combine(child, wildcard, on_leaf, true, false)
             except MissingVariable as exc:
                 missing.append(exc.name)
         if len(missing) == len(node["any"]):
             raise MissingVariable(", ".join(dict.fromkeys(missing)))
         return result
     if "not" in node:
-        return ~evaluate(node["not"], ctx)
-    cond = condition(node, ctx.wildcard)
-    result = OPERATORS[cond.operator](ctx, cond)
-    return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
+        return ~combine(node["not"], wildcard, on_leaf, true, false)
+    return on_leaf(condition(node, wildcard))
+
+
+def evaluate(node: Any, ctx: Context) -> pd.Series:
+    """True for every record of ``ctx.frame`` that the tree flags."""
+    index = ctx.frame.index
+    return combine(node, ctx.wildcard, lambda cond: _on_pandas(ctx, cond), pd.Series(True, index=index),
+                   pd.Series(False, index=index))
+
+
+def _on_pandas(ctx: Context, cond: Condition) -> pd.Series:
+    """The condition's expression evaluated on the pandas frame; the operator's own code where there
+    is no expression (validators/core/expressions.py says when)."""
+    try:
+        expression = leaf(cond, ctx)
+    except Unported:
+        result = OPERATORS[cond.operator](ctx, cond)
+        return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
+    values = nw.from_native(ctx.frame, eager_only=True).select(expression.alias("@flag"))["@flag"].to_numpy()
+    if len(values) != len(ctx.frame):           # a literal (exists): one value for every record
+        values = values.repeat(len(ctx.frame))
+    return pd.Series(values, index=ctx.frame.index).eq(True)     # null (no verdict) is not flagged

@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
+from narwhals.dtypes import DType
 
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.rules import CoreRule
@@ -63,6 +65,24 @@ class Context:
 
     def has(self, name: Any) -> bool:
         return isinstance(name, str) and name in self.frame.columns
+
+    def dtype(self, name: str) -> DType:
+        """What the column holds, as the operators' expressions (validators/core/expressions.py) ask:
+        an object column is String only when every value is text or empty (pandas' inference, in C),
+        else Object (lists, text mixed with numbers), which no expression evaluates."""
+        key = ("dtype", id(self.frame), name)
+        if key not in self.cache:
+            series = self.column(name)
+            if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
+                inferred = pd.api.types.infer_dtype(series, skipna=True)
+                self.cache[key] = nw.String() if inferred in ("string", "empty") else nw.Object()
+            else:
+                self.cache[key] = nw.from_native(series.to_frame(), eager_only=True).schema[name]
+        return self.cache[key]
+
+    def lists_possible(self) -> bool:
+        """Whether an operation may have put lists of names on the records (``exists`` looks inside)."""
+        return bool(self.rule.operations)
 
     def comparator(self, cond: Condition) -> Any:
         """The condition's value: the column it names, or the literal (always with value_is_literal)."""

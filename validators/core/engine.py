@@ -63,7 +63,7 @@ def run_rule(rule: CoreRule, study: Study, library: Library) -> RuleResult:
     return run_rules([rule], study, library, check_standard=False)[0]
 
 
-def _require_checked_variables(rule: CoreRule, dataset: Dataset) -> None:
+def require_checked_variables(rule: CoreRule, dataset: Dataset) -> None:
     """Stop early when a condition every record must meet names a variable the dataset lacks: the
     check would stop there anyway (CORE: skipped), and most rules meet most datasets this way, so
     nothing is built for them. Only for record rules without merges or operations, which could
@@ -78,8 +78,12 @@ def _require_checked_variables(rule: CoreRule, dataset: Dataset) -> None:
                 raise MissingVariable(name)
 
 
+Evaluate = Callable[[CoreRule, Dataset, Study, Library], list[CoreFinding]]
+
+
 def run_rules(rules: list[CoreRule], study: Study, library: Library, check_standard: bool = True,
-              workers: int = 1, alongside: Callable[[], None] | None = None) -> list[RuleResult]:
+              workers: int = 1, alongside: Callable[[], None] | None = None,
+              evaluate: Evaluate | None = None) -> list[RuleResult]:
     """Each rule (those published for the study's standard and version, unless ``check_standard`` is
     False) over every dataset, dataset by dataset: the records of one domain are held as text once
     and released before the next, so memory stays at about one dataset whatever the number of rules.
@@ -87,7 +91,8 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
     ``workers`` > 1 shares the domains out among that many processes (this one included), forked so
     that they read the study already in memory; each returns its rules' results on its domains.
     ``alongside``: other work for this process while the workers run (trialkit's own rules); it
-    runs first in any case."""
+    runs first in any case. ``evaluate``: the rule on one dataset, by default on the pandas frames of
+    ``study`` (validators/core/on_spark.py gives one on Spark DataFrames)."""
     if check_standard:
         rules = [r for r in rules if r.applies_to_standard(study.standard, study.version)]
     results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in rules}
@@ -105,7 +110,7 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
     else:
         if alongside is not None:
             alongside()
-        _run_groups(runnable, results, groups, study, library)
+        _run_groups(runnable, results, groups, study, library, evaluate or _evaluate)
     order = {d.name: i for i, d in enumerate(study.datasets)}
     for result in results.values():
         _conclude(result)
@@ -159,7 +164,7 @@ def _run_queue() -> dict[str, RuleResult]:
             taken.value += 1
         if index >= len(queue):
             return results
-        _run_groups(runnable, results, [queue[index]], study, library)
+        _run_groups(runnable, results, [queue[index]], study, library, _evaluate)
 
 
 def _combine(result: RuleResult, part: RuleResult) -> None:
@@ -174,13 +179,13 @@ def _combine(result: RuleResult, part: RuleResult) -> None:
 
 
 def _run_groups(runnable: list[CoreRule], results: dict[str, RuleResult], groups: list[list[Dataset]], study: Study,
-                library: Library) -> None:
+                library: Library, evaluate: Evaluate) -> None:
     with pd.option_context("mode.copy_on_write", True):   # copies only when written: every rule derives frames
-        _run_domains(runnable, results, groups, study, library)
+        _run_domains(runnable, results, groups, study, library, evaluate)
 
 
 def _run_domains(runnable: list[CoreRule], results: dict[str, RuleResult], groups: list[list[Dataset]], study: Study,
-                 library: Library) -> None:
+                 library: Library, evaluate: Evaluate) -> None:
     for group in groups:
         for rule in runnable:
             result = results[rule.core_id]
@@ -189,7 +194,7 @@ def _run_domains(runnable: list[CoreRule], results: dict[str, RuleResult], group
             started = time.perf_counter()
             include_split = ((rule.scope.get("Domains") or {}).get("include_split_datasets")) is True
             for dataset in group if include_split else group[:1]:
-                _run_on(result, dataset, study, library)
+                _run_on(result, dataset, study, library, evaluate)
             result.seconds += time.perf_counter() - started
         study.release(group[0])
 
@@ -202,14 +207,14 @@ def _domain_groups(study: Study) -> list[list[Dataset]]:
     return list(groups.values())
 
 
-def _run_on(result: RuleResult, dataset: Dataset, study: Study, library: Library) -> None:
+def _run_on(result: RuleResult, dataset: Dataset, study: Study, library: Library, evaluate: Evaluate) -> None:
     rule = result.rule
     in_scope, why = applies(rule, dataset, study, library)
     if not in_scope:
         result.datasets[dataset.name] = f"out of scope: {why}"
         return
     try:
-        found = _evaluate(rule, dataset, study, library)
+        found = evaluate(rule, dataset, study, library)
     except NotApplicable as exc:
         result.datasets[dataset.name] = f"not applicable: {exc}"
         return
@@ -236,7 +241,7 @@ def _conclude(result: RuleResult) -> None:
 
 
 def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-    _require_checked_variables(rule, dataset)
+    require_checked_variables(rule, dataset)
     frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
     ctx.frame = merge.apply(ctx)
