@@ -29,8 +29,7 @@ from trialkit.validators.core.library import Library
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
-
-NOT_ON_SPARK = "not run on spark"
+from trialkit.validators.spark_engine import NOT_ON_SPARK
 
 
 class SparkColumns:
