@@ -23,6 +23,16 @@ def raw(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def larger_raw(tmp_path_factory) -> Path:
+    """400 subjects: the SDTM stage writes for seconds, not the tens of milliseconds 20 subjects take,
+    so a SIGINT sent once the temporary folder appears lands while it writes even on a loaded machine
+    (with 20 subjects the run had once ended, exit 0, before the signal arrived)."""
+    folder = tmp_path_factory.mktemp("codes_larger") / "raw"
+    run_simulation("ball_relapse", 400, 4, folder, None, 0, 0.0)
+    return folder
+
+
 def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
@@ -83,18 +93,18 @@ def test_codes_04_an_interrupt_exits_130_and_leaves_the_previous_output(raw, tmp
     assert folder_files(adam) == before and not list(tmp_path.glob(".adam*"))
 
 
-def test_codes_05_a_real_sigint_exits_130_from_a_fresh_process(raw, tmp_path):
+def test_codes_05_a_real_sigint_exits_130_from_a_fresh_process(larger_raw, tmp_path):
     """Test 5: SIGINT sent to ``python -m trialkit.cli sdtm`` once it is writing (its temporary folder
     exists) exits 130, no traceback, nothing left beside --out."""
     out = tmp_path / "sdtm"
-    process = subprocess.Popen([sys.executable, "-m", "trialkit.cli", "sdtm", str(raw), "--out", str(out)],
+    process = subprocess.Popen([sys.executable, "-m", "trialkit.cli", "sdtm", str(larger_raw), "--out", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: subprocess.signal.signal(subprocess.signal.SIGINT, subprocess.signal.SIG_DFL))
     import time
 
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".sdtm.tmp-*")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.01)
     process.send_signal(subprocess.signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr[-2000:]
