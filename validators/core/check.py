@@ -8,6 +8,7 @@ condition on a variable the frame lacks raises :class:`MissingVariable` up the t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -59,7 +60,9 @@ def _on_pandas(ctx: Context, cond: Condition) -> pd.Series:
     except Unported:
         result = OPERATORS[cond.operator](ctx, cond)
         return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
-    values = nw.from_native(ctx.frame, eager_only=True).select(expression.alias("@flag"))["@flag"].to_numpy()
+    with warnings.catch_warnings():         # pandas' str.contains warns of a pattern's groups: CORE's have them
+        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression", UserWarning)
+        values = nw.from_native(ctx.frame, eager_only=True).select(expression.alias("@flag"))["@flag"].to_numpy()
     if len(values) != len(ctx.frame):           # a literal (exists): one value for every record
         values = values.repeat(len(ctx.frame))
     return pd.Series(values, index=ctx.frame.index).eq(True)     # null (no verdict) is not flagged

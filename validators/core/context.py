@@ -84,6 +84,10 @@ class Context:
         """Whether an operation may have put lists of names on the records (``exists`` looks inside)."""
         return bool(self.rule.operations)
 
+    def regex(self, pattern: str) -> str:
+        """The pattern as the pandas engine runs it: Python's ``re``, CORE's own dialect."""
+        return pattern
+
     def comparator(self, cond: Condition) -> Any:
         """The condition's value: the column it names, or the literal (always with value_is_literal)."""
         value = cond.value

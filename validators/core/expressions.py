@@ -39,6 +39,10 @@ class Columns(Protocol):
 
     def lists_possible(self) -> bool: ...
 
+    def regex(self, pattern: str) -> str:
+        """A CORE (Python ``re``) pattern as this engine's regex must be given it, with the same
+        verdicts; regex_dialect.UnportedRegex if it cannot be."""
+
 
 Expression = Callable[[Condition, Columns], nw.Expr]
 EXPRESSIONS: dict[str, Expression] = {}
@@ -150,3 +154,7 @@ def equal_to(cond: Condition, columns: Columns) -> nw.Expr:
 def not_equal_to(cond: Condition, columns: Columns) -> nw.Expr:
     equal, both_empty = _equality(cond, columns, cond.operator.endswith("_case_insensitive"))
     return ~equal & ~both_empty
+
+
+# the sibling modules register their operators here (imported last: they import the helpers above)
+from trialkit.validators.core import expressions_text  # noqa: F401

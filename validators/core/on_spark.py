@@ -27,6 +27,7 @@ from trialkit.validators.core.engine import RuleResult, require_checked_variable
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
+from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.spark_engine import NOT_ON_SPARK
@@ -48,6 +49,10 @@ class SparkColumns:
 
     def lists_possible(self) -> bool:
         return False
+
+    def regex(self, pattern: str) -> str:
+        """Spark's regex is Java's: the pattern rewritten to keep Python's verdicts."""
+        return for_java(pattern)
 
 
 def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str,
