@@ -28,9 +28,11 @@ def on_pandas(ctx, leaf_node: dict) -> tuple[list[bool], list[bool]]:
     cond = condition(leaf_node, ctx.wildcard)
     code = pd.Series(OPERATORS[cond.operator](ctx, cond), index=ctx.frame.index).fillna(False).astype(bool)
     expression = leaf(cond, ctx)            # Unported here fails the test: the case must be ported
-    assert evaluate(leaf_node, ctx).tolist() == _flags(nw.from_native(ctx.frame, eager_only=True), expression,
-                                                       len(ctx.frame))
-    return code.tolist(), _flags(nw.from_native(ctx.frame, eager_only=True), expression, len(ctx.frame))
+    frame = nw.from_native(ctx.frame, eager_only=True)
+    frame = frame.with_columns(**ctx.keys) if ctx.keys else frame
+    flags = _flags(frame, expression, len(ctx.frame))
+    assert evaluate(leaf_node, ctx).tolist() == flags           # as the Check tree evaluates it
+    return code.tolist(), flags
 
 
 def _flags(frame, expression, rows: int) -> list[bool]:
@@ -69,6 +71,7 @@ def three_ways(spark, records: dict, leaves: list[dict], wildcard: str = "AE") -
     exprs, results = {}, []
     for i, node in enumerate(leaves):
         exprs[f"@f{i}"] = leaf(condition(node, wildcard), columns)
+    frame = frame.with_columns(**columns.keys) if columns.keys else frame
     got = frame.select(nw.col(ROW), **exprs).collect().to_pandas().sort_values(ROW) if exprs else None
     for i, node in enumerate(leaves):
         code, on_pd = on_pandas(ctx, node)

@@ -62,7 +62,9 @@ def _on_pandas(ctx: Context, cond: Condition) -> pd.Series:
         return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
     with warnings.catch_warnings():         # pandas' str.contains warns of a pattern's groups: CORE's have them
         warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression", UserWarning)
-        values = nw.from_native(ctx.frame, eager_only=True).select(expression.alias("@flag"))["@flag"].to_numpy()
+        frame = nw.from_native(ctx.frame, eager_only=True)
+        frame = frame.with_columns(**ctx.keys) if ctx.keys else frame
+        values = frame.select(expression.alias("@flag"))["@flag"].to_numpy()
     if len(values) != len(ctx.frame):           # a literal (exists): one value for every record
         values = values.repeat(len(ctx.frame))
     return pd.Series(values, index=ctx.frame.index).eq(True)     # null (no verdict) is not flagged

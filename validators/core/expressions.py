@@ -40,6 +40,10 @@ class Columns(Protocol):
 
     def lists_possible(self) -> bool: ...
 
+    def key(self, name: str, expression: nw.Expr) -> str:
+        """A column named ``name`` computed as ``expression`` before the condition's expression runs
+        (window partitions are column names, so a normalized grouping key must be a column)."""
+
     def regex(self, pattern: str) -> str:
         """A CORE (Python ``re``) pattern as this engine's regex must be given it, with the same
         verdicts; regex_dialect.UnportedRegex if it cannot be."""
@@ -191,4 +195,4 @@ for _name, _compare in (("greater_than", lambda a, b: a > b), ("greater_than_or_
 
 
 # the sibling modules register their operators here (imported last: they import the helpers above)
-from trialkit.validators.core import expressions_sets, expressions_text  # noqa: F401
+from trialkit.validators.core import expressions_groups, expressions_sets, expressions_text  # noqa: F401

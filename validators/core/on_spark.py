@@ -38,6 +38,12 @@ class SparkColumns:
 
     def __init__(self, schema: dict[str, DType]) -> None:
         self.schema = schema
+        self.keys: dict[str, nw.Expr] = {}
+
+    def key(self, name: str, expression: nw.Expr) -> str:
+        """Recorded here; the dataset's Spark job adds the key columns before the flags."""
+        self.keys[name] = expression
+        return name
 
     def has(self, name) -> bool:
         return isinstance(name, str) and name in self.schema
@@ -102,6 +108,7 @@ class _Batched:
         rows = pd.DataFrame()
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
+            frame = frame.with_columns(**columns.keys) if columns.keys else frame
             rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))
