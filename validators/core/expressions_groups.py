@@ -70,10 +70,10 @@ def _mapped_to_several(keys: list[str], values: list[str], columns: Columns) -> 
     key_empty = nw.any_horizontal(*[_empty(k, columns) for k in keys], ignore_nulls=False)
     value_empty = nw.any_horizontal(*[_empty(v, columns) for v in values], ignore_nulls=False)
     empty_key = columns.key(f"@empty:{','.join(values)}", value_empty)
-    some_value = (~value_empty).cast(nw.Int8()).max().over(*keys) == 1
-    some_empty = value_empty.cast(nw.Int8()).max().over(*keys) == 1
-    other_tuple = nw.len().over(*keys, empty_key, *values) != nw.len().over(*keys, empty_key)
-    several = nw.when(value_empty).then(some_value).otherwise(other_tuple | some_empty)
+    of_key, of_key_and_emptiness = nw.len().over(*keys), nw.len().over(*keys, empty_key)
+    other_tuple = nw.len().over(*keys, empty_key, *values) != of_key_and_emptiness
+    # the key has both empty and non-empty tuples, or this non-empty tuple is not the only one
+    several = (of_key_and_emptiness != of_key) | (~value_empty & other_tuple)
     return ~key_empty & several
 
 
