@@ -57,3 +57,10 @@ def test_02_relationships_either_way_round(spark):
 def test_03_a_regex_reduction_or_a_missing_variable(spark):
     unported_on_both(spark, RECORDS, {"name": "USUBJID", "operator": "is_not_unique_set", "value": ["TEST"],
                                       "regex": "^A"})
+
+
+def test_04_present_on_multiple_rows_within_a_group(spark):
+    leaves = [{"name": name, "operator": op, "value": value, "within": within}
+              for name, within in (("TESTCD", "USUBJID"), ("NUM", "USUBJID"), ("TEST", "TESTCD"), ("USUBJID", "USUBJID"))
+              for value in (None, 1, "2") for op in ("present_on_multiple_rows_within", "not_present_on_multiple_rows_within")]
+    assert_three_equal(three_ways(spark, RECORDS, leaves))

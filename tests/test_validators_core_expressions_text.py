@@ -113,3 +113,12 @@ def test_07_lengths_against_numbers_columns_and_texts(spark):
     assert flags[("longer_than", "TXT", "8")] == [False, False, False, False, False, True, False, False, False]
     assert flags[("shorter_than", "TXT", "8")][3] is True            # no length: the complement holds
     assert flags[("has_equal_length", "TXT", "2")][6:8] == [True, True]   # code points, not bytes
+
+
+def test_08_starts_and_ends_with_a_literal(spark):
+    records = {"TXT": ["AESEQ", "AE", "", None, math.nan, "None", "1.0x", "ae"], "N": [1, 2, 3, 4, 5, 6, 7, 8]}
+    leaves = [{"name": name, "operator": op, "value": value} for name in ("TXT", "N")
+              for op in ("starts_with", "ends_with") for value in ("AE", "SEQ", "", None, 1.0, "e")]
+    leaves += [{"name": "TXT", "operator": "starts_with", "value": "N", "value_is_literal": True}]
+    assert_three_equal(three_ways(spark, records, leaves))
+    unported_on_both(spark, records, {"name": "TXT", "operator": "ends_with", "value": "TXT"})

@@ -87,3 +87,21 @@ def is_not_unique_relationship(cond: Condition, columns: Columns) -> nw.Expr:
     not_unique = (_mapped_to_several([cond.target], others, columns)
                   | _mapped_to_several(others, [cond.target], columns))
     return ~not_unique if cond.operator == "is_unique_relationship" else not_unique
+
+
+@_expression("present_on_multiple_rows_within", "not_present_on_multiple_rows_within")
+def present_on_multiple_rows_within(cond: Condition, columns: Columns) -> nw.Expr:
+    """The value occurs on more than ``value`` records (default 1) of its ``within`` group, empty
+    values grouped as CORE fills them."""
+    within = cond.params.get("within")
+    try:
+        limit = int(cond.value) if cond.value not in (None, "") else 1
+    except (TypeError, ValueError) as exc:
+        raise Unported(f"operator {cond.operator} with the value {cond.value!r} has no expression yet") from exc
+    if not isinstance(within, str) or isinstance(cond.value, bool):
+        raise Unported(f"operator {cond.operator} with within {within!r} has no expression yet")
+    for name in (cond.target, within):
+        if not columns.has(name):
+            raise MissingVariable(str(name))
+    present = nw.len().over(*dict.fromkeys([_filled_key(within, columns), _filled_key(cond.target, columns)])) > limit
+    return ~present if cond.operator.startswith("not_") else present

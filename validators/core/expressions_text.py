@@ -1,5 +1,5 @@
 """CORE's string operators as narwhals expressions (see expressions.py): regular expressions and
-lengths. Each replaces, for the columns it can type, the operator of the same name in
+lengths, starts and ends. Each replaces, for the columns it can type, the operator of the same name in
 ``operators/strings.py``, whose docstring gives CORE's meaning; that code still runs the values an
 expression cannot type (numbers stored as floats, which CORE matches as text without a trailing
 '.0', a formatting Spark does not share; object columns).
@@ -118,3 +118,28 @@ def _register_lengths(name: str, complement: str, compare) -> None:
 _register_lengths("longer_than", "shorter_than_or_equal_to", lambda a, b: a > b)
 _register_lengths("longer_than_or_equal_to", "shorter_than", lambda a, b: a >= b)
 _register_lengths("has_equal_length", "has_not_equal_length", lambda a, b: a == b)
+
+
+# -- starts and ends -------------------------------------------------------------------------------
+
+def _edge(cond: Condition, columns: Columns, ends: bool) -> nw.Expr:
+    """The text starts / ends with the literal (a literal that is not text: as Python writes it);
+    a comparator column (any of its texts) has no expression; values that are not text never do."""
+    target, kind = _target(cond, columns)
+    value = cond.value
+    if not cond.params.get("value_is_literal") and columns.has(value):
+        raise Unported(f"operator {cond.operator} with column {value} as the value has no expression yet")
+    if kind != TEXT:
+        return nw.lit(False)
+    value = value if isinstance(value, str) else str(value)
+    return (target.str.ends_with(value) if ends else target.str.starts_with(value)).fill_null(False)
+
+
+@_expression("starts_with")
+def starts_with(cond: Condition, columns: Columns) -> nw.Expr:
+    return _edge(cond, columns, ends=False)
+
+
+@_expression("ends_with")
+def ends_with(cond: Condition, columns: Columns) -> nw.Expr:
+    return _edge(cond, columns, ends=True)
