@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.spark,
 
 TEXTS = ["123", "-0.5", "", None, math.nan, "abc", "ABC", "12a", "\u0661\u0662\u0663", " 12", "12\n", "a\nb",
          "a\rb", "x\u2028y", "\u00a0x", "\x1cx", "NI", "ni", "Unknown", "\u212a", "\u017f", "\u0130", "\u0131",
-         "AESEQ", "APAE", "apx", "A", "2003-12-01", "Title Of Thing", "TITLE of thing", ".5", "1e5", "AB_C1234"]
+         "AESEQ", "APAE", "apx", "A", "2003-12-01", "Title Of Thing", "TITLE of thing", ".5", "1e5", "AB_C1234", "C]C}", "ABABQ"]
 
 # every pattern of the shipped CORE rules' regex operators, then edge cases
 CORE_PATTERNS = [".*[0-9].*", ".*[a-zA-Z].*", "^(.){21,}$", "^(.){9,}$", r"^-?(0|[1-9]\d*)(\.\d+)?$",
@@ -35,7 +35,7 @@ CORE_PATTERNS = [".*[0-9].*", ".*[a-zA-Z].*", "^(.){21,}$", "^(.){9,}$", r"^-?(0
                  (r"^\s*[A-Z]\S*\s*((a|an|the|as|and|per|to|but|or|for|in|is|of|on|with|and\/or|is|within|from|"
                  r"([A-Z]\S*))\s*)*$")]
 EDGE_PATTERNS = [r"\d+", r"\d", r"[\d.-]+$", r"\D", r"\S+$", "a.b", "x.y", "12$", "(?i:k)", "(?i:s)", "(?i:i)",
-                 "(?i:unknown)", "A(?=E)", "A(?!E)", "AB\\_C", "[^A-Z]", "x{2,}", ""]
+                 "(?i:unknown)", "A(?=E)", "A(?!E)", "AB\\_C", "[^A-Z]", "x{2,}", "", "C]", "C}", "E+?Q", "(A|B)*+"]
 
 
 @pytest.fixture(scope="module")
