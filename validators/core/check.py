@@ -8,6 +8,7 @@ condition on a variable the frame lacks raises :class:`MissingVariable` up the t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,10 +46,16 @@ def combine(node: Any, wildcard: str, on_leaf: Callable[[Condition], Flags], tru
 
 
 def evaluate(node: Any, ctx: Context) -> pd.Series:
-    """True for every record of ``ctx.frame`` that the tree flags."""
+    """True for every record of ``ctx.frame`` that the tree flags: the whole tree as one expression
+    when every condition has one (as the Spark engine evaluates it; one narwhals select instead of
+    one per condition), else condition by condition."""
     index = ctx.frame.index
-    return combine(node, ctx.wildcard, lambda cond: _on_pandas(ctx, cond), pd.Series(True, index=index),
-                   pd.Series(False, index=index))
+    try:
+        tree = combine(node, ctx.wildcard, lambda cond: leaf(cond, ctx), nw.lit(True), nw.lit(False))
+    except Unported:
+        return combine(node, ctx.wildcard, lambda cond: _on_pandas(ctx, cond), pd.Series(True, index=index),
+                       pd.Series(False, index=index))
+    return _evaluated(ctx, tree)
 
 
 def _on_pandas(ctx: Context, cond: Condition) -> pd.Series:
@@ -59,7 +66,15 @@ def _on_pandas(ctx: Context, cond: Condition) -> pd.Series:
     except Unported:
         result = OPERATORS[cond.operator](ctx, cond)
         return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
-    values = nw.from_native(ctx.frame, eager_only=True).select(expression.alias("@flag"))["@flag"].to_numpy()
+    return _evaluated(ctx, expression)
+
+
+def _evaluated(ctx: Context, expression: nw.Expr) -> pd.Series:
+    with warnings.catch_warnings():         # pandas' str.contains warns of a pattern's groups: CORE's have them
+        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression", UserWarning)
+        frame = nw.from_native(ctx.frame, eager_only=True)
+        frame = frame.with_columns(**ctx.keys) if ctx.keys else frame
+        values = frame.select(expression.alias("@flag"))["@flag"].to_numpy()
     if len(values) != len(ctx.frame):           # a literal (exists): one value for every record
         values = values.repeat(len(ctx.frame))
     return pd.Series(values, index=ctx.frame.index).eq(True)     # null (no verdict) is not flagged

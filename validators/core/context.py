@@ -52,6 +52,7 @@ class Context:
     wildcard: str = ""
     cache: dict = field(default_factory=dict)      # per rule and dataset, for operators that reuse work
     constants: dict = field(default_factory=dict)  # operation results that are one value on every record
+    keys: dict = field(default_factory=dict)       # expressions' key columns (expressions.Columns.key)
 
     def constant(self, name: Any) -> Any:
         """The value an operation put on every record under ``name`` (None if ``name`` is not such a
@@ -83,6 +84,15 @@ class Context:
     def lists_possible(self) -> bool:
         """Whether an operation may have put lists of names on the records (``exists`` looks inside)."""
         return bool(self.rule.operations)
+
+    def key(self, name: str, expression: nw.Expr) -> str:
+        """Recorded here; check.py adds the key columns to the frame it evaluates expressions on."""
+        self.keys[name] = expression
+        return name
+
+    def regex(self, pattern: str) -> str:
+        """The pattern as the pandas engine runs it: Python's ``re``, CORE's own dialect."""
+        return pattern
 
     def comparator(self, cond: Condition) -> Any:
         """The condition's value: the column it names, or the literal (always with value_is_literal)."""

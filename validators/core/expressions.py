@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import narwhals as nw
+import pandas as pd
 from narwhals.dtypes import DType
 
 from trialkit.validators.core.context import Condition, MissingVariable
@@ -38,6 +39,14 @@ class Columns(Protocol):
     def dtype(self, name: str) -> DType: ...
 
     def lists_possible(self) -> bool: ...
+
+    def key(self, name: str, expression: nw.Expr) -> str:
+        """A column named ``name`` computed as ``expression`` before the condition's expression runs
+        (window partitions are column names, so a normalized grouping key must be a column)."""
+
+    def regex(self, pattern: str) -> str:
+        """A CORE (Python ``re``) pattern as this engine's regex must be given it, with the same
+        verdicts; regex_dialect.UnportedRegex if it cannot be."""
 
 
 Expression = Callable[[Condition, Columns], nw.Expr]
@@ -150,3 +159,40 @@ def equal_to(cond: Condition, columns: Columns) -> nw.Expr:
 def not_equal_to(cond: Condition, columns: Columns) -> nw.Expr:
     equal, both_empty = _equality(cond, columns, cond.operator.endswith("_case_insensitive"))
     return ~equal & ~both_empty
+
+
+# -- numeric order -------------------------------------------------------------------------------
+
+def _number(cond: Condition, columns: Columns, name: Any, is_value: bool) -> tuple[nw.Expr, nw.Expr]:
+    """A side of a numeric comparison and where it is empty: a column of numbers, or (the value) a
+    literal read as ``operators/relational.py`` reads it, pandas' ``to_numeric``; a column of text,
+    which that code parses value by value as pandas does, has no expression."""
+    if columns.has(name) and not (is_value and cond.params.get("value_is_literal")):
+        dtype = columns.dtype(name)
+        if _kind(dtype, f"column {name}") != NUMBER:
+            raise Unported(f"operator {cond.operator} on column {name} of text has no expression yet")
+        return nw.col(name), _is_empty(nw.col(name), NUMBER, dtype)
+    if not is_value:
+        raise MissingVariable(name)
+    if isinstance(name, bool) or not isinstance(name, (str, int, float)):
+        raise Unported(f"operator {cond.operator} with the value {name!r} has no expression yet")
+    number = pd.to_numeric(pd.Series([name], dtype=object), errors="coerce").iloc[0]
+    return (nw.lit(None), nw.lit(True)) if pd.isna(number) else (nw.lit(float(number)), nw.lit(False))
+
+
+def _order(compare: Callable[[nw.Expr, nw.Expr], nw.Expr]) -> Expression:
+    def build(cond: Condition, columns: Columns) -> nw.Expr:
+        """Both sides numbers, neither empty (Spark orders NaN above every number: masked)."""
+        target, target_empty = _number(cond, columns, cond.target, is_value=False)
+        other, other_empty = _number(cond, columns, cond.value, is_value=True)
+        return (compare(target, other) & ~target_empty & ~other_empty).fill_null(False)
+    return build
+
+
+for _name, _compare in (("greater_than", lambda a, b: a > b), ("greater_than_or_equal_to", lambda a, b: a >= b),
+                        ("less_than", lambda a, b: a < b), ("less_than_or_equal_to", lambda a, b: a <= b)):
+    _expression(_name)(_order(_compare))
+
+
+# the sibling modules register their operators here (imported last: they import the helpers above)
+from trialkit.validators.core import expressions_groups, expressions_sets, expressions_text  # noqa: F401

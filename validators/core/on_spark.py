@@ -27,6 +27,7 @@ from trialkit.validators.core.engine import RuleResult, require_checked_variable
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
+from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.spark_engine import NOT_ON_SPARK
@@ -37,6 +38,12 @@ class SparkColumns:
 
     def __init__(self, schema: dict[str, DType]) -> None:
         self.schema = schema
+        self.keys: dict[str, nw.Expr] = {}
+
+    def key(self, name: str, expression: nw.Expr) -> str:
+        """Recorded here; the dataset's Spark job adds the key columns before the flags."""
+        self.keys[name] = expression
+        return name
 
     def has(self, name) -> bool:
         return isinstance(name, str) and name in self.schema
@@ -48,6 +55,10 @@ class SparkColumns:
 
     def lists_possible(self) -> bool:
         return False
+
+    def regex(self, pattern: str) -> str:
+        """Spark's regex is Java's: the pattern rewritten to keep Python's verdicts."""
+        return for_java(pattern)
 
 
 def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str,
@@ -97,6 +108,7 @@ class _Batched:
         rows = pd.DataFrame()
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
+            frame = frame.with_columns(**columns.keys) if columns.keys else frame
             rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))

@@ -4,6 +4,10 @@ Integrity", "Data Consistency", "Sequential & Ordering Relationships").
 
 Every operator here groups whole columns (pandas groupby, sort, shift), never record by record.
 Where CORE treats empty values alike (``None`` and NaN fill the same group) so does trialkit.
+
+``is_unique_set`` (without ``regex``), ``is_unique_relationship``, ``present_on_multiple_rows_within``
+and their complements have narwhals window expressions (expressions_groups.py) that both engines
+evaluate; the code here runs only ``regex`` reductions and object columns for them.
 """
 
 from __future__ import annotations

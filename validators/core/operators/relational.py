@@ -7,6 +7,10 @@ Options: ``value_is_literal`` (never read the value as a column name), ``value_i
 value names a column whose content names, per record, the column to compare with),
 ``type_insensitive`` (compare as text with numbers normalized: 200.00 is 200), ``round_values``
 (round both sides to integers first).
+
+Presence, emptiness, equality and numeric order have narwhals expressions (expressions.py) that
+both engines evaluate on text and number columns; the code here runs only what those cannot type
+(object columns, the options above, numeric order of text parsed as numbers).
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ The comparator takes the shapes CORE distinguishes:
 - any other column: each record's value is looked up among all the values of that column.
 
 A list or set inside a column is compared as a collection; empty values are never members.
+
+``is_contained_by`` (and its complement, case-insensitive forms) against literals and ``contains``
+/ ``does_not_contain`` of a literal text have narwhals expressions (expressions_sets.py) that both
+engines evaluate; the code here runs only the comparator columns and object columns.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ The other operators read text as CORE's pandas string methods do: a value that i
 number, an empty value) has no length, prefix or suffix, so every comparison with it is False, and
 an operator that CORE defines as a complement (``shorter_than`` is not ``longer_than_or_equal_to``,
 ``prefix_not_equal_to``...) is True there.
+
+The regular-expression and length operators, and ``starts_with`` / ``ends_with`` of a literal, have
+narwhals expressions (expressions_text.py) that both engines evaluate on text and integer columns;
+the code here runs only what those cannot type (float and object columns, comparator columns).
 """
 
 from __future__ import annotations
