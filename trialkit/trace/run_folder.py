@@ -38,6 +38,7 @@ class RunFolder:
         self._datasets: dict[tuple[str, str], pd.DataFrame] = {}
         self._specs: dict[str, object] = {}
         self._raw: dict[str, pd.DataFrame | None] = {}
+        self._by_subject: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
     @cached_property
     def manifest(self) -> dict:
@@ -81,6 +82,18 @@ class RunFolder:
                 frame["_record"] = np.arange(1, len(frame) + 1)
             self._datasets[stage, name] = frame
         return self._datasets[stage, name]
+
+    def subject_rows(self, stage: str, name: str, usubjid: str) -> pd.DataFrame:
+        """The records of one subject in a dataset (empty when none, or no such dataset), by an index
+        of the dataset's USUBJIDs built on first use: the trace pages of a report ask for every
+        subject, and a scan of the dataset per subject would grow with the square of the study."""
+        frame = self.dataset(stage, name)
+        if frame is None or "USUBJID" not in frame:
+            return pd.DataFrame(columns=["USUBJID", "_record"])
+        if (stage, name) not in self._by_subject:
+            self._by_subject[stage, name] = frame.groupby(frame["USUBJID"].astype(str), sort=False).indices
+        positions = self._by_subject[stage, name].get(usubjid)
+        return frame.iloc[positions] if positions is not None else frame.iloc[0:0]
 
     @cached_property
     def provenance(self) -> pd.DataFrame | None:
