@@ -52,6 +52,7 @@ class CellAnalysis:
     method: dict
     clauses: tuple[dict, ...]
     levels: tuple[tuple[str, str], ...]
+    described: tuple[tuple[str, str], ...]          # (role, name) of each clause and level, as ars.json names them
 
     @property
     def dataset(self) -> str:
@@ -89,18 +90,22 @@ class ReportCells:
         ref = self.located[cell_id]
         analysis = self._by_id("analyses", ref["analysisId"])
         clauses = [self._by_id("analysisSets", analysis["analysisSetId"])]
+        described = [("Analysis set", clauses[0].get("name", ""))]
         if "dataSubsetId" in analysis:
             clauses.append(self._by_id("dataSubsets", analysis["dataSubsetId"]))
+            described.append(("Data subset", clauses[-1].get("name", "")))
         groupings = {g["id"]: g for g in self.event.get("analysisGroupings", [])}
         levels = []
         for group in ref.get("resultGroups", []):
             grouping = groupings[group["groupingId"]]
             if "groupId" in group:
                 clauses.append(next(g for g in grouping["groups"] if g["id"] == group["groupId"]))
+                described.append(("Group", f"{grouping.get('name', '')}: {clauses[-1].get('name', '')}"))
             else:
                 levels.append((grouping["groupingVariable"], group["groupValue"]))
+                described.append(("Level", f"{grouping.get('name', '')} = {group['groupValue']}, each subject at its highest value"))
         method = self._by_id("methods", analysis["methodId"]) if "methodId" in analysis else {}
-        return CellAnalysis(cell_id, analysis, method, tuple(clauses), tuple(levels))
+        return CellAnalysis(cell_id, analysis, method, tuple(clauses), tuple(levels), tuple(described))
 
     def records(self, cell_id: str) -> tuple[str, pd.DataFrame]:
         """(dataset name, its records counted in ``cell_id``): see ``cell_records``."""

@@ -65,7 +65,7 @@ class AdslSteps:
         for step in check_steps(spec.get("steps") or [], self.path) if self.known else []:
             for variable in step_outputs([step]):
                 self.creator.setdefault(variable, step)
-        self._merged: dict[str, dict[str, int]] = {}
+        self._merged: dict[str, dict[str, int] | list[int]] = {}     # per step: the records it read
 
     @cached_property
     def _dm_records(self) -> dict[str, int]:
@@ -86,6 +86,13 @@ class AdslSteps:
             found = merged.dropna(subset=["_TRREC"])
             self._merged[key] = dict(zip(found["USUBJID"].astype(str), found["_TRREC"].astype(int)))
         return self._merged[key]
+
+    def _constant_records(self, key: str, c: dict, frame: pd.DataFrame) -> list[int]:
+        """The trial-level records a constant step reads (the same for every subject: found once)."""
+        if f"constant:{key}:{c['variable']}" not in self._merged:
+            rows = frame[parse(c["filter"]).evaluate(frame).to_numpy()] if c.get("filter") else frame
+            self._merged[f"constant:{key}:{c['variable']}"] = [int(r) for r in rows["_record"]]
+        return self._merged[f"constant:{key}:{c['variable']}"]
 
     def explain(self, adsl_row: pd.Series | None, usubjid: str, variable: str, subjects: list[str]) -> Derivation:
         """How ``variable`` of subject ``usubjid`` was derived (``subjects``: every subject traced in
@@ -125,8 +132,7 @@ class AdslSteps:
             if ts is None:
                 out.stops.append(f"SDTM dataset {c['dataset']} is not in {self.run.sdtm_dir}: the chain stops at ADSL.{variable}")
                 return
-            rows = ts[parse(c["filter"]).evaluate(ts).to_numpy()] if c.get("filter") else ts
-            out.sources += [SdtmRef(c["dataset"], int(r), c["variable"]) for r in rows["_record"]]
+            out.sources += [SdtmRef(c["dataset"], r, c["variable"]) for r in self._constant_records(key, c, ts)]
         else:
             inputs = _inputs(kind, body, variable)
             out.steps.append(f"{key} {kind}: {variable} from {', '.join(inputs)}")

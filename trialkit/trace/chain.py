@@ -119,13 +119,12 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
 
 def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variables: list[str], out: Derivation) -> Derivation:
     """``out`` with the SDTM record of ``domain`` with this USUBJID and --SEQ as its source of ``variables``."""
-    mine = run.subject_rows("sdtm", domain, usubjid)
-    mine = mine[mine[seq_variable(domain)].map(plain) == seq] if seq_variable(domain) in mine else mine.iloc[0:0]
-    if mine.empty:
+    record = run.record_by_seq(domain, usubjid, seq)
+    if record is None:
         out.stops.append(f"no {domain} record with USUBJID {usubjid} and {seq_variable(domain)} {seq} in {run.sdtm_dir}: "
                          "the chain stops at the ADaM record")
     else:
-        out.sources += [SdtmRef(domain, int(mine["_record"].iloc[0]), variable) for variable in variables]
+        out.sources += [SdtmRef(domain, record, variable) for variable in variables]
     return out
 
 
@@ -154,8 +153,8 @@ def _check_variables(run: RunFolder, variables: list[str] | None) -> None:
 
 def _adsl_row(run: RunFolder, usubjid: str) -> pd.Series | None:
     """The subject's ADSL record, for the values of the ADSL variables a BDS record's trace explains."""
-    mine = run.subject_rows("adam", "ADSL", usubjid)
-    return mine.iloc[0] if len(mine) else None
+    mine = run.subject_positions("adam", "ADSL", usubjid)
+    return run.dataset("adam", "ADSL").iloc[mine[0]] if len(mine) else None
 
 
 def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, variables: list[str] | None = None,

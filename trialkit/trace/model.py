@@ -113,6 +113,19 @@ class Trace:
                  *(s for r in self.sdtm.values() for s in r.stops)]
         return list(dict.fromkeys(found))
 
+    def for_subject(self, usubjid: str, start: str) -> Trace:
+        """The part of this trace about one subject: its ADaM records and every SDTM record they reach
+        (trial-level ones too, such as TS), in this trace's order; for a page per subject cut from
+        a trace of many."""
+        adam = [a for a in self.adam if a.usubjid == usubjid]
+        reached, todo = set(), [ref for a in adam for d in a.derivations for ref in d.sources]
+        while todo:
+            key = f"{todo[-1].dataset}:{todo.pop().record}"
+            if key in self.sdtm and key not in reached:
+                reached.add(key)
+                todo += self.sdtm[key].sources
+        return Trace(self.run, start, adam, {k: r for k, r in self.sdtm.items() if k in reached}, list(self.stops))
+
     def to_dict(self) -> dict:
         return {"run": self.run, "start": self.start, "adam": [asdict(a) for a in self.adam],
                 "sdtm": [{**asdict(r), "raw": [{**asdict(w), "label": w.label} for w in r.raw]} for r in self.sdtm.values()],
