@@ -12,7 +12,7 @@ values; so the answer cannot drift from what the ADaM stage did.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 
 import pandas as pd
 
@@ -22,6 +22,12 @@ from trialkit.display import plain
 from trialkit.expressions import parse
 from trialkit.trace.model import Derivation, SdtmRef
 from trialkit.trace.run_folder import RunFolder
+
+
+@cache
+def _fields(expression: str) -> list[str]:
+    """The variables a spec expression reads (parsed once: every subject's trace asks again)."""
+    return sorted(parse(expression).fields)
 
 
 def _inputs(kind: str, body: dict, variable: str) -> list[str]:
@@ -43,12 +49,12 @@ def _inputs(kind: str, body: dict, variable: str) -> list[str]:
     if kind == "condition":
         names = []
         for case in rule["cases"]:
-            names += sorted(parse(case["if"]).fields)
+            names += _fields(case["if"])
             if isinstance(case["then"], dict):
                 names.append(case["then"]["assign"])
         return list(dict.fromkeys(names))
     if kind == "flag":
-        return sorted(parse(rule).fields)
+        return _fields(rule)
     return []
 
 

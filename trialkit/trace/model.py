@@ -113,18 +113,25 @@ class Trace:
                  *(s for r in self.sdtm.values() for s in r.stops)]
         return list(dict.fromkeys(found))
 
-    def for_subject(self, usubjid: str, start: str) -> Trace:
-        """The part of this trace about one subject: its ADaM records and every SDTM record they reach
-        (trial-level ones too, such as TS), in this trace's order; for a page per subject cut from
-        a trace of many."""
-        adam = [a for a in self.adam if a.usubjid == usubjid]
-        reached, todo = set(), [ref for a in adam for d in a.derivations for ref in d.sources]
-        while todo:
-            key = f"{todo[-1].dataset}:{todo.pop().record}"
-            if key in self.sdtm and key not in reached:
-                reached.add(key)
-                todo += self.sdtm[key].sources
-        return Trace(self.run, start, adam, {k: r for k, r in self.sdtm.items() if k in reached}, list(self.stops))
+    def by_subject(self, start: str):
+        """(USUBJID, the part of this trace about that subject) per subject, in order: its ADaM records
+        and every SDTM record they reach (trial-level ones too, such as TS), in this trace's order; for
+        a page per subject cut from a trace of many, in one pass over it (``start``: a pattern with
+        ``{usubjid}``)."""
+        position = {key: k for k, key in enumerate(self.sdtm)}
+        mine: dict[str, list[AdamRecord]] = {}
+        for record in self.adam:
+            mine.setdefault(record.usubjid, []).append(record)
+        for usubjid, adam in mine.items():
+            reached, todo = set(), [ref for a in adam for d in a.derivations for ref in d.sources]
+            while todo:
+                ref = todo.pop()
+                key = f"{ref.dataset}:{ref.record}"
+                if key in self.sdtm and key not in reached:
+                    reached.add(key)
+                    todo += self.sdtm[key].sources
+            yield usubjid, Trace(self.run, start.format(usubjid=usubjid), adam,
+                                 {key: self.sdtm[key] for key in sorted(reached, key=position.get)}, list(self.stops))
 
     def to_dict(self) -> dict:
         return {"run": self.run, "start": self.start, "adam": [asdict(a) for a in self.adam],

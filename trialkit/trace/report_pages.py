@@ -134,8 +134,6 @@ def write_subject_pages(run: RunFolder, report_dir: Path, subjects: list[str]) -
             positions = np.concatenate([run.subject_positions("adam", dataset, u) for u in batch])
             if len(positions):
                 wanted[dataset] = pd.DataFrame({"record": positions + 1})
-        trace = trace_adam_datasets(run, wanted)
-        for usubjid in batch:
+        for usubjid, trace in trace_adam_datasets(run, wanted).by_subject("subject {usubjid}"):
             with output_file(report_dir / subject_page(usubjid)) as tmp:
-                tmp.write_text(render_trace_page(trace.for_subject(usubjid, f"subject {usubjid}"), home="../../report.html"),
-                               encoding="utf-8")
+                tmp.write_text(render_trace_page(trace, home="../../report.html"), encoding="utf-8")
