@@ -3,7 +3,8 @@ table of contents on screen and one output per page in print.
 
 Self-contained means the page can be mailed, archived or opened offline years later and still show
 the same thing: the CSS is inline, there is no script, no web font, and no URL to anything outside
-the file (the only links are the table of contents' ``#id`` anchors).
+the file (the only links are the table of contents' ``#id`` anchors and, when the trace pages were
+written, each computed cell's relative link to its page under trace/, inside the report folder).
 
 Figures are embedded as the SVG that ``save_figure`` wrote, base64-encoded in an ``<img>`` data URI,
 rather than as the 300 dpi PNG or as inline ``<svg>`` markup:
@@ -74,10 +75,11 @@ def _check_ids(report: Report) -> None:
         raise ValueError(f"report {report.title!r}: output ids used more than once: {', '.join(twice)}")
 
 
-def render_html(report: Report, figure_dir: Path) -> str:
+def render_html(report: Report, figure_dir: Path, links: dict[str, str] | None = None) -> str:
     """The page as a string; ``figure_dir`` holds the SVG files the ``FigureRef``s name. A missing
     figure file is an ``InputError`` naming it: a report with a hole where Figure 1A should be
-    must not be written."""
+    must not be written. ``links``: cell id -> the relative address of its trace page
+    (trialkit.trace.report_pages), made a link around the cell's number."""
     from jinja2 import Environment, FileSystemLoader
 
     _check_ids(report)
@@ -90,13 +92,13 @@ def render_html(report: Report, figure_dir: Path) -> str:
     tables = [{"table": t, "numeric": numeric_columns(t)} for t in report.tables]
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(report=report, title=page_title(report), tables=tables, figures=figures,
-                                                     failed=[c for c in report.checks if not c.passed])
+                                                     failed=[c for c in report.checks if not c.passed], links=links or {})
 
 
-def write_html(report: Report, out: Path, figure_dir: Path) -> Path:
+def write_html(report: Report, out: Path, figure_dir: Path, links: dict[str, str] | None = None) -> Path:
     """Write the report page to ``out`` (an .html file; its folder is created) and return ``out``."""
     out = Path(out)
-    html = render_html(report, figure_dir)
+    html = render_html(report, figure_dir, links)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out

@@ -7,7 +7,7 @@ Marks (registered here, next to the code that gives them their meaning):
   wherever ``TRIALKIT_REFERENCE`` points): the whole CDISC pilot package, CDISC's CORE rules and
   test cases, CORE's cache. The suite reads small vendored parts of them from tests/data instead;
   only what needs the whole of one carries the mark.
-- ``browser``: needs headless ``chromium`` on PATH.
+- ``browser``: needs headless ``chromium`` and ``chromedriver`` (selenium drives it) on PATH.
 - ``spark``: needs pyspark (the ``spark`` extra, part of the ``test`` extra) and a Java runtime
   (JAVA_HOME, or ``java`` on PATH; .ci/run installs Debian's openjdk-17-jre-headless if missing).
 
@@ -41,14 +41,15 @@ REQUIRE_ALL = os.environ.get("TRIALKIT_REQUIRE_ALL") == "1"
 PREREQUISITES: dict[str, tuple[Callable[[], str], Callable[[], bool]]] = {
     "reference": (lambda: f"reference data not found at {os.path.relpath(REFERENCE)}",
                   lambda: REFERENCE.is_dir()),
-    "browser": (lambda: "chromium not found on PATH", lambda: shutil.which("chromium") is not None),
+    "browser": (lambda: "chromium or chromedriver not found on PATH (Debian: apt-get install -y chromium chromium-driver)",
+                lambda: shutil.which("chromium") is not None and shutil.which("chromedriver") is not None),
     "spark": (lambda: f"pyspark or Java not found ({INSTALL_EXTRA}; {INSTALL_JAVA})",
               lambda: importlib.util.find_spec("pyspark") is not None and java_found()),
 }
 MARKS = {
     "slow": "long-running checks kept out of the fast suite (run with -m slow)",
     "reference": "needs the public reference data at ../shared/reference (or $TRIALKIT_REFERENCE)",
-    "browser": "needs headless chromium on PATH",
+    "browser": "needs headless chromium and chromedriver on PATH",
     "spark": "needs pyspark (the spark extra) and a Java runtime: starts a local Spark session",
 }
 NOT_RUN = pytest.StashKey[dict[str, int]]()

@@ -276,6 +276,8 @@ ENCODING_OPTION = click.option("--encoding", default=None, help="Text encoding o
                                "(default: the file's own), e.g. latin-1, cp1252. XML and XLSX declare their own.")
 SHEET_OPTION = click.option("--sheet", default=None, metavar="NAME", help="XLSX: read only this sheet of the workbook "
                             "(its one form), for a workbook holding more than the export [every sheet, a form each].")
+TRACE_PAGES_OPTION = click.option("--no-trace-pages", is_flag=True, help="Leave out report/trace/ (a page per table cell "
+                                  "and per subject counted) and the links to it: for very large studies.")
 FORMAT_OPTION = click.option("--format", "formats", default="xpt", show_default=True, callback=_formats,
                              help="Dataset formats to write, comma-separated: xpt, json (Dataset-JSON 1.1), ndjson, parquet.")
 
@@ -371,14 +373,16 @@ def validate(study, sdtm_dir, adam_dir, fmt, out, fail_on, encoding, engine, spa
 @study_option()
 @click.argument("adam_dir", metavar="ADAM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the report.")
-def report(study, adam_dir, out):
-    """Tables and figures of the study's report spec from ADaM: report.html, one RTF per table, PNG/SVG."""
+@TRACE_PAGES_OPTION
+def report(study, adam_dir, out, no_trace_pages):
+    """Tables and figures of the study's report spec from ADaM: report.html, one RTF per table, PNG/SVG;
+    each number of report.html links to a page of the ADaM records it counted (trace/cells/)."""
     from trialkit.reports.consistency import ReportInconsistent
 
     inconsistent = None
     with output_folder(out, (adam_dir,)) as work, progress("report", total=1) as advance:
         try:
-            html = report_stage(study, adam_dir, work)
+            html = report_stage(study, adam_dir, work, trace_pages=not no_trace_pages)
         except ReportInconsistent as err:     # written, with the failure on every page: keep it, then exit 1
             html, inconsistent = work / "report.html", err
         advance("written")
@@ -449,13 +453,14 @@ def scaffold(export, name, out, force, encoding, sheet):
 
 
 def run_all(study: str | Path, raw: Path, out: Path, formats: tuple[str, ...], strict: bool, fail_on: str,
-            force: bool = False, work: Path | None = None, encoding: str | None = None, sheet: str | None = None) -> dict:
+            force: bool = False, work: Path | None = None, encoding: str | None = None, sheet: str | None = None,
+            trace_pages: bool = True) -> dict:
     """run_pipeline under one progress display (into ``work``, the temporary folder that becomes
     ``out``), then the run's summary on stdout and, when the data have errors, each of them on
     stderr and whether the report was written."""
     with progress(f"run {study}", total=4) as advance:
         manifest = run_pipeline(study, raw, work or out, formats=formats, strict=strict, fail_on=fail_on, force=force,
-                                advance=advance, shown_as=out, encoding=encoding, sheet=sheet)
+                                advance=advance, shown_as=out, encoding=encoding, sheet=sheet, trace_pages=trace_pages)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in manifest["seconds"].items())
     counts = ", ".join(f"{n} {s}" for s, n in manifest["validation"]["summary"].items())
     errors = manifest["stage_errors"]
@@ -517,7 +522,8 @@ def diff_command(study, old, new, json_file, html_file, fail_on_change, encoding
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="The raw export the run read [RUN/raw, where demo puts it].")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON instead of a tree.")
-@click.option("--html", "as_html", is_flag=True, help="Also write the trace as a static page under RUN/report/trace/.")
+@click.option("--html", "as_html", is_flag=True, help="Also write the trace as a static page under RUN/report/trace/ "
+              "(--cell: the cell's page report.html links to, and its subjects' pages).")
 def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, cell_id, raw_dir, as_json, as_html):
     """From an ADaM record (--adam) or an SDTM record (--sdtm) of a run down to the raw export: the SDTM
     records each value came from, and the raw file, record, field and value behind each. Where the data
@@ -550,7 +556,12 @@ def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, cell_id, 
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         print_trace(result, stdout_console)
-    if as_html:
+    if as_html and cell_id is not None:      # the page report.html links to, with the pages of its subjects
+        from trialkit.trace.report_pages import write_report_trace_pages
+
+        [page] = write_report_trace_pages(run.path / "report", run.path / "adam", run, [cell_id]).values()
+        click.echo(f"written: {run.path / 'report' / page}", err=as_json)
+    elif as_html:
         [page] = write_trace_pages(run, {result.start: result}).values()
         click.echo(f"written: {run.path / 'report' / page}", err=as_json)
     sys.exit(0)
@@ -569,11 +580,12 @@ def trace_command(run_dir, adam_start, paramcd, variables, sdtm_start, cell_id, 
 @FORMAT_OPTION
 @ENCODING_OPTION
 @SHEET_OPTION
-def run(study, raw, out, strict, fail_on, force, formats, encoding, sheet):
+@TRACE_PAGES_OPTION
+def run(study, raw, out, strict, fail_on, force, formats, encoding, sheet, no_trace_pages):
     """Run sdtm -> adam -> validate -> report on a raw export. Stops before the report (exit 1) when
     the SDTM or ADaM stage has errors, unless --force; otherwise exits with the validator's code."""
     with output_folder(out, (raw,)) as work:
-        code = run_all(study, raw, out, formats, strict, fail_on, force, work, encoding, sheet)["exit_code"]
+        code = run_all(study, raw, out, formats, strict, fail_on, force, work, encoding, sheet, not no_trace_pages)["exit_code"]
     sys.exit(code)
 
 

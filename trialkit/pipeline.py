@@ -129,9 +129,13 @@ def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | No
     return run, exit_code(run.findings, fail_on)
 
 
-def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Path:
+def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=(), *, trace_pages: bool = True,
+                 run: Path | None = None, raw: Path | None = None) -> Path:
     """Tables and figures of the study's report spec: PNG/SVG, RTF per table, report.html; every page
-    shows ``banner`` first. A failed consistency check raises ReportInconsistent (exit 1) once all is written."""
+    shows ``banner`` first. With ``trace_pages``, each computed cell of report.html links to its page
+    under out/trace/ and, when ``run`` is the run folder (sdtm/ with provenance beside adam/; ``raw``
+    the export it read), so does each subject those pages list (trialkit.trace.report_pages). A
+    failed consistency check raises ReportInconsistent (exit 1) once all is written."""
     from trialkit.reports.build import build_report
     from trialkit.reports.consistency import raise_if_inconsistent
     from trialkit.reports.html import write_html
@@ -141,7 +145,15 @@ def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=()) -> Pat
     report = build_report(study, adam_dir, out, banner=banner)
     for table in report.tables:
         write_rtf(table, out, alerts=report.alerts)
-    html = write_html(report, out / "report.html", out)
+    remove_stale(out / "trace")                 # pages of an earlier report into the same folder
+    links = {}
+    if trace_pages:
+        from trialkit.trace.report_pages import write_report_trace_pages
+        from trialkit.trace.run_folder import RunFolder
+
+        folder = RunFolder(run, raw) if run is not None and (Path(run) / "sdtm").is_dir() else None
+        links = write_report_trace_pages(out, adam_dir, folder)
+    html = write_html(report, out / "report.html", out, links)
     raise_if_inconsistent(report, html)
     return html
 
@@ -199,7 +211,8 @@ def stage_errors(sdtm_findings: list[Finding], adam_causes: list[str], base: Pat
 
 def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",), strict: bool = False,
                  fail_on: str = "error", force: bool = False, advance: Callable[[str], None] | None = None,
-                 encoding: str | None = None, shown_as: Path | None = None, sheet: str | None = None) -> dict:
+                 encoding: str | None = None, shown_as: Path | None = None, sheet: str | None = None,
+                 trace_pages: bool = True) -> dict:
     """sdtm -> adam -> validate -> report into out/{sdtm,adam,validation,report}; writes and returns
     the run manifest: first with status "running", last with each stage's status, the exit code and
     every file of the run with its SHA-256 (``shown_as``: where ``out`` will be once the CLI has put
@@ -247,7 +260,8 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
 
         try:
             html = timed("report", report_stage, study, out / "adam", out / "report",
-                         banner=banner_lines(stage_errors(mapping_findings, adam_causes, Path(), BANNER_ERRORS)))
+                         banner=banner_lines(stage_errors(mapping_findings, adam_causes, Path(), BANNER_ERRORS)),
+                         trace_pages=trace_pages, run=out, raw=Path(raw) if Path(raw).is_dir() else Path(raw).parent)
         except ReportInconsistent as exc:     # the report is written, with the failure on top of every page
             html, inconsistent = out / "report" / "report.html", str(exc)
     else:

@@ -12,7 +12,7 @@ values; so the answer cannot drift from what the ADaM stage did.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 
 import pandas as pd
 
@@ -22,6 +22,12 @@ from trialkit.display import plain
 from trialkit.expressions import parse
 from trialkit.trace.model import Derivation, SdtmRef
 from trialkit.trace.run_folder import RunFolder
+
+
+@cache
+def _fields(expression: str) -> list[str]:
+    """The variables a spec expression reads (parsed once: every subject's trace asks again)."""
+    return sorted(parse(expression).fields)
 
 
 def _inputs(kind: str, body: dict, variable: str) -> list[str]:
@@ -43,12 +49,12 @@ def _inputs(kind: str, body: dict, variable: str) -> list[str]:
     if kind == "condition":
         names = []
         for case in rule["cases"]:
-            names += sorted(parse(case["if"]).fields)
+            names += _fields(case["if"])
             if isinstance(case["then"], dict):
                 names.append(case["then"]["assign"])
         return list(dict.fromkeys(names))
     if kind == "flag":
-        return sorted(parse(rule).fields)
+        return _fields(rule)
     return []
 
 
@@ -65,7 +71,7 @@ class AdslSteps:
         for step in check_steps(spec.get("steps") or [], self.path) if self.known else []:
             for variable in step_outputs([step]):
                 self.creator.setdefault(variable, step)
-        self._merged: dict[str, dict[str, int]] = {}
+        self._merged: dict[str, dict[str, int] | list[int]] = {}     # per step: the records it read
 
     @cached_property
     def _dm_records(self) -> dict[str, int]:
@@ -86,6 +92,13 @@ class AdslSteps:
             found = merged.dropna(subset=["_TRREC"])
             self._merged[key] = dict(zip(found["USUBJID"].astype(str), found["_TRREC"].astype(int)))
         return self._merged[key]
+
+    def _constant_records(self, key: str, c: dict, frame: pd.DataFrame) -> list[int]:
+        """The trial-level records a constant step reads (the same for every subject: found once)."""
+        if f"constant:{key}:{c['variable']}" not in self._merged:
+            rows = frame[parse(c["filter"]).evaluate(frame).to_numpy()] if c.get("filter") else frame
+            self._merged[f"constant:{key}:{c['variable']}"] = [int(r) for r in rows["_record"]]
+        return self._merged[f"constant:{key}:{c['variable']}"]
 
     def explain(self, adsl_row: pd.Series | None, usubjid: str, variable: str, subjects: list[str]) -> Derivation:
         """How ``variable`` of subject ``usubjid`` was derived (``subjects``: every subject traced in
@@ -125,8 +138,7 @@ class AdslSteps:
             if ts is None:
                 out.stops.append(f"SDTM dataset {c['dataset']} is not in {self.run.sdtm_dir}: the chain stops at ADSL.{variable}")
                 return
-            rows = ts[parse(c["filter"]).evaluate(ts).to_numpy()] if c.get("filter") else ts
-            out.sources += [SdtmRef(c["dataset"], int(r), c["variable"]) for r in rows["_record"]]
+            out.sources += [SdtmRef(c["dataset"], r, c["variable"]) for r in self._constant_records(key, c, ts)]
         else:
             inputs = _inputs(kind, body, variable)
             out.steps.append(f"{key} {kind}: {variable} from {', '.join(inputs)}")

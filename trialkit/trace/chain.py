@@ -4,7 +4,8 @@ Entry points (one ``Trace`` per call):
 
 - ``trace_adam_records(run, dataset, records)``: any number of records of one ADaM dataset, given as
   a frame with USUBJID (and PARAMCD for BDS datasets, or ``record``: the 1-based record number), as
-  a report cell lists the records it counted; every subject's steps are run once for all of them.
+  a report cell lists the records it counted; every subject's steps are run once for all of them
+  (``trace_adam_datasets``: the same over several datasets, as a report's subject pages ask).
 - ``find_adam_records(run, dataset, usubjid, paramcd)``: the records the command line names.
 - ``trace_sdtm(run, domain, usubjid, seq)``: one SDTM record, the lower half of the chain.
 
@@ -118,14 +119,12 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
 
 def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variables: list[str], out: Derivation) -> Derivation:
     """``out`` with the SDTM record of ``domain`` with this USUBJID and --SEQ as its source of ``variables``."""
-    frame = run.dataset("sdtm", domain)
-    mine = frame[(frame["USUBJID"].astype(str) == usubjid) & (frame[seq_variable(domain)].map(plain) == seq)] \
-        if frame is not None and seq_variable(domain) in frame else pd.DataFrame()
-    if mine.empty:
+    record = run.record_by_seq(domain, usubjid, seq)
+    if record is None:
         out.stops.append(f"no {domain} record with USUBJID {usubjid} and {seq_variable(domain)} {seq} in {run.sdtm_dir}: "
                          "the chain stops at the ADaM record")
     else:
-        out.sources += [SdtmRef(domain, int(mine["_record"].iloc[0]), variable) for variable in variables]
+        out.sources += [SdtmRef(domain, record, variable) for variable in variables]
     return out
 
 
@@ -154,9 +153,8 @@ def _check_variables(run: RunFolder, variables: list[str] | None) -> None:
 
 def _adsl_row(run: RunFolder, usubjid: str) -> pd.Series | None:
     """The subject's ADSL record, for the values of the ADSL variables a BDS record's trace explains."""
-    adsl = run.dataset("adam", "ADSL")
-    mine = adsl[adsl["USUBJID"].astype(str) == usubjid] if adsl is not None else ()
-    return mine.iloc[0] if len(mine) else None
+    mine = run.subject_positions("adam", "ADSL", usubjid)
+    return run.dataset("adam", "ADSL").iloc[mine[0]] if len(mine) else None
 
 
 def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, variables: list[str] | None = None,
@@ -164,34 +162,51 @@ def trace_adam_records(run: RunFolder, dataset: str, records: pd.DataFrame, vari
     """Trace the records of ADaM ``dataset`` that ``records`` names (see ``_adam_rows``) down to raw.
     ``variables``: the ADSL variables to explain (default: every ADSL variable for ADSL records, none
     for other datasets, whose source and start date are always explained)."""
-    dataset = dataset.upper()
-    frame = _dataset(run, "adam", dataset)
+    return trace_adam_datasets(run, {dataset: records}, variables, start or f"{dataset.upper()}: {len(records)} record(s)")
+
+
+def trace_adam_datasets(run: RunFolder, wanted: dict[str, pd.DataFrame], variables: list[str] | None = None,
+                        start: str = "") -> Trace:
+    """``trace_adam_records`` over several datasets at once (dataset -> the records it names), in one
+    Trace: ADSL.yaml's merged steps run once for every subject of every dataset (the subject pages of
+    a report trace a batch of subjects' ADSL, ADTTE, ADRS and ADAE records together)."""
+    frames = {name.upper(): _dataset(run, "adam", name) for name in wanted}
     _check_variables(run, variables)
-    trace = Trace(str(run.path), start or f"{dataset}: {len(records)} record(s)")
-    for spec in {run.adam_spec(name).get("_path") for name in ("ADSL", dataset)} - {None}:
+    trace = Trace(str(run.path), start)
+    for spec in {run.adam_spec(name).get("_path") for name in ("ADSL", *frames)} - {None}:
         if run.spec_changed(spec):
             trace.stops.append(f"{spec} changed since the run (its SHA-256 differs from manifest.json's): the steps shown "
                                "are today's, not necessarily the run's")
-    rows = _adam_rows(frame, records)
-    if len(rows) < len(records):
-        trace.stops.append(f"{len(records) - len(rows)} of the {len(records)} record(s) asked for are not in {dataset} of the run: "
-                           "they are not traced")
+    chosen = {}
+    for (dataset, frame), records in zip(frames.items(), wanted.values()):
+        chosen[dataset] = rows = _adam_rows(frame, records)
+        if len(rows) < len(records):
+            trace.stops.append(f"{len(records) - len(rows)} of the {len(records)} record(s) asked for are not in {dataset} of "
+                               "the run: they are not traced")
     adsl = AdslSteps(run)
-    subjects = sorted(set(rows["USUBJID"].astype(str)))
-    if dataset == "ADSL" and variables is None:
-        variables = [c for c in frame.columns if not c.startswith("_") and c not in ("STUDYID", "USUBJID")]
-    for _, row in rows.iterrows():
-        usubjid = str(row["USUBJID"])
-        adsl_row = row if dataset == "ADSL" else _adsl_row(run, usubjid) if variables or row.get("SRCDOM") == "ADSL" else None
-        shown = {v: plain(row[v], v) for v in SHOWN_ADAM if v in row.index}
-        out = AdamRecord(dataset, int(row["_record"]), usubjid, plain(row.get("PARAMCD", "")), shown)
-        if dataset != "ADSL":
-            out.derivations += _source_derivations(run, dataset, row, adsl, adsl_row, subjects)
-            out.derivations += _start_derivation(run, dataset, row, adsl, adsl_row, subjects)
-        out.derivations += [adsl.explain(adsl_row, usubjid, v, subjects) for v in variables or []]
-        trace.adam.append(out)
+    subjects = sorted(set().union(*(set(rows["USUBJID"].astype(str)) for rows in chosen.values())))
+    for dataset, rows in chosen.items():
+        explained = variables
+        if dataset == "ADSL" and variables is None:
+            explained = [c for c in frames[dataset].columns if not c.startswith("_") and c not in ("STUDYID", "USUBJID")]
+        for _, row in rows.iterrows():
+            trace.adam.append(_adam_record(run, dataset, row, adsl, explained, subjects))
     _add_sdtm(run, trace, [ref for a in trace.adam for d in a.derivations for ref in d.sources])
     return trace
+
+
+def _adam_record(run: RunFolder, dataset: str, row: pd.Series, adsl: AdslSteps, variables: list[str] | None,
+                 subjects: list[str]) -> AdamRecord:
+    """One ADaM record with its source, start date and ``variables`` (of ADSL) explained."""
+    usubjid = str(row["USUBJID"])
+    adsl_row = row if dataset == "ADSL" else _adsl_row(run, usubjid) if variables or row.get("SRCDOM") == "ADSL" else None
+    shown = {v: plain(row[v], v) for v in SHOWN_ADAM if v in row.index}
+    out = AdamRecord(dataset, int(row["_record"]), usubjid, plain(row.get("PARAMCD", "")), shown)
+    if dataset != "ADSL":
+        out.derivations += _source_derivations(run, dataset, row, adsl, adsl_row, subjects)
+        out.derivations += _start_derivation(run, dataset, row, adsl, adsl_row, subjects)
+    out.derivations += [adsl.explain(adsl_row, usubjid, v, subjects) for v in variables or []]
+    return out
 
 
 def _add_sdtm(run: RunFolder, trace: Trace, refs: list[SdtmRef], depth: int = 0) -> None:

@@ -113,6 +113,26 @@ class Trace:
                  *(s for r in self.sdtm.values() for s in r.stops)]
         return list(dict.fromkeys(found))
 
+    def by_subject(self, start: str):
+        """(USUBJID, the part of this trace about that subject) per subject, in order: its ADaM records
+        and every SDTM record they reach (trial-level ones too, such as TS), in this trace's order; for
+        a page per subject cut from a trace of many, in one pass over it (``start``: a pattern with
+        ``{usubjid}``)."""
+        position = {key: k for k, key in enumerate(self.sdtm)}
+        mine: dict[str, list[AdamRecord]] = {}
+        for record in self.adam:
+            mine.setdefault(record.usubjid, []).append(record)
+        for usubjid, adam in mine.items():
+            reached, todo = set(), [ref for a in adam for d in a.derivations for ref in d.sources]
+            while todo:
+                ref = todo.pop()
+                key = f"{ref.dataset}:{ref.record}"
+                if key in self.sdtm and key not in reached:
+                    reached.add(key)
+                    todo += self.sdtm[key].sources
+            yield usubjid, Trace(self.run, start.format(usubjid=usubjid), adam,
+                                 {key: self.sdtm[key] for key in sorted(reached, key=position.get)}, list(self.stops))
+
     def to_dict(self) -> dict:
         return {"run": self.run, "start": self.start, "adam": [asdict(a) for a in self.adam],
                 "sdtm": [{**asdict(r), "raw": [{**asdict(w), "label": w.label} for w in r.raw]} for r in self.sdtm.values()],

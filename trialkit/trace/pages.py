@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -39,11 +40,18 @@ def _subjects(trace: Trace) -> list[dict]:
              "sdtm": [r for r in trace.sdtm.values() if r.usubjid == u]} for k, u in enumerate(order)]
 
 
-def render_trace_page(trace: Trace) -> str:
+@cache
+def environment():
+    """The templates of the trace pages (this one and trialkit.trace.report_pages'), autoescaping on."""
     from jinja2 import Environment, FileSystemLoader
 
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("trace.html.j2").render(trace=trace, subjects=_subjects(trace), stops=trace.all_stops())
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_trace_page(trace: Trace, home: str = "") -> str:
+    """The page of ``trace``; ``home``: a relative link to the report it is part of, if any."""
+    return environment().get_template("trace.html.j2").render(trace=trace, subjects=_subjects(trace), stops=trace.all_stops(),
+                                                              home=home)
 
 
 def write_trace_pages(run: RunFolder | Path, entries: Mapping[str, Trace | tuple[str, pd.DataFrame]],

@@ -38,6 +38,8 @@ class RunFolder:
         self._datasets: dict[tuple[str, str], pd.DataFrame] = {}
         self._specs: dict[str, object] = {}
         self._raw: dict[str, pd.DataFrame | None] = {}
+        self._by_subject: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self._by_seq: dict[str, dict[tuple[str, str], int]] = {}
 
     @cached_property
     def manifest(self) -> dict:
@@ -81,6 +83,38 @@ class RunFolder:
                 frame["_record"] = np.arange(1, len(frame) + 1)
             self._datasets[stage, name] = frame
         return self._datasets[stage, name]
+
+    def subject_positions(self, stage: str, name: str, usubjid: str) -> np.ndarray:
+        """The 0-based positions of one subject's records in a dataset (none when no such dataset), by
+        an index of the dataset's USUBJIDs built on first use: the trace pages of a report ask for
+        every subject, and a scan of the dataset per subject would grow with the square of the study."""
+        if (stage, name) not in self._by_subject:
+            frame = self.dataset(stage, name)
+            has = frame is not None and "USUBJID" in frame
+            self._by_subject[stage, name] = frame.groupby(frame["USUBJID"].astype(str), sort=False).indices if has else {}
+        return self._by_subject[stage, name].get(usubjid, np.array([], dtype=np.int64))
+
+    def subject_rows(self, stage: str, name: str, usubjid: str) -> pd.DataFrame:
+        """The records of one subject in a dataset (``subject_positions``); empty when none."""
+        frame = self.dataset(stage, name)
+        if frame is None:
+            return pd.DataFrame(columns=["USUBJID", "_record"])
+        return frame.iloc[self.subject_positions(stage, name, usubjid)]
+
+    def record_by_seq(self, domain: str, usubjid: str, seq: str) -> int | None:
+        """The record number of the SDTM ``domain`` record of ``usubjid`` with --SEQ ``seq`` (as text), by
+        an index built once per domain (an ADaM record names its source so, thousands per report)."""
+        if domain not in self._by_seq:
+            frame, variable = self.dataset("sdtm", domain), f"{domain}SEQ"
+            index = {}
+            if frame is not None and variable in frame:
+                from trialkit.display import plain_values
+
+                keys = zip(frame["USUBJID"].astype(str), plain_values(frame[variable]), frame["_record"].astype(int))
+                for usub, number, record in reversed(list(keys)):   # reversed: the first record wins
+                    index[usub, number] = record
+            self._by_seq[domain] = index
+        return self._by_seq[domain].get((usubjid, seq))
 
     @cached_property
     def provenance(self) -> pd.DataFrame | None:

@@ -90,7 +90,8 @@ def _derived_fields(run: RunFolder, dataset: str, frame: pd.DataFrame, position:
             other = run.dataset("sdtm", source.domain)
             if other is None or source.variable not in other or not value:
                 continue
-            mine = other[(other["USUBJID"].astype(str) == usubjid) & (other[source.variable].astype(str) == value)]
+            mine = run.subject_rows("sdtm", source.domain, usubjid)
+            mine = mine[mine[source.variable].astype(str) == value]
             if source.filter is not None and len(mine):
                 mine = mine[source.filter.evaluate(mine).to_numpy()]
             refs += [SdtmRef(source.domain, int(r), source.variable) for r in mine["_record"]]
