@@ -63,24 +63,25 @@ def _pytest(project: Path, *args: str, require_all: bool = False) -> subprocess.
 
 def _provide_everything(project: Path) -> None:
     (project / "reference").mkdir()
-    for program in ("chromium", "java"):       # java: the spark mark's prerequisite, beside pyspark
+    for program in ("chromium", "chromedriver", "java"):   # java: the spark mark's prerequisite, beside pyspark
         stub = project / "bin" / program
         stub.write_text("#!/bin/sh\n", encoding="utf-8")
         stub.chmod(0o755)
 
 
 def test_prerequisites_01_missing_ones_leave_their_tests_out_and_say_so_in_one_line(project):
-    """Test 1: no reference data, no chromium: the unmarked test runs, the three marked ones are
+    """Test 1: no reference data, no chromium nor chromedriver: the unmarked test runs, the three marked ones are
     not run, the run passes, and one line (under pytest-xdist, from the workers' counts) says why."""
     done = _pytest(project)
     assert done.returncode == 0, done.stdout[-3000:]
-    line = "reference data not found at reference: 1 test not run; chromium not found on PATH: 2 tests not run"
+    line = ("reference data not found at reference: 1 test not run; chromium or chromedriver not found on PATH"
+            " (Debian: apt-get install -y chromium chromium-driver): 2 tests not run")
     assert line in done.stdout.splitlines()
     assert " 1 passed in " in done.stdout.splitlines()[-1]
 
 
 def test_prerequisites_02_with_everything_there_every_test_runs(project):
-    """Test 2: with the reference folder and a chromium on PATH nothing is left out."""
+    """Test 2: with the reference folder, chromium, chromedriver and java on PATH nothing is left out."""
     _provide_everything(project)
     done = _pytest(project)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -91,7 +92,8 @@ def test_prerequisites_03_require_all_refuses_to_start_without_them(project):
     """Test 3: TRIALKIT_REQUIRE_ALL=1 and a prerequisite missing: a usage error naming it, no test run."""
     done = _pytest(project, require_all=True)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR
-    assert "TRIALKIT_REQUIRE_ALL=1 and reference data not found at reference; chromium not found on PATH" in done.stderr
+    assert ("TRIALKIT_REQUIRE_ALL=1 and reference data not found at reference; chromium or chromedriver not found on PATH"
+            in done.stderr)
     assert "passed" not in done.stdout
 
 
