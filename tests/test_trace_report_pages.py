@@ -200,3 +200,29 @@ def test_07_browser_click_from_a_table1_count_to_a_raw_record(demo):
     labels = _raw_labels(demo, "DM", [int(dm.index[dm["USUBJID"] == usubjid][0]) + 1])   # dm.csv row N, and the forms merged in
     assert usubjid in body and any(label.startswith("dm.csv row ") for label in labels)
     assert all(label in body for label in labels), labels
+
+
+def test_08_subject_pages_written_by_forked_workers_are_the_same_bytes(demo, tmp_path, monkeypatch):
+    """Test 8: the demo's subject pages written again in batches of 20 shared among two forked
+    workers (as a study of thousands is) are byte for byte the pages the demo wrote in one batch; they
+    name the run folder as `demo --out` was given it, not the temporary sibling it was written in."""
+    from trialkit.trace import report_pages
+    from trialkit.trace.run_folder import RunFolder
+
+    pools, forked_pool = [], report_pages.forked_pool
+
+    def counted_pool(workers):
+        pools.append(workers)
+        return forked_pool(workers)
+
+    monkeypatch.setattr(report_pages, "forked_pool", counted_pool)
+    monkeypatch.setattr(report_pages, "BATCH", 20)
+    monkeypatch.setattr(report_pages, "usable_cores", lambda: 2)
+    written = demo / "report" / "trace" / "subjects"
+    subjects = sorted(str(u) for u in read_xpt(demo / "adam" / "adsl.xpt")[0]["USUBJID"])
+    report_pages.write_subject_pages(RunFolder(demo), tmp_path, subjects)
+    assert pools == [2]
+    assert f"run {demo} · " in (written / page_name(subjects[0])).read_text(encoding="utf-8")
+    again = sorted(p.name for p in (tmp_path / "trace" / "subjects").glob("*.html"))
+    assert again == sorted(p.name for p in written.glob("*.html")) and len(again) == len(subjects) > 100
+    assert all((tmp_path / "trace" / "subjects" / name).read_bytes() == (written / name).read_bytes() for name in again)

@@ -130,11 +130,12 @@ def validate_stage(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | No
 
 
 def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=(), *, trace_pages: bool = True,
-                 run: Path | None = None, raw: Path | None = None) -> Path:
+                 run: Path | None = None, raw: Path | None = None, run_shown_as: Path | None = None) -> Path:
     """Tables and figures of the study's report spec: PNG/SVG, RTF per table, report.html; every page
     shows ``banner`` first. With ``trace_pages``, each computed cell of report.html links to its page
     under out/trace/ and, when ``run`` is the run folder (sdtm/ with provenance beside adam/; ``raw``
-    the export it read), so does each subject those pages list (trialkit.trace.report_pages). A
+    the export it read; ``run_shown_as`` where the run folder will be once in place), so does each
+    subject those pages list (trialkit.trace.report_pages). A
     failed consistency check raises ReportInconsistent (exit 1) once all is written."""
     from trialkit.reports.build import build_report
     from trialkit.reports.consistency import raise_if_inconsistent
@@ -151,7 +152,7 @@ def report_stage(study: str | Path, adam_dir: Path, out: Path, banner=(), *, tra
         from trialkit.trace.report_pages import write_report_trace_pages
         from trialkit.trace.run_folder import RunFolder
 
-        folder = RunFolder(run, raw) if run is not None and (Path(run) / "sdtm").is_dir() else None
+        folder = RunFolder(run, raw, run_shown_as) if run is not None and (Path(run) / "sdtm").is_dir() else None
         links = write_report_trace_pages(out, adam_dir, folder)
     html = write_html(report, out / "report.html", out, links)
     raise_if_inconsistent(report, html)
@@ -261,7 +262,8 @@ def run_pipeline(study: str | Path, raw: Path, out: Path, *, formats: tuple[str,
         try:
             html = timed("report", report_stage, study, out / "adam", out / "report",
                          banner=banner_lines(stage_errors(mapping_findings, adam_causes, Path(), BANNER_ERRORS)),
-                         trace_pages=trace_pages, run=out, raw=Path(raw) if Path(raw).is_dir() else Path(raw).parent)
+                         trace_pages=trace_pages, run=out, raw=Path(raw) if Path(raw).is_dir() else Path(raw).parent,
+                         run_shown_as=shown)
         except ReportInconsistent as exc:     # the report is written, with the failure on top of every page
             html, inconsistent = out / "report" / "report.html", str(exc)
     else:

@@ -39,7 +39,6 @@ Python), so it only goes faster where a core is free for each worker.
 from __future__ import annotations
 
 import io
-import os
 import re
 from array import array
 from pathlib import Path
@@ -50,7 +49,7 @@ from lxml import etree
 
 from trialkit.errors import InputError
 from trialkit.findings import Finding
-from trialkit.forked import can_fork, forked_pool
+from trialkit.forked import can_fork, forked_pool, usable_cores
 from trialkit.formats import odm_ranges
 from trialkit.formats.detect import ODM_NAMESPACE
 from trialkit.formats.export import EVENT_COLUMNS, CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
@@ -451,7 +450,7 @@ def read_odm(path: Path) -> tuple[dict[str, ExportForm], ExportMetadata | None, 
     found. A large snapshot is read in forked workers, a range of SubjectData each (odm_ranges)."""
     path = Path(path)
     _refuse_entities(path)
-    workers = min(PARALLEL_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    workers = min(PARALLEL_WORKERS, usable_cores())
     plan = odm_ranges.plan(path) if workers > 1 and can_fork() else None
     out = _read_in_parallel(path, plan, workers) if plan else None
     if out is None:

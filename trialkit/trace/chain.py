@@ -121,7 +121,7 @@ def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variables: list
     """``out`` with the SDTM record of ``domain`` with this USUBJID and --SEQ as its source of ``variables``."""
     record = run.record_by_seq(domain, usubjid, seq)
     if record is None:
-        out.stops.append(f"no {domain} record with USUBJID {usubjid} and {seq_variable(domain)} {seq} in {run.sdtm_dir}: "
+        out.stops.append(f"no {domain} record with USUBJID {usubjid} and {seq_variable(domain)} {seq} in {run.shown(run.sdtm_dir)}: "
                          "the chain stops at the ADaM record")
     else:
         out.sources += [SdtmRef(domain, record, variable) for variable in variables]
@@ -172,7 +172,7 @@ def trace_adam_datasets(run: RunFolder, wanted: dict[str, pd.DataFrame], variabl
     a report trace a batch of subjects' ADSL, ADTTE, ADRS and ADAE records together)."""
     frames = {name.upper(): _dataset(run, "adam", name) for name in wanted}
     _check_variables(run, variables)
-    trace = Trace(str(run.path), start)
+    trace = Trace(str(run.shown_as), start)
     for spec in {run.adam_spec(name).get("_path") for name in ("ADSL", *frames)} - {None}:
         if run.spec_changed(spec):
             trace.stops.append(f"{spec} changed since the run (its SHA-256 differs from manifest.json's): the steps shown "
@@ -239,7 +239,7 @@ def trace_sdtm(run: RunFolder, domain: str, usubjid: str, seq: str) -> Trace:
         said = seqvar if seqvar in frame else f"record (no {seqvar}: the subject's records count 1, 2...)"
         raise InputError(f"{domain} has no record of {usubjid} with {said} {seq} (the subject's: {show_list(numbers)})",
                          file=str(run.sdtm_dir))
-    trace = Trace(str(run.path), f"SDTM {domain} {usubjid} {seqvar} {seq}")
+    trace = Trace(str(run.shown_as), f"SDTM {domain} {usubjid} {seqvar} {seq}")
     row = chosen.iloc[0]
     filled = {c for c in frame.columns if not c.startswith("_") and plain(row[c], c) != ""}
     record = trace_sdtm_record(run, domain, int(row["_record"]), filled)

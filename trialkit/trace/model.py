@@ -23,6 +23,11 @@ class RawField:
     spec_key: str                            # 'AE.yaml:sources[0].variables.AESTDTC'
     raw: dict[str, str | None] = field(default_factory=dict)   # raw field -> raw value ('' = empty, None = not read)
 
+    @property
+    def rows(self) -> int:
+        """The table rows the field takes on a trace page: one per raw field read, at least one."""
+        return max(len(self.raw), 1)
+
 
 @dataclass
 class RawRecord:
