@@ -155,6 +155,12 @@ def run_sizes(args, label: str, prefix: str, run_one) -> list[dict]:
     return results
 
 
+def failed_row(result: dict, columns: int) -> list[str]:
+    """A table row for a size whose run failed: the size, the stage that failed and its error, the
+    other ``columns`` left empty (run_sizes has printed the child's stderr above)."""
+    return [f"{result['subjects']:,}", f"FAILED ({result['stage']}): {result['error']}", *[""] * (columns - 2)]
+
+
 def write_results(out, benchmark: str, study: str, git: dict, folder, goals: dict, results: list[dict]) -> None:
     """The JSON result file, with the commit measured (and the commit after, if code changed meanwhile)."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from _common import (  # noqa: E402
     SDTM,
     SIMULATE,
+    failed_row,
     git_state,
     print_table,
     run_child,
@@ -201,8 +202,7 @@ def print_results(results: list[dict], goals: dict) -> None:
     table_rows = []
     for r in results:
         if "error" in r:
-            table_rows.append([f"{r['subjects']:,}", f"FAILED ({r['stage']}): {r['error']}",
-                               *[""] * (len(headers) - 2)])
+            table_rows.append(failed_row(r, len(headers)))
             continue
         table_rows.append([
             f"{r['subjects']:,}", f"{r['records_in']:,}",

@@ -27,6 +27,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from _common import (  # noqa: E402
     SDTM,
     SIMULATE,
+    failed_row,
     git_state,
     print_table,
     run_child,
@@ -144,7 +145,7 @@ def print_results(results: list[dict], goals: dict) -> None:
     rows = []
     for r in results:
         if "error" in r:
-            rows.append([f"{r['subjects']:,}", f"FAILED ({r['stage']}): {r['error']}", *[""] * (len(headers) - 2)])
+            rows.append(failed_row(r, len(headers)))
             continue
         rows.append([f"{r['subjects']:,}", f"{r['records_old']:,}", f"{r['records_new']:,}", f"{r['added']:,}",
                      f"{r['removed']:,}", f"{r['changed']:,}", str(r["duplicate_keys"]), f"{r['read_twice_s']:.2f}",

@@ -33,7 +33,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import git_state, print_table, size_arguments, write_results
+from _common import failed_row, git_state, print_table, size_arguments, write_results
 
 DEFAULT_OUT = BENCH_DIR / "results" / "pool_scale.json"
 DEFAULT_SIZES = [10000, 30000, 100000]
@@ -135,7 +135,7 @@ def print_results(results: list[dict]) -> None:
     rows = []
     for r in results:
         if "error" in r:
-            rows.append([f"{r['subjects']:,}", f"FAILED ({r['stage']}): {r['error']}", *[""] * (len(headers) - 2)])
+            rows.append(failed_row(r, len(headers)))
             continue
         p, s = r["pandas"], r["spark"]
         pandas_s = "refused" if p["refused"] else f"{p['wall_s']:.1f}" if p["exit_code"] in (0, 1) else f"exit {p['exit_code']}"

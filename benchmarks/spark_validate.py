@@ -30,6 +30,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 from _common import (
     SIMULATE,
+    failed_row,
     git_state,
     print_table,
     run_child,
@@ -122,7 +123,7 @@ def print_results(results: list[dict]) -> None:
     rows = []
     for r in results:
         if "error" in r:
-            rows.append([f"{r['subjects']:,}", f"FAILED ({r['stage']}): {r['error']}", *[""] * (len(headers) - 2)])
+            rows.append(failed_row(r, len(headers)))
             continue
         p, s = r["pandas"], r["spark"]
         rows.append([f"{r['subjects']:,}", f"{r['records']:,}", f"{p['schemas_s']:.2f}", f"{p['validate_s']:.2f}",
