@@ -4,7 +4,9 @@ counted): the report stage's seconds and peak memory with and without them, by s
 Per size, the raw export is simulated and mapped to SDTM and ADaM (child processes, not timed); then
 the report stage (trialkit.pipeline.report_stage) runs twice, each in a fresh interpreter on the same
 ADaM: with the pages (as ``trialkit run`` writes them, from the run folder) and with
-``--no-trace-pages``. Reported: seconds and peak RSS of each, the pages' count and total size.
+``--no-trace-pages``. Reported: seconds and peak RSS of each, the pages' count and total size, and,
+since subject pages beyond the first batch are written by forked workers, the CPU seconds of the
+process and its workers together and the peak RSS of the largest worker (ru_maxrss of children).
 Targets (issue 17): the pages add at most about the report's own time, and peak memory does not
 grow with the number of subjects beyond the frames read (ADaM, and the SDTM and raw forms traced).
 
@@ -41,7 +43,7 @@ DATA = textwrap.dedent(
 # The report stage in a fresh interpreter, into its own folder: timed inside, peak RSS at the end.
 REPORT = textwrap.dedent(
     """
-    import json, shutil, sys, time
+    import json, resource, shutil, sys, time
     from pathlib import Path
 
     sys.path.insert(0, sys.argv[1])
@@ -55,7 +57,9 @@ REPORT = textwrap.dedent(
     pipeline.report_stage(study, base / "adam", out, trace_pages=pages, run=base, raw=base / "raw")
     seconds = time.perf_counter() - t0
     files = [p for p in (out / "trace").rglob("*.html")] if pages else []
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(),
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(), "cpu_s": sum(sum(resource.getrusage(who)[:2])
+                      for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)),
+                      "worker_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                       "cell_pages": sum(1 for p in files if p.parent.name == "cells"),
                       "subject_pages": sum(1 for p in files if p.parent.name == "subjects"),
                       "pages_mib": sum(p.stat().st_size for p in files) / 2**20,
@@ -102,10 +106,11 @@ def main() -> None:
                         "trialkit-report-trace-", lambda n, work: run_one(args, n, work))
     rows = [[f"{r['subjects']:,}", f"{r['plain']['seconds']:.1f}", f"{r['pages']['seconds']:.1f}", f"{r['added_ratio']:.1f}",
              f"{r['pages']['cell_pages']:,}", f"{r['pages']['subject_pages']:,}", f"{r['pages']['pages_mib']:,.0f}",
-             f"{r['plain']['peak_rss_mib']:,.0f}", f"{r['pages']['peak_rss_mib']:,.0f}", f"{r['pages']['adam_mib']:,.0f}"]
+             f"{r['pages']['cpu_s']:.1f}", f"{r['plain']['peak_rss_mib']:,.0f}", f"{r['pages']['peak_rss_mib']:,.0f}",
+             f"{r['pages']['worker_peak_rss_mib']:,.0f}", f"{r['pages']['adam_mib']:,.0f}"]
             for r in results if "pages" in r]
     headers = ["subjects", "report s", "with pages s", "added / report", "cell pages", "subject pages", "pages MiB",
-               "report MiB RSS", "with pages MiB RSS", "ADaM XPT MiB"]
+               "with pages CPU s", "report MiB RSS", "with pages MiB RSS", "largest worker MiB RSS", "ADaM XPT MiB"]
     print_table("trialkit report: trace pages' cost", headers, rows, width=200)
     write_results(args.out, "report_trace", args.study, git, BENCH_DIR.parent, goals(results), results)
 

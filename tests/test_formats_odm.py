@@ -114,7 +114,7 @@ def test_redcap_classic_forms_straight_under_subject_data():
     bp = forms["Form.bp"]
     expected = [(f.getparent().get("SubjectKey"), f.get("FormRepeatKey"), f.find("o:ItemGroupData/o:ItemData[@ItemOID='bp_systolic']", ns).get("Value"))
                 for f in tree.iterfind(".//o:FormData[@FormOID='Form.bp']", ns)]
-    assert len(expected) > len(set(s for s, _, _ in expected))      # a subject with several instances of the form
+    assert len(expected) > len({s for s, _, _ in expected})      # a subject with several instances of the form
     assert list(zip(bp.frame["SUBJID"], bp.frame["bp_systolic"])) == [(s, v) for s, _, v in expected]
     assert bp.locators.tolist() == [f"{s}/Form.bp[{k}]/bp.date_bp[1]" for s, k, _ in expected]
     assert list(bp.frame.columns) == ["STUDYID", "SITEID", "SUBJID", *meta.forms["Form.bp"].items]   # no study event: no event columns

@@ -174,7 +174,7 @@ def test_13_odm_metadata_gives_labels_codes_and_mandatory(tmp_path):
                            "IT.AGE": ItemMeta("IT.AGE", "AGE", "integer", question="Age", mandatory=True)},
                           {"CL.SEX": CodeListMeta("CL.SEX", "Sex", "text", {"1": "Male", "2": "Female"})})
     dm = form("F.DM", SUBJID=["A", "B", "C"], **{"IT.SEX": ["1", "2", "1"], "IT.AGE": ["34", "", "71"]})
-    s, folder = scaffold_study(export(dm, metadata=meta), "odm", tmp_path / "odm")
+    _, folder = scaffold_study(export(dm, metadata=meta), "odm", tmp_path / "odm")
     fields = {f.name: f for f in load_raw_dictionary(folder).forms["F.DM"].fields}
     assert fields["IT.SEX"].label == "Sex at birth" and fields["IT.SEX"].codes == {"1": "Male", "2": "Female"}
     assert fields["IT.AGE"].required is True and fields["IT.AGE"].type == "integer"
@@ -307,11 +307,11 @@ def test_22_an_odm_exports_study_events_are_the_visits(tmp_path):
     mdv = etree.parse(str(REDCAP)).find(".//o:MetaDataVersion", ns)
     names = {e.get("OID"): e.get("Name") for e in mdv.iterfind("o:StudyEventDef", ns)}
     order = [r.get("StudyEventOID") for r in mdv.iterfind("o:Protocol/o:StudyEventRef", ns)]
-    s, folder = scaffold_study(read_export(REDCAP), "redcap", tmp_path / "redcap")
+    _, folder = scaffold_study(read_export(REDCAP), "redcap", tmp_path / "redcap")
     visits = yaml.safe_load((folder / "sdtm" / "study.yaml").read_text())["visits"]
     assert [(v["raw"], v["visitnum"], v["visit"]) for v in visits] == [(oid, k, names[oid].upper()[:40]) for k, oid in enumerate(order, 1)]
     meta = ExportMetadata("ST.1", {}, {}, {}, {"SCR": EventMeta("SCR", "Screening"), "CYC": EventMeta("CYC", "Cycle", repeating=True)})
-    s, folder = scaffold_study(export(demography(), metadata=meta), "ev", tmp_path / "ev")
+    _, folder = scaffold_study(export(demography(), metadata=meta), "ev", tmp_path / "ev")
     text = (folder / "sdtm" / "study.yaml").read_text()
     assert [(v["raw"], v["visitnum"], v["visit"]) for v in yaml.safe_load(text)["visits"]] == [("SCR", 1, "SCREENING"), ("CYC", 2, "CYCLE")]
     assert [line for line in text.splitlines() if "Repeating" in line] == \

@@ -41,10 +41,10 @@ class Scaffold:
         unmapped = sum(len(v) for v in self.not_mapped.values())
         checks = sum(len(g.notes) for f in self.forms for g in f.fields) + sum(
             len(s.notes) for d in self.domains for s in d.sources)
-        return [f"{self.studyid}: {len(self.forms)} forms, {fields} fields, {sum(f.subjects for f in self.forms if f.name == self.subject_form)} "
-                f"subjects (subject form {self.subject_form})",
-                f"domains: {', '.join(d.domain for d in self.domains)}; visits: {len(self.visits)}; "
-                f"{fields - unmapped} fields mapped, {unmapped} under not_mapped ({TO_MAP}); {checks} '# to check' comments"]
+        subjects = sum(f.subjects for f in self.forms if f.name == self.subject_form)
+        return [f"{self.studyid}: {len(self.forms)} forms, {fields} fields, {subjects} subjects (subject form {self.subject_form})",
+                (f"domains: {', '.join(d.domain for d in self.domains)}; visits: {len(self.visits)}; "
+                 f"{fields - unmapped} fields mapped, {unmapped} under not_mapped ({TO_MAP}); {checks} '# to check' comments")]
 
 
 def flow(value) -> str:
