@@ -240,7 +240,8 @@ def test_diff_12_adtte_change_traced_to_its_sdtm_source_record_and_raw_row():
     sdtm[0].kept = {"CESEQ": (ce_old["CESEQ"].to_numpy(), ce_new["CESEQ"].to_numpy())}
     adam = [diff_records("ADTTE", adtte_old, adtte_new, ["STUDYID", "USUBJID", "PARAMCD"])]
     adam[0].kept = {c: (adtte_old[c].to_numpy(), adtte_new[c].to_numpy()) for c in ("SRCDOM", "SRCSEQ")}
-    provenance = pd.DataFrame({"dataset": "CE", "record": [1, 2, 3], "form": "relapse", "row": [7, 8, 9]})
+    provenance = pd.DataFrame({"dataset": "CE", "record": [1, 2, 3], "form": "relapse", "row": [7, 8, 9], "file": "relapse.csv",
+                               "locator": ""})
     [subject] = explain_subjects(adam, sdtm, (None, raw_labels(provenance)))
     assert subject["subject"] == "S-1"
     assert subject["analysis"] == [{"dataset": "ADTTE", "change": "changed", "record": "PARAMCD=EFS",
@@ -248,6 +249,20 @@ def test_diff_12_adtte_change_traced_to_its_sdtm_source_record_and_raw_row():
     assert subject["sdtm_sources"] == [{"dataset": "CE", "change": "added", "record": "CETERM=RELAPSE; CESTDTC=2020-03-01",
                                         "detail": "", "raw": "relapse.csv row 7"}]
     assert subject["sdtm_other"] == []
+
+
+def test_diff_12b_raw_records_of_an_odm_export_are_named_by_their_locator():
+    """Test 12b: behind an SDTM record mapped from an ODM export the diff names the record as the
+    export locates it (SubjectKey / StudyEvent / Form / ItemGroup), as trace does, not as a CSV row."""
+    from trialkit.diff.explain import raw_labels
+    from trialkit.provenance import raw_record
+
+    provenance = pd.DataFrame({"dataset": ["AE", "AE", "DM"], "record": [1, 1, 1], "form": ["ae", "ae", "dm"], "row": [3, 4, 1],
+                               "file": ["export.xml", "export.xml", "dm.csv"],
+                               "locator": ["01-001/SE.C1/ae/IG.ae[1]", "01-001/SE.C1/ae/IG.ae[2]", ""]})
+    labels = raw_labels(provenance).set_index(["dataset", "row"])["raw"]
+    assert labels["AE", 0] == "export.xml record 01-001/SE.C1/ae/IG.ae[1], export.xml record 01-001/SE.C1/ae/IG.ae[2]"
+    assert labels["DM", 0] == "dm.csv row 1" == raw_record("dm.csv", 1, "")
 
 
 def test_diff_13_raw_exports_in_any_format_compared_as_the_sdtm_stage_reads_them(tmp_path, runner):

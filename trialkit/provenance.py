@@ -44,3 +44,10 @@ def read_provenance(sdtm_dir: Path) -> pd.DataFrame:
 def raw_record(file: str, row: int, locator: str) -> str:
     """'ae.csv row 12', or 'export.xml record 01-001/SE.STUDY/ae/IG.ae[2]' where the export locates it."""
     return f"{file} record {locator}" if locator else f"{file} row {row}"
+
+
+def raw_records(provenance: pd.DataFrame) -> pd.Series:
+    """``raw_record`` of every line of a frame read_provenance read, built column-wise (a diff labels
+    the raw records behind thousands of SDTM records)."""
+    file, locator = provenance["file"].astype(str), provenance["locator"].astype(str)
+    return (file + " record " + locator).where(locator != "", file + " row " + provenance["row"].astype(str))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.diff.records import NEW, OLD, DatasetDiff
+from trialkit.provenance import raw_records
 
 EXPLAINED = ("ADSL", "ADTTE")                     # the datasets whose subjects are traced to SDTM
 TTE_SHELLS = {"outcomes_by_subgroup", "tte_summary", "km", "forest"}
@@ -49,10 +50,10 @@ def _sdtm_records(sdtm: list[DatasetDiff]) -> pd.DataFrame:
 
 
 def raw_labels(provenance: pd.DataFrame) -> pd.DataFrame:
-    """(dataset, row: 0-based, raw: 'ae.csv row 12') from an SDTM folder's provenance.tsv
-    (trialkit.lineage.read_provenance): the raw records behind each SDTM record."""
-    labels = provenance.assign(raw=provenance["form"].astype(str) + ".csv row " + provenance["row"].astype(str),
-                               row=provenance["record"].astype("int64") - 1)
+    """(dataset, row: 0-based, raw: 'ae.csv row 12', 'export.xml record 01-001/...') from an SDTM
+    folder's provenance.tsv (trialkit.provenance.read_provenance): the raw records behind each SDTM
+    record, named as trace names them."""
+    labels = provenance.assign(raw=raw_records(provenance), row=provenance["record"].astype("int64") - 1)
     return labels.groupby(["dataset", "row"], sort=False)["raw"].agg(", ".join).reset_index()
 
 
