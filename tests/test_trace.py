@@ -299,3 +299,30 @@ def test_trace_10_a_report_cell_to_the_records_it_counted_and_their_raw_rows(run
     assert trace["sdtm"]
     result = invoke(runner, demo, "--cell", cell[:-1] + "x")
     assert result.exit_code == 2 and cell in result.output, result.output
+
+
+# ---- Test 11 -----------------------------------------------------------------------------------
+@pytest.mark.reference
+def test_trace_11_pilot_adtte_through_its_adam_source_adae_to_the_sdtm_ae_record(runner, tmp_path):
+    """Test 11 (the CDISC pilot, written by others, no trialkit run): an ADTTE record with SRCDOM ADAE
+    is followed to the ADAE record SRCSEQ names (the pilot's ADAE has no ASEQ: matched on the AESEQ it
+    keeps) and on to the SDTM AE record of that AESEQ, both found here by reading the XPTs; the chain
+    then stops for want of provenance.tsv, and says so."""
+    from reference_data import PILOT
+
+    run = tmp_path / "pilot"
+    run.mkdir()
+    for stage in ("sdtm", "adam"):
+        (run / stage).symlink_to(PILOT / stage)
+    adtte = read_xpt(PILOT / "adam" / "adtte.xpt")[0]
+    row = adtte[adtte["SRCDOM"] == "ADAE"].iloc[0]
+    usubjid, srcseq = row["USUBJID"], row["SRCSEQ"]
+    adae, ae = read_xpt(PILOT / "adam" / "adae.xpt")[0], read_xpt(PILOT / "sdtm" / "ae.xpt")[0]
+    adae_record = int(adae.index[(adae["USUBJID"] == usubjid) & (adae["AESEQ"] == srcseq)][0]) + 1
+    ae_record = int(ae.index[(ae["USUBJID"] == usubjid) & (ae["AESEQ"] == srcseq)][0]) + 1
+    trace = traced(runner, run, "--adam", "ADTTE", usubjid, "--paramcd", row["PARAMCD"])
+    adt = next(d for d in trace["adam"][0]["derivations"] if d["variable"] == "ADT")
+    assert f"ADAE record {adae_record} (AESEQ {plain(srcseq)}): ASTDT {plain(row['ADT'], 'ADT')}" in adt["steps"]
+    assert [(s["dataset"], s["record"]) for s in adt["sources"]] == [("AE", ae_record)]
+    assert [(r["dataset"], r["record"], r["usubjid"]) for r in trace["sdtm"]] == [("AE", ae_record, usubjid)]
+    assert any(f"the chain stops at SDTM AE record {ae_record}" in stop for stop in trace["stops"])

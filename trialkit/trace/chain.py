@@ -10,7 +10,8 @@ Entry points (one ``Trace`` per call):
 - ``trace_sdtm(run, domain, usubjid, seq)``: one SDTM record, the lower half of the chain.
 
 An ADaM record reaches SDTM by what the ADaM stage wrote or declared: SRCDOM / SRCVAR / SRCSEQ
-(ADTTE, ADRS), the source domain's --SEQ carried by an occurrence dataset (ADAE: AESEQ), the start
+(ADTTE, ADRS; an SRCDOM that is an ADaM dataset is followed through that dataset's record, as the
+CDISC pilot's ADTTE names ADAE), the source domain's --SEQ carried by an occurrence dataset (ADAE: AESEQ), the start
 date of an ADTTE parameter (an ADSL variable), and ADSL's own variables through ADSL.yaml's steps
 (trialkit.trace.adsl_steps). A name the run does not have (dataset, subject, parameter, --SEQ,
 variable) is an ``InputError`` (exit 2) listing the nearest ones; a link the data do not allow to
@@ -99,12 +100,16 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
             out.variable, out.value = target, value
             out.steps.insert(0, said)
             return [out]
-        if srcdom not in run.sdtm_files or not srcseq:
-            return [Derivation(target, value, [said], stops=[
-                f"{dataset} record {record} comes from {srcdom}.{srcvar} with no SRCSEQ naming an SDTM record ({srcdom} is "
-                "not an SDTM dataset of the run): the chain stops at this record" if srcdom not in run.sdtm_files else
-                f"{dataset} record {record} has no SRCSEQ: which {srcdom} record it came from is not recorded"])]
-        return [_by_seq(run, srcdom, usubjid, srcseq, [srcvar], Derivation(target, value, [said]))]
+        if not srcseq:
+            why = f"{dataset} record {record} has no SRCSEQ: which {srcdom} record it came from is not recorded"
+            return [Derivation(target, value, [said], stops=[why])]
+        if srcdom in run.sdtm_files:
+            return [_by_seq(run, srcdom, usubjid, srcseq, [srcvar], Derivation(target, value, [said]))]
+        if srcdom in run.adam_files and srcdom != dataset:
+            return [_through_adam(run, srcdom, usubjid, srcseq, srcvar, Derivation(target, value, [said]), adsl, subjects)]
+        why = (f"{dataset} record {record} comes from {srcdom}.{srcvar}, which is neither an SDTM nor an ADaM dataset of "
+               "the run: the chain stops at this record")
+        return [Derivation(target, value, [said], stops=[why])]
     spec = run.adam_spec(dataset)
     domain = str(spec.get("source") or dataset[2:])
     seq = seq_variable(domain)
@@ -115,6 +120,32 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
         return [_by_seq(run, domain, usubjid, plain(row[seq]), kept or [""], out)]
     why = f"{dataset} record {record} carries neither SRCDOM/SRCSEQ nor {seq}: which SDTM record it came from is not recorded"
     return [Derivation(target, value, stops=[why])]
+
+
+def _through_adam(run: RunFolder, source: str, usubjid: str, srcseq: str, srcvar: str, out: Derivation, adsl: AdslSteps,
+                  subjects) -> Derivation:
+    """``out`` followed through the ADaM record SRCDOM/SRCSEQ name (ADaMIG: SRCSEQ is the source's ASEQ;
+    a source without ASEQ, as the CDISC pilot's ADAE, is matched on the --SEQ it keeps of its SDTM
+    domain), then on from that record to SDTM as its own source says."""
+    spec = run.adam_spec(source)
+    frame = run.dataset("adam", source)
+    seq = "ASEQ" if "ASEQ" in frame else seq_variable(str(spec.get("source") or source[2:]))
+    mine = run.subject_rows("adam", source, usubjid)
+    found = mine[mine[seq].map(plain) == srcseq] if seq in mine else mine.iloc[0:0]
+    if found.empty:
+        out.stops.append(f"no {source} record with USUBJID {usubjid} and {seq} {srcseq}: the chain stops at the ADaM record")
+        return out
+    row = found.iloc[0]
+    out.steps.append(f"{source} record {int(row['_record'])} ({seq} {srcseq}): {srcvar} {plain(row.get(srcvar, ''), srcvar) or 'missing'}")
+    if plain(row.get("SRCDOM", "")) in run.adam_files:       # one ADaM hop only: SRCDOMs naming each other would loop
+        out.stops.append(f"{source} record {int(row['_record'])} comes from ADaM {plain(row['SRCDOM'])} in turn: the trace "
+                         "follows one ADaM source and stops here")
+        return out
+    for further in _source_derivations(run, source, row, adsl, None, subjects):
+        out.steps += further.steps
+        out.sources += further.sources
+        out.stops += further.stops
+    return out
 
 
 def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variables: list[str], out: Derivation) -> Derivation:
