@@ -12,9 +12,10 @@ import pytest
 
 from trialkit.cli import main
 from trialkit.diff.folders import diff_folders
+from trialkit.diff.records import NEW, OLD
 from trialkit.diff.output import write_html
 from trialkit.errors import InputError, SpecError
-from trialkit.xpt import DatasetMeta, Variable, write_xpt
+from trialkit.xpt import DatasetMeta, Variable, read_xpt, write_xpt
 
 
 def write_domain(folder: Path, name: str, frame: pd.DataFrame) -> None:
@@ -101,7 +102,25 @@ def test_diff_04_duplicate_keys_are_a_finding_and_the_rest_is_compared(sdtm_pair
     assert diff.duplicates == [{"dataset": "AE", "side": "new", "rows": [2, 3],
                                 "keys": {"STUDYID": "ST1", "USUBJID": "S-2", "AEDECOD": "Rash", "AESTDTC": "2020-02-01"}}]
     assert diff.changes[["USUBJID", "variable", "new"]].values.tolist() == [["S-1", "AESEV", "SEVERE"]]
-    assert set(diff.removed["AEDECOD"]) == {"Fever", "Rash"}     # old Rash has no unique match on the new side
+    assert diff.removed["AEDECOD"].tolist() == ["Fever"]
+    # old Rash (MODERATE) is paired with its identical record of the repeated new key; the other is added
+    assert diff.added[["AEDECOD", NEW]].values.tolist() == [["Rash", 1]]
+
+
+def test_diff_04b_repeated_keys_on_both_sides_paired_by_content_then_in_file_order(tmp_path):
+    """Test 4b: three Rash records of one subject and day in the old transfer, two in the new: the
+    identical one pairs first (though it moved), the changed one pairs with the first left in file
+    order, the last old one is removed; nothing is added."""
+    old_rows = [("S-1", 1, "Rash", "2020-02-01", "MILD"), ("S-1", 2, "Rash", "2020-02-01", "SEVERE"),
+                ("S-1", 3, "Rash", "2020-02-01", "MODERATE")]
+    new_rows = [("S-1", 1, "Rash", "2020-02-01", "SEVERE"), ("S-1", 2, "Rash", "2020-02-01", "LIFE THREATENING")]
+    for side, rows in (("old", old_rows), ("new", new_rows)):
+        write_domain(tmp_path / side, "DM", dm())
+        write_domain(tmp_path / side, "AE", ae(rows))
+    diff = _dataset(diff_folders(tmp_path / "old", tmp_path / "new"), "AE")
+    assert [d["rows"] for d in diff.duplicates] == [[1, 2, 3], [1, 2]]
+    assert diff.changes[["variable", "old", "new", OLD, NEW]].values.tolist() == [["AESEV", "MILD", "LIFE THREATENING", 0, 1]]
+    assert diff.removed[OLD].tolist() == [2] and diff.added.empty
 
 
 def test_diff_05_different_studies_and_kinds_exit_2(sdtm_pair, tmp_path, runner):
@@ -336,3 +355,25 @@ def test_diff_14_srcseq_compared_as_the_sdtm_record_it_points_at(tmp_path):
     assert list(diff.kept["SRCSEQ"][1]) == [2.0, 2.0]          # explain still follows the numbers of each side
     [alone] = diff_adam(old, new, None)
     assert sorted(alone.changes.loc[alone.changes["variable"] == "SRCSEQ", "USUBJID"]) == ["S-1", "S-2"]
+
+
+@pytest.mark.reference
+def test_diff_17_pilot_ae_with_repeated_keys_one_term_recoded_one_record_deleted(tmp_path):
+    """Test 17 (the CDISC pilot's AE, written by others: its SDTMIG keys repeat for 2,000+ records):
+    a new transfer with one term recoded, one record deleted and the rows shuffled shows exactly the
+    recoded record removed and added under its new term, the deleted one removed, nothing changed."""
+    from reference_data import PILOT
+
+    old_ae, meta = read_xpt(PILOT / "sdtm" / "ae.xpt", encoding="cp1252")
+    recoded, deleted = 5, 10                                   # record 6 repeats the keys of record 7
+    new_ae = old_ae.copy()
+    new_ae.loc[recoded, "AEDECOD"] = "RECODED TERM"
+    new_ae = new_ae.drop(index=[deleted]).sample(frac=1, random_state=1)
+    for side, frame in (("old", old_ae), ("new", new_ae)):
+        (tmp_path / side).mkdir()
+        write_xpt(frame, meta, tmp_path / side / "ae.xpt")
+        (tmp_path / side / "dm.xpt").symlink_to(PILOT / "sdtm" / "dm.xpt")
+    diff = _dataset(diff_folders(tmp_path / "old", tmp_path / "new", encoding="cp1252"), "AE")
+    assert len(diff.duplicates) > 100
+    assert diff.removed[OLD].tolist() == [recoded, deleted] and diff.changes.empty
+    assert diff.added["AEDECOD"].tolist() == ["RECODED TERM"]

@@ -104,7 +104,7 @@ def print_summary(result: DiffResult, console) -> None:
     for dup in result.duplicates[:SHOWN]:
         keys = ", ".join(f"{k}={v}" for k, v in dup["keys"].items())
         console.print(f"finding: {dup['dataset']} ({dup['side']}): duplicate natural keys {keys} in records "
-                      f"{', '.join(map(str, dup['rows']))}; not compared", markup=False)
+                      f"{', '.join(map(str, dup['rows']))}; paired with the other transfer's by content, then in file order", markup=False)
     if len(result.duplicates) > SHOWN:
         console.print(f"and {len(result.duplicates) - SHOWN} more duplicate keys (all in --json)")
     for item in result.subjects[:SHOWN]:

@@ -8,8 +8,14 @@ as a whole array over the matched pairs. Only the changed cells are turned into 
 sees (dates as ISO 8601, numbers as written: trialkit.display), so the cost is the merge, not the
 formatting of every value.
 
-Records whose keys are not unique on one side cannot be matched; they are a finding naming the
-dataset, the key values and the rows, and left out of the comparison, which goes on for the others.
+Natural keys are not always unique in data written by others (the CDISC pilot's AE repeats
+USUBJID, AEDECOD and AESTDTC for two episodes on one day; its define.xml adds AESEQ to the keys,
+which may be renumbered). A key value repeated on a side is a finding naming the dataset, the key
+values and the rows, and its records are still compared: within the key value, first each record
+with an identical one on the other side (every compared variable equal), then the rest in their
+order in the file; what is left over on a side is added or removed. A record inserted among
+repeated ones can so be paired with the wrong partner and show as changed: the finding says which
+records were paired so.
 """
 
 from __future__ import annotations
@@ -142,16 +148,23 @@ def diff_records(name: str, old: pd.DataFrame, new: pd.DataFrame, keys: list[str
     """Compare ``old`` and ``new`` (one dataset, two transfers) matched on ``keys`` (the ones present
     on both sides); the columns in ``ignore`` are not compared (a --SEQ renumbered is no change)."""
     keys = [k for k in keys if k in old.columns and k in new.columns]
+    compared = [c for c in old.columns if c in new.columns and c not in keys and c not in ignore]
     old_keys, new_keys = key_text(old, keys), key_text(new, keys)
     old_dup, duplicates = _duplicates(name, "old", old_keys)
     new_dup, new_findings = _duplicates(name, "new", new_keys)
-    merged = pd.merge(old_keys[~old_dup].assign(**{OLD: np.flatnonzero(~old_dup)}),
-                      new_keys[~new_dup].assign(**{NEW: np.flatnonzero(~new_dup)}),
+    repeated = _repeated_anywhere(old_keys, new_keys, old_dup, new_dup)
+    old_plain, new_plain = ~old_dup & ~repeated[0], ~new_dup & ~repeated[1]
+    merged = pd.merge(old_keys[old_plain].assign(**{OLD: np.flatnonzero(old_plain)}),
+                      new_keys[new_plain].assign(**{NEW: np.flatnonzero(new_plain)}),
                       on=keys, how="outer", indicator=True, sort=False)
-    removed = merged.loc[merged["_merge"] == "left_only", [*keys, OLD]].astype({OLD: "int64"}).reset_index(drop=True)
-    added = merged.loc[merged["_merge"] == "right_only", [*keys, NEW]].astype({NEW: "int64"}).reset_index(drop=True)
-    pairs = merged.loc[merged["_merge"] == "both", [*keys, OLD, NEW]].astype({OLD: "int64", NEW: "int64"}).reset_index(drop=True)
-    compared = [c for c in old.columns if c in new.columns and c not in keys and c not in ignore]
+    if (~old_plain).any() or (~new_plain).any():
+        repeated_pairs = _pair_repeated(old, new, old_keys, new_keys, ~old_plain, ~new_plain, keys, compared)
+        merged = pd.concat([merged.astype({"_merge": object}), repeated_pairs], ignore_index=True)
+    # in file order, whether a record's key value was repeated or not
+    removed = merged.loc[merged["_merge"] == "left_only", [*keys, OLD]].astype({OLD: "int64"}).sort_values(OLD).reset_index(drop=True)
+    added = merged.loc[merged["_merge"] == "right_only", [*keys, NEW]].astype({NEW: "int64"}).sort_values(NEW).reset_index(drop=True)
+    pairs = (merged.loc[merged["_merge"] == "both", [*keys, OLD, NEW]].astype({OLD: "int64", NEW: "int64"})
+             .sort_values(NEW).reset_index(drop=True))
     parts = []
     for column in compared:
         a = old[column].iloc[pairs[OLD].to_numpy()].reset_index(drop=True)
@@ -165,6 +178,51 @@ def diff_records(name: str, old: pd.DataFrame, new: pd.DataFrame, keys: list[str
     return DatasetDiff(name, keys, len(old), len(new), added, removed, changes, duplicates + new_findings,
                        [c for c in new.columns if c not in old.columns], [c for c in old.columns if c not in new.columns],
                        [c for c in ignore if c in old.columns or c in new.columns])
+
+
+def _repeated_anywhere(old_keys: pd.DataFrame, new_keys: pd.DataFrame, old_dup: np.ndarray,
+                       new_dup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per side, the records whose key value is repeated on either side: they are paired by
+    ``_pair_repeated``, never by the one-to-one merge."""
+    columns = list(old_keys.columns)
+    if not old_dup.any() and not new_dup.any():
+        return np.zeros(len(old_keys), bool), np.zeros(len(new_keys), bool)
+    ambiguous = pd.concat([old_keys[old_dup], new_keys[new_dup]]).drop_duplicates()
+    return tuple(keys.merge(ambiguous, on=columns, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+                 for keys in (old_keys, new_keys))
+
+
+def _pair_repeated(old: pd.DataFrame, new: pd.DataFrame, old_keys: pd.DataFrame, new_keys: pd.DataFrame,
+                   old_rows: np.ndarray, new_rows: np.ndarray, keys: list[str], compared: list[str]) -> pd.DataFrame:
+    """The records of repeated key values (``old_rows`` / ``new_rows``: masks) paired as the module
+    says: identical records first, then the others in file order; rows as the merge's (keys, OLD,
+    NEW, _merge)."""
+    left = old_keys[old_rows].assign(**{OLD: np.flatnonzero(old_rows)})
+    right = new_keys[new_rows].assign(**{NEW: np.flatnonzero(new_rows)})
+    left["_content"] = _content(old[old_rows], compared)
+    right["_content"] = _content(new[new_rows], compared)
+    exact = pd.merge(_numbered(left, [*keys, "_content"]), _numbered(right, [*keys, "_content"]),
+                     on=[*keys, "_content", "_nth"], how="inner", sort=False)
+    left = left[~left[OLD].isin(exact[OLD])].drop(columns="_content")
+    right = right[~right[NEW].isin(exact[NEW])].drop(columns="_content")
+    by_order = pd.merge(_numbered(left, keys), _numbered(right, keys), on=[*keys, "_nth"], how="outer",
+                        indicator=True, sort=False)
+    parts = [exact.assign(_merge="both"), by_order.astype({"_merge": object})]
+    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)[[*keys, OLD, NEW, "_merge"]]
+
+
+def _numbered(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``frame`` with ``_nth``: 0, 1, 2... within each value of ``by``, in file order."""
+    return frame.assign(_nth=frame.groupby(by, sort=False, dropna=False).cumcount())
+
+
+def _content(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Every compared variable of each record as one text, as key_text writes values (so that two
+    transfers read from different formats compare equal where the values are)."""
+    content = pd.Series("", index=frame.index, dtype=object)
+    for column, values in key_text(frame, columns).items():
+        content = content + "\x1f" + values
+    return content
 
 
 def one_side(name: str, frame: pd.DataFrame, keys: list[str], side: str) -> DatasetDiff:
