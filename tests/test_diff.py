@@ -12,8 +12,8 @@ import pytest
 
 from trialkit.cli import main
 from trialkit.diff.folders import diff_folders
-from trialkit.diff.records import NEW, OLD
 from trialkit.diff.output import write_html
+from trialkit.diff.records import NEW, OLD
 from trialkit.errors import InputError, SpecError
 from trialkit.xpt import DatasetMeta, Variable, read_xpt, write_xpt
 

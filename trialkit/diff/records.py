@@ -220,7 +220,7 @@ def _content(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """Every compared variable of each record as one text, as key_text writes values (so that two
     transfers read from different formats compare equal where the values are)."""
     content = pd.Series("", index=frame.index, dtype=object)
-    for column, values in key_text(frame, columns).items():
+    for values in key_text(frame, columns).to_dict("series").values():
         content = content + "\x1f" + values
     return content
 
