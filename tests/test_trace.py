@@ -326,3 +326,7 @@ def test_trace_11_pilot_adtte_through_its_adam_source_adae_to_the_sdtm_ae_record
     assert [(s["dataset"], s["record"]) for s in adt["sources"]] == [("AE", ae_record)]
     assert [(r["dataset"], r["record"], r["usubjid"]) for r in trace["sdtm"]] == [("AE", ae_record, usubjid)]
     assert any(f"the chain stops at SDTM AE record {ae_record}" in stop for stop in trace["stops"])
+    adsl = traced(runner, run, "--adam", "ADSL", usubjid)          # no ADSL spec: said once, not per variable
+    assert len(adsl["adam"][0]["derivations"]) > 40
+    assert [s for s in adsl["stops"] if "ADSL spec" in s] == [
+        "no ADSL spec for study unknown (the run has no manifest.json): how the ADSL variables were derived is not known"]

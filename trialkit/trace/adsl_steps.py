@@ -106,8 +106,9 @@ class AdslSteps:
         value = plain(adsl_row[variable], variable) if adsl_row is not None and variable in adsl_row.index else ""
         out = Derivation(variable, value)
         if not self.known:
+            # one sentence for every variable, so that "where the chain stops" says it once, not per variable
             out.stops.append(f"no ADSL spec for study {self.run.study or 'unknown (the run has no manifest.json)'}: how "
-                             f"ADSL.{variable} was derived is not known")
+                             "the ADSL variables were derived is not known")
             return out
         self._follow(usubjid, variable, subjects, out, set())
         return out
