@@ -44,7 +44,8 @@ def spark():
 
 def rule(match: list[dict], check: dict, outputs: tuple[str, ...] = ()) -> CoreRule:
     return CoreRule("CORE-J", "test", {
-        "Authorities": [{"Standards": [{"Name": "SDTMIG", "Version": "3.4"}]}], "Rule Type": "Record Data", "Sensitivity": "Record", "Scope": {"Domains": {"Include": ["AE"]}},
+        "Authorities": [{"Standards": [{"Name": "SDTMIG", "Version": "3.4"}]}], "Rule Type": "Record Data",
+        "Sensitivity": "Record", "Scope": {"Domains": {"Include": ["AE"]}},
         "Check": check, "Match Datasets": match, "Outcome": {"Message": "m", "Output Variables": list(outputs)}})
 
 
