@@ -2,7 +2,7 @@
 joining another dataset gives on Spark the pandas engine's status and findings, field for field
 (record numbers, values, USUBJID, --SEQ), and really runs there (not "not run on spark"): inner
 and left joins, Left / Right key pairs, a right side with several records per key (the left record
-repeated), null keys, a key one side lacks and an inner join leaving no record (not applicable on
+repeated), null keys (text and numbers), a key one side lacks and an inner join leaving no record (not applicable on
 both), clashing columns (``.DM``) and ``DM.X`` names. The relationship merges stay not executed on Spark, with the reason.
 
 One local Spark session (1 worker) serves the module; each study is written as Parquet and read by
@@ -89,14 +89,25 @@ def test_02_null_keys_meet_null_keys_as_in_pandas(spark, tmp_path):
     assert rows(result) == [(4, (None, 70.0))]
 
 
-def test_03_left_and_right_key_pairs_resolve_the_domain_prefix(spark, tmp_path):
+def test_03_numeric_keys_missing_values_meet_too_and_text_with_numbers_stays_off_spark(spark, tmp_path):
+    ae, dm = AE.assign(AESEQ=[1.0, 2.0, None, 4.0]), DM.assign(AGE=[4.0, None, 1.0])
+    check = {"all": [{"name": "USUBJID.DM", "operator": "non_empty"}]}
+    match = [{"Name": "DM", "Keys": [{"Left": "AESEQ", "Right": "AGE"}], "Join Type": "left"}]
+    result = same(spark, tmp_path, rule(match, check, ("AESEQ", "USUBJID.DM")), AE=ae, DM=dm)
+    assert rows(result) == [(3, (None, "2")), (4, (4.0, "1"))]
+    match = [{"Name": "DM", "Keys": [{"Left": "USUBJID", "Right": "AGE"}]}]
+    _, on_spark = both(spark, tmp_path, rule(match, check), DM=dm)
+    assert on_spark.reason == f"{NOT_ON_SPARK}: joining DM on USUBJID = AGE, text with numbers, is not on spark yet"
+
+
+def test_04_left_and_right_key_pairs_resolve_the_domain_prefix(spark, tmp_path):
     check = {"all": [{"name": "USUBJID", "operator": "not_equal_to", "value": "USUBJID.DM"}]}
     match = [{"Name": "DM", "Keys": [{"Left": "--REFID", "Right": "REFID"}], "Join Type": "left"}]
     result = same(spark, tmp_path, rule(match, check, ("AEREFID", "USUBJID.DM")))
     assert rows(result) == [(1, ("R1", "2")), (2, ("R2", "1")), (3, ("R3", None))]
 
 
-def test_04_a_right_side_with_several_records_per_key_repeats_the_left_record(spark, tmp_path):
+def test_05_a_right_side_with_several_records_per_key_repeats_the_left_record(spark, tmp_path):
     dm = pd.DataFrame({"STUDYID": ["S"] * 4, "DOMAIN": ["DM"] * 4, "USUBJID": ["2", "1", "2", "1"],
                        "AGE": [40.0, 36.0, 50.0, None]})
     check = {"any": [{"name": "AGE", "operator": "greater_than", "value": 35}, {"name": "AGE", "operator": "empty"}]}
@@ -107,19 +118,19 @@ def test_04_a_right_side_with_several_records_per_key_repeats_the_left_record(sp
             ([(3, (None,)), (4, (None,))] if join == "left" else [])
 
 
-def test_05_a_key_one_side_lacks_makes_the_rule_not_applicable_on_both(spark, tmp_path):
+def test_06_a_key_one_side_lacks_makes_the_rule_not_applicable_on_both(spark, tmp_path):
     for keys in (["AEREFID"], [{"Left": "USUBJID", "Right": "SUBJID"}]):
         result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": keys}], NO_START))
         assert result.status == "not applicable"
 
 
-def test_06_an_inner_join_leaving_no_record_is_not_applicable_on_both(spark, tmp_path):
+def test_07_an_inner_join_leaving_no_record_is_not_applicable_on_both(spark, tmp_path):
     dm = DM.assign(USUBJID=["7", "8", "8"])
     result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"]}], NO_START), DM=dm)
     assert result.status == "not applicable"
 
 
-def test_07_clashing_columns_take_the_suffix_and_checked_names_are_renamed(spark, tmp_path):
+def test_08_clashing_columns_take_the_suffix_and_checked_names_are_renamed(spark, tmp_path):
     check = {"all": [{"name": "DOMAIN.DM", "operator": "equal_to", "value": "DM"},
                      {"name": "DM.AGE", "operator": "greater_than", "value": 60}]}
     result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["STUDYID", "USUBJID"]}], check,
@@ -127,7 +138,7 @@ def test_07_clashing_columns_take_the_suffix_and_checked_names_are_renamed(spark
     assert rows(result) == [(4, ("AE", "DM", 70.0, "Not in dataset"))]
 
 
-def test_08_the_relationship_merges_stay_not_executed_on_spark(spark, tmp_path):
+def test_09_the_relationship_merges_stay_not_executed_on_spark(spark, tmp_path):
     suppae = pd.DataFrame({"STUDYID": ["S"], "RDOMAIN": ["AE"], "USUBJID": ["1"], "IDVAR": ["AESEQ"],
                            "IDVARVAL": ["1"], "QNAM": ["AEX"], "QVAL": ["Y"]})
     for match, why in [([{"Name": "SUPP--", "Keys": ["USUBJID"]}], "SUPP-- (a relationship merge)"),

@@ -10,8 +10,8 @@ and first record, which is all the pandas-side Study holds here.
 
 Match Datasets are joined on Spark as the pandas engine joins them (validators/core/spark_joins.py
 says which). A rule not expressible on Spark yet is "not executed" with the reason, never passed: a
-rule type other than Record Data, a Match Datasets spark_joins does not make, an operation, a split dataset, an operator or option
-without an expression (expressions.Unported).
+rule type other than Record Data, a Match Datasets spark_joins does not make, an operation, a split
+dataset, an operator or option without an expression (expressions.Unported).
 """
 
 from __future__ import annotations
@@ -85,12 +85,13 @@ class _Batched:
 
     def __init__(self, rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str):
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
+        self.signatures = {r.core_id: _signature(r) for r in rules}
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-        key = (dataset.name, _signature(rule))
+        key = (dataset.name, self.signatures[rule.core_id])
         if key not in self.outcomes:
-            rules = [r for r in self.rules if _signature(r) == key[1]]
+            rules = [r for r in self.rules if self.signatures[r.core_id] == key[1]]
             self.outcomes[key] = self._evaluate_all(rules, dataset, study, library)
         outcome = self.outcomes[key][rule.core_id]
         if isinstance(outcome, Exception):
@@ -158,6 +159,7 @@ class _Batched:
 
 
 def _signature(rule: CoreRule) -> tuple:
+    """The frame a rule evaluates, besides the dataset: () for the dataset's own."""
     return spark_joins.signature(rule) if rule.match_datasets else ()
 
 
