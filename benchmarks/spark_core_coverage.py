@@ -1,17 +1,19 @@
 """Which CORE rules `validate --engine spark` runs on an SDTM folder, and why the others not.
 
     python benchmarks/spark_core_coverage.py OUT/sdtm                 # a `trialkit demo` SDTM
-    python benchmarks/spark_core_coverage.py PILOT/sdtm --encoding cp1252
+    python benchmarks/spark_core_coverage.py PILOT/sdtm --encoding cp1252 --out benchmarks/results/spark_core_coverage_pilot.json
 
 Prints the rules run on Spark, the wall time of the Spark validation (the session started first,
 local[2]), the not-executed rules counted by their first reason, and for the rules an operator keeps
-off Spark, every operator of their tree that has no expression yet (what porting one would unblock).
+off Spark, every operator of their tree that has no expression yet (what porting one would unblock);
+``--out``: the same counts as a JSON results file (the numbers the README quotes).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,10 @@ from trialkit.validators.core.expressions import EXPRESSIONS
 from trialkit.validators.core_findings import load_rule_files
 from trialkit.validators.run import validate
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import git_state, write_results  # noqa: E402
+
 MASTER = "local[2]"
 
 
@@ -27,7 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sdtm", type=Path)
     parser.add_argument("--encoding")
+    parser.add_argument("--out", type=Path, help="JSON results file (none by default)")
     args = parser.parse_args()
+    git = git_state(ROOT)
     rules = {r.core_id: r for r in load_rule_files(("core", "trialkit"), ())[0]}
     session = spark_session(MASTER)
     start = time.perf_counter()
@@ -50,6 +58,11 @@ def main() -> None:
     print("\nrules an operator keeps off spark, by the operators of their tree without an expression:")
     for names, n in operators.most_common():
         print(f"  {n:4d}  {names}")
+    if args.out is not None:
+        result = {"folder": str(args.sdtm), "master": MASTER, "core_rules": len(core), "run_on_spark": len(core) - len(off),
+                  "not_run": len(off), "validate_s": seconds, "not_run_by_reason": dict(reasons.most_common()),
+                  "not_run_by_operators": dict(operators.most_common())}
+        write_results(args.out, "spark_core_coverage", args.sdtm.resolve().parent.name, git, ROOT, {}, [result])
 
 
 if __name__ == "__main__":

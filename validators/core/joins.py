@@ -26,9 +26,7 @@ def keyed_join(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], ri
     """``left`` joined with ``right`` on the keys (null keys match null keys, as in pandas and CORE);
     a column both sides have keeps its name on the left and takes ``.<suffix>`` on the right.
     ``how`` is ``inner`` or ``left`` (left records without a partner kept, the right's columns null)."""
-    for key, side in [(k, left) for k in left_keys] + [(k, right) for k in right_keys]:
-        if key not in side.columns:
-            raise MissingVariable(key)
+    require_keys(left.columns, right.columns, left_keys, right_keys)
     if _lookup_will_do(left, right, left_keys, right_keys):
         return _looked_up(left, right, left_keys, right_keys, suffix, how)
     try:
@@ -37,6 +35,23 @@ def keyed_join(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], ri
     except (ValueError, TypeError) as exc:
         raise MergeFailed(f"cannot join {suffix}: {exc}") from None
     return out.reset_index(drop=True)
+
+
+def require_keys(left_columns, right_columns, left_keys: list[str], right_keys: list[str]) -> None:
+    """MissingVariable for the first key a side lacks: the join cannot be made (not applicable)."""
+    for key, columns in [(k, left_columns) for k in left_keys] + [(k, right_columns) for k in right_keys]:
+        if key not in columns:
+            raise MissingVariable(key)
+
+
+def right_names(left_columns, right_columns, left_keys: list[str], right_keys: list[str], suffix: str
+                ) -> dict[str, str]:
+    """The right's columns as the joined frame names them, as pandas ``merge`` does: a key of the
+    same name on both sides appears once (the left's), a column the left also has takes
+    ``.<suffix>``; every other column keeps its name."""
+    shared = {a for a, b in zip(left_keys, right_keys) if a == b}
+    left_columns = set(left_columns)
+    return {c: f"{c}.{suffix}" if c in left_columns else c for c in right_columns if c not in shared}
 
 
 def _lookup_will_do(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], right_keys: list[str]) -> bool:
@@ -73,13 +88,13 @@ def _looked_up(left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], ri
     if how != "left" and not found.all():
         left, positions, found = left[found], positions[found], found[found]
     out = left.reset_index(drop=True)
-    shared = {a for a, b in zip(left_keys, right_keys) if a == b}
-    for key in shared:      # a key of category type on one side only: merge gives plain text
+    names = right_names(out.columns, right.columns, left_keys, right_keys, suffix)
+    for key in set(right.columns) - set(names):     # a key of category type on one side only: merge gives plain text
         if out[key].dtype != right[key].dtype and isinstance(out[key].dtype, pd.CategoricalDtype):
             out[key] = out[key].astype(object)
-    taken = right.drop(columns=list(shared)).iloc[np.where(found, positions, 0)].reset_index(drop=True) \
-        if len(right) else right.drop(columns=list(shared)).reindex(range(len(out)))
+    taken = right[list(names)].iloc[np.where(found, positions, 0)].reset_index(drop=True) \
+        if len(right) else right[list(names)].reindex(range(len(out)))
     if not found.all():     # no partner: null as merge makes it (NaN; integers become floats)
         taken = taken.where(pd.Series(found))
-    taken.columns = [f"{c}.{suffix}" if c in out.columns else c for c in taken.columns]
+    taken.columns = list(names.values())
     return pd.concat([out, taken], axis=1) if len(taken.columns) else out

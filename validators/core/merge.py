@@ -33,7 +33,7 @@ import pandas as pd
 from trialkit.validators.core import relationships
 from trialkit.validators.core.context import Context
 from trialkit.validators.core.joins import keyed_join, side_keys
-from trialkit.validators.core.rules import leaves
+from trialkit.validators.core.rules import CoreRule, leaves
 from trialkit.validators.core.study import Dataset
 
 SUPP_NAMES = ("SUPP", "SQ")
@@ -62,8 +62,23 @@ def apply(ctx: Context) -> pd.DataFrame:
     """The evaluation frame with every dataset of the rule's Match Datasets joined, in order."""
     if not ctx.rule.match_datasets:
         return ctx.frame
-    frame, merged = ctx.frame, set()
-    referenced = _referenced(ctx)
+    frame, referenced = ctx.frame, referenced_names(ctx.rule)
+    for match, other in plan(ctx):
+        right = ctx.study.records_as_read(other)
+        renamed = renames(right.columns, match.name, referenced)
+        right = right.rename(columns=renamed) if renamed else right
+        if match.child:
+            frame = relationships.attach_parents(frame, right, ctx.dataset, other.domain or "", match.keys)
+        else:
+            frame = _join(frame, right, match, ctx)
+    return frame.reset_index(drop=True)
+
+
+def plan(ctx: Context) -> list[tuple[Match, Dataset]]:
+    """The datasets the rule's Match Datasets join onto ``ctx.dataset``, in order, each with its
+    entry: the evaluated domain itself is skipped, and a domain is joined once (the first of a split
+    domain). Both engines join what this lists (the Spark engine the plain keyed joins)."""
+    out, merged = [], set()
     for match in (Match.from_rule(m) for m in ctx.rule.match_datasets):
         if match.child:
             others = _parents(match, ctx)
@@ -74,20 +89,15 @@ def apply(ctx: Context) -> pd.DataFrame:
         for other in others:
             if other.domain in merged:
                 continue
-            right = _right_frame(ctx.study.records_as_read(other), match.name, referenced)
-            if match.child:
-                frame = relationships.attach_parents(frame, right, ctx.dataset, other.domain or "", match.keys)
-                merged.add(other.domain)
-            else:
-                frame = _join(frame, right, match, ctx)
-                merged.add(other.domain or other.name)
-    return frame.reset_index(drop=True)
+            out.append((match, other))
+            merged.add(other.domain if match.child else other.domain or other.name)
+    return out
 
 
-def _referenced(ctx: Context) -> set[str]:
+def referenced_names(rule: CoreRule) -> set[str]:
     """The names and values of the check's conditions (``DM.RFSTDTC``...)."""
     out = set()
-    for leaf in leaves(ctx.rule.check):
+    for leaf in leaves(rule.check):
         out.update(v for v in (leaf.get("name"), leaf.get("value")) if isinstance(v, str))
     return out
 
@@ -116,10 +126,9 @@ def _parents(match: Match, ctx: Context) -> list[Dataset]:
     return [d for d in datasets if all(k in d.first_record for k in keys)]
 
 
-def _right_frame(frame: pd.DataFrame, name: str, referenced: set[str]) -> pd.DataFrame:
-    """The other dataset's records as read, columns the check names as ``NAME.X`` renamed so."""
-    renamed = {c: f"{name}.{c}" for c in frame.columns if f"{name}.{c}" in referenced}
-    return frame.rename(columns=renamed) if renamed else frame
+def renames(columns, name: str, referenced: set[str]) -> dict[str, str]:
+    """The other dataset's columns the check names as ``NAME.X``, renamed so before the join."""
+    return {c: f"{name}.{c}" for c in columns if f"{name}.{c}" in referenced}
 
 
 def _join(frame: pd.DataFrame, right: pd.DataFrame, match: Match, ctx: Context) -> pd.DataFrame:

@@ -8,9 +8,10 @@ brings back only the flagged records' keys and output variables; the findings ar
 pandas engine's code (outcome.findings). Scope and the engine's shortcuts read a dataset's columns
 and first record, which is all the pandas-side Study holds here.
 
-A rule not expressible on Spark yet is "not executed" with the reason, never passed: a rule type
-other than Record Data, a Match Datasets or an operation, a split dataset, an operator or option
-without an expression (expressions.Unported).
+Match Datasets are joined on Spark as the pandas engine joins them (validators/core/spark_joins.py
+says which). A rule not expressible on Spark yet is "not executed" with the reason, never passed: a
+rule type other than Record Data, a Match Datasets spark_joins does not make, an operation, a split
+dataset, an operator or option without an expression (expressions.Unported).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import narwhals as nw
 import pandas as pd
 from narwhals.dtypes import DType
 
+from trialkit.validators.core import spark_joins
 from trialkit.validators.core.check import combine
 from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable
 from trialkit.validators.core.engine import RuleResult, require_checked_variables, run_rules
@@ -29,6 +31,7 @@ from trialkit.validators.core.library import Library
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
+from trialkit.validators.core.spark_joins import held_as, spark_condition
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.spark_engine import NOT_ON_SPARK
 
@@ -73,37 +76,55 @@ def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: 
 
 
 class _Batched:
-    """The engine's per-rule, per-dataset evaluation, answered from one Spark job per dataset: on the
-    first rule asking about a dataset, every rule's tree there becomes a flag column and one filter
-    brings back the records any rule flags (a job per rule and dataset cost ten times more on the
-    demo). A rule that cannot run there keeps its reason, raised when the engine asks."""
+    """The engine's per-rule, per-dataset evaluation, answered from one Spark job per dataset and
+    joined frame: on the first rule asking about a dataset, every rule's tree on the same frame (the
+    dataset's, or the same Match Datasets joined onto it, spark_joins.signature) becomes a flag
+    column and one filter brings back the records any rule flags (a job per rule and dataset cost
+    ten times more on the demo). A rule that cannot run there keeps its reason, raised when the
+    engine asks."""
 
     def __init__(self, rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str):
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
-        self.outcomes: dict[str, dict[str, list[CoreFinding] | Exception]] = {}
+        self.signatures = {r.core_id: _signature(r) for r in rules}
+        self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-        if dataset.name not in self.outcomes:
-            self.outcomes[dataset.name] = self._evaluate_all(dataset, study, library)
-        outcome = self.outcomes[dataset.name][rule.core_id]
+        key = (dataset.name, self.signatures[rule.core_id])
+        if key not in self.outcomes:
+            rules = [r for r in self.rules if self.signatures[r.core_id] == key[1]]
+            self.outcomes[key] = self._evaluate_all(rules, dataset, study, library)
+        outcome = self.outcomes[key][rule.core_id]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
-    def _evaluate_all(self, dataset: Dataset, study: Study, library: Library
+    def _evaluate_all(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
                       ) -> dict[str, list[CoreFinding] | Exception]:
-        frame, row = self.frames[dataset.name], self.row
-        columns = SparkColumns(dict(frame.collect_schema()))
         outcomes: dict[str, list[CoreFinding] | Exception] = {}
-        flags, keep, contexts = {}, [row], {}
-        for rule in self.rules:
+        runnable = []
+        for rule in rules:
+            why = _unported(rule, dataset, study)
+            if why:
+                outcomes[rule.core_id] = NotExecutable(f"{NOT_ON_SPARK}: {why}")
+            else:
+                runnable.append(rule)
+        try:
+            frame, order, inner = self._frame(runnable, dataset, study, library)
+        except (NotApplicable, NotExecutable) as exc:
+            return {**outcomes, **{rule.core_id: exc for rule in runnable}}
+        row = self.row
+        columns = SparkColumns(dict(frame.collect_schema()))
+        flags, keep, contexts = {}, [row, *order], {}
+        for rule in runnable:
             try:
-                flags[rule.core_id], wanted = _tree(rule, dataset, study, columns)
+                flags[rule.core_id], wanted = _tree(rule, dataset, columns)
             except (NotApplicable, NotExecutable) as exc:
                 outcomes[rule.core_id] = exc
                 continue
             contexts[rule.core_id] = ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
-            keep += [c for c in (*wanted, *targets(ctx)) if columns.has(c)]
+            keep += [*wanted, *targets(ctx)]
+        held = {c: held_as(c, columns.schema) for c in keep}         # the collected columns, by their names
+        held = {c: h for c, h in held.items() if columns.has(h)}
         names = {rule_id: f"@flag{i}" for i, rule_id in enumerate(flags)}
         rows = pd.DataFrame()
         if flags:
@@ -112,31 +133,46 @@ class _Batched:
             rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))
-                    .select(*dict.fromkeys(keep), *names.values()).collect().to_pandas()
-                    .sort_values(row, kind="stable").rename(columns={row: ROW}).reset_index(drop=True))
+                    .select(*dict.fromkeys(held.values()), *names.values()).collect().to_pandas()
+                    .sort_values([row, *order], kind="stable").drop(columns=order)
+                    .rename(columns={**{h: c for c, h in held.items()}, row: ROW})
+                    .reset_index(drop=True))
             if self.paths[dataset.name].suffix.lower() == ".xpt":
                 rows = transport_rounded(rows)
             rows[SOURCE] = dataset.name
+            if inner and rows.empty and frame.select(row).head(1).collect().is_empty():
+                return {**outcomes, **{r: NotApplicable(f"{dataset.name} has no records to check") for r in names}}
         for rule_id, name in names.items():
             ctx = contexts[rule_id]
             ctx.frame = rows[rows[name].eq(True).to_numpy()].drop(columns=list(names.values())).reset_index(drop=True)
             outcomes[rule_id] = findings(ctx, pd.Series(True, index=ctx.frame.index))
         return outcomes
 
+    def _frame(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
+               ) -> tuple[nw.LazyFrame, list[str], bool]:
+        """The frame the rules evaluate: the dataset's, or with their Match Datasets joined
+        (spark_joins.joined: the right sides' record-number columns, whether a join was inner)."""
+        if not rules or not rules[0].match_datasets:
+            return self.frames[dataset.name], [], False
+        ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
+        return spark_joins.joined(ctx, self.frames, self.paths, self.row)
 
-def _tree(rule: CoreRule, dataset: Dataset, study: Study, columns: SparkColumns) -> tuple[nw.Expr, list[str]]:
+
+def _signature(rule: CoreRule) -> tuple:
+    """The frame a rule evaluates, besides the dataset: () for the dataset's own."""
+    return spark_joins.signature(rule) if rule.match_datasets else ()
+
+
+def _tree(rule: CoreRule, dataset: Dataset, columns: SparkColumns) -> tuple[nw.Expr, list[str]]:
     """The rule's Check tree on ``dataset`` as one expression, and the record keys findings show;
     NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it."""
-    why = _unported(rule, dataset, study)
-    if why:
-        raise NotExecutable(f"{NOT_ON_SPARK}: {why}")
     require_checked_variables(rule, dataset)
     if dataset.frame.empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
 
     def on_leaf(cond):
         try:
-            return leaf(cond, columns)
+            return leaf(spark_condition(cond, columns.schema), columns)
         except Unported as exc:
             raise NotExecutable(f"{NOT_ON_SPARK}: {exc}") from exc
     return (combine(rule.check, dataset.wildcard, on_leaf, nw.lit(True), nw.lit(False)),
@@ -147,8 +183,9 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     """Why the rule cannot run on Spark yet ('' when it can)."""
     if rule.rule_type != "Record Data":
         return f"rule type {rule.rule_type} is not on spark yet"
-    if rule.match_datasets:
-        return "Match Datasets (joins) are not on spark yet"
+    why = spark_joins.unported(rule)
+    if why:
+        return why
     if rule.operations:
         return f"operation {rule.operations[0]['operator']} is not on spark yet"
     if len(study.siblings(dataset)) > 1:

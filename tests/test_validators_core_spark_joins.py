@@ -1,0 +1,148 @@
+"""Match Datasets on Spark (validators/core/spark_joins.py): on small hand-written studies, a rule
+joining another dataset gives on Spark the pandas engine's status and findings, field for field
+(record numbers, values, USUBJID, --SEQ), and really runs there (not "not run on spark"): inner
+and left joins, Left / Right key pairs, a right side with several records per key (the left record
+repeated), null keys (text and numbers), a key one side lacks and an inner join leaving no record (not applicable on
+both), clashing columns (``.DM``) and ``DM.X`` names. The relationship merges stay not executed on Spark, with the reason.
+
+One local Spark session (1 worker) serves the module; each study is written as Parquet and read by
+both engines' readers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trialkit.spark_session import spark_session
+from trialkit.validators.core.engine import NOT_EXECUTED, run_rules
+from trialkit.validators.core.library import Library
+from trialkit.validators.core.on_spark import run_on_spark
+from trialkit.validators.core.rules import CoreRule
+from trialkit.validators.core.study import study_from_frames
+from trialkit.validators.inputs import dataset_paths, read_folder
+from trialkit.validators.spark_engine import NOT_ON_SPARK, ROW, read_spark_folder
+
+pytestmark = pytest.mark.spark
+LIBRARY = Library("sdtmig", "3.4", {})
+AE = pd.DataFrame({"STUDYID": ["S"] * 4, "DOMAIN": ["AE"] * 4, "USUBJID": ["1", "2", "9", None],
+                   "AESEQ": [1.0, 2.0, 3.0, 4.0], "AEREFID": ["R1", "R2", "R3", None],
+                   "AESTDTC": ["2024-01-02", "2024-02-01", "2024-03-01", "2024-04-01"]})
+DM = pd.DataFrame({"STUDYID": ["S", "S", "S"], "DOMAIN": ["DM"] * 3, "USUBJID": ["1", "2", None],
+                   "REFID": ["R2", "R1", None], "RFSTDTC": ["2024-01-01", "2024-02-01", "2024-05-01"],
+                   "AGE": [30.0, 40.0, 70.0]})
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_session("local[1]")
+    yield session
+    session.stop()
+
+
+def rule(match: list[dict], check: dict, outputs: tuple[str, ...] = ()) -> CoreRule:
+    return CoreRule("CORE-J", "test", {
+        "Authorities": [{"Standards": [{"Name": "SDTMIG", "Version": "3.4"}]}], "Rule Type": "Record Data",
+        "Sensitivity": "Record", "Scope": {"Domains": {"Include": ["AE"]}},
+        "Check": check, "Match Datasets": match, "Outcome": {"Message": "m", "Output Variables": list(outputs)}})
+
+
+def both(spark, tmp_path: Path, rule: CoreRule, **datasets: pd.DataFrame):
+    """The rule's result on the pandas engine and on Spark, over the datasets written as Parquet."""
+    for name, frame in {"AE": AE, "DM": DM, **datasets}.items():
+        frame.to_parquet(tmp_path / f"{name.lower()}.parquet", index=False)
+    frames, _ = read_folder(tmp_path)
+    on_pandas = run_rules([rule], study_from_frames(frames, {}, "sdtmig", "3-4"), LIBRARY)[0]
+    lazy, _ = read_spark_folder(spark, tmp_path)
+    on_spark = run_on_spark([rule], lazy, dataset_paths(tmp_path), ROW, "sdtmig", "3-4", LIBRARY)[0]
+    return on_pandas, on_spark
+
+
+def same(spark, tmp_path: Path, rule: CoreRule, **datasets: pd.DataFrame):
+    """The pandas engine's result, after asserting Spark ran the rule and gave the same."""
+    on_pandas, on_spark = both(spark, tmp_path, rule, **datasets)
+    assert not on_spark.reason.startswith(NOT_ON_SPARK), on_spark.reason
+    assert (on_spark.status, on_spark.findings) == (on_pandas.status, on_pandas.findings)
+    return on_pandas
+
+
+def rows(result) -> list[tuple]:
+    return [(f.row, f.values) for f in result.findings]
+
+
+NO_START = {"all": [{"name": "RFSTDTC", "operator": "empty"}]}
+
+
+def test_01_inner_join_drops_records_without_a_partner_left_join_keeps_them(spark, tmp_path):
+    inner = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"]}], NO_START, ("RFSTDTC",)))
+    assert inner.status == "passed"
+    left = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"], "Join Type": "left"}], NO_START,
+                                      ("USUBJID", "RFSTDTC")))
+    assert rows(left) == [(3, ("9", None))]
+
+
+def test_02_null_keys_meet_null_keys_as_in_pandas(spark, tmp_path):
+    check = {"all": [{"name": "AGE", "operator": "greater_than", "value": 60}]}
+    result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"]}], check, ("USUBJID", "AGE")))
+    assert rows(result) == [(4, (None, 70.0))]
+
+
+def test_03_numeric_keys_missing_values_meet_too_and_text_with_numbers_stays_off_spark(spark, tmp_path):
+    ae, dm = AE.assign(AESEQ=[1.0, 2.0, None, 4.0]), DM.assign(AGE=[4.0, None, 1.0])
+    check = {"all": [{"name": "USUBJID.DM", "operator": "non_empty"}]}
+    match = [{"Name": "DM", "Keys": [{"Left": "AESEQ", "Right": "AGE"}], "Join Type": "left"}]
+    result = same(spark, tmp_path, rule(match, check, ("AESEQ", "USUBJID.DM")), AE=ae, DM=dm)
+    assert rows(result) == [(3, (None, "2")), (4, (4.0, "1"))]
+    match = [{"Name": "DM", "Keys": [{"Left": "USUBJID", "Right": "AGE"}]}]
+    _, on_spark = both(spark, tmp_path, rule(match, check), DM=dm)
+    assert on_spark.reason == f"{NOT_ON_SPARK}: joining DM on USUBJID = AGE, text with numbers, is not on spark yet"
+
+
+def test_04_left_and_right_key_pairs_resolve_the_domain_prefix(spark, tmp_path):
+    check = {"all": [{"name": "USUBJID", "operator": "not_equal_to", "value": "USUBJID.DM"}]}
+    match = [{"Name": "DM", "Keys": [{"Left": "--REFID", "Right": "REFID"}], "Join Type": "left"}]
+    result = same(spark, tmp_path, rule(match, check, ("AEREFID", "USUBJID.DM")))
+    assert rows(result) == [(1, ("R1", "2")), (2, ("R2", "1")), (3, ("R3", None))]
+
+
+def test_05_a_right_side_with_several_records_per_key_repeats_the_left_record(spark, tmp_path):
+    dm = pd.DataFrame({"STUDYID": ["S"] * 4, "DOMAIN": ["DM"] * 4, "USUBJID": ["2", "1", "2", "1"],
+                       "AGE": [40.0, 36.0, 50.0, None]})
+    check = {"any": [{"name": "AGE", "operator": "greater_than", "value": 35}, {"name": "AGE", "operator": "empty"}]}
+    for join in ("inner", "left"):
+        result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"], "Join Type": join}], check,
+                                            ("AGE",)), DM=dm)
+        assert rows(result) == [(1, (36.0,)), (1, (None,)), (2, (40.0,)), (2, (50.0,))] + \
+            ([(3, (None,)), (4, (None,))] if join == "left" else [])
+
+
+def test_06_a_key_one_side_lacks_makes_the_rule_not_applicable_on_both(spark, tmp_path):
+    for keys in (["AEREFID"], [{"Left": "USUBJID", "Right": "SUBJID"}]):
+        result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": keys}], NO_START))
+        assert result.status == "not applicable"
+
+
+def test_07_an_inner_join_leaving_no_record_is_not_applicable_on_both(spark, tmp_path):
+    dm = DM.assign(USUBJID=["7", "8", "8"])
+    result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"]}], NO_START), DM=dm)
+    assert result.status == "not applicable"
+
+
+def test_08_clashing_columns_take_the_suffix_and_checked_names_are_renamed(spark, tmp_path):
+    check = {"all": [{"name": "DOMAIN.DM", "operator": "equal_to", "value": "DM"},
+                     {"name": "DM.AGE", "operator": "greater_than", "value": 60}]}
+    result = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["STUDYID", "USUBJID"]}], check,
+                                        ("DOMAIN", "DOMAIN.DM", "DM.AGE", "STUDYID.DM")))
+    assert rows(result) == [(4, ("AE", "DM", 70.0, "Not in dataset"))]
+
+
+def test_09_the_relationship_merges_stay_not_executed_on_spark(spark, tmp_path):
+    suppae = pd.DataFrame({"STUDYID": ["S"], "RDOMAIN": ["AE"], "USUBJID": ["1"], "IDVAR": ["AESEQ"],
+                           "IDVARVAL": ["1"], "QNAM": ["AEX"], "QVAL": ["Y"]})
+    for match, why in [([{"Name": "SUPP--", "Keys": ["USUBJID"]}], "SUPP-- (a relationship merge)"),
+                       ([{"Name": "AE", "Keys": ["USUBJID"], "Child": True}], "AE as Child")]:
+        _, on_spark = both(spark, tmp_path, rule(match, NO_START), SUPPAE=suppae)
+        assert on_spark.status == NOT_EXECUTED
+        assert on_spark.reason == f"{NOT_ON_SPARK}: Match Datasets {why} is not on spark yet"
