@@ -146,3 +146,16 @@ def test_09_the_relationship_merges_stay_not_executed_on_spark(spark, tmp_path):
         _, on_spark = both(spark, tmp_path, rule(match, NO_START), SUPPAE=suppae)
         assert on_spark.status == NOT_EXECUTED
         assert on_spark.reason == f"{NOT_ON_SPARK}: Match Datasets {why} is not on spark yet"
+
+
+def test_10_a_reason_names_a_joined_variable_as_the_rule_writes_it():
+    """Test 10: a condition not on Spark over a joined column (held as DM@RFSTDTC there) gives its
+    reason with the rule's name, DM.RFSTDTC; other text is left as it is."""
+    from trialkit.validators.core.context import Condition
+    from trialkit.validators.core.spark_joins import as_written, spark_condition
+
+    cond = Condition("date_greater_than", "AESTDTC", "DM.RFSTDTC", {})
+    held = spark_condition(cond, {"AESTDTC": None, "DM@RFSTDTC": None})
+    assert held.value == "DM@RFSTDTC"
+    reason = f"operator date_greater_than on column {held.value} of text has no expression yet (a@b)"
+    assert as_written(reason, cond) == "operator date_greater_than on column DM.RFSTDTC of text has no expression yet (a@b)"

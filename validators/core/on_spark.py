@@ -31,7 +31,7 @@ from trialkit.validators.core.library import Library
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
-from trialkit.validators.core.spark_joins import held_as, spark_condition
+from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.spark_engine import NOT_ON_SPARK
 
@@ -174,7 +174,7 @@ def _tree(rule: CoreRule, dataset: Dataset, columns: SparkColumns) -> tuple[nw.E
         try:
             return leaf(spark_condition(cond, columns.schema), columns)
         except Unported as exc:
-            raise NotExecutable(f"{NOT_ON_SPARK}: {exc}") from exc
+            raise NotExecutable(f"{NOT_ON_SPARK}: {as_written(str(exc), cond)}") from exc
     return (combine(rule.check, dataset.wildcard, on_leaf, nw.lit(True), nw.lit(False)),
             ["USUBJID", f"{dataset.domain or ''}SEQ"])
 

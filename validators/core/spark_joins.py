@@ -130,3 +130,18 @@ def spark_condition(cond: Condition, columns) -> Condition:
         return [swap(v) for v in value] if isinstance(value, list) else value
     value = cond.value if cond.params.get("value_is_literal") else swap(cond.value)
     return Condition(cond.operator, swap(cond.target), value, {k: swap(v) for k, v in cond.params.items()})
+
+
+def as_written(text: str, cond: Condition) -> str:
+    """``text`` (a reason a condition is not on Spark) with the Spark names :func:`spark_condition`
+    gave ``cond``'s dotted variables back as the rule writes them (``DM@RFSTDTC`` -> ``DM.RFSTDTC``)."""
+    def names(value: Any):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            for v in value:
+                yield from names(v)
+    for name in names([cond.target, cond.value, *cond.params.values()]):
+        if "." in name:
+            text = text.replace(spark_name(name), name)
+    return text
