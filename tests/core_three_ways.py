@@ -16,7 +16,7 @@ from core_context import context
 
 from trialkit.validators.core.check import evaluate
 from trialkit.validators.core.context import condition
-from trialkit.validators.core.expressions import Unported, leaf, with_keys
+from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.on_spark import SparkColumns
 from trialkit.validators.core.operators import OPERATORS
 
@@ -29,7 +29,7 @@ def on_pandas(ctx, leaf_node: dict) -> tuple[list[bool], list[bool]]:
     code = pd.Series(OPERATORS[cond.operator](ctx, cond), index=ctx.frame.index).fillna(False).astype(bool)
     expression = leaf(cond, ctx)            # Unported here fails the test: the case must be ported
     frame = nw.from_native(ctx.frame, eager_only=True)
-    frame = with_keys(frame, ctx.keys)
+    frame = frame.with_columns(**ctx.keys) if ctx.keys else frame
     flags = _flags(frame, expression, len(ctx.frame))
     assert evaluate(leaf_node, ctx).tolist() == flags           # as the Check tree evaluates it
     return code.tolist(), flags
@@ -71,7 +71,7 @@ def three_ways(spark, records: dict, leaves: list[dict], wildcard: str = "AE") -
     exprs, results = {}, []
     for i, node in enumerate(leaves):
         exprs[f"@f{i}"] = leaf(condition(node, wildcard), columns)
-    frame = with_keys(frame, columns.keys)
+    frame = frame.with_columns(**columns.keys) if columns.keys else frame
     got = frame.select(nw.col(ROW), **exprs).collect().to_pandas().sort_values(ROW) if exprs else None
     for i, node in enumerate(leaves):
         code, on_pd = on_pandas(ctx, node)

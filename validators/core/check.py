@@ -16,7 +16,7 @@ import narwhals as nw
 import pandas as pd
 
 from trialkit.validators.core.context import Condition, Context, MissingVariable, condition
-from trialkit.validators.core.expressions import Unported, leaf, with_keys
+from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.operators import OPERATORS
 
 Flags = TypeVar("Flags")     # a pandas Series of booleans, or a narwhals expression
@@ -73,7 +73,7 @@ def _evaluated(ctx: Context, expression: nw.Expr) -> pd.Series:
     with warnings.catch_warnings():         # pandas' str.contains warns of a pattern's groups: CORE's have them
         warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression", UserWarning)
         frame = nw.from_native(ctx.frame, eager_only=True)
-        frame = with_keys(frame, ctx.keys)
+        frame = frame.with_columns(**ctx.keys) if ctx.keys else frame
         values = frame.select(expression.alias("@flag"))["@flag"].to_numpy()
     if len(values) != len(ctx.frame):           # a literal (exists): one value for every record
         values = values.repeat(len(ctx.frame))

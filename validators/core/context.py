@@ -94,10 +94,6 @@ class Context:
         """The pattern as the pandas engine runs it: Python's ``re``, CORE's own dialect."""
         return pattern
 
-    def group(self, number: int) -> str:
-        """Python's ``re.sub`` template for a group."""
-        return f"\\g<{number}>"
-
     def comparator(self, cond: Condition) -> Any:
         """The condition's value: the column it names, or the literal (always with value_is_literal)."""
         value = cond.value

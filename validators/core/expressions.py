@@ -42,25 +42,11 @@ class Columns(Protocol):
 
     def key(self, name: str, expression: nw.Expr) -> str:
         """A column named ``name`` computed as ``expression`` before the condition's expression runs
-        (window partitions are column names, so a normalized grouping key must be a column; a value
-        read many times, as a date's parts, is computed once), after the keys recorded before it,
-        which it may read (:func:`with_keys`)."""
+        (window partitions are column names, so a normalized grouping key must be a column)."""
 
     def regex(self, pattern: str) -> str:
         """A CORE (Python ``re``) pattern as this engine's regex must be given it, with the same
         verdicts; regex_dialect.UnportedRegex if it cannot be."""
-
-    def group(self, number: int) -> str:
-        """How this engine's regex replacement (``str.replace_all``) writes the text of capturing
-        group ``number`` (empty when the group took no part in the match)."""
-
-
-def with_keys(frame: Any, keys: dict[str, nw.Expr]) -> Any:
-    """The narwhals ``frame`` with the key columns (Columns.key), each computed after the ones
-    recorded before it."""
-    for name, expression in keys.items():
-        frame = frame.with_columns(**{name: expression})
-    return frame
 
 
 Expression = Callable[[Condition, Columns], nw.Expr]

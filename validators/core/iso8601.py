@@ -38,7 +38,7 @@ from trialkit.vectorize import per_unique
 PARTS = ("year", "month", "day", "hour", "minute", "second", "microsecond")
 UNITS = ("Y", "M", "D", "h", "m", "s", "us")      # numpy's unit for each precision
 UNCERTAIN = ("/", "--", "-:")
-DEFAULTS = (1970, 1, 1, 0, 0, 0, 0)     # a part not known, as the moment takes it
+_DEFAULTS = (1970, 1, 1, 0, 0, 0, 0)
 
 
 def _time(tag: str) -> str:
@@ -155,7 +155,7 @@ def _isoparses(value: str) -> bool:
 
 def _moment_by_parts(parts: tuple[str | None, ...]) -> datetime | None:
     try:
-        return datetime(*(int(p) if p is not None else d for p, d in zip(parts, DEFAULTS)))
+        return datetime(*(int(p) if p is not None else d for p, d in zip(parts, _DEFAULTS)))
     except (ValueError, OverflowError):
         return None
 

@@ -24,7 +24,7 @@ from narwhals.dtypes import DType
 from trialkit.validators.core.check import combine
 from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable
 from trialkit.validators.core.engine import RuleResult, require_checked_variables, run_rules
-from trialkit.validators.core.expressions import Unported, leaf, with_keys
+from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
@@ -59,10 +59,6 @@ class SparkColumns:
     def regex(self, pattern: str) -> str:
         """Spark's regex is Java's: the pattern rewritten to keep Python's verdicts."""
         return for_java(pattern)
-
-    def group(self, number: int) -> str:
-        """Java's ``Matcher.replaceAll`` template for a group."""
-        return f"${number}"
 
 
 def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str,
@@ -112,7 +108,7 @@ class _Batched:
         rows = pd.DataFrame()
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
-            frame = with_keys(frame, columns.keys)
+            frame = frame.with_columns(**columns.keys) if columns.keys else frame
             rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))
