@@ -1,17 +1,20 @@
 """Which CORE rules `validate --engine spark` runs on an SDTM folder, and why the others not.
 
     python benchmarks/spark_core_coverage.py OUT/sdtm                 # a `trialkit demo` SDTM
-    python benchmarks/spark_core_coverage.py PILOT/sdtm --encoding cp1252
+    python benchmarks/spark_core_coverage.py PILOT/sdtm --encoding cp1252 --json benchmarks/results/spark_core_coverage_pilot.json
 
 Prints the rules run on Spark, the wall time of the Spark validation (the session started first,
 local[2]), the not-executed rules counted by their first reason, and for the rules an operator keeps
-off Spark, every operator of their tree that has no expression yet (what porting one would unblock).
+off Spark, every operator of their tree that has no expression yet (what porting one would unblock);
+``--json FILE`` writes the same counts, with the run's date and commit, for benchmarks/results/.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +23,9 @@ from trialkit.validators.core.expressions import EXPRESSIONS
 from trialkit.validators.core_findings import load_rule_files
 from trialkit.validators.run import validate
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import git_state, machine_info  # noqa: E402
+
 MASTER = "local[2]"
 
 
@@ -27,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sdtm", type=Path)
     parser.add_argument("--encoding")
+    parser.add_argument("--json", type=Path, help="write the counts to this file")
     args = parser.parse_args()
     rules = {r.core_id: r for r in load_rule_files(("core", "trialkit"), ())[0]}
     session = spark_session(MASTER)
@@ -50,6 +57,13 @@ def main() -> None:
     print("\nrules an operator keeps off spark, by the operators of their tree without an expression:")
     for names, n in operators.most_common():
         print(f"  {n:4d}  {names}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "benchmark": "spark_core_coverage", "sdtm": str(args.sdtm),
+            "machine": machine_info(), "git": git_state(Path(__file__).resolve().parents[1]), "master": MASTER, "core_rules": len(core),
+            "run_on_spark": len(core) - len(off), "not_run": len(off), "validate_s": round(seconds, 1),
+            "not_run_by_first_reason": dict(reasons.most_common()),
+            "operator_rules_by_missing_operators": dict(operators.most_common())}, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
