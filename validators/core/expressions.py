@@ -195,4 +195,5 @@ for _name, _compare in (("greater_than", lambda a, b: a > b), ("greater_than_or_
 
 
 # the sibling modules register their operators here (imported last: they import the helpers above)
-from trialkit.validators.core import expressions_groups, expressions_sets, expressions_text  # noqa: F401
+from trialkit.validators.core import (expressions_dates, expressions_groups, expressions_sets,  # noqa: F401
+                                      expressions_text)

@@ -57,12 +57,26 @@ def _date_time(tag: str) -> str:
 # A date-time with an optional interval end, or a time with the date parts all unknown.
 DATE = re.compile(rf"^(?:{_date_time('')}(?:/{_date_time('end_')})?|-{{4,8}}{_time('only_')})$")
 
+# The values without an uncertainty mark that dateutil's ISO reader (``_isoparses``) reads, the
+# calendar aside (month 01-12, a day the month has, a year from 0001), as DATE's grammar lets them
+# through: ASCII digits, a date in the order year, month, day, a time only after a full date, a
+# fraction only after seconds. It is how the expressions (expressions_dates.py) decide validity
+# without dateutil; tests/test_validators_core_expressions_dates.py checks it against dateutil.
+READABLE = re.compile(r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+                      r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?$")
+
 _NUMBER = r"\d+(?:[.,]\d*)?"
 _DURATION = (rf"P(?!$)(?:(?:(?:(?P<year>{_NUMBER})Y)?,?(?:(?P<month>{_NUMBER})M)?,?(?:(?P<day>{_NUMBER})D)?,?"
              rf"(?:T(?=\d)(?:(?P<hour>{_NUMBER})H)?,?(?:(?P<minute>{_NUMBER})M)?,?(?:(?P<second>{_NUMBER})S)?)?)"
              rf"|(?P<week>{_NUMBER})W)$")
 DURATION = re.compile(rf"^{_DURATION}")
 SIGNED_DURATION = re.compile(rf"^-?{_DURATION}")
+
+
+def plain(grammar: re.Pattern) -> str:
+    """The grammar's pattern with its named groups as plain (numbered) ones, the numbers kept:
+    Java's regex, through regex_dialect.for_java, takes no Python group names."""
+    return re.sub(r"\(\?P<\w+>", "(", grammar.pattern)
 
 
 @dataclass(frozen=True)
