@@ -74,9 +74,10 @@ SIGNED_DURATION = re.compile(rf"^-?{_DURATION}")
 
 
 def plain(grammar: re.Pattern) -> str:
-    """The grammar's pattern with its named groups as plain (numbered) ones, the numbers kept:
-    Java's regex, through regex_dialect.for_java, takes no Python group names."""
-    return re.sub(r"\(\?P<\w+>", "(", grammar.pattern)
+    """The grammar's pattern for matching only: its named groups (its only capturing ones) as
+    non-capturing groups. Java's regex, through regex_dialect.for_java, takes no Python group names,
+    and pandas warns on every ``str.contains`` with a capturing group."""
+    return re.sub(r"\(\?P<\w+>", "(?:", grammar.pattern)
 
 
 @dataclass(frozen=True)
