@@ -209,13 +209,13 @@ def test_08_subject_pages_written_by_forked_workers_are_the_same_bytes(demo, tmp
     from trialkit.trace import report_pages
     from trialkit.trace.run_folder import RunFolder
 
-    pools, forked_pool = [], report_pages.forked_pool
+    pools, forked_pool_sharing = [], report_pages.forked_pool_sharing
 
-    def counted_pool(workers):
+    def counted_pool(shared, workers):
         pools.append(workers)
-        return forked_pool(workers)
+        return forked_pool_sharing(shared, workers)
 
-    monkeypatch.setattr(report_pages, "forked_pool", counted_pool)
+    monkeypatch.setattr(report_pages, "forked_pool_sharing", counted_pool)
     monkeypatch.setattr(report_pages, "BATCH", 20)
     monkeypatch.setattr(report_pages, "usable_cores", lambda: 2)
     written = demo / "report" / "trace" / "subjects"

@@ -15,7 +15,9 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1
 
@@ -40,3 +42,26 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+_SHARED: object = None      # what the workers of forked_pool_sharing find (set just before they fork)
+
+
+@contextmanager
+def forked_pool_sharing(shared: object, workers: int) -> Iterator[ProcessPoolExecutor]:
+    """:func:`forked_pool` whose workers (and this process, inside the block) read ``shared`` with
+    :func:`shared_state`: the data a worker runs on is inherited through the fork, never pickled (a
+    run folder's frames, a parsed ODM plan, a study's datasets would cost more to send than to use).
+    One such pool at a time per process; the state is let go when the block ends."""
+    global _SHARED
+    _SHARED = shared
+    try:
+        with forked_pool(workers) as pool:
+            yield pool
+    finally:
+        _SHARED = None
+
+
+def shared_state() -> object:
+    """The ``shared`` of the :func:`forked_pool_sharing` block this process is in or was forked from."""
+    return _SHARED

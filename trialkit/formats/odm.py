@@ -49,7 +49,7 @@ from lxml import etree
 
 from trialkit.errors import InputError
 from trialkit.findings import Finding
-from trialkit.forked import can_fork, forked_pool, usable_cores
+from trialkit.forked import can_fork, forked_pool_sharing, shared_state, usable_cores
 from trialkit.formats import odm_ranges
 from trialkit.formats.detect import ODM_NAMESPACE
 from trialkit.formats.export import EVENT_COLUMNS, CodeListMeta, EventMeta, ExportForm, ExportMetadata, FormMeta, ItemMeta
@@ -399,20 +399,18 @@ def _stream(source, out: _Records) -> None:
         raise _Unreadable(line, column, exc.msg) from None
 
 
-_PLAN: odm_ranges.Plan | None = None          # the plan forked workers read their range by
-_METADATA: ExportMetadata | None = None
-
-
 def _read_range(path: Path, start: int, end: int) -> tuple:
     """In a forked worker: one range's records, compactly (no per-value index), and its SubjectKeys;
-    None when the range does not parse (the caller reads the file in one pass instead)."""
+    None when the range does not parse (the caller reads the file in one pass instead). The plan and
+    the study metadata come from _read_in_parallel through the fork."""
+    plan, metadata = shared_state()
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
     out = _Records(path)
-    out.metadata = _METADATA
+    out.metadata = metadata
     try:
-        _stream(io.BytesIO(_PLAN.part(data)), out)
+        _stream(io.BytesIO(plan.part(data)), out)
     except _Unreadable:
         return None
     subjects = out.seen if out.index is None else set(out.index)
@@ -422,26 +420,21 @@ def _read_range(path: Path, start: int, end: int) -> tuple:
 def _read_in_parallel(path: Path, plan: odm_ranges.Plan, workers: int) -> _Records | None:
     """The file's records read range by range in forked workers, merged in file order; None when a
     range does not parse or a SubjectKey is met in two ranges (then one pass reads the file)."""
-    global _PLAN, _METADATA
     out = _Records(path)
     try:
         _stream(io.BytesIO(plan.rest), out)
     except _Unreadable:
         return None
-    _PLAN, _METADATA = plan, out.metadata
     subjects: set[str] = set()
-    try:
-        with forked_pool(workers) as pool:
-            for part in pool.map(_read_range, *zip(*[(path, a, b) for a, b in plan.ranges])):
-                if part is None:
-                    return None
-                forms, undeclared, count, keys = part
-                if not subjects.isdisjoint(keys):
-                    return None
-                subjects |= keys
-                out.absorb(forms, undeclared, count)
-    finally:
-        _PLAN = _METADATA = None
+    with forked_pool_sharing((plan, out.metadata), workers) as pool:
+        for part in pool.map(_read_range, *zip(*[(path, a, b) for a, b in plan.ranges])):
+            if part is None:
+                return None
+            forms, undeclared, count, keys = part
+            if not subjects.isdisjoint(keys):
+                return None
+            subjects |= keys
+            out.absorb(forms, undeclared, count)
     return out
 
 

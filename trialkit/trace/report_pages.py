@@ -12,8 +12,8 @@
 Why this split: a page per cell holding every subject's whole chain repeats each subject in every
 cell that counts them (Table 1's "All patients" holds all of them), which took 122 s and 2.6 GiB at
 10,000 subjects. Here a subject is traced once, and subjects are traced ``BATCH`` at a time (ADSL.yaml's
-merged steps run once per batch) and written before the next batch, so no more than one batch of
-traces is ever held. Cell pages come first and the ADaM frames they select from are let go before
+merged steps run once per batch) and written before the next batch, so no process holds more than
+one batch of traces. Cell pages come first and the ADaM frames they select from are let go before
 the subjects are traced.
 
 Without a run folder (``trialkit report ADAM --out``: no SDTM, no provenance, no raw export) only
@@ -31,7 +31,7 @@ import pandas as pd
 
 from trialkit.atomic_output import output_file
 from trialkit.display import plain
-from trialkit.forked import can_fork, forked_pool, usable_cores
+from trialkit.forked import can_fork, forked_pool_sharing, shared_state, usable_cores
 from trialkit.reports.cell_records import RECORD, ReportCells
 from trialkit.reports.where import variables
 from trialkit.trace.chain import trace_adam_datasets
@@ -143,21 +143,13 @@ def write_subject_pages(run: RunFolder, report_dir: Path, subjects: list[str]) -
         for batch in batches[1:]:
             _write_batch(run, report_dir, batch)
         return
-    global _FORKED_RUN
-    _FORKED_RUN = run
-    try:
-        with forked_pool(workers) as pool:
-            for _ in pool.map(_write_forked_batch, [report_dir] * (len(batches) - 1), batches[1:]):
-                pass
-    finally:
-        _FORKED_RUN = None
-
-
-_FORKED_RUN: RunFolder | None = None       # the run folder the forked workers inherit (never pickled: it holds the data)
+    with forked_pool_sharing(run, workers) as pool:       # the run folder holds the data: inherited, never pickled
+        for _ in pool.map(_write_forked_batch, [report_dir] * (len(batches) - 1), batches[1:]):
+            pass
 
 
 def _write_forked_batch(report_dir: Path, batch: list[str]) -> None:
-    _write_batch(_FORKED_RUN, report_dir, batch)
+    _write_batch(shared_state(), report_dir, batch)
 
 
 def _write_batch(run: RunFolder, report_dir: Path, batch: list[str]) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from trialkit.forked import can_fork, forked_pool
+from trialkit.forked import can_fork, forked_pool_sharing, shared_state
 from trialkit.validators.core import frames, merge, operations
 from trialkit.validators.core.check import evaluate
 from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
@@ -118,7 +118,6 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
     return [results[r.core_id] for r in rules]
 
 
-_FORKED: tuple = ()     # what a forked worker runs on (set just before forking; never pickled)
 DOMAIN_COST = 7500      # a domain's fixed cost in records' worth: on the CDISC pilot a domain costs about
                         # 0.15 s plus 0.02 s per thousand records
 
@@ -129,34 +128,29 @@ def _run_forked(runnable: list[CoreRule], results: dict[str, RuleResult], groups
     take from, each the next domain as soon as it is free: this process joins once its other work
     (``alongside``: trialkit's own rules) is done, so however long that takes, the processes finish
     close together (a fixed share per process left this one a whole domain list behind)."""
-    global _FORKED
     queue = sorted(groups, key=lambda g: DOMAIN_COST + sum(len(d.frame) for d in g), reverse=True)
     taken = multiprocessing.get_context("fork").Value("i", 0)
-    _FORKED = (runnable, queue, taken, study, library)
-    try:
-        with forked_pool(workers - 1) as pool:
-            try:
-                pending = [pool.submit(_run_queue) for _ in range(workers - 1)]
-                if alongside is not None:
-                    alongside()
-                for rule_id, part in _run_queue().items():
+    with forked_pool_sharing((runnable, queue, taken, study, library), workers - 1) as pool:
+        try:
+            pending = [pool.submit(_run_queue) for _ in range(workers - 1)]
+            if alongside is not None:
+                alongside()
+            for rule_id, part in _run_queue().items():
+                _combine(results[rule_id], part)
+            for future in pending:
+                for rule_id, part in future.result().items():
                     _combine(results[rule_id], part)
-                for future in pending:
-                    for rule_id, part in future.result().items():
-                        _combine(results[rule_id], part)
-            except BaseException:
-                # interrupted (SIGINT) or failed: the workers take no further domain, so leaving the
-                # pool waits for the domain each is on, not for the rest of the queue
-                with taken.get_lock():
-                    taken.value = len(queue)
-                raise
-    finally:
-        _FORKED = ()
+        except BaseException:
+            # interrupted (SIGINT) or failed: the workers take no further domain, so leaving the
+            # pool waits for the domain each is on, not for the rest of the queue
+            with taken.get_lock():
+                taken.value = len(queue)
+            raise
 
 
 def _run_queue() -> dict[str, RuleResult]:
     """Every rule on each domain taken from the shared queue (see _run_forked) until none is left."""
-    runnable, queue, taken, study, library = _FORKED
+    runnable, queue, taken, study, library = shared_state()
     results = {r.core_id: RuleResult(r, NOT_APPLICABLE) for r in runnable}
     while True:
         with taken.get_lock():
