@@ -110,12 +110,11 @@ def _source_derivations(run: RunFolder, dataset: str, row: pd.Series, adsl: Adsl
         why = (f"{dataset} record {record} comes from {srcdom}.{srcvar}, which is neither an SDTM nor an ADaM dataset of "
                "the run: the chain stops at this record")
         return [Derivation(target, value, [said], stops=[why])]
-    spec = run.adam_spec(dataset)
-    domain = str(spec.get("source") or dataset[2:])
+    domain = _source_domain(run, dataset)
     seq = seq_variable(domain)
     if seq in row.index and plain(row[seq]):
         # the variables the dataset keeps from its source record (ADAE.yaml keep:), each explained there
-        kept = [v for v in spec.get("keep") or [] if v not in ("STUDYID", "USUBJID", seq)]
+        kept = [v for v in run.adam_spec(dataset).get("keep") or [] if v not in ("STUDYID", "USUBJID", seq)]
         out = Derivation(seq, plain(row[seq]), [f"{dataset} keeps {seq} of {domain}" + (f" and {', '.join(kept)}" if kept else "")])
         return [_by_seq(run, domain, usubjid, plain(row[seq]), kept or [""], out)]
     why = f"{dataset} record {record} carries neither SRCDOM/SRCSEQ nor {seq}: which SDTM record it came from is not recorded"
@@ -127,18 +126,16 @@ def _through_adam(run: RunFolder, source: str, usubjid: str, srcseq: str, srcvar
     """``out`` followed through the ADaM record SRCDOM/SRCSEQ name (ADaMIG: SRCSEQ is the source's ASEQ;
     a source without ASEQ, as the CDISC pilot's ADAE, is matched on the --SEQ it keeps of its SDTM
     domain), then on from that record to SDTM as its own source says."""
-    spec = run.adam_spec(source)
     frame = run.dataset("adam", source)
-    seq = "ASEQ" if "ASEQ" in frame else seq_variable(str(spec.get("source") or source[2:]))
-    mine = run.subject_rows("adam", source, usubjid)
-    found = mine[mine[seq].map(plain) == srcseq] if seq in mine else mine.iloc[0:0]
-    if found.empty:
+    seq = "ASEQ" if "ASEQ" in frame else seq_variable(_source_domain(run, source))
+    record = run.record_by("adam", source, seq, usubjid, srcseq)
+    if record is None:
         out.stops.append(f"no {source} record with USUBJID {usubjid} and {seq} {srcseq}: the chain stops at the ADaM record")
         return out
-    row = found.iloc[0]
-    out.steps.append(f"{source} record {int(row['_record'])} ({seq} {srcseq}): {srcvar} {plain(row.get(srcvar, ''), srcvar) or 'missing'}")
+    row = frame.iloc[record - 1]
+    out.steps.append(f"{source} record {record} ({seq} {srcseq}): {srcvar} {plain(row.get(srcvar, ''), srcvar) or 'missing'}")
     if plain(row.get("SRCDOM", "")) in run.adam_files:       # one ADaM hop only: SRCDOMs naming each other would loop
-        out.stops.append(f"{source} record {int(row['_record'])} comes from ADaM {plain(row['SRCDOM'])} in turn: the trace "
+        out.stops.append(f"{source} record {record} comes from ADaM {plain(row['SRCDOM'])} in turn: the trace "
                          "follows one ADaM source and stops here")
         return out
     for further in _source_derivations(run, source, row, adsl, None, subjects):
@@ -148,9 +145,15 @@ def _through_adam(run: RunFolder, source: str, usubjid: str, srcseq: str, srcvar
     return out
 
 
+def _source_domain(run: RunFolder, dataset: str) -> str:
+    """The SDTM domain an occurrence dataset's records come from: its ADaM spec's ``source:``, else
+    the name without AD (ADAE -> AE)."""
+    return str(run.adam_spec(dataset).get("source") or dataset[2:])
+
+
 def _by_seq(run: RunFolder, domain: str, usubjid: str, seq: str, variables: list[str], out: Derivation) -> Derivation:
     """``out`` with the SDTM record of ``domain`` with this USUBJID and --SEQ as its source of ``variables``."""
-    record = run.record_by_seq(domain, usubjid, seq)
+    record = run.record_by("sdtm", domain, seq_variable(domain), usubjid, seq)
     if record is None:
         out.stops.append(f"no {domain} record with USUBJID {usubjid} and {seq_variable(domain)} {seq} in {run.shown(run.sdtm_dir)}: "
                          "the chain stops at the ADaM record")

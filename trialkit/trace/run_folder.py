@@ -42,7 +42,7 @@ class RunFolder:
         self._specs: dict[str, object] = {}
         self._raw: dict[str, pd.DataFrame | None] = {}
         self._by_subject: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-        self._by_seq: dict[str, dict[tuple[str, str], int]] = {}
+        self._by_value: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
         self._columns: dict[tuple[str, str], dict[str, object]] = {}
 
     def shown(self, path: Path) -> Path:
@@ -122,20 +122,21 @@ class RunFolder:
             return pd.DataFrame(columns=["USUBJID", "_record"])
         return frame.iloc[self.subject_positions(stage, name, usubjid)]
 
-    def record_by_seq(self, domain: str, usubjid: str, seq: str) -> int | None:
-        """The record number of the SDTM ``domain`` record of ``usubjid`` with --SEQ ``seq`` (as text), by
-        an index built once per domain (an ADaM record names its source so, thousands per report)."""
-        if domain not in self._by_seq:
-            frame, variable = self.dataset("sdtm", domain), f"{domain}SEQ"
+    def record_by(self, stage: str, name: str, variable: str, usubjid: str, value: str) -> int | None:
+        """The record number of the first record of ``usubjid`` in dataset ``name`` whose ``variable``
+        reads ``value`` as text (an SDTM --SEQ, an ADaM ASEQ), None when none does; by an index built
+        once per dataset and variable (an ADaM record names its source so, thousands per report)."""
+        if (stage, name, variable) not in self._by_value:
+            frame = self.dataset(stage, name)
             index = {}
             if frame is not None and variable in frame:
                 from trialkit.display import plain_values
 
                 keys = zip(frame["USUBJID"].astype(str), plain_values(frame[variable]), frame["_record"].astype(int))
-                for usub, number, record in reversed(list(keys)):   # reversed: the first record wins
-                    index[usub, number] = record
-            self._by_seq[domain] = index
-        return self._by_seq[domain].get((usubjid, seq))
+                for usub, text, record in reversed(list(keys)):   # reversed: the first record wins
+                    index[usub, text] = record
+            self._by_value[stage, name, variable] = index
+        return self._by_value[stage, name, variable].get((usubjid, value))
 
     @cached_property
     def provenance(self) -> pd.DataFrame | None:
