@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from trialkit.errors import TrialkitError
+from trialkit.interrupts import raise_if_interrupted
 
 log = logging.getLogger("trialkit")
 _RENAME_EXCHANGE = 2          # linux/fs.h
@@ -64,6 +65,7 @@ def replacing(target: Path) -> Iterator[Path]:
         os.fchmod(fd, file_mode())
         os.close(fd)
         yield Path(tmp)
+        raise_if_interrupted()
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -189,6 +191,7 @@ def output_folder(target: Path, inputs: tuple[Path, ...] = ()) -> Iterator[Path]
         try:
             work.mkdir(mode=0o777)       # inside the try: an interrupt right after it still removes it
             yield work
+            raise_if_interrupted()
             with signals_deferred() as received:
                 _commit(work, target)
         except BaseException:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
-import threading
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from trialkit.adam.errors import AdamError
 from trialkit.atomic_output import locked, output_file, output_folder
 from trialkit.errors import TrialkitError
 from trialkit.findings import count_by_severity, error_lines
+from trialkit.interrupts import interrupt_noted, noting_interrupts
 from trialkit.pipeline import adam_stage, parse_formats, report_stage, run_pipeline, sdtm_stage, simulate_stage, validate_stage
 from trialkit.progress import progress, setup_logging, stdout_console
 from trialkit.spec import shipped_studies, study_dir
@@ -82,7 +81,7 @@ def exit_code_of(err: BaseException) -> int:
     if isinstance(err, click.ClickException):
         err.show()
         return err.exit_code
-    if isinstance(err, (KeyboardInterrupt, click.Abort)):
+    if isinstance(err, (KeyboardInterrupt, click.Abort)) or interrupt_noted():
         click.echo("trialkit: interrupted; the previous output is left as it was", err=True)
         return 130
     if isinstance(err, OSError) and not isinstance(err, (BlockingIOError, ConnectionError)):
@@ -95,10 +94,6 @@ def exit_code_of(err: BaseException) -> int:
     return 3
 
 
-def _terminated(signum, frame):
-    raise KeyboardInterrupt      # SIGTERM cleans up as SIGINT does
-
-
 class TrialkitGroup(click.Group):
     """The command group whose ``main`` handles every verb's exceptions in one place (click's own
     standalone mode would print a traceback and exit 1, the code of findings)."""
@@ -106,17 +101,13 @@ class TrialkitGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except SystemExit as done:
-            code = done.code
-        except BaseException as err:  # noqa: BLE001 - the one top-level handler
-            code = exit_code_of(err)
-        finally:
-            if main_thread:
-                signal.signal(signal.SIGTERM, previous)
+        with noting_interrupts():
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except SystemExit as done:
+                code = done.code
+            except BaseException as err:  # noqa: BLE001 - the one top-level handler
+                code = exit_code_of(err)
         sys.exit(code or 0)
 
 
