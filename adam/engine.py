@@ -23,6 +23,7 @@ from trialkit.adam.steps import apply_steps, check_steps
 from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
 from trialkit.dataset_json import dataset_files, read_dataset, write_dataset
 from trialkit.errors import InputError, SpecError
+from trialkit.formats.parquet import read_parquet
 from trialkit.spec import load_yaml, study_dir
 from trialkit.vectorize import compact, plain
 from trialkit.xpt import DatasetMeta, Variable
@@ -89,14 +90,21 @@ def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFr
     string per cell set the ADaM stage's memory peak."""
     if not Path(folder).is_dir():
         raise InputError("SDTM folder not found", file=str(folder))
-    out = {}
-    for name, path in dataset_files(folder).items():
-        if only is not None and name not in only | {"DM"}:
-            continue
-        frame, meta = read_dataset(path)
-        out[meta.name.upper()] = compact(frame)
-    if "DM" not in out:
+    files = {name: path for name, path in dataset_files(folder).items() if only is None or name in only | {"DM"}}
+    if "DM" not in files:
         raise InputError("no DM in the SDTM folder (dm.xpt or dm.json)", file=str(folder))
+    return read_sdtm_files(files)
+
+
+def read_sdtm_files(files: dict[str, Path], subjects: tuple[str | None, str | None] | None = None
+                    ) -> dict[str, pd.DataFrame]:
+    """The datasets ``files`` names (name -> file), as :func:`read_sdtm` holds them; ``subjects``:
+    only the records of those subjects, from Parquet files (trialkit.formats.parquet.read_parquet),
+    as each Spark task of trialkit.adam.spark_engine reads its share."""
+    out = {}
+    for path in files.values():
+        frame, meta = read_dataset(path) if subjects is None else read_parquet(path, subjects=subjects)
+        out[meta.name.upper()] = compact(frame)
     return out
 
 
@@ -197,7 +205,15 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats
     ndjson; ``links``: trialkit.define.define_links for Dataset-JSON) and hand it to ``written``
     (trialkit.define.WrittenDatasets), for define.xml."""
     specs = load_study_specs(study)
-    sdtm = read_sdtm(sdtm_dir, needed_datasets(specs))
+    datasets = derive_datasets(specs, read_sdtm(sdtm_dir, needed_datasets(specs)))
+    if out is not None:
+        write_datasets(specs, datasets, out, formats, links, written)
+    return datasets
+
+
+def derive_datasets(specs: list[AdamSpec], sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every dataset of ``specs`` (ADSL first, as load_study_specs orders them) from the SDTM
+    datasets ``sdtm``: all of a study's subjects (run_adam) or a share of them (a Spark task)."""
     # the SDTM text is held as categories; the datasets derived from it are text again (plain), so
     # that no category of a source column (e.g. every SUPPDM.QVAL) travels with an ADaM variable
     adsl = plain(build_adsl(specs[0], sdtm))
@@ -210,12 +226,16 @@ def run_adam(study: str | Path, sdtm_dir: Path, out: Path | None = None, formats
         else:
             frame = build_occds(spec, adsl, sdtm)
         datasets[spec.name] = plain(frame)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for spec in specs:
-            frame = datasets[spec.name]
-            meta = dataset_meta(spec, frame)
-            files = write_dataset(frame, meta, out, formats, links=links)
-            if written is not None:
-                written.add(files, frame, meta)
     return datasets
+
+
+def write_datasets(specs: list[AdamSpec], datasets: dict[str, pd.DataFrame], out: Path, formats: tuple[str, ...],
+                   links=None, written=None) -> None:
+    """Write each dataset in ``formats`` with its spec's metadata and hand it to ``written``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for spec in specs:
+        frame = datasets[spec.name]
+        meta = dataset_meta(spec, frame)
+        files = write_dataset(frame, meta, out, formats, links=links)
+        if written is not None:
+            written.add(files, frame, meta)

@@ -26,7 +26,16 @@ from trialkit.atomic_output import locked, output_file, output_folder
 from trialkit.errors import TrialkitError
 from trialkit.findings import count_by_severity, error_lines
 from trialkit.interrupts import interrupt_noted, noting_interrupts
-from trialkit.pipeline import adam_stage, parse_formats, report_stage, run_pipeline, sdtm_stage, simulate_stage, validate_stage
+from trialkit.pipeline import (
+    adam_stage,
+    adam_stage_on_spark,
+    parse_formats,
+    report_stage,
+    run_pipeline,
+    sdtm_stage,
+    simulate_stage,
+    validate_stage,
+)
 from trialkit.progress import progress, setup_logging, stdout_console
 from trialkit.spec import shipped_studies, study_dir
 
@@ -297,19 +306,33 @@ def sdtm(study, raw, out, strict, formats, encoding, sheet):
 @click.argument("sdtm_dir", metavar="SDTM", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the ADaM datasets.")
 @FORMAT_OPTION
-def adam(study, sdtm_dir, out, formats):
+@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True,
+              help="Engine of the derivations: pandas, in this process; spark, the same derivations in Spark tasks "
+                   "on shares of the subjects, from Parquet SDTM or a pool (pip install 'trialkit[spark]', and Java 17).")
+@click.option("--spark-master", default=None, show_default="local[*]", help="Spark master URL of --engine spark.")
+@click.option("--subjects-per-task", type=click.IntRange(1), default=None, show_default="5000",
+              help="Subjects each Spark task derives (--engine spark).")
+def adam(study, sdtm_dir, out, formats, engine, spark_master, subjects_per_task):
     """Derive the study's ADaM datasets (ADSL first) from an SDTM folder, with their define.xml."""
     from trialkit.lineage import adam_error_causes
 
+    if engine != "spark" and (spark_master is not None or subjects_per_task is not None):
+        raise click.UsageError("--spark-master and --subjects-per-task are for --engine spark")
     with output_folder(out, (sdtm_dir,)) as work, progress("adam", total=1) as advance:
         try:
-            datasets = adam_stage(study, sdtm_dir, work, formats=formats)
+            if engine == "spark":
+                shapes = adam_stage_on_spark(study, sdtm_dir, work, formats=formats, spark_master=spark_master,
+                                             subjects_per_task=subjects_per_task)
+            else:
+                shapes = {name: frame.shape for name, frame in adam_stage(study, sdtm_dir, work, formats=formats).items()}
         except AdamError as err:
+            if (Path(sdtm_dir) / "dm").is_dir():
+                raise                      # a pool: its causes are looked up per study, which lineage does not do
             err.details = tuple(adam_error_causes(err, sdtm_dir))
             raise
         advance("written")
-    for name, frame in datasets.items():
-        click.echo(f"{name}: {len(frame)} records, {frame.shape[1]} variables")
+    for name, (records, variables) in shapes.items():
+        click.echo(f"{name}: {records} records, {variables} variables")
 
 
 @main.command()

@@ -100,6 +100,25 @@ def adam_stage(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[s
     return datasets
 
 
+def adam_stage_on_spark(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",),
+                        spark_master: str | None = None, subjects_per_task: int | None = None) -> dict[str, tuple[int, int]]:
+    """adam_stage with the derivations run by Spark tasks (trialkit.adam.spark_engine); a pool's
+    ADaM is a pool again, with no define.xml (a pool is no submission). Returns each dataset's
+    (records, variables)."""
+    from trialkit.adam.spark_engine import SUBJECTS_PER_TASK, run_adam_spark
+    from trialkit.define import WrittenDatasets, write_define
+
+    pooled = (Path(sdtm_dir) / "dm").is_dir()
+    written = WrittenDatasets("ADaM", study)  # a spec that cannot make a valid define.xml stops before any file
+    check_folder_study(study, sdtm_dir, "DM")
+    shapes = run_adam_spark(study, sdtm_dir, out, formats=formats, master=spark_master, written=None if pooled else written,
+                            subjects_per_task=subjects_per_task or SUBJECTS_PER_TASK)
+    if not pooled:
+        write_define("ADaM", study, out, written=written)
+    write_manifest(out, stage_record("adam", study, formats, 0))
+    return shapes
+
+
 def stage_record(stage: str, study: str | Path, formats: tuple[str, ...], exit_code: int) -> dict:
     """What a stage's folder manifest says about the stage that wrote it (trialkit.folder_manifest)."""
     return {"stage": stage, "trialkit": __version__, "study": str(study), "formats": list(formats),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from trialkit.errors import InputError
@@ -54,6 +55,11 @@ def spark_session(master: str = DEFAULT_MASTER):
                .config("spark.sql.shuffle.partitions", str(max(2, os.cpu_count() or 2)))
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # Python tasks (adam --engine spark) run in this interpreter, whose environment has trialkit;
+        # Spark's default, the first python3 on PATH, may not (a cluster's executors need trialkit
+        # installed). pyspark reads the variable when the context starts, not the spark.pyspark.python setting.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     try:
         session = builder.getOrCreate()
     except (PySparkException, OSError) as exc:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trialkit.atomic_output import replacing
@@ -103,9 +104,37 @@ def _column(field: pa.Field, values: pa.ChunkedArray, file: Path) -> tuple[Varia
                        column=field.name)
 
 
-def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, DatasetMeta]:
+def _subjects_of(file: Path, subjects: tuple[str | None, str | None]) -> pa.Table:
+    """The records of ``file`` whose USUBJID is in [first, stop) (None: unbounded; a missing USUBJID
+    counts as below every value), read from the row groups whose statistics can hold such a value.
+    A file without USUBJID (TS, TA...) is read whole."""
+    first, stop = subjects
+    source = pq.ParquetFile(file)
+    if "USUBJID" not in source.schema_arrow.names:
+        return source.read()
+    column = source.schema_arrow.get_field_index("USUBJID")
+    groups = []
+    for i in range(source.metadata.num_row_groups):
+        stats = source.metadata.row_group(i).column(column).statistics
+        if (stats is None or not stats.has_min_max or stats.null_count
+                or not ((first is not None and stats.max < first) or (stop is not None and stats.min >= stop))):
+            groups.append(i)
+    table = source.read_row_groups(groups) if groups else source.schema_arrow.empty_table()
+    usubjid = table["USUBJID"]
+    bounds = ([pc.greater_equal(usubjid, first)] if first is not None else []) + \
+             ([pc.less(usubjid, stop)] if stop is not None else [])
+    if not bounds:
+        return table
+    keep = pc.fill_null(bounds[0] if len(bounds) == 1 else pc.and_(*bounds), False)
+    return table.filter(pc.or_(keep, pc.is_null(usubjid)) if first is None else keep)
+
+
+def read_parquet(path: str | os.PathLike, *, subjects: tuple[str | None, str | None] | None = None
+                 ) -> tuple[pd.DataFrame, DatasetMeta]:
     """Read a Parquet dataset into the frame and :class:`~trialkit.xpt.DatasetMeta` that
-    :func:`~trialkit.xpt.read_xpt` would give for the same dataset. A missing file, a file that is not
+    :func:`~trialkit.xpt.read_xpt` would give for the same dataset; ``subjects`` (first, stop): only
+    the records of the subjects from ``first`` up to, not including, ``stop`` (see
+    :func:`_subjects_of`; the ADaM stage's Spark tasks read their subjects so). A missing file, a file that is not
     Parquet (or is truncated), or a column no SAS variable can hold raises :class:`ParquetError` (an
     :class:`~trialkit.errors.InputError`) naming the file and column."""
     file = Path(path)
@@ -113,7 +142,7 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, DatasetMeta]:
         raise ParquetError("Parquet file does not exist" if not file.exists() else
                            "not a regular file (a FIFO, device or folder); not read", file=str(file))
     try:
-        table = pq.read_table(file)
+        table = pq.read_table(file) if subjects is None else _subjects_of(file, subjects)
     except (pa.ArrowException, OSError) as exc:
         raise ParquetError(f"not a readable Parquet file (truncated or another format): {exc}", file=str(file)) from None
     variables, columns = [], {}
