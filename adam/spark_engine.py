@@ -42,7 +42,7 @@ from trialkit.adam.errors import AdamError
 from trialkit.atomic_output import replacing
 from trialkit.dataset_json import dataset_files, write_dataset
 from trialkit.errors import InputError, SpecError, TrialkitError
-from trialkit.formats.parquet import read_parquet, write_parquet
+from trialkit.formats.parquet import ROW_GROUP_ROWS, read_parquet, write_parquet
 
 SUBJECTS_PER_TASK = 5000
 _KEY = b"trialkit.length"
@@ -157,7 +157,7 @@ def join_parts(parts: list[tuple[str, int]], target: Path) -> Path:
         for path, n in parts:
             if n:
                 table = pq.read_table(path)
-                writer.write_table(pa.Table.from_arrays(table.columns, schema=schema))
+                writer.write_table(pa.Table.from_arrays(table.columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
     return target
 
 

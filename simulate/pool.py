@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trialkit.errors import InputError
+from trialkit.formats.parquet import ROW_GROUP_ROWS
 
 WEIGHTS = (2, 3, 4)
 
@@ -89,7 +90,7 @@ def _move_study(folder: Path, out: Path, studyid: str) -> dict[str, int]:
         if old is not None:
             table = relabel(table, old, studyid)
         (out / file.stem).mkdir(exist_ok=True)
-        pq.write_table(table, out / file.stem / f"{studyid}.parquet")
+        pq.write_table(table, out / file.stem / f"{studyid}.parquet", row_group_size=ROW_GROUP_ROWS)
         records[file.stem.upper()] = table.num_rows
     kept = out / "studies" / studyid
     kept.mkdir(parents=True)

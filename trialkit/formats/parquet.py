@@ -30,6 +30,10 @@ from trialkit.errors import InputError
 from trialkit.xpt import NUM_BYTES, SAS_EPOCH, DatasetMeta, Variable, check_dataset
 
 _KEY = "trialkit."
+# Row groups of at most this many records: a reader of some subjects' records (the ADaM stage's Spark
+# tasks, read_parquet(subjects=...)) skips the groups whose USUBJID statistics rule them out, which
+# pyarrow's default (groups of 1,048,576 records) would leave to a whole AE of 170,000 subjects.
+ROW_GROUP_ROWS = 65536
 
 
 class ParquetError(InputError):
@@ -73,7 +77,7 @@ def write_parquet(frame: pd.DataFrame, meta: DatasetMeta, path: str | os.PathLik
     schema = pa.schema(list(fields), metadata={_KEY + "name": meta.name, _KEY + "label": meta.label})
     table = pa.Table.from_arrays(list(arrays), schema=schema)
     with replacing(target) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS)
     return target
 
 
