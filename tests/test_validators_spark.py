@@ -22,7 +22,7 @@ import pytest
 from reference_data import PILOT
 
 from trialkit.errors import InputError
-from trialkit.formats.parquet import write_parquet
+from trialkit.formats.parquet import read_parquet, write_parquet
 from trialkit.spark_session import require_spark, spark_session
 from trialkit.validators.core_findings import load_rule_files
 from trialkit.validators.run import validate
@@ -140,6 +140,13 @@ def test_04_planted_defects_give_the_same_findings_on_both_engines(spark, demo, 
     assert {"TK-SDTM-0001", "TK-SDTM-0003", "TK-SDTM-0005", "TK-SDTM-0006", "TK-SDTM-0007", "TK-SDTM-0008",
             "TK-SDTM-0009", "TK-SDTM-0010", "TK-SDTM-0011"} <= planted
     assert _rows(on_spark.findings) == _rows(_ported(on_pandas.findings, on_spark))
+    # a rule with a distinct operation over another dataset ran on Spark: the AE subject DM lacks
+    assert "CORE-000201" in _core_on_spark(on_spark)
+    read = read_parquet if fmt == "parquet" else read_xpt
+    ae, dm = (read(next(folder.glob(f"{name}.*")))[0]["USUBJID"] for name in ("ae", "dm"))
+    lacking = [("AE", i + 1) for i in range(len(ae)) if ae[i] not in set(dm)]     # ae.loc[2] and the subject DM lost
+    assert ("AE", 3) in lacking and len(lacking) > 1
+    assert [(f.dataset, f.row) for f in on_spark.findings if f.rule == "CORE-000201" and f.dataset == "AE"] == lacking
 
 
 @pytest.mark.spark

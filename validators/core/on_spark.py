@@ -16,6 +16,7 @@ dataset, an operator or option without an expression (expressions.Unported).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import narwhals as nw
@@ -24,16 +25,21 @@ from narwhals.dtypes import DType
 
 from trialkit.validators.core import spark_joins
 from trialkit.validators.core.check import combine
-from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable
+from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.engine import RuleResult, require_checked_variables, run_rules
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
+from trialkit.validators.core.operations import DomainNotFound
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.spark_engine import NOT_ON_SPARK
+
+# the operators a ``distinct`` list is compared with as a literal list (expressions_sets.py)
+LIST_OPERATORS = ("is_contained_by", "is_not_contained_by", "is_contained_by_case_insensitive",
+                  "is_not_contained_by_case_insensitive")
 
 
 class SparkColumns:
@@ -87,6 +93,7 @@ class _Batched:
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
         self.signatures = {r.core_id: _signature(r) for r in rules}
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
+        self.distinct: dict[tuple[str, str], list] = {}
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
         key = (dataset.name, self.signatures[rule.core_id])
@@ -117,7 +124,7 @@ class _Batched:
         flags, keep, contexts = {}, [row, *order], {}
         for rule in runnable:
             try:
-                flags[rule.core_id], wanted = _tree(rule, dataset, columns)
+                flags[rule.core_id], wanted = _tree(rule, dataset, columns, self._operations(rule, study))
             except (NotApplicable, NotExecutable) as exc:
                 outcomes[rule.core_id] = exc
                 continue
@@ -148,6 +155,29 @@ class _Batched:
             outcomes[rule_id] = findings(ctx, pd.Series(True, index=ctx.frame.index))
         return outcomes
 
+    def _operations(self, rule: CoreRule, study: Study) -> dict[str, list]:
+        """Each operation's list by its id (only ``distinct`` of another dataset's variable runs here,
+        _unported says), collected from that dataset's Spark frame once per dataset and variable."""
+        results = {}
+        for params in rule.operations:
+            domain = params["domain"]
+            source = study.by_name(domain)
+            if source is None:
+                raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
+            if len(study.siblings(source)) > 1:
+                raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
+            target = resolve_wildcard(params.get("name"), domain)
+            key = (source.name, target)
+            if key not in self.distinct:
+                frame = self.frames[source.name]
+                if target not in frame.collect_schema():
+                    raise MissingVariable(target)
+                values = frame.select(nw.col(target)).drop_nulls().unique().collect().to_pandas()[target].dropna()
+                # unrounded, as Spark compares the records' own values (the pandas engine rounds both)
+                self.distinct[key] = sorted(values)
+            results[str(params["id"])] = self.distinct[key]
+        return results
+
     def _frame(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
                ) -> tuple[nw.LazyFrame, list[str], bool]:
         """The frame the rules evaluate: the dataset's, or with their Match Datasets joined
@@ -163,14 +193,22 @@ def _signature(rule: CoreRule) -> tuple:
     return spark_joins.signature(rule) if rule.match_datasets else ()
 
 
-def _tree(rule: CoreRule, dataset: Dataset, columns: SparkColumns) -> tuple[nw.Expr, list[str]]:
+def _tree(rule: CoreRule, dataset: Dataset, columns: SparkColumns, lists: dict[str, list]) -> tuple[nw.Expr, list[str]]:
     """The rule's Check tree on ``dataset`` as one expression, and the record keys findings show;
-    NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it."""
+    NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it.
+    ``lists``: the operations' lists by id, each a literal list where a condition compares with it
+    (the pandas engine puts the same list on every record, and looks a value up in it as in a literal
+    list: an empty value never in it, since distinct drops empty values)."""
     require_checked_variables(rule, dataset)
     if dataset.frame.empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
 
     def on_leaf(cond):
+        if rule.operations and (cond.target in lists or isinstance(cond.value, str) and cond.value.startswith("$")):
+            if cond.target in lists or cond.value not in lists or cond.operator not in LIST_OPERATORS:
+                raise NotExecutable(f"{NOT_ON_SPARK}: operator {cond.operator} with {cond.target} and "
+                                    f"{cond.value} (an operation's result) has no expression yet")
+            cond = replace(cond, value=lists[cond.value], params={**cond.params, "value_is_literal": True})
         try:
             return leaf(spark_condition(cond, columns.schema), columns)
         except Unported as exc:
@@ -186,8 +224,12 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     why = spark_joins.unported(rule)
     if why:
         return why
-    if rule.operations:
-        return f"operation {rule.operations[0]['operator']} is not on spark yet"
+    for params in rule.operations:
+        if not (params.get("operator") == "distinct" and params.get("domain") and not params["domain"].endswith("--")
+                and set(params) <= {"id", "operator", "domain", "name"} and not rule.match_datasets
+                and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
+            joined = " with Match Datasets" if rule.match_datasets and params.get("operator") == "distinct" else ""
+            return f"operation {params.get('operator')}{joined} is not on spark yet"
     if len(study.siblings(dataset)) > 1:
         return f"split dataset {dataset.name} is not on spark yet"
     return ""
