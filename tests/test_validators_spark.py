@@ -181,3 +181,18 @@ def test_06_the_cdisc_pilot_gives_the_same_findings_on_both_engines(spark):
     ported = _ported(on_pandas.findings, on_spark)
     assert {f.rule for f in ported} & _core_on_spark(on_spark), "the pilot has CORE findings to compare"
     assert _rows(on_spark.findings) == _rows(ported)
+
+
+@pytest.mark.spark
+def test_07_a_distinct_list_longer_than_spark_takes_is_not_run_never_passed(spark, demo, tmp_path, monkeypatch):
+    """A distinct operation giving more values than LIST_LIMIT (DM's USUBJIDs of a large pool) is
+    not compared as a literal list: the rule is "not run on spark", with the reason."""
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    for name in ("dm", "ae"):
+        write_parquet(*read_xpt(demo / "sdtm" / f"{name}.xpt"), folder)
+    monkeypatch.setattr("trialkit.validators.core.on_spark.LIST_LIMIT", 3)
+    run = validate(None, folder, None, None, engine="spark", rules=("core",), spark_master=MASTER)
+    status = {r.id: (r.status, r.reason) for r in run.rules}
+    assert status["CORE-000201"][0] == "not executed"
+    assert "operation $dm_usubjid gives more than 3 distinct USUBJID values" in status["CORE-000201"][1]

@@ -42,6 +42,10 @@ LIST_OPERATORS = ("is_contained_by", "is_not_contained_by", "is_contained_by_cas
                   "is_not_contained_by_case_insensitive")
 
 
+# a longer distinct list (USUBJIDs of a large pool) would be a lookup join, not a literal list; not yet
+LIST_LIMIT = 10000
+
+
 class SparkColumns:
     """A Spark frame's columns as expressions.Columns: no operation has run, so no lists."""
 
@@ -156,7 +160,7 @@ class _Batched:
         return outcomes
 
     def _operations(self, rule: CoreRule, study: Study) -> dict[str, list]:
-        """Each operation's list by its id (only ``distinct`` of another dataset's variable runs here,
+        """Each operation's list by its id (only ``distinct`` of a dataset's variable runs here, as
         _unported says), collected from that dataset's Spark frame once per dataset and variable."""
         results = {}
         for params in rule.operations:
@@ -172,7 +176,11 @@ class _Batched:
                 frame = self.frames[source.name]
                 if target not in frame.collect_schema():
                     raise MissingVariable(target)
-                values = frame.select(nw.col(target)).drop_nulls().unique().collect().to_pandas()[target].dropna()
+                values = (frame.select(nw.col(target)).drop_nulls().unique().head(LIST_LIMIT + 1).collect().to_pandas()
+                          [target].dropna())
+                if len(values) > LIST_LIMIT:
+                    raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} gives more than {LIST_LIMIT:,} "
+                                        f"distinct {target} values, more than one Spark expression takes as a list")
                 # unrounded, as Spark compares the records' own values (the pandas engine rounds both)
                 self.distinct[key] = sorted(values)
             results[str(params["id"])] = self.distinct[key]
