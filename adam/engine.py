@@ -24,6 +24,7 @@ from trialkit.adam.tte import TteParameter, derive_param_tte, parse_parameters
 from trialkit.dataset_json import dataset_files, read_dataset, write_dataset
 from trialkit.errors import InputError, SpecError
 from trialkit.formats.parquet import read_parquet
+from trialkit.memory_budget import check_fits
 from trialkit.spec import load_yaml, study_dir
 from trialkit.vectorize import compact, plain
 from trialkit.xpt import DatasetMeta, Variable
@@ -85,7 +86,8 @@ def load_adam_spec(path: Path) -> AdamSpec:
 
 
 def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFrame]:
-    """The SDTM datasets of a folder, XPT or Dataset-JSON (``only``: just these, by name; DM always),
+    """The SDTM datasets of a folder, XPT or Dataset-JSON (``only``: just these, by name; DM always;
+    refused up front when even the lower bound of their memory is more than the machine has),
     repeated text as categories (trialkit.vectorize.compact): a 100,000-subject SDTM held as one
     string per cell set the ADaM stage's memory peak."""
     if not Path(folder).is_dir():
@@ -93,6 +95,8 @@ def read_sdtm(folder: Path, only: set[str] | None = None) -> dict[str, pd.DataFr
     files = {name: path for name, path in dataset_files(folder).items() if only is None or name in only | {"DM"}}
     if "DM" not in files:
         raise InputError("no DM in the SDTM folder (dm.xpt or dm.json)", file=str(folder))
+    check_fits(files.values(), "the ADaM stage's SDTM", "derive with --engine spark (the SDTM as Parquet: trialkit "
+               "sdtm --format parquet), which reads a share of the subjects at a time, or on a machine with more memory")
     return read_sdtm_files(files)
 
 

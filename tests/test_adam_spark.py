@@ -221,3 +221,15 @@ def test_08_what_spark_cannot_derive_is_refused_before_any_task(ball, tmp_path, 
     adsl.write_text(text.replace(cutoff, "{dataset: DS, filter: \"DSDECOD == 'DEATH'\", variable: DSSTDTC"))
     with pytest.raises(SpecError, match="constant DCUTDT reads DS, a dataset of subjects' records"):
         adam_stage_on_spark(study, ball, tmp_path / "out2")
+
+
+def test_09_an_sdtm_too_big_for_the_pandas_engine_is_refused_up_front_advising_spark(ball, tmp_path, runner,
+                                                                                      monkeypatch):
+    """The pandas engine estimates the SDTM's memory before reading (trialkit.memory_budget) and,
+    above what the machine has, stops with exit 2 advising --engine spark instead of being killed
+    by the kernel; nothing is written."""
+    monkeypatch.setattr("trialkit.memory_budget.available_bytes", lambda: 1024)   # 1 KiB left
+    result = runner.invoke(main, ["adam", str(ball), "--out", str(tmp_path / "adam")])
+    assert result.exit_code == 2, result.output
+    assert "the ADaM stage's SDTM needs at least" in result.output and "derive with --engine spark" in result.output
+    assert not (tmp_path / "adam").exists()
