@@ -135,30 +135,49 @@ def derive_share(study_ref: str, files: dict[str, Path], share: Share, parts: Pa
 
 
 def join_parts(parts: list[tuple[str, int]], target: Path) -> Path:
-    """One Parquet file of the parts, in order: the schema of the first part with records (each
-    variable's type and format must agree across parts), each text variable's length the longest."""
-    schemas = [pq.read_schema(p) for p, _ in parts]
-    filled = [s for s, (_, n) in zip(schemas, parts, strict=True) if n] or schemas[:1]
-    first = filled[0]
+    """One Parquet file of the parts, in order, as write_parquet would write the parts' frames
+    concatenated: each text variable's length the longest, and a variable's type that of the parts
+    holding values (a share where a text variable, say from a merge no subject of it matched, is
+    missing throughout derives it as an empty Num, which the whole study's text makes Char: its
+    records are then empty text, as pandas' concatenation gives). Types that still differ are an
+    AdamError naming the variable."""
+    tables = [(pq.read_schema(path), path, n) for path, n in parts]
+    first = next((schema for schema, _, n in tables if n), tables[0][0])
     fields = []
     for field in first:
         meta = dict(field.metadata or {})
-        for other, (path, _) in zip(schemas, parts, strict=True):
-            mine = other.field(field.name).metadata if field.name in other.names else None
-            if mine is None or other in filled and (mine.get(b"trialkit.type") != meta.get(b"trialkit.type")
-                                                    or mine.get(b"trialkit.format") != meta.get(b"trialkit.format")):
-                raise AdamError(f"{field.name} differs between the shares of subjects ({path} against the first)",
-                                dataset=str(first.metadata.get(b"trialkit.name", b"").decode()), variables=[field.name])
-            if _KEY in mine and _KEY in meta:
-                meta[_KEY] = str(max(int(meta[_KEY]), int(mine[_KEY]))).encode()
-        fields.append(field.with_metadata(meta))
+        typed = [schema.field(field.name).metadata for schema, path, n in tables if n and not _all_missing(path, field.name)]
+        meta.update({k: v for k, v in (typed[0] if typed else {}).items() if k in (b"trialkit.type", b"trialkit.format")})
+        for mine in typed:
+            if (mine.get(b"trialkit.type"), mine.get(b"trialkit.format")) != (meta.get(b"trialkit.type"),
+                                                                              meta.get(b"trialkit.format")):
+                raise AdamError(f"{field.name} is {_kind(mine)} in one share of subjects and {_kind(meta)} in another",
+                                dataset=first.metadata.get(b"trialkit.name", b"").decode(), variables=[field.name])
+        lengths = [int(schema.field(field.name).metadata[_KEY]) for schema, _, n in tables
+                   if _KEY in (schema.field(field.name).metadata or {})]
+        if meta.get(b"trialkit.type") == b"Char":
+            meta[_KEY] = str(max(lengths or [1])).encode()
+        kind = pa.string() if meta.get(b"trialkit.type") == b"Char" else field.type
+        fields.append(pa.field(field.name, kind, metadata=meta))
     schema = pa.schema(fields, metadata=first.metadata)
     with replacing(target) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for path, n in parts:
             if n:
                 table = pq.read_table(path)
-                writer.write_table(pa.Table.from_arrays(table.columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
+                columns = [column if column.type == f.type else pa.array([""] * n, type=pa.string())
+                           for column, f in zip(table.columns, schema, strict=True)]
+                writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
     return target
+
+
+def _all_missing(path: str, name: str) -> bool:
+    """Whether the part's Num variable holds no value (a Char one is never missing throughout here)."""
+    column = pq.read_table(path, columns=[name]).column(0)
+    return not pa.types.is_string(column.type) and column.null_count == len(column)
+
+
+def _kind(meta: dict) -> str:
+    return (meta.get(b"trialkit.type") or b"?").decode()
 
 
 def run_adam_spark(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tuple[str, ...] = ("xpt",),

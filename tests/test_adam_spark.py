@@ -233,3 +233,36 @@ def test_09_an_sdtm_too_big_for_the_pandas_engine_is_refused_up_front_advising_s
     assert result.exit_code == 2, result.output
     assert "the ADaM stage's SDTM needs at least" in result.output and "derive with --engine spark" in result.output
     assert not (tmp_path / "adam").exists()
+
+
+def test_10_a_text_variable_missing_throughout_one_share_is_joined_as_the_whole_study_derives_it(tmp_path):
+    """A share where no subject has a value of a text variable (a merge none of them matched)
+    derives it as an empty Num column; joined with the shares holding text, the file is what the
+    pandas engine writes for the whole study (Char, empty text there), and types that really
+    differ stop with an AdamError naming the variable."""
+    import numpy as np
+
+    from trialkit.adam.engine import AdamSpec, dataset_meta
+    from trialkit.adam.spark_engine import join_parts
+
+    spec = AdamSpec("ADXX", "Test", tmp_path / "ADXX.yaml", {"USUBJID": "Subject", "DTHCAUS": "Cause", "AVAL": "Value"})
+    shares_ = [pd.DataFrame({"USUBJID": ["S-1", "S-2"], "DTHCAUS": [np.nan, np.nan], "AVAL": [1.0, 2.0]}),
+               pd.DataFrame({"USUBJID": ["S-3"], "DTHCAUS": ["PROGRESSIVE DISEASE"], "AVAL": [3.0]}),
+               pd.DataFrame({"USUBJID": pd.Series([], dtype=object), "DTHCAUS": pd.Series([], dtype=float),
+                             "AVAL": pd.Series([], dtype=float)})]
+    parts = []
+    for i, frame in enumerate(shares_):
+        parts.append((str(write_parquet(frame, dataset_meta(spec, frame), tmp_path / f"part{i}.parquet")), len(frame)))
+    assert [v.type for v in read_parquet(parts[0][0])[1].variables] == ["Char", "Num", "Num"]
+    joined = join_parts(parts, tmp_path / "adxx.parquet")
+    whole = pd.concat(shares_, ignore_index=True)
+    (tmp_path / "whole").mkdir()
+    expected = write_parquet(whole, dataset_meta(spec, whole), tmp_path / "whole" / "adxx.parquet")
+    (a, meta_a), (b, meta_b) = read_parquet(expected), read_parquet(joined)
+    pd.testing.assert_frame_equal(a, b)
+    assert meta_a == meta_b and meta_b.variables[1].type == "Char"
+
+    clash = pd.DataFrame({"USUBJID": ["S-4"], "DTHCAUS": [7.0], "AVAL": [4.0]})
+    parts.append((str(write_parquet(clash, dataset_meta(spec, clash), tmp_path / "part3.parquet")), 1))
+    with pytest.raises(AdamError, match="DTHCAUS is Num in one share of subjects and Char in another"):
+        join_parts(parts, tmp_path / "clash.parquet")
