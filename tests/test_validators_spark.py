@@ -196,3 +196,28 @@ def test_07_a_distinct_list_longer_than_spark_takes_is_not_run_never_passed(spar
     status = {r.id: (r.status, r.reason) for r in run.rules}
     assert status["CORE-000201"][0] == "not executed"
     assert "operation $dm_usubjid gives more than 3 distinct USUBJID values" in status["CORE-000201"][1]
+
+
+@pytest.mark.spark
+def test_08_a_split_domain_gives_the_pandas_findings_record_by_record(spark, demo, tmp_path):
+    """LB split in two datasets by LBCAT (LBCH, LBHE, as the CDISC pilot splits its LB): the CORE
+    rules on it run on Spark over both parts as the pandas engine reads them (Study.content), and
+    each finding names the part and the record within it; a defect planted in the second part is
+    found there."""
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    for name in ("dm", "ts"):
+        write_parquet(*read_xpt(demo / "sdtm" / f"{name}.xpt"), folder)
+    lb, meta = read_xpt(demo / "sdtm" / "lb.xpt")
+    first = lb["LBCAT"].eq(min(lb["LBCAT"].unique()))
+    assert 0 < first.sum() < len(lb)
+    second = lb[~first].reset_index(drop=True)
+    second.loc[1, "LBSTRESC"] = ""                  # a result in original units but none standardised
+    for part, name in ((lb[first].reset_index(drop=True), "LBCH"), (second, "LBHE")):
+        write_parquet(part, replace(meta, name=name), folder / f"{name.lower()}.parquet")
+    on_pandas, on_spark = _both(folder)
+    ported = _ported(on_pandas.findings, on_spark)
+    assert _rows(on_spark.findings) == _rows(ported)
+    on_split = {f.rule for f in ported if f.dataset in ("LBCH", "LBHE") and f.rule.startswith("CORE-")}
+    assert on_split, "CORE rules ran on the split LB on Spark and found something"
+    assert any(f.dataset == "LBHE" and f.row == 2 for f in on_spark.findings if f.rule in on_split)

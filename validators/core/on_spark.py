@@ -44,6 +44,7 @@ LIST_OPERATORS = ("is_contained_by", "is_not_contained_by", "is_contained_by_cas
 
 # a longer distinct list (USUBJIDs of a large pool) would be a lookup join, not a literal list; not yet
 LIST_LIMIT = 10000
+PART = "@part"          # which part of a split domain a record comes from (not a SAS name)
 
 
 class SparkColumns:
@@ -100,7 +101,8 @@ class _Batched:
         self.distinct: dict[tuple[str, str], list] = {}
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
-        key = (dataset.name, self.signatures[rule.core_id])
+        # a split domain's parts evaluate the same records (all parts), whichever part the engine asks about
+        key = (tuple(d.name for d in study.siblings(dataset)), self.signatures[rule.core_id])
         if key not in self.outcomes:
             rules = [r for r in self.rules if self.signatures[r.core_id] == key[1]]
             self.outcomes[key] = self._evaluate_all(rules, dataset, study, library)
@@ -125,10 +127,13 @@ class _Batched:
             return {**outcomes, **{rule.core_id: exc for rule in runnable}}
         row = self.row
         columns = SparkColumns(dict(frame.collect_schema()))
-        flags, keep, contexts = {}, [row, *order], {}
+        split = len(study.siblings(dataset)) > 1
+        lead = [PART] if split else []          # a split domain's records: part by part, each in file order
+        flags, keep, contexts = {}, [*lead, row, *order, *([SOURCE] if split else [])], {}
+        empty = all(d.frame.empty for d in study.siblings(dataset))
         for rule in runnable:
             try:
-                flags[rule.core_id], wanted = _tree(rule, dataset, columns, self._operations(rule, study))
+                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, study))
             except (NotApplicable, NotExecutable) as exc:
                 outcomes[rule.core_id] = exc
                 continue
@@ -145,12 +150,13 @@ class _Batched:
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))
                     .select(*dict.fromkeys(held.values()), *names.values()).collect().to_pandas()
-                    .sort_values([row, *order], kind="stable").drop(columns=order)
+                    .sort_values([*lead, row, *order], kind="stable").drop(columns=[*lead, *order])
                     .rename(columns={**{h: c for c, h in held.items()}, row: ROW})
                     .reset_index(drop=True))
             if self.paths[dataset.name].suffix.lower() == ".xpt":
                 rows = transport_rounded(rows)
-            rows[SOURCE] = dataset.name
+            if not split:
+                rows[SOURCE] = dataset.name
             if inner and rows.empty and frame.select(row).head(1).collect().is_empty():
                 return {**outcomes, **{r: NotApplicable(f"{dataset.name} has no records to check") for r in names}}
         for rule_id, name in names.items():
@@ -190,6 +196,11 @@ class _Batched:
                ) -> tuple[nw.LazyFrame, list[str], bool]:
         """The frame the rules evaluate: the dataset's, or with their Match Datasets joined
         (spark_joins.joined: the right sides' record-number columns, whether a join was inner)."""
+        siblings = study.siblings(dataset)
+        if len(siblings) > 1:       # the parts concatenated, as Study.content does for the pandas engine
+            parts = [self.frames[d.name].with_columns(nw.lit(d.name).alias(SOURCE), nw.lit(i).alias(PART))
+                     for i, d in enumerate(siblings)]
+            return nw.concat(parts, how="diagonal"), [], False
         if not rules or not rules[0].match_datasets:
             return self.frames[dataset.name], [], False
         ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
@@ -201,14 +212,15 @@ def _signature(rule: CoreRule) -> tuple:
     return spark_joins.signature(rule) if rule.match_datasets else ()
 
 
-def _tree(rule: CoreRule, dataset: Dataset, columns: SparkColumns, lists: dict[str, list]) -> tuple[nw.Expr, list[str]]:
+def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, lists: dict[str, list]
+          ) -> tuple[nw.Expr, list[str]]:
     """The rule's Check tree on ``dataset`` as one expression, and the record keys findings show;
     NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it.
     ``lists``: the operations' lists by id, each a literal list where a condition compares with it
     (the pandas engine puts the same list on every record, and looks a value up in it as in a literal
     list: an empty value never in it, since distinct drops empty values)."""
     require_checked_variables(rule, dataset)
-    if dataset.frame.empty:
+    if empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
 
     def on_leaf(cond):
@@ -238,6 +250,6 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
                 and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
             joined = " with Match Datasets" if rule.match_datasets and params.get("operator") == "distinct" else ""
             return f"operation {params.get('operator')}{joined} is not on spark yet"
-    if len(study.siblings(dataset)) > 1:
-        return f"split dataset {dataset.name} is not on spark yet"
+    if len(study.siblings(dataset)) > 1 and (rule.match_datasets or rule.operations):
+        return f"split dataset {dataset.name} with {'Match Datasets' if rule.match_datasets else 'operations'} is not on spark yet"
     return ""
