@@ -198,6 +198,14 @@ class _Batched:
         (spark_joins.joined: the right sides' record-number columns, whether a join was inner)."""
         siblings = study.siblings(dataset)
         if len(siblings) > 1:       # the parts concatenated, as Study.content does for the pandas engine
+            types: dict[str, set] = {}
+            for d in siblings:
+                for name, kind in self.frames[d.name].collect_schema().items():
+                    types.setdefault(name, set()).add(str(kind))
+            mixed = sorted(name for name, kinds in types.items() if len(kinds) > 1)
+            if mixed:           # Spark's union would cast one to the other, and fail on the first text
+                raise NotExecutable(f"{NOT_ON_SPARK}: the parts of split dataset {dataset.unsplit_name} hold "
+                                    f"{mixed[0]} as different types")
             parts = [self.frames[d.name].with_columns(nw.lit(d.name).alias(SOURCE), nw.lit(i).alias(PART))
                      for i, d in enumerate(siblings)]
             return nw.concat(parts, how="diagonal"), [], False
