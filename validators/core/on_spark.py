@@ -9,9 +9,11 @@ pandas engine's code (outcome.findings). Scope and the engine's shortcuts read a
 and first record, which is all the pandas-side Study holds here.
 
 Match Datasets are joined on Spark as the pandas engine joins them (validators/core/spark_joins.py
-says which). A rule not expressible on Spark yet is "not executed" with the reason, never passed: a
-rule type other than Record Data, a Match Datasets spark_joins does not make, an operation, a split
-dataset, an operator or option without an expression (expressions.Unported).
+says which); a split domain's parts are read together, as Study.content reads them; a ``distinct``
+operation of one dataset's variable becomes the literal list its conditions compare with. A rule not
+expressible on Spark yet is "not executed" with the reason, never passed: a rule type other than
+Record Data, a Match Datasets spark_joins does not make, any other operation, an operation or Match
+Datasets on a split domain, an operator or option without an expression (expressions.Unported).
 """
 
 from __future__ import annotations
