@@ -165,6 +165,12 @@ def test_codes_06_an_interrupt_a_library_turns_into_its_own_error_or_swallows_ex
 
     monkeypatch.setattr("trialkit.cli.sdtm_stage", stage_going_on)
     monkeypatch.setattr("trialkit.cli.print_reconciliation", lambda summary: None)
-    result = invoke("sdtm", raw, "--out", sdtm)
+    # Ctrl-C taken as in a terminal, also where the test runs in the background (CI: SIGINT ignored,
+    # which trialkit respects)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = invoke("sdtm", raw, "--out", sdtm)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert result.exit_code == 130 and "interrupted" in result.output, result.output
     assert folder_files(sdtm) == before and not list(tmp_path.glob(".sdtm*"))

@@ -30,14 +30,16 @@ def _interrupted(signum, frame):
 
 @contextmanager
 def noting_interrupts() -> Iterator[None]:
-    """SIGINT (unless the process was started with it ignored, as a background job is) and SIGTERM
-    noted and raised as KeyboardInterrupt while the block runs; the previous handlers back after it.
-    Outside the main thread, where handlers cannot be set, the block just runs."""
+    """SIGINT (unless it is ignored, as in a background job) and SIGTERM noted and raised as
+    KeyboardInterrupt while the block runs, whatever handled them before (Python's default, or the
+    handler of a program running the CLI in its process, such as a pytest-xdist worker); the
+    previous handlers back after it. Outside the main thread, where handlers cannot be set, the
+    block just runs."""
     _noted.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signums = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is signal.default_int_handler else [])
+    signums = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else [])
     previous = {signum: signal.signal(signum, _interrupted) for signum in signums}
     try:
         yield
