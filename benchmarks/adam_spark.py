@@ -22,13 +22,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import failed_row, git_state, print_table, size_arguments, write_results
-from pool_scale import PER_STUDY, TRIALKIT, measured
+from _common import failed_row, git_state, print_table, run_sizes, size_arguments, write_results
+from pool_scale import TRIALKIT, measured, simulated_pool
 
 DEFAULT_OUT = BENCH_DIR / "results" / "adam_spark.json"
 DEFAULT_SIZES = [10000, 30000, 100000]
@@ -72,13 +71,11 @@ def run_size(subjects: int, args, work: Path) -> dict:
     import subprocess
 
     pool = work / "pool"
-    result: dict = {"subjects": subjects}
-    if not (pool / "manifest.json").is_file():
-        gen = measured([*TRIALKIT, "simulate", "--study", args.study, "--pool", str(max(2, subjects // PER_STUDY)),
-                        "--subjects", str(subjects), "--seed", str(args.seed or 18), "--out", str(pool)], args.timeout)
-        result["simulate"] = gen
-        if gen["exit_code"] != 0:
-            return {**result, "stage": "simulate", "error": f"exit code {gen['exit_code']}"}
+    result = simulated_pool(subjects, args, pool)
+    if "error" in result:
+        return result
+    for old in ("adam-pandas", "adam-spark"):       # a kept size's outputs of an earlier run
+        shutil.rmtree(work / old, ignore_errors=True)
     manifest = json.loads((pool / "manifest.json").read_text(encoding="utf-8"))
     result["studies"] = len(manifest["studies"])
     result["sdtm_records"] = sum(sum(s["records"].values()) for s in manifest["studies"])
@@ -123,17 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(sizes=DEFAULT_SIZES, timeout=7200)
     args = parser.parse_args(argv)
     git = git_state(BENCH_DIR)
-    results = []
-    for n in args.sizes:
-        print(f"{n:,} subjects: simulate --pool (if not kept), adam on pandas and on Spark ...", file=sys.stderr, flush=True)
-        if args.keep is not None:
-            (args.keep / str(n)).mkdir(parents=True, exist_ok=True)
-            for old in ("adam-pandas", "adam-spark"):
-                shutil.rmtree(args.keep / str(n) / old, ignore_errors=True)
-            results.append(run_size(n, args, args.keep / str(n)))
-        else:
-            with tempfile.TemporaryDirectory(prefix="trialkit-bench-adam-spark-") as tmp:
-                results.append(run_size(n, args, Path(tmp)))
+    results = run_sizes(args, "simulate --pool (if not kept), adam on pandas and on Spark", "trialkit-bench-adam-spark-",
+                        lambda n, work: run_size(n, args, work))
     print_results(results)
     ok = [r for r in results if "error" not in r]
     goals = {"same_records": all(not r["differ"] for r in ok),

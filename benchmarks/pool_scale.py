@@ -110,8 +110,10 @@ def pool_facts(pool: Path) -> dict:
             "pandas_estimate_mib": round(needed / 2 ** 20), "available_mib": round((available_bytes() or 0) / 2 ** 20)}
 
 
-def run_size(subjects: int, args, work: Path) -> dict:
-    pool = work / "pool"
+def simulated_pool(subjects: int, args, pool: Path) -> dict:
+    """``pool`` simulated with ``subjects`` in all (one study per PER_STUDY, at least 2) unless it is
+    there from an earlier run (--keep): the result's start, with the simulation's measurement, or
+    its error."""
     result: dict = {"subjects": subjects}
     if not (pool / "manifest.json").is_file():
         studies = max(2, subjects // PER_STUDY)
@@ -120,6 +122,14 @@ def run_size(subjects: int, args, work: Path) -> dict:
         result["simulate"] = gen
         if gen["exit_code"] != 0:
             return {**result, "stage": "simulate", "error": f"exit code {gen['exit_code']}"}
+    return result
+
+
+def run_size(subjects: int, args, work: Path) -> dict:
+    pool = work / "pool"
+    result = simulated_pool(subjects, args, pool)
+    if "error" in result:
+        return result
     result.update(pool_facts(pool))
     for engine, extra in (("pandas", []), ("spark", ["--engine", "spark", "--spark-master", args.master])):
         run = measured([*TRIALKIT, "validate", str(pool), "--rules", "trialkit", *extra,
