@@ -161,6 +161,11 @@ def failed_row(result: dict, columns: int) -> list[str]:
     return [f"{result['subjects']:,}", f"FAILED ({result['stage']}): {result['error']}", *[""] * (columns - 2)]
 
 
+def table_rows(results: list[dict], columns: int, row_of) -> list[list[str]]:
+    """Each size's table row: ``row_of(result)``, or :func:`failed_row` for a size whose run failed."""
+    return [failed_row(r, columns) if "error" in r else row_of(r) for r in results]
+
+
 def write_results(out, benchmark: str, study: str, git: dict, folder, goals: dict, results: list[dict]) -> None:
     """The JSON result file, with the commit measured (and the commit after, if code changed meanwhile)."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,12 +34,12 @@ sys.path.insert(0, str(BENCH_DIR))
 from _common import (  # noqa: E402
     SDTM,
     SIMULATE,
-    failed_row,
     git_state,
     print_table,
     run_child,
     run_sizes,
     size_arguments,
+    table_rows,
     write_results,
 )
 
@@ -199,19 +199,14 @@ def print_results(results: list[dict], goals: dict) -> None:
                 names.append(name)
     headers = ["subjects", "SDTM rec in", *(f"{n} rec" for n in names), "read s",
                *(f"{n} s" for n in names), "write s", "adam s", "read alone s", "peak RSS MiB", "subj/s"]
-    table_rows = []
-    for r in results:
-        if "error" in r:
-            table_rows.append(failed_row(r, len(headers)))
-            continue
-        table_rows.append([
-            f"{r['subjects']:,}", f"{r['records_in']:,}",
-            *(_fmt(r["records_by_dataset"].get(n), ",") for n in names),
-            f"{r['read_s']:.2f}", *(_fmt(r["build_s_by_dataset"].get(n), ".2f") for n in names),
-            f"{r['write_s']:.2f}", f"{r['adam_s']:.2f}", f"{r['read_alone_s']:.2f}", f"{r['peak_rss_mib']:,.0f}",
-            _fmt(r["adam_subjects_per_s"], ",.0f"),
-        ])
-    print_table("trialkit adam (run_adam: read_sdtm + build_* + write)", headers, table_rows, width=200)
+    rows = table_rows(results, len(headers), lambda r: [
+        f"{r['subjects']:,}", f"{r['records_in']:,}",
+        *(_fmt(r["records_by_dataset"].get(n), ",") for n in names),
+        f"{r['read_s']:.2f}", *(_fmt(r["build_s_by_dataset"].get(n), ".2f") for n in names),
+        f"{r['write_s']:.2f}", f"{r['adam_s']:.2f}", f"{r['read_alone_s']:.2f}", f"{r['peak_rss_mib']:,.0f}",
+        _fmt(r["adam_subjects_per_s"], ",.0f"),
+    ])
+    print_table("trialkit adam (run_adam: read_sdtm + build_* + write)", headers, rows, width=200)
     print("<dataset> s: its build_* call; write s: the rest of run_adam (cleaning, XPT metadata, write_xpt); "
           "adam s: run_adam as a whole, specs included")
     verdict = {True: "met", False: "NOT met", None: "not measured"}

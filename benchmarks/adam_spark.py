@@ -26,7 +26,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import failed_row, git_state, print_table, run_sizes, size_arguments, write_results
+from _common import git_state, print_table, run_sizes, size_arguments, table_rows, write_results
 from pool_scale import TRIALKIT, measured, simulated_pool
 
 DEFAULT_OUT = BENCH_DIR / "results" / "adam_spark.json"
@@ -98,16 +98,13 @@ def run_size(subjects: int, args, work: Path) -> dict:
 def print_results(results: list[dict]) -> None:
     headers = ["subjects", "studies", "SDTM records", "ADaM records", "pandas s", "pandas peak MiB", "spark s",
                "spark peak MiB (JVM, workers incl.)", "outputs", "load"]
-    rows = []
-    for r in results:
-        if "error" in r:
-            rows.append(failed_row(r, len(headers)))
-            continue
+
+    def row_of(r: dict) -> list[str]:
         p, s = r["pandas"], r["spark"]
-        rows.append([f"{r['subjects']:,}", str(r["studies"]), f"{r['sdtm_records']:,}", f"{r['adam_records']:,}",
-                     f"{p['wall_s']:.1f}", f"{p['peak_tree_mib']:,}", f"{s['wall_s']:.1f}", f"{s['peak_tree_mib']:,}",
-                     "equal" if not r["differ"] else f"DIFFER: {', '.join(r['differ'][:3])}",
-                     f"{p['load_avg_1m']}/{s['load_avg_1m']}"])
+        return [f"{r['subjects']:,}", str(r["studies"]), f"{r['sdtm_records']:,}", f"{r['adam_records']:,}",
+                f"{p['wall_s']:.1f}", f"{p['peak_tree_mib']:,}", f"{s['wall_s']:.1f}", f"{s['peak_tree_mib']:,}",
+                "equal" if not r["differ"] else f"DIFFER: {', '.join(r['differ'][:3])}", f"{p['load_avg_1m']}/{s['load_avg_1m']}"]
+    rows = table_rows(results, len(headers), row_of)
     print_table(f"trialkit adam on a pooled Parquet SDTM: pandas (study by study) vs Spark {MASTER}", headers, rows,
                 width=200)
     print("s: wall time of the whole command (Spark's JVM start included); peak: resident memory of the process tree")

@@ -27,12 +27,12 @@ sys.path.insert(0, str(BENCH_DIR))
 from _common import (  # noqa: E402
     SDTM,
     SIMULATE,
-    failed_row,
     git_state,
     print_table,
     run_child,
     run_sizes,
     size_arguments,
+    table_rows,
     write_results,
 )
 
@@ -142,14 +142,10 @@ def targets(results: list[dict]) -> dict:
 def print_results(results: list[dict], goals: dict) -> None:
     headers = ["subjects", "records old", "records new", "added", "removed", "changed", "dup keys", "read twice s",
                "diff s", "diff / read twice", "peak RSS MiB (diff)"]
-    rows = []
-    for r in results:
-        if "error" in r:
-            rows.append(failed_row(r, len(headers)))
-            continue
-        rows.append([f"{r['subjects']:,}", f"{r['records_old']:,}", f"{r['records_new']:,}", f"{r['added']:,}",
-                     f"{r['removed']:,}", f"{r['changed']:,}", str(r["duplicate_keys"]), f"{r['read_twice_s']:.2f}",
-                     f"{r['diff_s']:.2f}", f"{r['diff_over_read_twice']:.2f}", f"{r['peak_rss_diff_mib']:,.0f}"])
+    rows = table_rows(results, len(headers), lambda r: [
+        f"{r['subjects']:,}", f"{r['records_old']:,}", f"{r['records_new']:,}", f"{r['added']:,}", f"{r['removed']:,}",
+        f"{r['changed']:,}", str(r["duplicate_keys"]), f"{r['read_twice_s']:.2f}", f"{r['diff_s']:.2f}",
+        f"{r['diff_over_read_twice']:.2f}", f"{r['peak_rss_diff_mib']:,.0f}"])
     print_table("trialkit diff of two SDTM folders (reading included) against reading both twice", headers, rows, width=200)
     goal = goals["within_read_twice"]
     verdict = {True: "met", False: "NOT met", None: f"not measured (run --sizes {TARGET_AT})"}[goal["met"]]

@@ -33,7 +33,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from _common import failed_row, git_state, print_table, size_arguments, write_results
+from _common import git_state, print_table, size_arguments, table_rows, write_results
 
 DEFAULT_OUT = BENCH_DIR / "results" / "pool_scale.json"
 DEFAULT_SIZES = [10000, 30000, 100000]
@@ -142,17 +142,15 @@ def run_size(subjects: int, args, work: Path) -> dict:
 def print_results(results: list[dict]) -> None:
     headers = ["subjects", "studies", "records", "Parquet MiB", "pandas est. MiB", "available MiB",
                "pandas s", "pandas peak MiB", "spark s", "spark peak MiB (JVM incl.)", "load"]
-    rows = []
-    for r in results:
-        if "error" in r:
-            rows.append(failed_row(r, len(headers)))
-            continue
+
+    def row_of(r: dict) -> list[str]:
         p, s = r["pandas"], r["spark"]
         pandas_s = "refused" if p["refused"] else f"{p['wall_s']:.1f}" if p["exit_code"] in (0, 1) else f"exit {p['exit_code']}"
         spark_s = f"{s['wall_s']:.1f}" if s["exit_code"] in (0, 1) else f"exit {s['exit_code']}"
-        rows.append([f"{r['subjects']:,}", str(r["studies"]), f"{r['records']:,}", f"{r['parquet_mib']:,}",
-                     f"{r['pandas_estimate_mib']:,}", f"{r['available_mib']:,}", pandas_s, f"{p['peak_tree_mib']:,}",
-                     spark_s, f"{s['peak_tree_mib']:,}", f"{p['load_avg_1m']}/{s['load_avg_1m']}"])
+        return [f"{r['subjects']:,}", str(r["studies"]), f"{r['records']:,}", f"{r['parquet_mib']:,}",
+                f"{r['pandas_estimate_mib']:,}", f"{r['available_mib']:,}", pandas_s, f"{p['peak_tree_mib']:,}",
+                spark_s, f"{s['peak_tree_mib']:,}", f"{p['load_avg_1m']}/{s['load_avg_1m']}"]
+    rows = table_rows(results, len(headers), row_of)
     print_table(f"trialkit validate --rules trialkit on a pooled Parquet SDTM: pandas vs Spark {MASTER}", headers, rows,
                 width=220)
     print("s: wall time of the whole command (Spark's JVM start included); peak: resident memory of the process tree")

@@ -30,12 +30,12 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 from _common import (
     SIMULATE,
-    failed_row,
     git_state,
     print_table,
     run_child,
     run_sizes,
     size_arguments,
+    table_rows,
     write_results,
 )
 
@@ -120,16 +120,14 @@ def run_size(subjects: int, study: str, seed: int | None, timeout: float, master
 def print_results(results: list[dict]) -> None:
     headers = ["subjects", "records", "pandas schemas s", "pandas validate s", "spark session s", "spark schemas s",
                "spark validate s", "spark/pandas (schemas)", "findings", "same findings"]
-    rows = []
-    for r in results:
-        if "error" in r:
-            rows.append(failed_row(r, len(headers)))
-            continue
+
+    def row_of(r: dict) -> list[str]:
         p, s = r["pandas"], r["spark"]
-        rows.append([f"{r['subjects']:,}", f"{r['records']:,}", f"{p['schemas_s']:.2f}", f"{p['validate_s']:.2f}",
-                     f"{s['session_s']:.2f}", f"{s['schemas_s']:.2f}", f"{s['validate_s']:.2f}",
-                     f"{s['schemas_s'] / p['schemas_s']:.1f}x" if p["schemas_s"] else "", f"{r['schema_findings']:,}",
-                     "yes" if r["same_findings"] else "NO"])
+        return [f"{r['subjects']:,}", f"{r['records']:,}", f"{p['schemas_s']:.2f}", f"{p['validate_s']:.2f}",
+                f"{s['session_s']:.2f}", f"{s['schemas_s']:.2f}", f"{s['validate_s']:.2f}",
+                f"{s['schemas_s'] / p['schemas_s']:.1f}x" if p["schemas_s"] else "", f"{r['schema_findings']:,}",
+                "yes" if r["same_findings"] else "NO"]
+    rows = table_rows(results, len(headers), row_of)
     print_table("trialkit validate on Parquet SDTM: pandas engine vs Spark engine (trialkit rules)", headers, rows,
                 width=200)
     print("schemas s: the TK-SDTM (schemas) family, which both engines run; session s: Spark's JVM start, apart")
