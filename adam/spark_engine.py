@@ -43,6 +43,7 @@ from trialkit.atomic_output import replacing
 from trialkit.dataset_json import dataset_files, write_dataset
 from trialkit.errors import InputError, SpecError, TrialkitError
 from trialkit.formats.parquet import ROW_GROUP_ROWS, read_parquet, write_parquet
+from trialkit.validators.pooled import is_pool, pooled_folders, study_files
 
 SUBJECTS_PER_TASK = 5000
 _KEY = b"trialkit.length"
@@ -70,12 +71,11 @@ def sdtm_studies(folder: Path, needed: set[str]) -> dict[str, dict[str, Path]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("SDTM folder not found", file=str(folder))
-    if (folder / "dm").is_dir():
-        studies = sorted(p.stem for p in (folder / "dm").glob("*.parquet"))
-        if not studies:
-            raise InputError("a pool's dm/ folder holds no Parquet file", file=str(folder / "dm"))
-        return {study: {name: folder / name.lower() / f"{study}.parquet" for name in sorted(needed)
-                        if (folder / name.lower() / f"{study}.parquet").is_file()} for study in studies}
+    if is_pool(folder):
+        domains = pooled_folders(folder)
+        return {dm.stem: {name: domains[name] / dm.name for name in sorted(needed)
+                          if name in domains and (domains[name] / dm.name).is_file()}
+                for dm in study_files(domains["DM"])}
     found = {name: path for name, path in dataset_files(folder).items() if name in needed}
     if "DM" not in found:
         raise InputError("no DM in the SDTM folder (dm.parquet)", file=str(folder))
@@ -146,11 +146,13 @@ def join_parts(parts: list[tuple[str, int]], target: Path) -> Path:
     fields = []
     for field in first:
         meta = dict(field.metadata or {})
-        typed = [schema.field(field.name).metadata for schema, path, n in tables if n and not _all_missing(path, field.name)]
+        typed = [(schema.field(field.name).metadata, path) for schema, path, n in tables if n]
+        if len({_type(mine) for mine, _ in typed}) > 1:        # only then read which parts hold no value
+            typed = [(mine, path) for mine, path in typed if not _all_missing(path, field.name)]
+        typed = [mine for mine, _ in typed]
         meta.update({k: v for k, v in (typed[0] if typed else {}).items() if k in (b"trialkit.type", b"trialkit.format")})
         for mine in typed:
-            if (mine.get(b"trialkit.type"), mine.get(b"trialkit.format")) != (meta.get(b"trialkit.type"),
-                                                                              meta.get(b"trialkit.format")):
+            if _type(mine) != _type(meta):
                 raise AdamError(f"{field.name} is {_kind(mine)} in one share of subjects and {_kind(meta)} in another",
                                 dataset=first.metadata.get(b"trialkit.name", b"").decode(), variables=[field.name])
         lengths = [int(schema.field(field.name).metadata[_KEY]) for schema, _, n in tables
@@ -176,6 +178,11 @@ def _all_missing(path: str, name: str) -> bool:
     return not pa.types.is_string(column.type) and column.null_count == len(column)
 
 
+def _type(meta: dict) -> tuple:
+    """A variable's SAS type and format, from its Parquet field metadata."""
+    return meta.get(b"trialkit.type"), meta.get(b"trialkit.format")
+
+
 def _kind(meta: dict) -> str:
     return (meta.get(b"trialkit.type") or b"?").decode()
 
@@ -191,7 +198,7 @@ def run_adam_spark(study: str | Path, sdtm_dir: Path, out: Path, *, formats: tup
 
     specs = load_study_specs(study)
     studies = sdtm_studies(sdtm_dir, needed_datasets(specs))
-    pooled = list(studies) != [""]
+    pooled = is_pool(sdtm_dir)
     if pooled and set(formats) != {"parquet"}:
         raise InputError("a pooled ADaM is written as Parquet only, as the pool (adsl/STUDY01.parquet ...): "
                          "give --format parquet", file=str(sdtm_dir))

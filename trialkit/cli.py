@@ -326,7 +326,9 @@ def adam(study, sdtm_dir, out, formats, engine, spark_master, subjects_per_task)
             else:
                 shapes = {name: frame.shape for name, frame in adam_stage(study, sdtm_dir, work, formats=formats).items()}
         except AdamError as err:
-            if (Path(sdtm_dir) / "dm").is_dir():
+            from trialkit.validators.pooled import is_pool
+
+            if is_pool(sdtm_dir):
                 raise                      # a pool: its causes are looked up per study, which lineage does not do
             err.details = tuple(adam_error_causes(err, sdtm_dir))
             raise

@@ -107,8 +107,9 @@ def adam_stage_on_spark(study: str | Path, sdtm_dir: Path, out: Path, *, formats
     (records, variables)."""
     from trialkit.adam.spark_engine import SUBJECTS_PER_TASK, run_adam_spark
     from trialkit.define import WrittenDatasets, write_define
+    from trialkit.validators.pooled import is_pool
 
-    pooled = (Path(sdtm_dir) / "dm").is_dir()
+    pooled = is_pool(sdtm_dir)
     written = WrittenDatasets("ADaM", study)  # a spec that cannot make a valid define.xml stops before any file
     check_folder_study(study, sdtm_dir, "DM")
     shapes = run_adam_spark(study, sdtm_dir, out, formats=formats, master=spark_master, written=None if pooled else written,

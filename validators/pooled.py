@@ -59,6 +59,11 @@ def is_pooled(path: Path) -> bool:
     return path.is_dir() and any(p.suffix.lower() == ".parquet" for p in path.iterdir())
 
 
+def is_pool(folder: Path) -> bool:
+    """Whether ``folder`` is a pooled database: its DM a domain folder of Parquet files per study."""
+    return is_pooled(Path(folder) / "dm")
+
+
 def pooled_folders(folder: Path) -> dict[str, Path]:
     """The domain folders of a pool by upper-case dataset name (``dm/`` -> DM)."""
     return {p.name.upper(): p for p in sorted(Path(folder).iterdir()) if is_pooled(p)}

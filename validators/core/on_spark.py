@@ -100,7 +100,7 @@ class _Batched:
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
         self.signatures = {r.core_id: _signature(r) for r in rules}
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
-        self.distinct: dict[tuple[str, str], list] = {}
+        self.distinct: dict[tuple[str, str], list | None] = {}
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
         # a split domain's parts evaluate the same records (all parts), whichever part the engine asks about
@@ -186,11 +186,12 @@ class _Batched:
                     raise MissingVariable(target)
                 values = (frame.select(nw.col(target)).drop_nulls().unique().head(LIST_LIMIT + 1).collect().to_pandas()
                           [target].dropna())
-                if len(values) > LIST_LIMIT:
-                    raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} gives more than {LIST_LIMIT:,} "
-                                        f"distinct {target} values, more than one Spark expression takes as a list")
-                # unrounded, as Spark compares the records' own values (the pandas engine rounds both)
-                self.distinct[key] = sorted(values)
+                # unrounded, as Spark compares the records' own values (the pandas engine rounds both);
+                # None: too long a list, remembered so that no other rule collects it again
+                self.distinct[key] = sorted(values) if len(values) <= LIST_LIMIT else None
+            if self.distinct[key] is None:
+                raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} gives more than {LIST_LIMIT:,} "
+                                    f"distinct {target} values, more than one Spark expression takes as a list")
             results[str(params["id"])] = self.distinct[key]
         return results
 
