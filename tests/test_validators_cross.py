@@ -156,7 +156,7 @@ def test_cross_09_adsl_subjects_and_saffl():
     findings = [f for f in check_cross({"DM": dm, "EX": ex}, {"ADSL": adsl}) if f.rule == "TK-XDS-0006"]
     got = {(f.dataset, f.variable, f.usubjid, f.value) for f in findings}
     assert got == {("ADSL", "SAFFL", "S-001", "N"), ("ADSL", "SAFFL", "S-002", "Y"),
-                   ("ADSL", "USUBJID", "S-009", "S-009"), ("ADSL", "USUBJID", "S-003", "S-003")}
+                   ("ADSL", "USUBJID", "S-009", "S-009"), ("DM", "USUBJID", "S-003", "S-003")}
     assert all(f.severity == "error" for f in findings)
     good = pd.DataFrame({"USUBJID": ["S-001", "S-002", "S-003"], "SAFFL": ["Y", "N", "N"]})
     assert check_cross({"DM": dm, "EX": ex}, {"ADSL": good}) == []
@@ -170,7 +170,7 @@ def test_cross_09b_screen_failures_may_be_left_out_of_adsl():
     ta = pd.DataFrame({"ARMCD": ["A", "A"]})
     adsl = pd.DataFrame({"USUBJID": ["S-001"]})
     found = [(f.dataset, f.usubjid) for f in check_cross({"DM": dm, "TA": ta}, {"ADSL": adsl}) if f.rule == "TK-XDS-0006"]
-    assert found == [("ADSL", "S-004")]
+    assert found == [("DM", "S-004")]
 
 
 # ---- Test 10 -----------------------------------------------------------------------------------

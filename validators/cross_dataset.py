@@ -45,8 +45,9 @@ ADSL_MISMATCH = rule("TK-XDS-0006", "error", "ADSL inconsistent with DM / EX (su
                      "ADaMIG 1.3 section 3.2 (ADSL: one record per subject; SAFFL) and the study's safety "
                      "population definition (any study treatment received, i.e. an EX record): SAFFL = Y exactly "
                      "for subjects with an EX record; every ADSL subject is in DM, and every DM subject assigned to "
-                     "an arm of TA is in ADSL (screen failures and subjects never assigned need not be).",
-                     scope=("ADSL",))
+                     "an arm of TA is in ADSL (screen failures and subjects never assigned need not be; a DM "
+                     "subject without an ADSL record is reported on its DM record).",
+                     scope=("ADSL", "DM"))
 TTE_DUPLICATE = rule("TK-XDS-0007", "error", "ADTTE has more than one record per USUBJID x PARAMCD",
                      "ADaMIG 1.3 / ADaM BDS for TTE 1.0 section 2: one record per subject per time-to-event "
                      "parameter (no AVISIT or other timing distinguishes records).", scope=("ADTTE",))
@@ -231,7 +232,7 @@ def check_adsl(sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame]) -> 
         ta = named.get("TA")
         if ta is not None and "ARMCD" in ta and "ARMCD" in dm:
             assigned &= _text(dm["ARMCD"]).isin(set(_text(ta["ARMCD"])))
-        out += _emit(ADSL_MISMATCH, "ADSL", dm, (dm_ids != "") & assigned & ~dm_ids.isin(set(uid)), "USUBJID",
+        out += _emit(ADSL_MISMATCH, "DM", dm, (dm_ids != "") & assigned & ~dm_ids.isin(set(uid)), "USUBJID",
                      "DM subject assigned to an arm has no ADSL record")
     ex = named.get("EX")
     if ex is not None and "USUBJID" in ex and "SAFFL" in adsl:

@@ -35,6 +35,7 @@ from trialkit.validators.pooled import locate, pools_of
 from trialkit.validators.report import at_or_above
 from trialkit.validators.rules import RuleRun, ValidationFinding
 from trialkit.validators.sdtm_schema import validate_sdtm
+from trialkit.validators.spark_subjects import Family
 from trialkit.xpt import sas_date_variables
 
 RULE_SETS = ("core", "trialkit")
@@ -79,7 +80,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         rules_dirs = (*rules_dirs, study_dir(study) / "rules")
     pools = pools_of(sdtm_dir) | (pools_of(adam_dir) if adam_dir is not None else {})
     if engine == "spark":
-        run = _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, rules_dirs, events, spark_master)
+        run = _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, standard, rules_dirs, events, spark_master)
         run.findings = locate(run.findings, pools)
         return run
     files: dict = {}
@@ -97,14 +98,12 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     def trialkit_rules() -> None:
         read_adam()     # only trialkit's rules read ADaM: read while the CORE rules' worker runs
         findings.extend(_family(runs, "TK-SDTM (schemas)", lambda: _schema_rules(sdtm, "sdtm", engine, gx_suites)))
-        findings.extend(_family(runs, "TK-SDTM (plausibility)", lambda: check_plausibility(sdtm, study_window(study))))
         findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
         if adam_dir is not None:
             findings.extend(_family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites)))
-            if (study is not None or events is not None) and "ADSL" in adam:
-                findings.extend(_family(runs, "TK-ADTTE (event definitions)", lambda: _event_rules(study, events, sdtm, adam)))
-        findings.extend(_family(runs, "TK-XDS (cross-dataset)", lambda: check_cross(
-            sdtm, {n: sas_date_variables(f) for n, f in adam.items()})))
+        families = _subject_families(study, events, adam_dir is not None, set(adam), lambda: adam["ADSL"].iloc[:1])
+        for name, check in families.items():
+            findings.extend(_family(runs, name, lambda check=check: check(sdtm, adam)))
 
     own = trialkit_rules if "trialkit" in rules else None
     if own is None:
@@ -122,16 +121,18 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
 
 
 def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None, encoding: str | None,
-                       rules: tuple[str, ...], rules_dirs: tuple[Path, ...], events: Path | None, master: str
-                       ) -> ValidationRun:
+                       rules: tuple[str, ...], standard: str, rules_dirs: tuple[Path, ...], events: Path | None,
+                       master: str) -> ValidationRun:
     """The rules on Spark: the SDTM schema rules (the pandas engine's pandera schemas, their checks
-    evaluated by Spark) and the mapping findings (read from the SDTM folder's findings.json, no data
-    frames) and the CORE rules Spark can evaluate (validators/core/on_spark.py); every other family and
-    CORE rule is listed as not run on spark, never as passed."""
+    evaluated by Spark), the mapping findings (read from the SDTM folder's findings.json, no data
+    frames), the per-subject families (the pandas engine's code on shares of subjects,
+    validators/spark_subjects.py) and the CORE rules Spark can evaluate (validators/core/on_spark.py);
+    the ADaM schema rules and every other CORE rule are listed as not run on spark, never as passed."""
     from trialkit.spark_session import spark_session
     from trialkit.validators.core_findings import run_core_on_spark
     from trialkit.validators.inputs import dataset_paths
-    from trialkit.validators.spark_engine import ROW, NotOnSpark, SparkTables, not_run, read_spark_folder
+    from trialkit.validators.spark_engine import ROW, NotOnSpark, SparkTables, first_record, not_run, read_spark_folder
+    from trialkit.validators.spark_subjects import run_by_subject
 
     spark = spark_session(master)
     sdtm, findings = read_spark_folder(spark, sdtm_dir, encoding)
@@ -147,19 +148,16 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
         except NotOnSpark as exc:
             runs.append(not_run("TK-SDTM (schemas)", "trialkit", str(exc), family=True))
         findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
-        pandas_only = ["TK-SDTM (plausibility)"]
         if adam_dir is not None:
-            pandas_only.append("TK-ADAM (schemas)")
-            if (study is not None or events is not None) and "ADSL" in adam:
-                pandas_only.append("TK-ADTTE (event definitions)")
-        pandas_only.append("TK-XDS (cross-dataset)")
-        runs += [not_run(name, "trialkit", "these rules are pandas code, not yet expressions both engines run; "
-                         "use --engine pandera", family=True) for name in pandas_only]
-    if "core" in rules:
-        more, core_runs = run_core_on_spark(sdtm, dataset_paths(sdtm_dir), ROW,
-                                            shipped=tuple(rules), rules_dirs=tuple(rules_dirs))
-        findings += more
-        runs += core_runs
+            runs.append(not_run("TK-ADAM (schemas)", "trialkit", "these rules are pandas code, not yet expressions "
+                                "both engines run; use --engine pandera", family=True))
+        families = _subject_families(study, events, adam_dir is not None, set(adam), lambda: first_record(adam["ADSL"]))
+        for name, (found, seconds) in run_by_subject(spark, sdtm, adam, families).items():
+            findings += found
+            runs.append(RuleRun(name, "trialkit", "issues" if found else "passed", len(found), round(seconds, 4), family=True))
+    more, core_runs = run_core_on_spark(sdtm, dataset_paths(sdtm_dir), ROW, standard, tuple(rules), tuple(rules_dirs))
+    findings += more
+    runs += core_runs
     return ValidationRun(findings, checked, runs)
 
 
@@ -172,18 +170,37 @@ def _family(runs: list[RuleRun], name: str, check: Callable[[], list[ValidationF
     return found
 
 
-def _event_rules(study: str | Path | None, events: Path | None, sdtm: dict[str, pd.DataFrame],
-                 adam: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
-    """The TK-ADTTE findings of every time-to-event spec (``events``, else the study's) whose dataset is
-    in the ADaM folder. Sources are looked up among the SDTM and the ADaM datasets, ADaM dates (*DT,
-    SAS day numbers) as dates."""
-    findings = []
-    adsl = sas_date_variables(adam["ADSL"])
-    sources = {**sdtm, **{name: sas_date_variables(frame) for name, frame in adam.items()}}
-    for spec in (s for s in load_event_specs(study, events) if s.name in adam):
-        cutoff = pd.Timestamp(adsl[spec.cutoff].iloc[0]) if spec.cutoff in adsl else pd.Timestamp.max
-        findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sources, spec.parameters, cutoff)
-    return findings
+def _subject_families(study: str | Path | None, events: Path | None, adam_given: bool, adam: set[str],
+                      adsl_first: Callable[[], pd.DataFrame]) -> dict[str, Family]:
+    """trialkit's families that check a record against its subject's records elsewhere, as functions
+    of the SDTM and ADaM frames: both engines run these same functions, the Spark engine on shares of
+    subjects (validators/spark_subjects.py). The study's files are read here, once, not by the
+    functions. ``adsl_first``: ADSL's first record, whose cut-off dates the ADTTE rules use."""
+    window = study_window(study)
+    families: dict[str, Family] = {"TK-SDTM (plausibility)": lambda sdtm, adam: check_plausibility(sdtm, window)}
+    if adam_given and (study is not None or events is not None) and "ADSL" in adam:
+        families["TK-ADTTE (event definitions)"] = _event_rules(load_event_specs(study, events), adsl_first())
+    families["TK-XDS (cross-dataset)"] = lambda sdtm, adam: check_cross(
+        sdtm, {n: sas_date_variables(f) for n, f in adam.items()})
+    return families
+
+
+def _event_rules(specs: list, adsl_first: pd.DataFrame) -> Family:
+    """The TK-ADTTE findings of every time-to-event spec whose dataset is in the ADaM folder, each
+    parameter cut off at its spec's ADSL date of the first ADSL record. Sources are looked up among
+    the SDTM and the ADaM datasets, ADaM dates (*DT, SAS day numbers) as dates."""
+    first = sas_date_variables(adsl_first)
+    cutoffs = {spec.name: pd.Timestamp(first[spec.cutoff].iloc[0]) if spec.cutoff in first and len(first)
+               else pd.Timestamp.max for spec in specs}
+
+    def check(sdtm: dict[str, pd.DataFrame], adam: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+        findings = []
+        adsl = sas_date_variables(adam["ADSL"])
+        sources = {**sdtm, **{name: sas_date_variables(frame) for name, frame in adam.items()}}
+        for spec in (s for s in specs if s.name in adam):
+            findings += check_adtte(sas_date_variables(adam[spec.name]), adsl, sources, spec.parameters, cutoffs[spec.name])
+        return findings
+    return check
 
 
 def _schema_rules(datasets: dict[str, pd.DataFrame], standard: str, engine: str, gx_suites: Path | None

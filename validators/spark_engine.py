@@ -226,6 +226,11 @@ class SparkTables:
         raise NotOnSpark(f"check {check.name} is a pandas function, not an expression both engines evaluate")
 
 
+def first_record(frame: nw.LazyFrame) -> pd.DataFrame:
+    """A dataset's first record in its file, as a pandas frame (one Spark job)."""
+    return nw.to_native(frame).orderBy(ROW).limit(1).toPandas().drop(columns=[ROW])
+
+
 def not_run(rule_id: str, source: str, why: str, family: bool = False) -> RuleRun:
     """The RuleRun of a rule (or ``family`` of trialkit's rules) the Spark engine cannot evaluate yet:
     listed as not executed, never as passed."""
