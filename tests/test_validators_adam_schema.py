@@ -138,6 +138,11 @@ def test_adam_schema_14_cnsr_is_a_non_negative_integer():
     """Test 14: TK-ADAM-0016 for CNSR -1 and 0.5."""
     found = _found(validate_adam({"ADTTE": _adtte(CNSR=[0.0, -1.0, 0.5, 2.0])}), "TK-ADAM-0016")
     assert [(v, r) for _, v, _, r, _ in found] == [("CNSR", 2), ("CNSR", 3)]
+    # CNSR as text (a CSV export): whole non-negative numbers written plainly pass, nothing else does
+    text = _adtte(STUDYID=["S"] * 7, USUBJID=["S-1"] * 7, PARAMCD=["P"] * 7, PARAM=["Q"] * 7, AVAL=[1.0] * 7,
+                  STARTDT=[1.0] * 7, ADT=[1.0] * 7, TRT01P=["A"] * 7, SAFFL=["Y"] * 7,
+                  CNSR=["2", " +1 ", "3.0", "-1", "0.5", "x", "1e0"])
+    assert [r for _, _, _, r, _ in _found(validate_adam({"ADTTE": text}), "TK-ADAM-0016")] == [4, 5, 6, 7]
 
 
 def test_adam_schema_15_schema_is_generated_not_written_per_dataset():

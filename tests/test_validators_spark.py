@@ -51,10 +51,10 @@ def _core_on_spark(run) -> set[str]:
 
 
 def _ported(findings, on_spark) -> list:
-    """The pandas engine's findings of what the Spark engine runs: the schema, plausibility, mapping,
-    cross-dataset and unreadable file families, and the CORE rules it evaluated."""
+    """The pandas engine's findings of what the Spark engine runs: the SDTM and ADaM schema,
+    plausibility, mapping, cross-dataset and unreadable file families, and the CORE rules it evaluated."""
     core = _core_on_spark(on_spark)
-    return [f for f in findings if f.rule in SCHEMA_RULES or f.rule.startswith(("TK-MAP-", "TK-IO-", "TK-XDS-"))
+    return [f for f in findings if f.rule in SCHEMA_RULES or f.rule.startswith(("TK-MAP-", "TK-IO-", "TK-XDS-", "TK-ADAM-"))
             or f.rule in core]
 
 
@@ -176,10 +176,16 @@ def test_05_an_unreadable_parquet_file_is_a_finding_and_the_others_are_checked(s
 @pytest.mark.spark
 @pytest.mark.reference
 def test_06_the_cdisc_pilot_gives_the_same_findings_on_both_engines(spark):
-    on_pandas, on_spark = _both(PILOT / "sdtm", encoding="cp1252")
+    """The pilot's SDTM and ADaM: the ADaM findings are its ADaMIG 1.0-era labels (read off the XPT
+    files into Spark's column metadata) and Req variables (docs/conformance.md)."""
+    on_pandas, on_spark = _both(PILOT / "sdtm", PILOT / "adam", encoding="cp1252")
     ported = _ported(on_pandas.findings, on_spark)
     assert {f.rule for f in ported} & _core_on_spark(on_spark), "the pilot has CORE findings to compare"
+    assert {f.rule for f in ported if f.rule.startswith("TK-ADAM-")} == {"TK-ADAM-0001", "TK-ADAM-0006"}
     assert _rows(on_spark.findings) == _rows(ported)
+    families = (*SPARK_RUN, "TK-ADAM (schemas)")
+    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in families} == \
+        {r.id: (r.status, r.findings) for r in on_pandas.rules if r.id in families}
 
 
 @pytest.mark.spark
@@ -229,3 +235,31 @@ def test_08_a_split_domain_gives_the_pandas_findings_record_by_record(spark, dem
     reasons = {r.id: r.reason for r in mixed.rules if r.id in on_split}
     assert reasons and all("the parts of split dataset LB hold LBSTRESN as different types" in why
                            for why in reasons.values()), reasons
+
+
+@pytest.mark.spark
+def test_09_adam_in_parquet_gives_the_pandas_adam_findings_labels_included(spark, demo, tmp_path):
+    """The demo's ADSL and ADTTE as Parquet, a label and a few values planted: TK-ADAM on Spark reads
+    the labels off the Parquet schema (no data read by trialkit), the values through Spark, and
+    gives the pandas engine's findings and status."""
+    for stage in ("sdtm", "adam"):
+        (tmp_path / stage).mkdir()
+    write_parquet(*read_xpt(demo / "sdtm" / "dm.xpt"), tmp_path / "sdtm")
+    adsl, meta = read_xpt(demo / "adam" / "adsl.xpt")
+    adsl.loc[3, "TRT01PN"] = 7.0                                      # TK-ADAM-0010: one TRT01P, two codes
+    labelled = tuple(replace(v, label="Years", length=None) if v.name == "AGE" else replace(v, length=None)
+                     for v in meta.variables)                        # TK-ADAM-0006
+    write_parquet(adsl, replace(meta, variables=labelled), tmp_path / "adam")
+    adtte, meta = read_xpt(demo / "adam" / "adtte.xpt")
+    adtte.loc[2, "PARAM"] = "Something else"                          # TK-ADAM-0012
+    adtte.loc[4, "SAFFL"] = "X"                                       # TK-ADAM-0007 and 0015
+    write_parquet(adtte, replace(meta, variables=tuple(replace(v, length=None) for v in meta.variables)), tmp_path / "adam")
+    args = (None, tmp_path / "sdtm", tmp_path / "adam", None)
+    on_pandas = validate(*args, rules=("trialkit",), jobs=1)
+    on_spark = validate(*args, engine="spark", rules=("trialkit",), spark_master=MASTER)
+    adam = [f for f in on_pandas.findings if f.rule.startswith("TK-ADAM-")]
+    assert {"TK-ADAM-0006", "TK-ADAM-0007", "TK-ADAM-0010", "TK-ADAM-0012", "TK-ADAM-0015"} <= {f.rule for f in adam}
+    assert ("ADSL", "AGE", "Years") in {(f.dataset, f.variable, f.value) for f in adam if f.rule == "TK-ADAM-0006"}
+    assert _rows(f for f in on_spark.findings if f.rule.startswith("TK-ADAM-")) == _rows(adam)
+    status = {r.id: (r.status, r.findings) for r in on_spark.rules}
+    assert status["TK-ADAM (schemas)"] == next((r.status, r.findings) for r in on_pandas.rules if r.id == "TK-ADAM (schemas)")

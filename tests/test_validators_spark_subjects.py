@@ -1,6 +1,7 @@
 """trialkit's per-subject families on Spark (validators/spark_subjects.py): plausibility
-(TK-SDTM-0130..0134), cross-dataset (TK-XDS) and ADTTE event definitions (TK-ADTTE) give the pandas
-engine's findings, field for field, when each subject's records are checked in a share of their own.
+(TK-SDTM-0130..0134), cross-dataset (TK-XDS), ADTTE event definitions (TK-ADTTE) and ADaM's ADSL
+copies (TK-ADAM-0014 / 0015, with the rest of TK-ADAM on whole datasets) give the pandas engine's
+findings, field for field, when each subject's records are checked in a share of their own.
 
 The demo's SDTM and ADaM with one defect of each rule planted, cut into a dozen shares (so that a
 subject's records, DM's and ADSL's must meet in the right share), a record without USUBJID among
@@ -21,7 +22,7 @@ from trialkit.validators.run import validate
 from trialkit.xpt import read_xpt, write_xpt
 
 MASTER = "local[2]"
-FAMILIES = ("TK-SDTM (plausibility)", "TK-XDS (cross-dataset)", "TK-ADTTE (event definitions)")
+FAMILIES = ("TK-SDTM (plausibility)", "TK-XDS (cross-dataset)", "TK-ADTTE (event definitions)", "TK-ADAM (schemas)")
 PLAUSIBILITY = tuple(f"TK-SDTM-013{n}" for n in range(5))
 
 
@@ -33,7 +34,7 @@ def spark():
 
 
 def _of_families(findings) -> list[tuple]:
-    ours = [f for f in findings if f.rule.startswith(("TK-XDS-", "TK-ADTTE-", *PLAUSIBILITY))]
+    ours = [f for f in findings if f.rule.startswith(("TK-XDS-", "TK-ADTTE-", "TK-ADAM-", *PLAUSIBILITY))]
     return sorted(tuple("" if v is None else str(v) for v in f.to_dict().values()) for f in ours)
 
 
@@ -70,6 +71,10 @@ def _ae(ae: pd.DataFrame) -> pd.DataFrame:
 def _adsl(adsl: pd.DataFrame) -> pd.DataFrame:
     adsl.loc[4, "SAFFL"] = "N" if adsl.loc[4, "SAFFL"] == "Y" else "Y"  # TK-XDS-0006
     adsl.loc[len(adsl) - 1, "USUBJID"] = "BALLR01-9999-999"             # not in DM; DM's subject not in ADSL
+    adsl.loc[2, "TRT01PN"] = 99.0                                       # TK-ADAM-0010 (xx / xxN)
+    adsl.loc[6, "ITTFL"] = ""                                           # TK-ADAM-0008
+    adsl.loc[8, "USUBJID"] = adsl.loc[9, "USUBJID"]                     # TK-ADAM-0013
+    adsl.loc[10, "SEX"] = "Q"                                           # TK-ADAM-0004
     return adsl
 
 
@@ -77,6 +82,9 @@ def _adtte(adtte: pd.DataFrame) -> pd.DataFrame:
     adtte.loc[3, "AVAL"] = adtte.loc[3, "AVAL"] + 5                     # TK-ADTTE-0005
     event = adtte.index[adtte["CNSR"] == 0][0]
     adtte.loc[event, "ADT"] = adtte.loc[event, "ADT"] + 40              # TK-ADTTE-0001 (and 0005)
+    adtte.loc[5, "CNSR"] = 0.5                                          # TK-ADAM-0016
+    adtte.loc[6, "PARAMCD"] = "1BAD"                                    # TK-ADAM-0011, 0012
+    adtte.loc[7, "TRT01P"] = "NONE"                                     # TK-ADAM-0015 (and 0014: ADSL's lost subject)
     return pd.concat([adtte, adtte.iloc[[0]]], ignore_index=True)       # TK-XDS-0007
 
 
@@ -96,7 +104,8 @@ def test_01_planted_defects_in_a_dozen_shares_give_the_pandas_findings(spark, de
     on_pandas, on_spark = _both(tmp_path)
     found = _of_families(on_pandas.findings)
     assert {row[0] for row in found} >= {*PLAUSIBILITY, *(f"TK-XDS-000{n}" for n in range(1, 8)),
-                                         "TK-ADTTE-0001", "TK-ADTTE-0005"}
+                                         "TK-ADTTE-0001", "TK-ADTTE-0005",
+                                         *(f"TK-ADAM-00{n}" for n in ("04", "08", 10, 11, 12, 13, 14, 15, 16))}
     assert _of_families(on_spark.findings) == found
     assert any(f.usubjid is None and f.dataset == "AE" and f.row == 21 for f in on_spark.findings if f.rule == "TK-XDS-0002")
     ran = {r.id: (r.status, r.findings) for r in on_spark.rules}

@@ -8,6 +8,13 @@ time-to-event variables), OCCDS otherwise. Suffix conventions (ADaMIG 3.1.3-3.1.
 variable whatever its dataset: *DT / *DTM / *TM are numeric, *DTF / *TMF take DATEFL / TIMEFL, *FL
 holds Y / N / null, and a variable xxN beside xx is its one-to-one numeric code.
 
+Both engines run these rules (DESIGN.md: one definition): the column checks are narwhals
+expressions (validators/schema_findings.py) and the rules over value combinations (xx / xxN,
+PARAMCD / PARAM) read a dataset's distinct combinations through the engine's ``Tables``, so
+:func:`dataset_rules` runs on pandas frames and on Spark (validators/spark_engine.py). The ADSL
+copies (:func:`adsl_copies`) compare a record with its subject's ADSL record: the Spark engine runs
+them as they are on shares of subjects (validators/spark_subjects.py).
+
 Text columns may be pandas categories (trialkit.vectorize ``compact``, as read_folder holds them):
 groupings are ``observed=True``, so only the values present form groups, in the order of the text.
 """
@@ -19,6 +26,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 from functools import lru_cache
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -27,14 +35,19 @@ from trialkit.display import plain, show
 from trialkit.sdtm.standards import Codelist, DomainMeta, VariableMeta, load_codelists, load_domains
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
+    PANDAS,
+    ColumnCheck,
+    Tables,
     blank,
+    blank_text,
     in_terms,
     matches,
     not_blank,
+    null,
     numeric_or_null,
     positional,
     record,
-    schema_findings,
+    unique_or_blank,
 )
 
 ADAMIG = "adamig-1.3"
@@ -108,15 +121,17 @@ def _is_template(name: str) -> bool:
     return any(p in name for p, _ in PLACEHOLDERS)
 
 
-def metadata_for(name: str, frame: pd.DataFrame) -> list[DomainMeta] | None:
-    """ADSL, BDS (+ ADTTE for time-to-event data) or OCCDS, or None for a non-subject dataset."""
+def metadata_for(name: str, columns) -> list[DomainMeta] | None:
+    """ADSL, BDS (+ ADTTE for time-to-event data) or OCCDS, or None for a non-subject dataset;
+    ``columns``: the dataset's column names (or a pandas frame)."""
     domains = load_domains(ADAMIG)
-    if not {"STUDYID", "USUBJID"} <= set(frame.columns):
+    present = set(columns)
+    if not {"STUDYID", "USUBJID"} <= present:
         return None
     if name == "ADSL":
         return [domains["ADSL"]]
-    if "PARAMCD" in frame.columns:
-        return [domains["BDS"], domains["ADTTE"]] if name == "ADTTE" or "CNSR" in frame.columns else [domains["BDS"]]
+    if "PARAMCD" in present:
+        return [domains["BDS"], domains["ADTTE"]] if name == "ADTTE" or "CNSR" in present else [domains["BDS"]]
     return [domains["OCCDS"]]
 
 
@@ -147,9 +162,11 @@ def _suffix_codelist(column: str) -> str | None:
     return "DATEFL" if column.endswith("DTF") else "TIMEFL" if column.endswith("TMF") else None
 
 
-def _cnsr(s: pd.Series) -> pd.Series:
-    n = pd.to_numeric(s, errors="coerce")
-    return s.isna() | ((n >= 0) & (n == np.floor(n)))
+# CNSR held as text (a CSV export): a non-negative whole number written plainly ("2", "+1", "3.0")
+_WHOLE = r"^[ \t]*[+]?[0-9]+(?:\.0*)?[ \t]*$"
+# CNSR: missing (TK-ADAM-0002's finding in time-to-event data), or a non-negative whole number
+non_negative_integer = ColumnCheck(lambda c, t: null(c, t) | ((c >= 0) & (c == c.round(0))) if t.is_numeric() else
+                                   blank_text(c, t) | c.cast(nw.String).str.contains(_WHOLE))
 
 
 def build_schema(name: str, metas: list[DomainMeta], columns: list[str]) -> pa.DataFrameSchema:
@@ -176,32 +193,31 @@ def build_schema(name: str, metas: list[DomainMeta], columns: list[str]) -> pa.D
         if name == "ADSL" and column in POPULATION_FLAGS:
             checks.append(pa.Check(not_blank, name=POPULATION_NULL.id, ignore_na=False))
         if name == "ADSL" and column == "USUBJID":
-            checks.append(pa.Check(lambda s: ~s.duplicated(keep=False) | blank(s), name=ADSL_UNIQUE.id))
+            checks.append(pa.Check(unique_or_blank, name=ADSL_UNIQUE.id))
         if column == "PARAMCD":
             checks.append(pa.Check(matches(PARAMCD_PATTERN), name=PARAMCD_FORM.id))
         if column == "CNSR":
-            checks.append(pa.Check(_cnsr, name=CNSR_VALUE.id))
+            checks.append(pa.Check(non_negative_integer, name=CNSR_VALUE.id))
         cols[column] = pa.Column(None, checks=checks, nullable=True)
     return pa.DataFrameSchema(cols, strict=False, name=name)
 
 
-def _required_templates(name: str, metas: list[DomainMeta], frame: pd.DataFrame) -> list[ValidationFinding]:
+def _required_templates(name: str, metas: list[DomainMeta], columns: list[str]) -> list[ValidationFinding]:
     """Req variables named with a placeholder (ADSL TRTxxP): at least one indexed variable exists."""
     out = []
     for meta in metas:
         for var in meta.variables:
-            if var.core == "Req" and _is_template(var.name) and not any(_pattern(var.name).match(c) for c in frame.columns):
+            if var.core == "Req" and _is_template(var.name) and not any(_pattern(var.name).match(c) for c in columns):
                 out.append(ValidationFinding(REQ_MISSING.id, REQ_MISSING.severity, name,
                                              f"Req variable {var.name} is missing: no variable matches it "
                                              f"({meta.domain} metadata)", variable=var.name))
-    if any(m.domain == "BDS" for m in metas) and not {"AVAL", "AVALC"} & set(frame.columns):
+    if any(m.domain == "BDS" for m in metas) and not {"AVAL", "AVALC"} & set(columns):
         out.append(ValidationFinding(NO_AVAL.id, NO_AVAL.severity, name, NO_AVAL.title, variable="AVAL"))
     return out
 
 
-def _labels(name: str, metas: list[DomainMeta], frame: pd.DataFrame) -> list[ValidationFinding]:
-    """IG variables whose XPT label differs from the IG's (labels travel in ``frame.attrs['labels']``)."""
-    labels = frame.attrs.get("labels") or {}
+def _labels(name: str, metas: list[DomainMeta], labels: dict[str, str]) -> list[ValidationFinding]:
+    """IG variables whose XPT label differs from the IG's (the file's labels, by variable)."""
     out = []
     for column, label in labels.items():
         var = _match(metas, column)
@@ -214,14 +230,16 @@ def _labels(name: str, metas: list[DomainMeta], frame: pd.DataFrame) -> list[Val
     return out
 
 
-def _pairs(name: str, frame: pd.DataFrame, seq: str | None) -> list[ValidationFinding]:
-    """xx / xxN one-to-one: the first record of each extra value is reported."""
+def _pairs(name: str, frame, tables: Tables, seq: str | None) -> list[ValidationFinding]:
+    """xx / xxN one-to-one: the first record of each extra value is reported. Read off the distinct
+    (xx, xxN) combinations, each with its first record, not off every record."""
     out = []
-    for column in frame.columns:
+    columns = tables.columns(frame)
+    for column in columns:
         code = f"{column}N"
-        if code not in frame.columns or pd.api.types.is_numeric_dtype(frame[column]):
+        if code not in columns or tables.numeric(frame, column):
             continue
-        both = frame[[column, code]].dropna()
+        both = tables.combinations(frame, [column, code], seq).dropna(subset=[column, code])
         both = both[not_blank(both[column])]
         for a, b in ((column, code), (code, column)):
             counts = both.groupby(a, observed=True)[b].nunique()
@@ -230,22 +248,38 @@ def _pairs(name: str, frame: pd.DataFrame, seq: str | None) -> list[ValidationFi
                 out.append(ValidationFinding(PAIR.id, PAIR.severity, name,
                                              f"{a} = {show(key)} has {counts[key]} values of {b}: "
                                              + ", ".join(sorted(show(v) for v in both.loc[rows, b].unique())),
-                                             variable=b, value=plain(key), **record(frame, rows[0], seq)))
+                                             variable=b, value=plain(key), **record(both, rows.min(), seq)))
     return out
 
 
-def _param_map(name: str, frame: pd.DataFrame) -> list[ValidationFinding]:
-    if not {"PARAMCD", "PARAM"} <= set(frame.columns):
+def _param_map(name: str, frame, tables: Tables) -> list[ValidationFinding]:
+    if not {"PARAMCD", "PARAM"} <= set(tables.columns(frame)):
         return []
+    combinations = tables.combinations(frame, ["PARAMCD", "PARAM"], None)
     out = []
     for a, b in (("PARAMCD", "PARAM"), ("PARAM", "PARAMCD")):
-        counts = frame.groupby(a, observed=True)[b].nunique()
+        counts = combinations.groupby(a, observed=True)[b].nunique()
         for key in counts[counts > 1].index:
-            values = sorted(show(v) for v in frame.loc[frame[a] == key, b].unique())
+            values = sorted(show(v) for v in combinations.loc[combinations[a] == key, b].unique())
             out.append(ValidationFinding(PARAM_MAP.id, PARAM_MAP.severity, name,
                                          f"{a} = {show(key)} has {len(values)} values of {b}: {', '.join(values)}",
                                          variable=b, value=plain(key)))
     return out
+
+
+def adsl_copies(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+    """TK-ADAM-0014 / 0015 for every subject-level ADaM dataset beside ADSL: each record's USUBJID
+    known to ADSL, and every ADSL variable carried into the dataset equal to ADSL's value. A record
+    needs only its subject's ADSL record, so the Spark engine runs this on shares of subjects."""
+    adsl = datasets.get("ADSL")
+    if adsl is None or "USUBJID" not in adsl:
+        return []
+    findings = []
+    for name in sorted(datasets):
+        frame = positional(datasets[name])
+        if name != "ADSL" and metadata_for(name, frame) is not None:
+            findings += _against_adsl(name, frame, adsl, "ASEQ" if "ASEQ" in frame else None)
+    return findings
 
 
 def _against_adsl(name: str, frame: pd.DataFrame, adsl: pd.DataFrame, seq: str | None) -> list[ValidationFinding]:
@@ -273,26 +307,31 @@ def _against_adsl(name: str, frame: pd.DataFrame, adsl: pd.DataFrame, seq: str |
     return out
 
 
-def validate_adam(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
-    """Every TK-ADAM finding for a set of ADaM datasets (name -> frame, XPT numbers as stored)."""
+def dataset_rules(datasets: dict, tables: Tables = PANDAS) -> list[ValidationFinding]:
+    """The TK-ADAM findings that need a whole dataset, not a subject's records: schemas, Req
+    variables, labels, xx / xxN and PARAMCD / PARAM (name -> frame: pandas frames, or with ``tables``
+    another engine's, validators/spark_engine.py)."""
     findings = []
-    adsl = datasets.get("ADSL")
     for name in sorted(datasets):
-        frame = positional(datasets[name])
-        metas = metadata_for(name, frame)
+        frame = tables.prepare(datasets[name])
+        columns = tables.columns(frame)
+        metas = metadata_for(name, columns)
         if metas is None:
             findings.append(ValidationFinding(UNKNOWN_DATASET.id, UNKNOWN_DATASET.severity, name,
                                               f"{name} has no STUDYID/USUBJID; skipped"))
             continue
-        seq = "ASEQ" if "ASEQ" in frame else None
+        seq = "ASEQ" if "ASEQ" in columns else None
 
         def missing(variable: str, metas=metas) -> tuple:
             return REQ_MISSING, f"Req variable {variable} is missing ({'/'.join(m.domain for m in metas)} metadata)"
-        findings += schema_findings(name, name, build_schema(name, metas, list(frame.columns)), frame, seq, missing)
-        findings += _required_templates(name, metas, frame)
-        findings += _labels(name, metas, frame)
-        findings += _pairs(name, frame, seq)
-        findings += _param_map(name, frame)
-        if adsl is not None and name != "ADSL" and "USUBJID" in adsl:
-            findings += _against_adsl(name, frame, adsl, seq)
+        findings += tables.schema_findings(name, name, build_schema(name, metas, columns), frame, seq, missing, None)
+        findings += _required_templates(name, metas, columns)
+        findings += _labels(name, metas, tables.labels(frame))
+        findings += _pairs(name, frame, tables, seq)
+        findings += _param_map(name, frame, tables)
     return findings
+
+
+def validate_adam(datasets: dict[str, pd.DataFrame]) -> list[ValidationFinding]:
+    """Every TK-ADAM finding for a set of ADaM datasets (name -> pandas frame, XPT numbers as stored)."""
+    return dataset_rules(datasets) + adsl_copies(datasets)

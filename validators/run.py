@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +25,7 @@ from trialkit.errors import InputError
 from trialkit.plausible import study_window
 from trialkit.spark_session import DEFAULT_MASTER
 from trialkit.spec import study_dir
-from trialkit.validators.adam_schema import validate_adam
+from trialkit.validators.adam_schema import adsl_copies, dataset_rules, validate_adam
 from trialkit.validators.adtte_events import check_adtte
 from trialkit.validators.cross_dataset import check_cross
 from trialkit.validators.inputs import read_folder
@@ -123,11 +123,11 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
 def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None, encoding: str | None,
                        rules: tuple[str, ...], standard: str, rules_dirs: tuple[Path, ...], events: Path | None,
                        master: str) -> ValidationRun:
-    """The rules on Spark: the SDTM schema rules (the pandas engine's pandera schemas, their checks
-    evaluated by Spark), the mapping findings (read from the SDTM folder's findings.json, no data
-    frames), the per-subject families (the pandas engine's code on shares of subjects,
-    validators/spark_subjects.py) and the CORE rules Spark can evaluate (validators/core/on_spark.py);
-    the ADaM schema rules and every other CORE rule are listed as not run on spark, never as passed."""
+    """The rules on Spark: the SDTM and ADaM schema rules (the pandas engine's pandera schemas, their
+    checks evaluated by Spark), the mapping findings (read from the SDTM folder's findings.json, no
+    data frames), the per-subject families and ADaM's ADSL copies (the pandas engine's code on shares
+    of subjects, validators/spark_subjects.py) and the CORE rules Spark can evaluate
+    (validators/core/on_spark.py); every other CORE rule is listed as not run on spark, never as passed."""
     from trialkit.spark_session import spark_session
     from trialkit.validators.core_findings import run_core_on_spark
     from trialkit.validators.inputs import dataset_paths
@@ -143,16 +143,24 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
         findings += more
         checked += sorted(adam)
     if "trialkit" in rules:
+        tables = SparkTables()
         try:
-            findings += _family(runs, "TK-SDTM (schemas)", lambda: validate_sdtm(sdtm, SparkTables()))
+            findings += _family(runs, "TK-SDTM (schemas)", lambda: validate_sdtm(sdtm, tables))
         except NotOnSpark as exc:
             runs.append(not_run("TK-SDTM (schemas)", "trialkit", str(exc), family=True))
         findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
-        if adam_dir is not None:
-            runs.append(not_run("TK-ADAM (schemas)", "trialkit", "these rules are pandas code, not yet expressions "
-                                "both engines run; use --engine pandera", family=True))
         families = _subject_families(study, events, adam_dir is not None, set(adam), lambda: first_record(adam["ADSL"]))
-        for name, (found, seconds) in run_by_subject(spark, sdtm, adam, families).items():
+        if adam_dir is not None:     # the ADSL copies on shares of subjects, the rest of TK-ADAM on whole datasets
+            families = {"TK-ADAM (schemas)": lambda sdtm, adam: adsl_copies(adam), **families}
+        by_subject = run_by_subject(spark, sdtm, adam, families)
+        if adam_dir is not None:
+            copies, seconds = by_subject.pop("TK-ADAM (schemas)")
+            try:
+                findings += _family(runs, "TK-ADAM (schemas)", lambda: dataset_rules(adam, tables) + copies)
+                runs[-1] = replace(runs[-1], seconds=round(runs[-1].seconds + seconds, 4))
+            except NotOnSpark as exc:
+                runs.append(not_run("TK-ADAM (schemas)", "trialkit", str(exc), family=True))
+        for name, (found, seconds) in by_subject.items():
             findings += found
             runs.append(RuleRun(name, "trialkit", "issues" if found else "passed", len(found), round(seconds, 4), family=True))
     more, core_runs = run_core_on_spark(sdtm, dataset_paths(sdtm_dir), ROW, standard, tuple(rules), tuple(rules_dirs))

@@ -140,6 +140,11 @@ class Tables(Protocol):
                         ) -> list[ValidationFinding]: ...
     def failing(self, frame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
         """The records failing ``check`` on ``column`` (nulls pass), labelled by their 0-based positions."""
+    def numeric(self, frame, column: str) -> bool: ...
+    def labels(self, frame) -> dict[str, str]: ...            # the file's variable labels, by variable
+    def combinations(self, frame, columns: list[str], seq: str | None) -> pd.DataFrame:
+        """The distinct combinations of values of ``columns`` (a missing value is one value), each as
+        its first record (with USUBJID and ``seq``), labelled by its 0-based position, in file order."""
 
 
 class PandasTables:
@@ -162,6 +167,16 @@ class PandasTables:
 
     def failing(self, frame: pd.DataFrame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
         return frame[~(check(frame[column]) | frame[column].isna())]
+
+    def numeric(self, frame: pd.DataFrame, column: str) -> bool:
+        return pd.api.types.is_numeric_dtype(frame[column])
+
+    def labels(self, frame: pd.DataFrame) -> dict[str, str]:
+        return {c: label for c, label in (frame.attrs.get("labels") or {}).items() if label}
+
+    def combinations(self, frame: pd.DataFrame, columns: list[str], seq: str | None) -> pd.DataFrame:
+        keep = list(dict.fromkeys([*columns, *(c for c in ("USUBJID", seq) if c and c in frame)]))
+        return frame.loc[~frame.duplicated(subset=columns), keep]
 
 
 PANDAS = PandasTables()

@@ -28,6 +28,7 @@ import narwhals as nw
 import pandas as pd
 import pandera.pandas as pa
 
+from trialkit.formats.parquet import parquet_labels
 from trialkit.validators.inputs import dataset_paths, read_one
 from trialkit.validators.pooled import inspect, is_pooled
 from trialkit.validators.rules import IO_UNREADABLE, RuleRun, ValidationFinding
@@ -81,7 +82,7 @@ def _read_parquet(spark, name: str, path: Path):
         why = (java.getMessage() if java is not None else str(exc)).splitlines()[0]
         return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
                                        f"{path.name}: not a readable Parquet file (Spark: {why})")
-    columns = []
+    columns, labels = [], parquet_labels(path)
     for field in frame.schema.fields:
         column = F.col(f"`{field.name}`")
         if isinstance(field.dataType, T.DateType):
@@ -95,7 +96,7 @@ def _read_parquet(spark, name: str, path: Path):
             return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
                                            f"{path.name}: column {field.name} of type {field.dataType.simpleString()}: "
                                            "neither text nor a number")
-        columns.append(column.alias(field.name))
+        columns.append(column.alias(field.name, metadata={"label": labels.get(field.name, "")}))
     return frame.select(*columns, (F.col("_metadata.row_index") + 1).alias(ROW)), None
 
 
@@ -120,24 +121,26 @@ def _read_pooled(spark, name: str, path: Path):
     pooled = frames[0]
     for frame in frames[1:]:
         pooled = pooled.unionByName(frame, allowMissingColumns=True)
-    return pooled, findings
+    # the labels of the first study file without drift, as the pandas engine takes them (inputs.read_pooled)
+    labels = parquet_labels(next((f for f in pool.files if f not in pool.drifted), pool.files[0]))
+    return pooled.select(*(F.col(f"`{c}`").alias(c, metadata={"label": labels.get(c, "")}) for c in pooled.columns)), findings
 
 
 def _from_pandas(spark, frame: pd.DataFrame):
     """A frame trialkit's readers gave (text as str or category, numbers as float) as a Spark
-    DataFrame of text and double columns, rows numbered."""
+    DataFrame of text and double columns, rows numbered, the file's labels in the columns' metadata."""
     from pyspark.sql import types as T
 
-    columns, fields = {}, []
+    columns, fields, labels = {}, [], frame.attrs.get("labels") or {}
     for name in frame.columns:
-        values = frame[name]
+        values, label = frame[name], {"label": labels.get(name, "")}
         if pd.api.types.is_numeric_dtype(values):
             columns[name] = values.astype("float64")
-            fields.append(T.StructField(name, T.DoubleType()))
+            fields.append(T.StructField(name, T.DoubleType(), metadata=label))
         else:
             text = values.astype(object)
             columns[name] = text.where(text.notna(), None).map(lambda v: v if v is None else str(v))
-            fields.append(T.StructField(name, T.StringType()))
+            fields.append(T.StructField(name, T.StringType(), metadata=label))
     columns[ROW] = pd.Series(range(1, len(frame) + 1), index=frame.index, dtype="int64")
     fields.append(T.StructField(ROW, T.LongType(), nullable=False))
     return spark.createDataFrame(pd.DataFrame(columns, index=frame.index), T.StructType(fields))
@@ -180,6 +183,20 @@ class SparkTables:
 
     def _keys(self, frame: nw.LazyFrame, seq: str | None) -> list[str]:
         return [ROW] + [c for c in ("USUBJID", seq) if c and c in self.columns(frame)]
+
+    def numeric(self, frame: nw.LazyFrame, column: str) -> bool:
+        return frame.collect_schema()[column].is_numeric()
+
+    def labels(self, frame: nw.LazyFrame) -> dict[str, str]:
+        """The labels read_spark_folder put in the columns' Spark metadata."""
+        return {f.name: f.metadata["label"] for f in nw.to_native(frame).schema.fields if f.metadata.get("label")}
+
+    def combinations(self, frame: nw.LazyFrame, columns: list[str], seq: str | None) -> pd.DataFrame:
+        """One Spark job: each combination's first record (a window over the combination's values,
+        which groups nulls, and NaNs, as pandas' ``duplicated`` does)."""
+        keep = list(dict.fromkeys([*columns, *self._keys(frame, seq)]))
+        first = frame.filter(nw.col(ROW) == nw.col(ROW).min().over(*columns)).select(keep).collect().to_pandas()
+        return _records(first).sort_index()
 
     def failing(self, frame: nw.LazyFrame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
         dtype = frame.collect_schema()[column]

@@ -86,6 +86,13 @@ def _text(metadata: dict | None, key: str) -> str | None:
     return value.decode("utf-8") if value is not None else None
 
 
+def parquet_labels(path: str | os.PathLike) -> dict[str, str]:
+    """The variable labels of a Parquet dataset, read off its schema alone (no data): what
+    :func:`read_parquet` puts in its :class:`~trialkit.xpt.DatasetMeta`, for a reader of the values
+    that is not trialkit's (Spark)."""
+    return {field.name: _text(field.metadata, "label") or "" for field in pq.read_schema(path)}
+
+
 def _column(field: pa.Field, values: pa.ChunkedArray, file: Path) -> tuple[Variable, pd.Series]:
     """One Arrow column as the variable and values read_xpt would give."""
     label, declared = _text(field.metadata, "label") or "", _text(field.metadata, "type")
