@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from trialkit.cli import main, run_simulation
 from trialkit.folder_manifest import folder_files
+from trialkit.interrupts import interrupt_noted
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,6 @@ def test_codes_06_an_interrupt_a_library_turns_into_its_own_error_or_swallows_ex
         signal.signal(signal.SIGINT, previous)
     assert result.exit_code == 130 and "interrupted" in result.output, result.output
     assert folder_files(sdtm) == before and not list(tmp_path.glob(".sdtm*"))
+    # the note ends with the command: what the process does next (the next test here, a notebook's
+    # next cell) puts its outputs in place again instead of raising KeyboardInterrupt
+    assert not interrupt_noted()

@@ -34,10 +34,14 @@ def noting_interrupts() -> Iterator[None]:
     KeyboardInterrupt while the block runs, whatever handled them before (Python's default, or the
     handler of a program running the CLI in its process, such as a pytest-xdist worker); the
     previous handlers back after it. Outside the main thread, where handlers cannot be set, the
-    block just runs."""
+    block just runs. The note lasts as long as the block: a process that goes on after it (a notebook,
+    a test runner that ran the CLI in its process) writes its outputs again."""
     _noted.clear()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        try:
+            yield
+        finally:
+            _noted.clear()
         return
     signums = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else [])
     previous = {signum: signal.signal(signum, _interrupted) for signum in signums}
@@ -46,6 +50,7 @@ def noting_interrupts() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _noted.clear()
 
 
 def interrupt_noted() -> bool:
