@@ -149,6 +149,17 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
     return folder
 
 
+@pytest.fixture(scope="module")
+def spark(request):
+    """A local Spark session for one test module (its ``MASTER``, else local[2]: the 2 workers CI
+    runs), stopped after the module's tests."""
+    from trialkit.spark_session import spark_session
+
+    session = spark_session(getattr(request.module, "MASTER", "local[2]"))
+    yield session
+    session.stop()
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     """The output folder of `trialkit demo`, run once per test run as a user runs it (a fresh

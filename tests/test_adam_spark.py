@@ -26,20 +26,12 @@ from trialkit.errors import InputError, SpecError
 from trialkit.folder_manifest import folder_files
 from trialkit.formats.parquet import read_parquet, write_parquet
 from trialkit.pipeline import adam_stage, adam_stage_on_spark, sdtm_stage
-from trialkit.spark_session import spark_session
 from trialkit.spec import study_dir
 from trialkit.xpt import read_xpt
 
 MASTER = "local[2]"
 XPT_STAMP = rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d"
 DEFINE_STAMP = r'(CreationDateTime|AsOfDateTime)="[^"]*"'
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session(MASTER)
-    yield session
-    session.stop()
 
 
 def _sdtm(base: Path, study: str, subjects: int, seed: int = 7) -> Path:

@@ -16,7 +16,6 @@ import math
 import pytest
 from core_three_ways import assert_three_equal, three_ways, unported_on_both
 
-from trialkit.spark_session import spark_session
 from trialkit.validators.core.iso8601 import DATE, READABLE, UNCERTAIN, _isoparses, read_dates
 
 pytestmark = pytest.mark.spark
@@ -32,13 +31,6 @@ DATES = ["2020", "2020-03", "2020-03-15", "2020-03-15T10:30", "2020-03-15T10:30:
 RECORDS = {"DTC": DATES, "NUM": [float(i) for i in range(len(DATES))]}
 COMPARISONS = ["date_equal_to", "date_not_equal_to", "date_greater_than", "date_greater_than_or_equal_to",
                "date_less_than", "date_less_than_or_equal_to"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 def test_01_readable_is_dateutil_on_every_form_date_lets_through_without_uncertainty():

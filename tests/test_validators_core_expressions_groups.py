@@ -13,7 +13,6 @@ import math
 import pytest
 from core_three_ways import assert_three_equal, three_ways, unported_on_both
 
-from trialkit.spark_session import spark_session
 
 pytestmark = pytest.mark.spark
 
@@ -25,13 +24,6 @@ RECORDS = {
     "NUM2": [1.0, 2.0, 2.0, math.nan, math.nan, 0.0, 0.0, 3.0, None, 1.0, 4.0, 5.0, 6.0],
     "SEQ": [1, 2, 1, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7],
 }
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 def test_01_unique_sets_group_empty_values_as_core_does(spark):

@@ -14,7 +14,6 @@ import math
 import pytest
 from core_three_ways import assert_three_equal, three_ways, unported_on_both
 
-from trialkit.spark_session import spark_session
 
 pytestmark = pytest.mark.spark
 
@@ -24,13 +23,6 @@ RECORDS = {
     "INT": [0, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
     "LOW": [1.0, 0.0, math.nan, 2.5, 2.5, 3.0, 0.0, 1.0, None, 0.5, 1.0, 2.0, 0.0],
 }
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 def test_01_contained_by_literal_lists(spark):

@@ -14,7 +14,6 @@ import math
 import pytest
 from core_three_ways import assert_three_equal, three_ways, unported_on_both
 
-from trialkit.spark_session import spark_session
 from trialkit.validators.core.regex_dialect import UnportedRegex, for_java, python_class
 
 pytestmark = [pytest.mark.spark,
@@ -36,13 +35,6 @@ CORE_PATTERNS = [".*[0-9].*", ".*[a-zA-Z].*", "^(.){21,}$", "^(.){9,}$", r"^-?(0
                  r"([A-Z]\S*))\s*)*$")]
 EDGE_PATTERNS = [r"\d+", r"\d", r"[\d.-]+$", r"\D", r"\S+$", "a.b", "x.y", "12$", "(?i:k)", "(?i:s)", "(?i:i)",
                  "(?i:unknown)", "A(?=E)", "A(?!E)", "AB\\_C", "[^A-Z]", "x{2,}", "", "C]", "C}", "E+?Q", "(A|B)*+"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 def test_01_matches_regex_and_its_complement_agree_on_every_core_pattern(spark):

@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trialkit.spark_session import spark_session
 from trialkit.validators.core.engine import NOT_EXECUTED, run_rules
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.on_spark import run_on_spark
@@ -27,19 +26,13 @@ from trialkit.validators.spark_engine import NOT_ON_SPARK, ROW, read_spark_folde
 
 pytestmark = pytest.mark.spark
 LIBRARY = Library("sdtmig", "3.4", {})
+MASTER = "local[1]"          # the session of the spark fixture (tests/conftest.py)
 AE = pd.DataFrame({"STUDYID": ["S"] * 4, "DOMAIN": ["AE"] * 4, "USUBJID": ["1", "2", "9", None],
                    "AESEQ": [1.0, 2.0, 3.0, 4.0], "AEREFID": ["R1", "R2", "R3", None],
                    "AESTDTC": ["2024-01-02", "2024-02-01", "2024-03-01", "2024-04-01"]})
 DM = pd.DataFrame({"STUDYID": ["S", "S", "S"], "DOMAIN": ["DM"] * 3, "USUBJID": ["1", "2", None],
                    "REFID": ["R2", "R1", None], "RFSTDTC": ["2024-01-01", "2024-02-01", "2024-05-01"],
                    "AGE": [30.0, 40.0, 70.0]})
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[1]")
-    yield session
-    session.stop()
 
 
 def rule(match: list[dict], check: dict, outputs: tuple[str, ...] = ()) -> CoreRule:

@@ -23,7 +23,7 @@ from reference_data import PILOT
 
 from trialkit.errors import InputError
 from trialkit.formats.parquet import read_parquet, write_parquet
-from trialkit.spark_session import require_spark, spark_session
+from trialkit.spark_session import require_spark
 from trialkit.validators.core_findings import load_rule_files
 from trialkit.validators.run import validate
 from trialkit.xpt import DatasetMeta, read_xpt, write_xpt
@@ -32,13 +32,6 @@ MASTER = "local[2]"
 # the families the Spark engine runs (on SDTM); their findings must be the pandas engine's
 SPARK_RUN = ("TK-SDTM (schemas)", "TK-MAP (mapping)", "TK-SDTM (plausibility)", "TK-XDS (cross-dataset)")
 SCHEMA_RULES = tuple(f"TK-SDTM-00{n:02d}" for n in range(1, 13)) + tuple(f"TK-SDTM-013{n}" for n in range(5))
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session(MASTER)
-    yield session
-    session.stop()
 
 
 def _rows(findings) -> list[tuple]:

@@ -17,20 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trialkit.spark_session import spark_session
 from trialkit.validators.run import validate
 from trialkit.xpt import read_xpt, write_xpt
 
 MASTER = "local[2]"
 FAMILIES = ("TK-SDTM (plausibility)", "TK-XDS (cross-dataset)", "TK-ADTTE (event definitions)", "TK-ADAM (schemas)")
 PLAUSIBILITY = tuple(f"TK-SDTM-013{n}" for n in range(5))
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session(MASTER)
-    yield session
-    session.stop()
 
 
 def _of_families(findings) -> list[tuple]:

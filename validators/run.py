@@ -67,8 +67,9 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
     needs no study; their sources may be SDTM or ADaM datasets (ADRS, ADSL...). ``engine="gx"`` runs the single-dataset rules that Great Expectations can express through
     GX (validators/gx_engine.py) instead of pandera; the other rules run as always. ``gx_suites``: a
     folder to export the expectation suites to (sdtm/<DATASET>.json, adam/<DATASET>.json).
-    ``engine="spark"`` runs the rules on Spark DataFrames (session at ``spark_master``), as far as
-    they have been brought there; the others are listed as not run on spark (_validate_on_spark). ``jobs``:
+    ``engine="spark"`` runs the rules on Spark DataFrames (session at ``spark_master``): every family
+    of trialkit's, and the CORE rules brought there; the other CORE rules are listed as not run on
+    spark (_validate_on_spark). ``jobs``:
     processes the CORE rules share the domains among."""
     unknown = sorted(set(rules) - set(RULE_SETS))
     if unknown:

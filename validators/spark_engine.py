@@ -1,7 +1,7 @@
 """``trialkit validate --engine spark``: the rules on Spark DataFrames, for pooled data too large for pandas.
 
 One rule definition serves both engines (DESIGN.md). The schema rules are the pandera schemas the
-pandas engine builds (validators/sdtm_schema.py), not a copy: each of their checks is a narwhals
+pandas engine builds (validators/sdtm_schema.py, validators/adam_schema.py), not a copy: each of their checks is a narwhals
 expression (validators/schema_findings.py ``ColumnCheck`` / ``FrameCheck``), which pandera's pandas
 backend evaluates on pandas columns and :class:`SparkTables` here evaluates on Spark columns, all
 checks of a dataset in one Spark job that brings back only the failing records. The findings are
@@ -16,7 +16,9 @@ still pandera's; only the evaluation of its checks is done here.
 Datasets are read as Spark reads them: Parquet natively (rows numbered by Spark's own
 ``_metadata.row_index``, the position in the file, so no shuffle); XPT,
 Dataset-JSON and CSV through trialkit's readers (validators/inputs.py), handed to Spark through Arrow.
-An unreadable file is a TK-IO-0001 finding, as in the pandas engine.
+Each variable's label (ADaM's label rule reads it) travels in its Spark column's metadata: read off
+the Parquet schema, or off the file by trialkit's reader. An unreadable file is a TK-IO-0001
+finding, as in the pandas engine.
 """
 
 from __future__ import annotations
