@@ -21,7 +21,7 @@ from trialkit.validators.core.library import Library
 from trialkit.validators.core.on_spark import run_on_spark
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import study_from_frames
-from trialkit.validators.inputs import dataset_paths, read_folder
+from trialkit.validators.inputs import read_folder
 from trialkit.validators.spark_engine import NOT_ON_SPARK, ROW, read_spark_folder
 
 pytestmark = pytest.mark.spark
@@ -48,8 +48,8 @@ def both(spark, tmp_path: Path, rule: CoreRule, **datasets: pd.DataFrame):
         frame.to_parquet(tmp_path / f"{name.lower()}.parquet", index=False)
     frames, _ = read_folder(tmp_path)
     on_pandas = run_rules([rule], study_from_frames(frames, {}, "sdtmig", "3-4"), LIBRARY)[0]
-    lazy, _ = read_spark_folder(spark, tmp_path)
-    on_spark = run_on_spark([rule], lazy, dataset_paths(tmp_path), ROW, "sdtmig", "3-4", LIBRARY)[0]
+    lazy, _, files = read_spark_folder(spark, tmp_path)
+    on_spark = run_on_spark([rule], lazy, files, ROW, "sdtmig", "3-4", LIBRARY)[0]
     return on_pandas, on_spark
 
 

@@ -256,3 +256,47 @@ def test_09_adam_in_parquet_gives_the_pandas_adam_findings_labels_included(spark
     assert _rows(f for f in on_spark.findings if f.rule.startswith("TK-ADAM-")) == _rows(adam)
     status = {r.id: (r.status, r.findings) for r in on_spark.rules}
     assert status["TK-ADAM (schemas)"] == next((r.status, r.findings) for r in on_pandas.rules if r.id == "TK-ADAM (schemas)")
+
+
+def _metadata_rule(folder: Path, rule_id: str, rule_type: str, check: str) -> None:
+    """A user's CORE-format rule for SDTMIG 3.4 of ``rule_type`` whose Check is the one condition ``check``."""
+    (folder / f"{rule_id}.yml").write_text(
+        "Authorities: [{Organization: Sponsor, Standards: [{Name: SDTMIG, Version: '3.4', References: "
+        f"[{{Rule Identifier: {{Id: {rule_id}, Version: '1'}}}}]}}]}}]\n"
+        f"Core: {{Id: {rule_id}, Status: Published}}\nDescription: {rule_id}\nSeverity: warning\nRule Type: {rule_type}\n"
+        f"Sensitivity: Record\nScope: {{Domains: {{Include: [ALL]}}}}\nCheck: {{all: [{check}]}}\n"
+        f"Outcome: {{Message: {rule_id} flagged}}\n", encoding="utf-8")
+
+
+@pytest.mark.spark
+def test_10_metadata_rules_read_the_files_metadata_and_sparks_counts(spark, demo, tmp_path):
+    """The metadata rule types on Spark: the pandas engine's code on the files' metadata and the
+    records Spark counted. AE is a Parquet file from elsewhere (no trialkit metadata: its Char lengths
+    measured by Spark as read_parquet measures them) with a long variable name, DM is missing; a
+    user's rules ask for record_count and variable_size, which no shipped rule reads."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder, custom = tmp_path / "sdtm", tmp_path / "rules"
+    folder.mkdir()
+    custom.mkdir()
+    ae = read_xpt(demo / "sdtm" / "ae.xpt")[0].assign(AEVERYLONG="x")          # CORE-000182: a name over 8
+    pq.write_table(pa.Table.from_pandas(ae, preserve_index=False), folder / "ae.parquet")
+    write_parquet(*read_xpt(demo / "sdtm" / "ts.xpt"), folder)
+    _metadata_rule(custom, "SPONSOR-0101", "Dataset Metadata Check", "{name: record_count, operator: greater_than, value: 40}")
+    _metadata_rule(custom, "SPONSOR-0102", "Variable Metadata Check", "{name: variable_size, operator: greater_than, value: 20}")
+    args = (None, folder, None, None)
+    on_pandas = validate(*args, rules=("core",), rules_dirs=(custom,), jobs=1)
+    on_spark = validate(*args, engine="spark", rules=("core",), rules_dirs=(custom,), spark_master=MASTER)
+    core = _core_on_spark(on_spark)
+    assert {"SPONSOR-0101", "SPONSOR-0102", "CORE-000182", "CORE-000581", "CORE-000355"} <= core
+    assert _rows(on_spark.findings) == _rows(f for f in on_pandas.findings if f.rule in core)
+    status = {r.id: (r.status, r.findings) for r in on_pandas.rules}
+    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in core} == {i: status[i] for i in core}
+    found = {(f.rule, f.dataset) for f in on_spark.findings}
+    assert {("SPONSOR-0101", "AE"), ("CORE-000182", "AE"), ("CORE-000581", "STUDY")} <= found
+    assert ("SPONSOR-0101", "TS") not in found and len(read_xpt(demo / "sdtm" / "ts.xpt")[0]) <= 40 < len(ae)
+    # AE's Char lengths, undeclared in its file, as Spark measured them: its longest values in UTF-8 bytes
+    longest = [ae[c].str.encode("utf-8").str.len().max() for c in ae.columns if ae[c].dtype == object]
+    sizes = [f.value for f in on_spark.findings if f.rule == "SPONSOR-0102" and f.dataset == "AE"]
+    assert sorted(sizes) == sorted(f"variable_size={n}" for n in longest if n > 20) and sizes

@@ -56,19 +56,19 @@ def run_core(frames: dict[str, pd.DataFrame], files: dict, standard: str = "sdtm
     return _reported(results, findings)
 
 
-def run_core_on_spark(frames: dict, paths: dict[str, Path], row: str, standard: str = "sdtmig/3.4",
+def run_core_on_spark(frames: dict, files: dict, row: str, standard: str = "sdtmig/3.4",
                       shipped: tuple[str, ...] = ("core", "trialkit"), rules_dirs: tuple[Path, ...] = ()
                       ) -> tuple[list[ValidationFinding], list[RuleRun]]:
     """``run_core`` on narwhals frames over Spark DataFrames (validators/spark_engine.read_spark_folder;
-    ``paths``: each dataset's file; ``row``: the column numbering the records): the rules Spark can
-    evaluate run there (validators/core/on_spark.py), the others are listed as not executed."""
+    ``files``: each dataset's file and metadata; ``row``: the column numbering the records): the rules
+    Spark can evaluate run there (validators/core/on_spark.py), the others are listed as not executed."""
     from trialkit.validators.core.on_spark import run_on_spark
 
     name, version = parse_standard(standard)
     rules, findings = load_rule_files(shipped, rules_dirs)
     if not rules:
         return findings, []
-    results = run_on_spark(_unique(rules), frames, paths, row, name, version, load_library(name, version))
+    results = run_on_spark(_unique(rules), frames, files, row, name, version, load_library(name, version))
     return _reported(results, findings)
 
 

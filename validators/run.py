@@ -131,16 +131,15 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
     (validators/core/on_spark.py); every other CORE rule is listed as not run on spark, never as passed."""
     from trialkit.spark_session import spark_session
     from trialkit.validators.core_findings import run_core_on_spark
-    from trialkit.validators.inputs import dataset_paths
     from trialkit.validators.spark_engine import ROW, NotOnSpark, SparkTables, first_record, not_run, read_spark_folder
     from trialkit.validators.spark_subjects import run_by_subject
 
     spark = spark_session(master)
-    sdtm, findings = read_spark_folder(spark, sdtm_dir, encoding)
+    sdtm, findings, files = read_spark_folder(spark, sdtm_dir, encoding)
     checked, runs = sorted(sdtm), []
     adam: dict = {}
     if adam_dir is not None:
-        adam, more = read_spark_folder(spark, adam_dir, encoding)
+        adam, more, _ = read_spark_folder(spark, adam_dir, encoding)
         findings += more
         checked += sorted(adam)
     if "trialkit" in rules:
@@ -164,7 +163,7 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
         for name, (found, seconds) in by_subject.items():
             findings += found
             runs.append(RuleRun(name, "trialkit", "issues" if found else "passed", len(found), round(seconds, 4), family=True))
-    more, core_runs = run_core_on_spark(sdtm, dataset_paths(sdtm_dir), ROW, standard, tuple(rules), tuple(rules_dirs))
+    more, core_runs = run_core_on_spark(sdtm, files, ROW, standard, tuple(rules), tuple(rules_dirs))
     findings += more
     runs += core_runs
     return ValidationRun(findings, checked, runs)

@@ -30,8 +30,8 @@ import narwhals as nw
 import pandas as pd
 import pandera.pandas as pa
 
-from trialkit.formats.parquet import parquet_labels
-from trialkit.validators.inputs import dataset_paths, read_one
+from trialkit.formats.parquet import parquet_meta
+from trialkit.validators.inputs import DatasetFile, dataset_paths, read_one
 from trialkit.validators.pooled import inspect, is_pooled
 from trialkit.validators.rules import IO_UNREADABLE, RuleRun, ValidationFinding
 from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, findings_from_cases, null
@@ -46,32 +46,37 @@ class NotOnSpark(Exception):
 
 
 def read_spark_folder(spark, folder: Path, encoding: str | None = None
-                      ) -> tuple[dict[str, nw.LazyFrame], list[ValidationFinding]]:
+                      ) -> tuple[dict[str, nw.LazyFrame], list[ValidationFinding], dict[str, DatasetFile]]:
     """The datasets of ``folder`` as narwhals frames over Spark DataFrames, by upper-case name, each
-    with its record numbers in ``ROW``; and a finding per file that cannot be read."""
-    datasets, findings = {}, []
+    with its record numbers in ``ROW``; a finding per file that cannot be read; and each dataset's
+    file with its metadata, as the pandas engine's ``read_folder`` gives them (a Parquet file's read
+    off its schema: an undeclared Char length is None)."""
+    datasets, findings, files = {}, [], {}
     for name, path in sorted(dataset_paths(folder).items()):
         if is_pooled(path):
-            frame, more = _read_pooled(spark, name, path)
+            frame, more, meta = _read_pooled(spark, name, path)
             findings += more
             finding = None
             if frame is None:
                 continue
         elif path.suffix.lower() == ".parquet" and path.is_file():
-            frame, finding = _read_parquet(spark, name, path)
+            frame, finding, meta = _read_parquet(spark, name, path)
         else:
-            _, pandas_frame, _, finding = read_one((name, path), encoding)
+            _, pandas_frame, file, finding = read_one((name, path), encoding)
             frame = None if finding is not None else _from_pandas(spark, pandas_frame)
+            meta = file.meta if file is not None else None
         if finding is not None:
             findings.append(finding)
         else:
-            datasets[name] = nw.from_native(frame)
-    return datasets, findings
+            datasets[name], files[name] = nw.from_native(frame), DatasetFile(path, meta)
+    return datasets, findings, files
 
 
 def _read_parquet(spark, name: str, path: Path):
     """A Parquet dataset as Spark reads it, its values as the pandas engine holds them (Char as text,
-    Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered."""
+    Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered, each
+    variable's label in its column's metadata; the finding that says why it cannot be read; its
+    metadata (read off the schema)."""
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
@@ -83,8 +88,8 @@ def _read_parquet(spark, name: str, path: Path):
         java = getattr(exc, "java_exception", None)
         why = (java.getMessage() if java is not None else str(exc)).splitlines()[0]
         return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
-                                       f"{path.name}: not a readable Parquet file (Spark: {why})")
-    columns, labels = [], parquet_labels(path)
+                                       f"{path.name}: not a readable Parquet file (Spark: {why})"), None
+    columns = {}
     for field in frame.schema.fields:
         column = F.col(f"`{field.name}`")
         if isinstance(field.dataType, T.DateType):
@@ -97,9 +102,12 @@ def _read_parquet(spark, name: str, path: Path):
         elif not isinstance(field.dataType, T.StringType):
             return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
                                            f"{path.name}: column {field.name} of type {field.dataType.simpleString()}: "
-                                           "neither text nor a number")
-        columns.append(column.alias(field.name, metadata={"label": labels.get(field.name, "")}))
-    return frame.select(*columns, (F.col("_metadata.row_index") + 1).alias(ROW)), None
+                                           "neither text nor a number"), None
+        columns[field.name] = column
+    meta = parquet_meta(path)
+    labels = {v.name: v.label for v in meta.variables}
+    labelled = [column.alias(name, metadata={"label": labels.get(name, "")}) for name, column in columns.items()]
+    return frame.select(*labelled, (F.col("_metadata.row_index") + 1).alias(ROW)), None, meta
 
 
 def _read_pooled(spark, name: str, path: Path):
@@ -110,12 +118,12 @@ def _read_pooled(spark, name: str, path: Path):
 
     pool, findings = inspect(name, path)
     if pool is None:
-        return None, findings
-    frames, offset = [], 0
+        return None, findings, None
+    frames, metas, offset = [], {}, 0
     for file, rows in zip(pool.files, pool.rows, strict=True):
-        frame, finding = _read_parquet(spark, name, file)
+        frame, finding, metas[file] = _read_parquet(spark, name, file)
         if finding is not None:
-            return None, [*findings, replace(finding, message=f"{path.name}/{finding.message}")]
+            return None, [*findings, replace(finding, message=f"{path.name}/{finding.message}")], None
         for column in pool.drifted.get(file, ()):
             frame = frame.withColumn(column, F.lit(None).cast("string" if pool.types[column] == "Char" else "double"))
         frames.append(frame.withColumn(ROW, F.col(ROW) + offset))
@@ -123,9 +131,11 @@ def _read_pooled(spark, name: str, path: Path):
     pooled = frames[0]
     for frame in frames[1:]:
         pooled = pooled.unionByName(frame, allowMissingColumns=True)
-    # the labels of the first study file without drift, as the pandas engine takes them (inputs.read_pooled)
-    labels = parquet_labels(next((f for f in pool.files if f not in pool.drifted), pool.files[0]))
-    return pooled.select(*(F.col(f"`{c}`").alias(c, metadata={"label": labels.get(c, "")}) for c in pooled.columns)), findings
+    # the metadata of the first study file without drift, as the pandas engine takes them (inputs.read_pooled)
+    meta = metas[next((f for f in pool.files if f not in pool.drifted), pool.files[0])]
+    labels = {v.name: v.label for v in meta.variables}
+    return (pooled.select(*(F.col(f"`{c}`").alias(c, metadata={"label": labels.get(c, "")}) for c in pooled.columns)),
+            findings, meta)
 
 
 def _from_pandas(spark, frame: pd.DataFrame):

@@ -17,6 +17,7 @@ and datetimes; its dataset name is the file's stem and its labels are empty.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -86,33 +87,51 @@ def _text(metadata: dict | None, key: str) -> str | None:
     return value.decode("utf-8") if value is not None else None
 
 
-def parquet_labels(path: str | os.PathLike) -> dict[str, str]:
-    """The variable labels of a Parquet dataset, read off its schema alone (no data): what
-    :func:`read_parquet` puts in its :class:`~trialkit.xpt.DatasetMeta`, for a reader of the values
-    that is not trialkit's (Spark)."""
-    return {field.name: _text(field.metadata, "label") or "" for field in pq.read_schema(path)}
+def parquet_meta(path: str | os.PathLike) -> DatasetMeta:
+    """The :class:`~trialkit.xpt.DatasetMeta` of a Parquet dataset read off its schema alone (no
+    data), for a reader of the values that is not trialkit's (Spark): what :func:`read_parquet` gives,
+    except that a Char variable whose length the file does not declare has length None (read_parquet
+    measures its values)."""
+    file = Path(path)
+    try:
+        schema = pq.read_schema(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise ParquetError(f"not a readable Parquet file (truncated or another format): {exc}", file=str(file)) from None
+    return DatasetMeta(_text(schema.metadata, "name") or file.stem.upper(), _text(schema.metadata, "label") or "",
+                       tuple(_variable(field, file) for field in schema))
 
 
-def _column(field: pa.Field, values: pa.ChunkedArray, file: Path) -> tuple[Variable, pd.Series]:
-    """One Arrow column as the variable and values read_xpt would give."""
+def _variable(field: pa.Field, file: Path) -> Variable:
+    """One Arrow field as the variable read_xpt would give (a Char length None where undeclared)."""
     label, declared = _text(field.metadata, "label") or "", _text(field.metadata, "type")
     fmt, length = _text(field.metadata, "format"), _text(field.metadata, "length")
     kind = field.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        text = values.to_pandas().astype(object).where(lambda s: s.notna(), "")
-        return Variable(field.name, label, "Char", int(length) if length else text_length(text), fmt), text
+        return Variable(field.name, label, "Char", int(length) if length else None, fmt)
     if declared == "Char":
         raise ParquetError(f"a Char variable stored as {kind}, not as text", file=str(file), column=field.name)
-    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-        stamps = pd.Series(values.to_pandas(), dtype="datetime64[ns]")
-        if pa.types.is_date(kind):
-            return Variable(field.name, label, "Num", NUM_BYTES, fmt or "DATE9."), (stamps - SAS_EPOCH) / pd.Timedelta(days=1)
-        return Variable(field.name, label, "Num", NUM_BYTES, fmt or "DATETIME20."), (stamps - SAS_EPOCH) / pd.Timedelta(seconds=1)
+    if pa.types.is_date(kind):
+        return Variable(field.name, label, "Num", NUM_BYTES, fmt or "DATE9.")
+    if pa.types.is_timestamp(kind):
+        return Variable(field.name, label, "Num", NUM_BYTES, fmt or "DATETIME20.")
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind):
-        numbers = pd.Series(values.to_pandas(), dtype=object if pa.types.is_decimal(kind) else None)
-        return Variable(field.name, label, "Num", NUM_BYTES, fmt), pd.to_numeric(numbers).astype("float64")
+        return Variable(field.name, label, "Num", NUM_BYTES, fmt)
     raise ParquetError(f"column of type {kind}: neither text nor a number, so no SAS variable can hold it", file=str(file),
                        column=field.name)
+
+
+def _column(field: pa.Field, values: pa.ChunkedArray, file: Path) -> tuple[Variable, pd.Series]:
+    """One Arrow column as the variable and values read_xpt would give."""
+    variable, kind = _variable(field, file), field.type
+    if variable.type == "Char":
+        text = values.to_pandas().astype(object).where(lambda s: s.notna(), "")
+        return (variable if variable.length is not None else replace(variable, length=text_length(text))), text
+    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        stamps = pd.Series(values.to_pandas(), dtype="datetime64[ns]")
+        unit = pd.Timedelta(days=1) if pa.types.is_date(kind) else pd.Timedelta(seconds=1)
+        return variable, (stamps - SAS_EPOCH) / unit
+    numbers = pd.Series(values.to_pandas(), dtype=object if pa.types.is_decimal(kind) else None)
+    return variable, pd.to_numeric(numbers).astype("float64")
 
 
 def _subjects_of(file: Path, subjects: tuple[str | None, str | None]) -> pa.Table:

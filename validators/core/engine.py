@@ -110,7 +110,7 @@ def run_rules(rules: list[CoreRule], study: Study, library: Library, check_stand
     else:
         if alongside is not None:
             alongside()
-        _run_groups(runnable, results, groups, study, library, evaluate or _evaluate)
+        _run_groups(runnable, results, groups, study, library, evaluate or evaluate_rule)
     order = {d.name: i for i, d in enumerate(study.datasets)}
     for result in results.values():
         _conclude(result)
@@ -158,7 +158,7 @@ def _run_queue() -> dict[str, RuleResult]:
             taken.value += 1
         if index >= len(queue):
             return results
-        _run_groups(runnable, results, [queue[index]], study, library, _evaluate)
+        _run_groups(runnable, results, [queue[index]], study, library, evaluate_rule)
 
 
 def _combine(result: RuleResult, part: RuleResult) -> None:
@@ -234,7 +234,8 @@ def _conclude(result: RuleResult) -> None:
         result.reason = "no dataset of the study is in the rule's scope, or has what it checks"
 
 
-def _evaluate(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+def evaluate_rule(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+    """The rule on one dataset, on the pandas frames its rule type builds (validators/core/frames.py)."""
     require_checked_variables(rule, dataset)
     frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)

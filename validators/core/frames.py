@@ -46,7 +46,7 @@ def dataset_metadata(rule: CoreRule, dataset: Dataset, study: Study, library: Li
 
 
 def _dataset_row(dataset: Dataset, study: Study) -> dict:
-    count = sum(len(d.frame) for d in study.siblings(dataset))
+    count = sum(d.record_count for d in study.siblings(dataset))
     return {"dataset_size": [dataset.size], "dataset_location": [dataset.filename], "dataset_name": [dataset.name],
             "dataset_label": [dataset.label], "record_count": [count], "is_ap": [dataset.is_ap],
             "ap_suffix": [dataset.ap_suffix], "domain": [dataset.domain]}

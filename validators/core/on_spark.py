@@ -6,14 +6,20 @@ The Check tree is the same tree reading (check.combine) over the same operator e
 (expressions.py) that the pandas engine evaluates: here as one Spark filter per rule and dataset that
 brings back only the flagged records' keys and output variables; the findings are then made by the
 pandas engine's code (outcome.findings). Scope and the engine's shortcuts read a dataset's columns
-and first record, which is all the pandas-side Study holds here.
+and first record, which is all the pandas-side Study holds of its records here, beside its file's
+metadata (variables, labels, lengths, size) and, from one Spark job per dataset (_profile), its
+number of records. That is all the metadata rule types read (Dataset Metadata, Variable Metadata and
+Domain Presence Checks, with the operations that read metadata and the standard only): those run
+on the driver by the pandas engine's own code (engine.evaluate_rule).
 
 Match Datasets are joined on Spark as the pandas engine joins them (validators/core/spark_joins.py
 says which); a split domain's parts are read together, as Study.content reads them; a ``distinct``
 operation of one dataset's variable becomes the literal list its conditions compare with. A rule not
-expressible on Spark yet is "not executed" with the reason, never passed: a rule type other than
-Record Data, a Match Datasets spark_joins does not make, any other operation, an operation or Match
-Datasets on a split domain, an operator or option without an expression (expressions.Unported).
+expressible on Spark yet is "not executed" with the reason, never passed: a value check or a check
+against library or define metadata (which read every value), a metadata rule with Match Datasets, an
+operation reading records or ``variable_max_size``, a Match Datasets spark_joins does not make, any
+other operation, an operation or Match Datasets on a split domain, an operator or option without an
+expression (expressions.Unported).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from narwhals.dtypes import DType
 from trialkit.validators.core import spark_joins
 from trialkit.validators.core.check import combine
 from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
-from trialkit.validators.core.engine import RuleResult, require_checked_variables, run_rules
+from trialkit.validators.core.engine import RuleResult, evaluate_rule, require_checked_variables, run_rules
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.operations import DomainNotFound
@@ -37,6 +43,7 @@ from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
+from trialkit.validators.inputs import DatasetFile
 from trialkit.validators.spark_engine import NOT_ON_SPARK
 
 # the operators a ``distinct`` list is compared with as a literal list (expressions_sets.py)
@@ -44,6 +51,13 @@ LIST_OPERATORS = ("is_contained_by", "is_not_contained_by", "is_contained_by_cas
                   "is_not_contained_by_case_insensitive")
 
 
+# rule types that read a dataset's metadata, not its records (validators/core/frames.py): their frames
+# are built from the files' metadata and _profile's counts, by the pandas engine's code
+METADATA_RULE_TYPES = ("Dataset Metadata Check", "Variable Metadata Check", "Domain Presence Check")
+# the operations that read metadata and the standard only (operations/metadata.py), never a record
+METADATA_OPERATIONS = ("dataset_names", "extract_metadata", "variable_exists", "get_column_order_from_dataset",
+                       "get_column_order_from_library", "get_model_column_order", "get_model_filtered_variables",
+                       "required_variables", "expected_variables", "permissible_variables")
 # a longer distinct list (USUBJIDs of a large pool) would be a lookup join, not a literal list; not yet
 LIST_LIMIT = 10000
 PART = "@part"          # which part of a split domain a record comes from (not a SAS name)
@@ -77,15 +91,33 @@ class SparkColumns:
         return for_java(pattern)
 
 
-def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str,
+def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], files: dict[str, DatasetFile], row: str,
                  standard: str, version: str, library: Library) -> list[RuleResult]:
     """Every rule of ``rules`` over the Spark ``frames`` (records numbered in column ``row``;
-    ``paths``: each dataset's file, for XPT's rounding), with the statuses the pandas engine gives."""
+    ``files``: each dataset's file and metadata, for the metadata rules and XPT's rounding), with the
+    statuses the pandas engine gives."""
     heads = {name: frame.head(1).collect().to_pandas().drop(columns=[row]) for name, frame in frames.items()}
-    study = study_from_frames(heads, {}, standard, version)
-    for dataset in study.datasets:
-        dataset.filename = paths[dataset.name].name
+    study = study_from_frames(heads, files, standard, version)
+    if any(r.rule_type in METADATA_RULE_TYPES for r in rules):
+        _profile(study, frames)
+    paths = {name: file.path for name, file in files.items()}
     return run_rules(rules, study, library, evaluate=_Batched(rules, frames, paths, row))
+
+
+def _profile(study: Study, frames: dict[str, nw.LazyFrame]) -> None:
+    """What the metadata rules read of the records, one Spark job per dataset: its number of records,
+    and the length of a Char variable whose file does not declare it (a Parquet file from elsewhere;
+    the pandas engine measures the values: the longest in UTF-8 bytes, at least 1)."""
+    from pyspark.sql import functions as F
+
+    for dataset in study.datasets:
+        native = nw.to_native(frames[dataset.name])
+        measured = [v.name for v in dataset.variables if v.type == "Char" and v.length is None and v.name in native.columns]
+        counts = native.agg(F.count(F.lit(1)).alias("@records"),
+                            *(F.max(F.octet_length(F.col(f"`{name}`"))).alias(name) for name in measured)).first()
+        dataset.records = int(counts["@records"])
+        dataset.variables = tuple(replace(v, length=max(int(counts[v.name] or 0), 1)) if v.name in measured else v
+                                  for v in dataset.variables)
 
 
 class _Batched:
@@ -103,10 +135,16 @@ class _Batched:
         self.distinct: dict[tuple[str, str], list | None] = {}
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
+        if rule.rule_type in METADATA_RULE_TYPES:
+            why = _unported(rule, dataset, study)
+            if why:
+                raise NotExecutable(f"{NOT_ON_SPARK}: {why}")
+            # the file's metadata and the profile's counts are all these rules read: the pandas engine's code
+            return evaluate_rule(rule, dataset, study, library)
         # a split domain's parts evaluate the same records (all parts), whichever part the engine asks about
         key = (tuple(d.name for d in study.siblings(dataset)), self.signatures[rule.core_id])
         if key not in self.outcomes:
-            rules = [r for r in self.rules if self.signatures[r.core_id] == key[1]]
+            rules = [r for r in self.rules if self.signatures[r.core_id] == key[1] and r.rule_type not in METADATA_RULE_TYPES]
             self.outcomes[key] = self._evaluate_all(rules, dataset, study, library)
         outcome = self.outcomes[key][rule.core_id]
         if isinstance(outcome, Exception):
@@ -250,6 +288,13 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
 
 def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     """Why the rule cannot run on Spark yet ('' when it can)."""
+    if rule.rule_type in METADATA_RULE_TYPES:
+        unported = [p.get("operator") for p in rule.operations if p.get("operator") not in METADATA_OPERATIONS]
+        if rule.match_datasets or unported or "variable_max_size" in str(rule.data):
+            what = "Match Datasets" if rule.match_datasets else \
+                f"operation {unported[0]}" if unported else "variable_max_size (a pass over the values)"
+            return f"{what} in a {rule.rule_type} is not on spark yet"
+        return ""
     if rule.rule_type != "Record Data":
         return f"rule type {rule.rule_type} is not on spark yet"
     why = spark_joins.unported(rule)

@@ -47,6 +47,11 @@ class Dataset:
     filename: str = ""          # the file's name (ae.xpt)
     size: int = 0               # the file's size in bytes
     modified: str = ""          # the file's modification time, ISO 8601
+    records: int | None = None  # its number of records where ``frame`` holds fewer (the Spark engine's: the first)
+
+    @property
+    def record_count(self) -> int:
+        return len(self.frame) if self.records is None else self.records
 
     @cached_property
     def first_record(self) -> dict:
