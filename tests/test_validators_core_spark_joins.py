@@ -4,6 +4,7 @@ joining another dataset gives on Spark the pandas engine's status and findings, 
 and left joins, Left / Right key pairs, a right side with several records per key (the left record
 repeated), null keys (text and numbers), a key one side lacks and an inner join leaving no record (not applicable on
 both), clashing columns (``.DM``) and ``DM.X`` names. The relationship merges stay not executed on Spark, with the reason.
+A ``distinct`` operation with a ``filter`` keeps the same records on both engines.
 
 One local Spark session (1 worker) serves the module; each study is written as Parquet and read by
 both engines' readers.
@@ -152,3 +153,24 @@ def test_10_a_reason_names_a_joined_variable_as_the_rule_writes_it():
     assert held.value == "DM@RFSTDTC"
     reason = f"operator date_greater_than on column {held.value} of text has no expression yet (a@b)"
     assert as_written(reason, cond) == "operator date_greater_than on column DM.RFSTDTC of text has no expression yet (a@b)"
+
+
+def with_distinct(kept: dict) -> CoreRule:
+    """AE records whose subject is not among DM's subjects passing ``kept`` (a distinct operation's filter)."""
+    found = rule([], {"all": [{"name": "USUBJID", "operator": "is_not_contained_by", "value": "$subjects"}]}, ("USUBJID",))
+    found.data["Operations"] = [{"id": "$subjects", "operator": "distinct", "domain": "DM", "name": "USUBJID",
+                                 "filter": kept}]
+    return found
+
+
+def test_11_a_distinct_operation_keeps_the_records_its_filter_names(spark, tmp_path):
+    """``filter`` on Spark as operations/values._kept reads it: a number equal to a number, a text
+    starting with the part before ``&``, a text never equal to a number nor a number to a text."""
+    aged_40 = same(spark, tmp_path, with_distinct({"AGE": 40}))                 # DM subject 2 only
+    assert [r for r, _ in rows(aged_40)] == [1, 3, 4]
+    # every DM record, the one without USUBJID too: a missing Char value is '' on both engines (the
+    # Parquet null read as read_parquet reads it), so AE's record without USUBJID is in the list
+    started = same(spark, tmp_path, with_distinct({"RFSTDTC": "2024-0&"}))
+    assert [r for r, _ in rows(started)] == [3]
+    for mismatched in ({"REFID": 1}, {"AGE": "40"}):                            # no DM record kept
+        assert [r for r, _ in rows(same(spark, tmp_path, with_distinct(mismatched)))] == [1, 2, 3, 4]

@@ -74,7 +74,7 @@ def read_spark_folder(spark, folder: Path, encoding: str | None = None
 
 def _read_parquet(spark, name: str, path: Path):
     """A Parquet dataset as Spark reads it, its values as the pandas engine holds them (Char as text,
-    Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered, each
+    '' when missing; Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered, each
     variable's label in its column's metadata; the finding that says why it cannot be read; its
     metadata (read off the schema)."""
     from py4j.protocol import Py4JJavaError
@@ -99,7 +99,9 @@ def _read_parquet(spark, name: str, path: Path):
                       ).cast("double")
         elif isinstance(field.dataType, (T.NumericType, T.BooleanType)):
             column = column.cast("double")
-        elif not isinstance(field.dataType, T.StringType):
+        elif isinstance(field.dataType, T.StringType):
+            column = F.coalesce(column, F.lit(""))      # a missing Char value is '', as read_parquet reads it
+        else:
             return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
                                            f"{path.name}: column {field.name} of type {field.dataType.simpleString()}: "
                                            "neither text nor a number"), None

@@ -14,7 +14,8 @@ on the driver by the pandas engine's own code (engine.evaluate_rule).
 
 Match Datasets are joined on Spark as the pandas engine joins them (validators/core/spark_joins.py
 says which); a split domain's parts are read together, as Study.content reads them; a ``distinct``
-operation of one dataset's variable becomes the literal list its conditions compare with. A rule not
+operation of one dataset's variable (its records kept by a ``filter`` if the operation has one)
+becomes the literal list its conditions compare with. A rule not
 expressible on Spark yet is "not executed" with the reason, never passed: a value check or a check
 against library or define metadata (which read every value), a metadata rule with Match Datasets, an
 operation reading records or ``variable_max_size``, a Match Datasets spark_joins does not make, any
@@ -217,11 +218,16 @@ class _Batched:
             if len(study.siblings(source)) > 1:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
             target = resolve_wildcard(params.get("name"), domain)
-            key = (source.name, target)
+            kept = params.get("filter") or {}
+            key = (source.name, target, tuple(sorted(kept.items())))
             if key not in self.distinct:
                 frame = self.frames[source.name]
-                if target not in frame.collect_schema():
-                    raise MissingVariable(target)
+                schema = frame.collect_schema()
+                for name in (target, *kept):
+                    if name not in schema:
+                        raise MissingVariable(name)
+                if kept:
+                    frame = frame.filter(*(_passes(nw.col(name), schema[name], value) for name, value in kept.items()))
                 values = (frame.select(nw.col(target)).drop_nulls().unique().head(LIST_LIMIT + 1).collect().to_pandas()
                           [target].dropna())
                 # unrounded, as Spark compares the records' own values (the pandas engine rounds both);
@@ -254,6 +260,20 @@ class _Batched:
             return self.frames[dataset.name], [], False
         ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
         return spark_joins.joined(ctx, self.frames, self.paths, self.row)
+
+
+def _passes(column: nw.Expr, dtype: DType, value) -> nw.Expr:
+    """An operation's ``filter`` on one variable as operations/values._kept reads it: equal to the value
+    (text to text, number to number: a text never equals a number), or, for a value ending in ``&``,
+    text starting with the rest; a null never passes."""
+    never = column.is_null() & nw.lit(False)       # False on every record (narwhals filters by no bare literal)
+    if isinstance(value, str) and value.endswith("&"):
+        passes = column.cast(nw.String).str.starts_with(value[:-1]) if not dtype.is_numeric() else never
+    elif isinstance(value, str) != (not dtype.is_numeric()):
+        passes = never
+    else:
+        passes = column == value
+    return passes.fill_null(False)
 
 
 def _signature(rule: CoreRule) -> tuple:
@@ -302,7 +322,8 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
         return why
     for params in rule.operations:
         if not (params.get("operator") == "distinct" and params.get("domain") and not params["domain"].endswith("--")
-                and set(params) <= {"id", "operator", "domain", "name"} and not rule.match_datasets
+                and set(params) <= {"id", "operator", "domain", "name", "filter"} and not rule.match_datasets
+                and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in (params.get("filter") or {}).values())
                 and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
             joined = " with Match Datasets" if rule.match_datasets and params.get("operator") == "distinct" else ""
             return f"operation {params.get('operator')}{joined} is not on spark yet"
