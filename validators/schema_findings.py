@@ -134,12 +134,12 @@ class Tables(Protocol):
     def prepare(self, frame): ...
     def columns(self, frame) -> list[str]: ...
     def domains(self, frame) -> pd.DataFrame: ...             # a frame whose DOMAIN holds the dataset's values
-    def distinct_text(self, frame, column: str) -> set[str]: ...
     def schema_findings(self, name: str, label: str, schema: pa.DataFrameSchema, frame, seq: str | None,
                         missing: Callable[[str], tuple[Rule, str]], frame_rules: dict[str, str] | None
                         ) -> list[ValidationFinding]: ...
-    def failing(self, frame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
-        """The records failing ``check`` on ``column`` (nulls pass), labelled by their 0-based positions."""
+    def unmatched(self, frame, column: str, other, seq: str | None) -> pd.DataFrame:
+        """The records of ``frame`` whose ``column`` is not blank and holds none of ``other``'s values of
+        it (compared as text), labelled by their 0-based positions, with USUBJID and ``seq``."""
     def numeric(self, frame, column: str) -> bool: ...
     def labels(self, frame) -> dict[str, str]: ...            # the file's variable labels, by variable
     def combinations(self, frame, columns: list[str], seq: str | None) -> pd.DataFrame:
@@ -159,14 +159,13 @@ class PandasTables:
     def domains(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
 
-    def distinct_text(self, frame: pd.DataFrame, column: str) -> set[str]:
-        return set(frame[column].dropna().astype(str))
-
     def schema_findings(self, *args) -> list[ValidationFinding]:
         return schema_findings(*args)
 
-    def failing(self, frame: pd.DataFrame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
-        return frame[~(check(frame[column]) | frame[column].isna())]
+    def unmatched(self, frame: pd.DataFrame, column: str, other: pd.DataFrame, seq: str | None) -> pd.DataFrame:
+        known = set(other[column].dropna().astype(str))
+        values = frame[column]
+        return frame[~(blank(values) | values.isna()) & ~per_unique(values, lambda u: u.astype(str).isin(known))]
 
     def numeric(self, frame: pd.DataFrame, column: str) -> bool:
         return pd.api.types.is_numeric_dtype(frame[column])

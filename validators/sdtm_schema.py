@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 
-import narwhals as nw
 import pandas as pd
 import pandera.pandas as pa
 
@@ -29,9 +28,7 @@ from trialkit.sdtm.standards import (
 from trialkit.validators.rules import ValidationFinding, rule
 from trialkit.validators.schema_findings import (
     PANDAS,
-    ColumnCheck,
     Tables,
-    blank_text,
     in_terms,
     matches,
     not_blank,
@@ -156,15 +153,13 @@ def _not_in_dm(datasets: dict, metas: dict[str, DomainMeta], tables: Tables) -> 
     dm = next((f for n, f in datasets.items() if n.upper() == "DM"), None)
     if dm is None or "USUBJID" not in tables.columns(dm):
         return []
-    subjects = sorted(tables.distinct_text(dm, "USUBJID"))
-    in_dm = ColumnCheck(lambda c, t: blank_text(c, t) | c.cast(nw.String).is_in(subjects))
     findings = []
     for name, meta in metas.items():
         frame = datasets[name]
         if meta.domain == "DM" or meta.cls == "TRIAL DESIGN" or "USUBJID" not in tables.columns(frame):
             continue
         seq = f"{meta.domain}SEQ" if meta.variable(f"{meta.domain}SEQ") else None
-        bad = tables.failing(frame, in_dm, "USUBJID", seq)
+        bad = tables.unmatched(frame, "USUBJID", dm, seq)
         for i in bad.index:
             findings.append(ValidationFinding(NOT_IN_DM.id, NOT_IN_DM.severity, name, "USUBJID has no DM record",
                                               variable="USUBJID", value=str(bad["USUBJID"].at[i]), **record(bad, i, seq)))

@@ -34,7 +34,7 @@ from trialkit.formats.parquet import parquet_meta
 from trialkit.validators.inputs import DatasetFile, dataset_paths, read_one
 from trialkit.validators.pooled import inspect, is_pooled
 from trialkit.validators.rules import IO_UNREADABLE, RuleRun, ValidationFinding
-from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, findings_from_cases, null
+from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, blank_text, findings_from_cases, null
 
 ROW = "__trialkit_row"        # 1-based record number in the file, as the pandas engine counts it
 _SAS_EPOCH = "1960-01-01"
@@ -191,10 +191,6 @@ class SparkTables:
     def domains(self, frame: nw.LazyFrame) -> _Domains:
         return _Domains(frame, "DOMAIN" in self.columns(frame))
 
-    def distinct_text(self, frame: nw.LazyFrame, column: str) -> set[str]:
-        values = frame.select(column).filter(~nw.col(column).is_null()).unique().collect().to_pandas()[column]
-        return set(values.astype(str))
-
     def _keys(self, frame: nw.LazyFrame, seq: str | None) -> list[str]:
         return [ROW] + [c for c in ("USUBJID", seq) if c and c in self.columns(frame)]
 
@@ -212,11 +208,15 @@ class SparkTables:
         first = frame.filter(nw.col(ROW) == nw.col(ROW).min().over(*columns)).select(keep).collect().to_pandas()
         return _records(first).sort_index()
 
-    def failing(self, frame: nw.LazyFrame, check: ColumnCheck, column: str, seq: str | None) -> pd.DataFrame:
-        dtype = frame.collect_schema()[column]
-        ok = check.expression(column, dtype) | null(nw.col(column), dtype)
+    def unmatched(self, frame: nw.LazyFrame, column: str, other: nw.LazyFrame, seq: str | None) -> pd.DataFrame:
+        """An anti join on the values as text, not a list of ``other``'s values in the plan: DM's subjects
+        of a pool are too many for a literal list (20 datasets against 10,000 subjects took 90 s so)."""
+        dtype, key = frame.collect_schema()[column], "__trialkit_key"
+        known = other.select(nw.col(column).cast(nw.String).alias(key)).filter(~nw.col(key).is_null()).unique()
         keep = list(dict.fromkeys([*self._keys(frame, seq), column]))
-        return _records(frame.filter(~ok).select(keep).collect().to_pandas())
+        rows = (frame.filter(~blank_text(nw.col(column), dtype)).with_columns(nw.col(column).cast(nw.String).alias(key))
+                .join(known, on=key, how="anti").select(keep).collect().to_pandas())
+        return _records(rows).sort_index()
 
     def schema_findings(self, name: str, label: str, schema: pa.DataFrameSchema, frame: nw.LazyFrame, seq: str | None,
                         missing, frame_rules: dict[str, str] | None) -> list[ValidationFinding]:
