@@ -102,7 +102,7 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         findings.extend(_family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir)))
         if adam_dir is not None:
             findings.extend(_family(runs, "TK-ADAM (schemas)", lambda: _schema_rules(adam, "adam", engine, gx_suites)))
-        families = _subject_families(study, events, adam_dir is not None, set(adam), lambda: adam["ADSL"].iloc[:1])
+        families = _subject_families(study, events, set(adam), lambda: adam["ADSL"].iloc[:1])
         for name, check in families.items():
             findings.extend(_family(runs, name, lambda check=check: check(sdtm, adam)))
 
@@ -149,7 +149,7 @@ def _validate_on_spark(study: str | Path | None, sdtm_dir: Path, adam_dir: Path 
         except NotOnSpark as exc:
             runs.append(not_run("TK-SDTM (schemas)", "trialkit", str(exc), family=True))
         findings += _family(runs, "TK-MAP (mapping)", lambda: mapping_findings(sdtm_dir))
-        families = _subject_families(study, events, adam_dir is not None, set(adam), lambda: first_record(adam["ADSL"]))
+        families = _subject_families(study, events, set(adam), lambda: first_record(adam["ADSL"]))
         if adam_dir is not None:     # the ADSL copies on shares of subjects, the rest of TK-ADAM on whole datasets
             families = {"TK-ADAM (schemas)": lambda sdtm, adam: adsl_copies(adam), **families}
         by_subject = run_by_subject(spark, sdtm, adam, families)
@@ -178,15 +178,16 @@ def _family(runs: list[RuleRun], name: str, check: Callable[[], list[ValidationF
     return found
 
 
-def _subject_families(study: str | Path | None, events: Path | None, adam_given: bool, adam: set[str],
+def _subject_families(study: str | Path | None, events: Path | None, adam: set[str],
                       adsl_first: Callable[[], pd.DataFrame]) -> dict[str, Family]:
     """trialkit's families that check a record against its subject's records elsewhere, as functions
     of the SDTM and ADaM frames: both engines run these same functions, the Spark engine on shares of
     subjects (validators/spark_subjects.py). The study's files are read here, once, not by the
-    functions. ``adsl_first``: ADSL's first record, whose cut-off dates the ADTTE rules use."""
+    functions. ``adam``: the ADaM datasets' names (none without an ADaM folder); ``adsl_first``:
+    ADSL's first record, whose cut-off dates the ADTTE rules use."""
     window = study_window(study)
     families: dict[str, Family] = {"TK-SDTM (plausibility)": lambda sdtm, adam: check_plausibility(sdtm, window)}
-    if adam_given and (study is not None or events is not None) and "ADSL" in adam:
+    if (study is not None or events is not None) and "ADSL" in adam:
         families["TK-ADTTE (event definitions)"] = _event_rules(load_event_specs(study, events), adsl_first())
     families["TK-XDS (cross-dataset)"] = lambda sdtm, adam: check_cross(
         sdtm, {n: sas_date_variables(f) for n, f in adam.items()})

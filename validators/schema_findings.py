@@ -165,7 +165,7 @@ class PandasTables:
     def unmatched(self, frame: pd.DataFrame, column: str, other: pd.DataFrame, seq: str | None) -> pd.DataFrame:
         known = set(other[column].dropna().astype(str))
         values = frame[column]
-        return frame[~(blank(values) | values.isna()) & ~per_unique(values, lambda u: u.astype(str).isin(known))]
+        return frame[~blank(values) & ~per_unique(values, lambda u: u.astype(str).isin(known))]
 
     def numeric(self, frame: pd.DataFrame, column: str) -> bool:
         return pd.api.types.is_numeric_dtype(frame[column])

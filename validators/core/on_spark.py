@@ -133,7 +133,7 @@ class _Batched:
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
         self.signatures = {r.core_id: _signature(r) for r in rules}
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
-        self.distinct: dict[tuple[str, str], list | None] = {}
+        self.distinct: dict[tuple, list | None] = {}      # by dataset, variable and filter
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
         if rule.rule_type in METADATA_RULE_TYPES:
