@@ -174,3 +174,69 @@ def test_11_a_distinct_operation_keeps_the_records_its_filter_names(spark, tmp_p
     assert [r for r, _ in rows(started)] == [3]
     for mismatched in ({"REFID": 1}, {"AGE": "40"}):                            # no DM record kept
         assert [r for r, _ in rows(same(spark, tmp_path, with_distinct(mismatched)))] == [1, 2, 3, 4]
+
+
+def test_12_conditions_without_an_expression_run_on_spark_by_the_operators_code(spark, tmp_path):
+    """Record-wise operators without an expression (validators/core/spark_record_wise.py) run on
+    Spark as the pandas engine runs them: date comparisons against a joined DM date (partial dates
+    compared at their shared precision, an invalid date never compared), completeness,
+    ``type_insensitive`` equality, numeric order of text, a reference to another column by name."""
+    ae = AE.assign(AESTDTC=["2024-01", "2024-01-31", "2024-13-01", "2024-04-01T10:00"],
+                   AETEXT=["1.0", "2", "x", None], AENUM=[1.0, 3.0, None, 4.0],
+                   AEREF=["AESTDTC", "AETEXT", "NOPE", None])
+    before = {"all": [{"name": "AESTDTC", "operator": "date_less_than_or_equal_to", "value": "DM.RFSTDTC"}]}
+    found = same(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"], "Join Type": "left"}], before,
+                                       ("AESTDTC", "DM.RFSTDTC")), AE=ae)
+    assert rows(found) == [(1, ("2024-01", "2024-01-01")), (2, ("2024-01-31", "2024-02-01")),
+                           (4, ("2024-04-01T10:00", "2024-05-01"))]
+    checks = {
+        "is_incomplete_date": ({"name": "AESTDTC", "operator": "is_incomplete_date"}, [1, 3]),
+        "type_insensitive": ({"name": "AETEXT", "operator": "not_equal_to", "value": "AENUM",
+                              "type_insensitive": True}, [2, 3, 4]),
+        "text order": ({"name": "AETEXT", "operator": "less_than_or_equal_to", "value": 1.5}, [1]),
+        "reference": ({"name": "AESTDTC", "operator": "equal_to", "value": "AEREF", "value_is_reference": True}, [1]),
+    }
+    for what, (cond, flagged) in checks.items():
+        assert [r for r, _ in rows(same(spark, tmp_path, rule([], {"all": [cond]}), AE=ae))] == flagged, what
+
+
+def test_13_an_operator_reading_other_records_stays_off_spark_with_its_reason(spark, tmp_path):
+    """An operator whose verdict reads other records (groups.py, ``across_records``) has no per-batch
+    meaning: without an expression it is not executed, the reason naming it; a rule with such a
+    condition beside a record-wise one adds no flag column to its dataset's job."""
+    check = {"all": [{"name": "AESTDTC", "operator": "is_complete_date"},
+                     {"name": "AESEQ", "operator": "target_is_not_sorted_by", "value": [{"name": "AESTDTC", "sort_order": "asc"}],
+                      "within": "USUBJID"}]}
+    _, on_spark = both(spark, tmp_path, rule([], check))
+    assert on_spark.status == NOT_EXECUTED
+    assert on_spark.reason.startswith(f"{NOT_ON_SPARK}: operator target_is_not_sorted_by"), on_spark.reason
+
+
+def with_operations(check: dict, *calls: dict) -> CoreRule:
+    found = rule([], check, ("AESEQ",))
+    found.data["Operations"] = list(calls)
+    return found
+
+
+def test_14_operations_reading_metadata_or_counting_records_run_on_spark(spark, tmp_path):
+    """``record_count`` of a dataset (its filter as ``distinct``'s) counted by Spark, and the operations
+    that read metadata (``variable_count``, ``domain_label``, ``study_domains``) run by the pandas
+    engine's code on the driver: each result a column on every record (a list a literal list), as the
+    pandas engine adds it, so a condition may name it as its target or its value."""
+    counted = with_operations({"all": [{"name": "$n", "operator": "greater_than", "value": 2},
+                                       {"name": "AESEQ", "operator": "greater_than", "value": "$started"}]},
+                              {"id": "$n", "operator": "record_count", "domain": "DM", "name": "USUBJID",
+                               "filter": {"STUDYID": "S"}},
+                              {"id": "$started", "operator": "record_count", "domain": "DM", "name": "USUBJID",
+                               "filter": {"RFSTDTC": "2024-01&"}})
+    assert [r for r, _ in rows(same(spark, tmp_path, counted))] == [2, 3, 4]    # 3 DM records, 1 started in January
+    metadata = with_operations({"all": [{"name": "$vc", "operator": "equal_to", "value": 1},
+                                        {"name": "AEREFID", "operator": "not_equal_to", "value": "$label"},
+                                        {"name": "DOMAIN", "operator": "is_contained_by", "value": "$domains"}]},
+                               {"id": "$vc", "operator": "variable_count", "name": "--REFID"},
+                               {"id": "$label", "operator": "domain_label"},
+                               {"id": "$domains", "operator": "study_domains"})
+    assert [r for r, _ in rows(same(spark, tmp_path, metadata))] == [1, 2, 3]
+    wider = with_operations({"all": [{"name": "$vc", "operator": "equal_to", "value": 2}]},
+                            {"id": "$vc", "operator": "variable_count", "name": "REFID"})
+    assert same(spark, tmp_path, wider).status == "passed"           # only DM has REFID (count 1)

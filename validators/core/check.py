@@ -64,9 +64,15 @@ def _on_pandas(ctx: Context, cond: Condition) -> pd.Series:
     try:
         expression = leaf(cond, ctx)
     except Unported:
-        result = OPERATORS[cond.operator](ctx, cond)
-        return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
+        return operator_flags(ctx, cond)
     return _evaluated(ctx, expression)
+
+
+def operator_flags(ctx: Context, cond: Condition) -> pd.Series:
+    """The operator's own code on ``ctx.frame``: True where the condition holds, never null (no
+    verdict is not flagged)."""
+    result = OPERATORS[cond.operator](ctx, cond)
+    return pd.Series(result, index=ctx.frame.index).fillna(False).astype(bool)
 
 
 def _evaluated(ctx: Context, expression: nw.Expr) -> pd.Series:

@@ -3,7 +3,9 @@
 touches records, evaluating the Check tree, done by Spark.
 
 The Check tree is the same tree reading (check.combine) over the same operator expressions
-(expressions.py) that the pandas engine evaluates: here as one Spark filter per rule and dataset that
+(expressions.py) that the pandas engine evaluates, and, for a condition without an expression whose
+operator reads only the record it judges, the operator's own code in a pandas UDF
+(spark_record_wise.py): here as one Spark filter per rule and dataset that
 brings back only the flagged records' keys and output variables; the findings are then made by the
 pandas engine's code (outcome.findings). Scope and the engine's shortcuts read a dataset's columns
 and first record, which is all the pandas-side Study holds of its records here, beside its file's
@@ -19,14 +21,15 @@ becomes the literal list its conditions compare with. A rule not
 expressible on Spark yet is "not executed" with the reason, never passed: a value check or a check
 against library or define metadata (which read every value), a metadata rule with Match Datasets, an
 operation reading records or ``variable_max_size``, a Match Datasets spark_joins does not make, any
-other operation, an operation or Match Datasets on a split domain, an operator or option without an
-expression (expressions.Unported).
+other operation, an operation or Match Datasets on a split domain, an operator reading other records
+(operators.ACROSS_RECORDS) or option without an expression (expressions.Unported).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import narwhals as nw
 import pandas as pd
@@ -38,11 +41,14 @@ from trialkit.validators.core.context import Context, MissingVariable, NotApplic
 from trialkit.validators.core.engine import RuleResult, evaluate_rule, require_checked_variables, run_rules
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
+from trialkit.validators.core import operations
 from trialkit.validators.core.operations import DomainNotFound
+from trialkit.validators.core.operators import record_wise
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
+from trialkit.validators.core.spark_record_wise import RecordWise
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.inputs import DatasetFile
 from trialkit.validators.spark_engine import NOT_ON_SPARK
@@ -59,6 +65,12 @@ METADATA_RULE_TYPES = ("Dataset Metadata Check", "Variable Metadata Check", "Dom
 METADATA_OPERATIONS = ("dataset_names", "extract_metadata", "variable_exists", "get_column_order_from_dataset",
                        "get_column_order_from_library", "get_model_column_order", "get_model_filtered_variables",
                        "required_variables", "expected_variables", "permissible_variables")
+# the operations of a Record Data rule run by the pandas engine's code on the driver: they read the
+# study's datasets' names, columns and first records and the standard, never the records
+DRIVER_OPERATIONS = (*METADATA_OPERATIONS, "study_domains", "dataset_names", "domain_label", "domain_is_custom",
+                     "related_domain_is_custom", "variable_count")
+# the operations that read a dataset's records, run by Spark (without group: one list, one count)
+RECORD_OPERATIONS = ("distinct", "record_count")
 # a longer distinct list (USUBJIDs of a large pool) would be a lookup join, not a literal list; not yet
 LIST_LIMIT = 10000
 PART = "@part"          # which part of a split domain a record comes from (not a SAS name)
@@ -70,6 +82,7 @@ class SparkColumns:
     def __init__(self, schema: dict[str, DType]) -> None:
         self.schema = schema
         self.keys: dict[str, nw.Expr] = {}
+        self.record_wise = RecordWise()       # conditions without an expression, by the operator's code
 
     def key(self, name: str, expression: nw.Expr) -> str:
         """Recorded here; the dataset's Spark job adds the key columns before the flags."""
@@ -78,6 +91,14 @@ class SparkColumns:
 
     def has(self, name) -> bool:
         return isinstance(name, str) and name in self.schema
+
+    def constant(self, name: str, value: str | int | float | bool) -> str:
+        """A column ``name`` holding ``value`` on every record (an operation's result), added by the
+        dataset's Spark job with the key columns."""
+        dtype = nw.Boolean() if isinstance(value, bool) else nw.Int64() if isinstance(value, int) else \
+            nw.Float64() if isinstance(value, float) else nw.String()
+        self.schema[name] = dtype
+        return self.key(name, nw.lit(value, dtype))
 
     def dtype(self, name: str) -> DType:
         if name not in self.schema:
@@ -133,7 +154,7 @@ class _Batched:
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
         self.signatures = {r.core_id: _signature(r) for r in rules}
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
-        self.distinct: dict[tuple, list | None] = {}      # by dataset, variable and filter
+        self.read: dict[tuple, list | int | None] = {}    # by operation, dataset, variable and filter
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
         if rule.rule_type in METADATA_RULE_TYPES:
@@ -173,9 +194,11 @@ class _Batched:
         flags, keep, contexts = {}, [*lead, row, *order, *([SOURCE] if split else [])], {}
         empty = all(d.frame.empty for d in study.siblings(dataset))
         for rule in runnable:
+            mark = len(columns.record_wise.conditions)
             try:
-                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, study))
+                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, dataset, study, library))
             except (NotApplicable, NotExecutable) as exc:
+                columns.record_wise.rollback(mark)      # no flag column for a rule that does not run
                 outcomes[rule.core_id] = exc
                 continue
             contexts[rule.core_id] = ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
@@ -184,9 +207,11 @@ class _Batched:
         held = {c: h for c, h in held.items() if columns.has(h)}
         names = {rule_id: f"@flag{i}" for i, rule_id in enumerate(flags)}
         rows = pd.DataFrame()
+        transport = self.paths[dataset.name].suffix.lower() == ".xpt"
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
             frame = frame.with_columns(**columns.keys) if columns.keys else frame
+            frame = columns.record_wise.added(frame, rounded=transport)
             rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))
@@ -194,7 +219,7 @@ class _Batched:
                     .sort_values([*lead, row, *order], kind="stable").drop(columns=[*lead, *order])
                     .rename(columns={**{h: c for c, h in held.items()}, row: ROW})
                     .reset_index(drop=True))
-            if self.paths[dataset.name].suffix.lower() == ".xpt":
+            if transport:
                 rows = transport_rounded(rows)
             if not split:
                 rows[SOURCE] = dataset.name
@@ -206,38 +231,49 @@ class _Batched:
             outcomes[rule_id] = findings(ctx, pd.Series(True, index=ctx.frame.index))
         return outcomes
 
-    def _operations(self, rule: CoreRule, study: Study) -> dict[str, list]:
-        """Each operation's list by its id (only ``distinct`` of a dataset's variable runs here, as
-        _unported says), collected from that dataset's Spark frame once per dataset and variable."""
-        results = {}
+    def _operations(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> dict[str, Any]:
+        """Each operation's result by its id: those that read metadata by the pandas engine's code on
+        the driver (DRIVER_OPERATIONS); ``distinct`` (a list) and ``record_count`` (a number) of a
+        dataset's records, as _unported allows them, from that dataset's Spark frame, once per
+        dataset, call and filter."""
+        results: dict[str, Any] = {}
         for params in rule.operations:
+            if params["operator"] in DRIVER_OPERATIONS:
+                ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
+                results[str(params["id"])] = operations.evaluate(params, ctx)[1]
+                continue
             domain = params["domain"]
             source = study.by_name(domain)
             if source is None:
                 raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
             if len(study.siblings(source)) > 1:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
-            target = resolve_wildcard(params.get("name"), domain)
+            counted = params["operator"] == "record_count"
+            target = None if counted else resolve_wildcard(params.get("name"), domain)
             kept = params.get("filter") or {}
-            key = (source.name, target, tuple(sorted(kept.items())))
-            if key not in self.distinct:
+            key = (params["operator"], source.name, target, tuple(sorted(kept.items())))
+            if key not in self.read:
                 frame = self.frames[source.name]
                 schema = frame.collect_schema()
-                for name in (target, *kept):
+                for name in (*([] if counted else [target]), *kept):
                     if name not in schema:
                         raise MissingVariable(name)
                 if kept:
                     frame = frame.filter(*(_passes(nw.col(name), schema[name], value) for name, value in kept.items()))
-                values = (frame.select(nw.col(target)).drop_nulls().unique().head(LIST_LIMIT + 1).collect().to_pandas()
-                          [target].dropna())
-                # unrounded, as Spark compares the records' own values (the pandas engine rounds both);
-                # None: too long a list, remembered so that no other rule collects it again
-                self.distinct[key] = sorted(values) if len(values) <= LIST_LIMIT else None
-            if self.distinct[key] is None:
+                self.read[key] = int(frame.select(nw.len()).collect().item()) if counted else self._distinct(frame, target)
+            if self.read[key] is None:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} gives more than {LIST_LIMIT:,} "
                                     f"distinct {target} values, more than one Spark expression takes as a list")
-            results[str(params["id"])] = self.distinct[key]
+            results[str(params["id"])] = self.read[key]
         return results
+
+    @staticmethod
+    def _distinct(frame: nw.LazyFrame, target: str) -> list | None:
+        """The target's distinct non-empty values, sorted; None when more than LIST_LIMIT."""
+        values = frame.select(nw.col(target)).drop_nulls().unique().head(LIST_LIMIT + 1).collect().to_pandas()[target].dropna()
+        # unrounded, as Spark compares the records' own values (the pandas engine rounds both);
+        # None: too long a list, remembered so that no other rule collects it again
+        return sorted(values) if len(values) <= LIST_LIMIT else None
 
     def _frame(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
                ) -> tuple[nw.LazyFrame, list[str], bool]:
@@ -281,27 +317,37 @@ def _signature(rule: CoreRule) -> tuple:
     return spark_joins.signature(rule) if rule.match_datasets else ()
 
 
-def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, lists: dict[str, list]
+def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, results: dict[str, Any]
           ) -> tuple[nw.Expr, list[str]]:
     """The rule's Check tree on ``dataset`` as one expression, and the record keys findings show;
     NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it.
-    ``lists``: the operations' lists by id, each a literal list where a condition compares with it
-    (the pandas engine puts the same list on every record, and looks a value up in it as in a literal
-    list: an empty value never in it, since distinct drops empty values)."""
+    ``results``: the operations' results by id. A list is a literal list where a condition compares
+    with it (the pandas engine puts the same list on every record, and looks a value up in it as in a
+    literal list: an empty value never in it, since distinct drops empty values); a text, number or
+    truth value is a column holding it on every record, as the pandas engine adds it."""
     require_checked_variables(rule, dataset)
     if empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
+    lists = {k: v for k, v in results.items() if isinstance(v, list)}
+    constants = {k: columns.constant(f"{k}@{rule.core_id}", v) for k, v in results.items()
+                 if isinstance(v, (str, int, float, bool))}
 
     def on_leaf(cond):
-        if rule.operations and (cond.target in lists or isinstance(cond.value, str) and cond.value.startswith("$")):
+        value = cond.value if isinstance(cond.value, str) and not cond.params.get("value_is_literal") else None
+        if cond.target in constants or value in constants:
+            cond = replace(cond, target=constants.get(cond.target, cond.target), value=constants.get(value, cond.value))
+        elif rule.operations and (cond.target in lists or isinstance(cond.value, str) and cond.value.startswith("$")):
             if cond.target in lists or cond.value not in lists or cond.operator not in LIST_OPERATORS:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operator {cond.operator} with {cond.target} and "
                                     f"{cond.value} (an operation's result) has no expression yet")
             cond = replace(cond, value=lists[cond.value], params={**cond.params, "value_is_literal": True})
+        held = spark_condition(cond, columns.schema)
         try:
-            return leaf(spark_condition(cond, columns.schema), columns)
+            return leaf(held, columns)
         except Unported as exc:
-            raise NotExecutable(f"{NOT_ON_SPARK}: {as_written(str(exc), cond)}") from exc
+            if not record_wise(cond.operator):
+                raise NotExecutable(f"{NOT_ON_SPARK}: {as_written(str(exc), cond)}") from exc
+        return columns.record_wise.flag(held, rule, dataset.wildcard, columns.schema)
     return (combine(rule.check, dataset.wildcard, on_leaf, nw.lit(True), nw.lit(False)),
             ["USUBJID", f"{dataset.domain or ''}SEQ"])
 
@@ -321,11 +367,13 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     if why:
         return why
     for params in rule.operations:
-        if not (params.get("operator") == "distinct" and params.get("domain") and not params["domain"].endswith("--")
+        if params.get("operator") in DRIVER_OPERATIONS:
+            continue
+        if not (params.get("operator") in RECORD_OPERATIONS and params.get("domain") and not params["domain"].endswith("--")
                 and set(params) <= {"id", "operator", "domain", "name", "filter"} and not rule.match_datasets
                 and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in (params.get("filter") or {}).values())
                 and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
-            joined = " with Match Datasets" if rule.match_datasets and params.get("operator") == "distinct" else ""
+            joined = " with Match Datasets" if rule.match_datasets and params.get("operator") in RECORD_OPERATIONS else ""
             return f"operation {params.get('operator')}{joined} is not on spark yet"
     if len(study.siblings(dataset)) > 1 and (rule.match_datasets or rule.operations):
         return f"split dataset {dataset.name} with {'Match Datasets' if rule.match_datasets else 'operations'} is not on spark yet"

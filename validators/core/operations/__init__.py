@@ -86,12 +86,17 @@ def known() -> set[str]:
 def apply(ctx: Context) -> pd.DataFrame:
     """The evaluation frame with every operation of the rule added, in the rule's order."""
     for params in ctx.rule.operations:
-        op = _call(params, ctx)
-        result = OPERATIONS[op.name](op)
+        op, result = evaluate(params, ctx)
         ctx.frame = _add(ctx.frame, op, result)
         if not isinstance(result, (pd.Series, pd.DataFrame)):
             ctx.constants[op.id] = result
     return ctx.frame
+
+
+def evaluate(params: dict, ctx: Context) -> tuple[Operation, Any]:
+    """One operation of the rule as called on ``ctx``, and its result (module docstring)."""
+    op = _call(params, ctx)
+    return op, OPERATIONS[op.name](op)
 
 
 def _call(params: dict, ctx: Context) -> Operation:

@@ -9,6 +9,10 @@ documented meaning (resources/schema/rule/Operator.md of cdisc-org/cdisc-rules-e
 Complements (``not_equal_to`` of ``equal_to``...) are declared with :func:`complement` where CORE
 defines them as the plain negation; where CORE's complement is not a plain negation (empty values
 are False on both sides of equal_to / not_equal_to), the operator is written out.
+
+An operator whose verdict on a record reads other records (the groups family: uniqueness, order,
+next records) is registered ``across_records``; every other one reads the record alone, so the
+Spark engine may run its code on any slice of the records (validators/core/spark_record_wise.py).
 """
 
 from __future__ import annotations
@@ -21,14 +25,17 @@ from trialkit.validators.core.context import Condition, Context
 
 Operator = Callable[[Context, Condition], pd.Series]
 OPERATORS: dict[str, Operator] = {}
+ACROSS_RECORDS: set[str] = set()      # the operators whose verdict on a record reads other records
 
 
-def operator(*names: str) -> Callable[[Operator], Operator]:
+def operator(*names: str, across_records: bool = False) -> Callable[[Operator], Operator]:
     def register(fn: Operator) -> Operator:
         for name in names:
             if name in OPERATORS:
                 raise ValueError(f"operator {name} registered twice")
             OPERATORS[name] = fn
+            if across_records:
+                ACROSS_RECORDS.add(name)
         return fn
     return register
 
@@ -42,9 +49,16 @@ def complement(name: str, of: str) -> None:
     negated.__doc__ = f"Complement of ``{of}``."
     negated.__name__ = name
     OPERATORS[name] = negated
+    if of in ACROSS_RECORDS:
+        ACROSS_RECORDS.add(name)
 
 
 def known() -> set[str]:
     """Every operator name the interpreter has (importing the families registers them)."""
     from trialkit.validators.core.operators import dates, groups, relational, sets, strings  # noqa: F401
     return set(OPERATORS)
+
+
+def record_wise(name: str) -> bool:
+    """Whether the operator's verdict on a record reads that record alone (module docstring)."""
+    return name in known() and name not in ACROSS_RECORDS

@@ -58,7 +58,7 @@ def _first_match(regex: str, value: Any) -> Any:
 
 # -- uniqueness -----------------------------------------------------------------------------------
 
-@operator("is_unique_set")
+@operator("is_unique_set", across_records=True)
 def is_unique_set(ctx: Context, cond: Condition) -> pd.Series:
     """No other record has the same values of the target and the comparator variables together
     (empty values alike). ``regex`` first reduces the text columns whose first value it matches
@@ -97,7 +97,7 @@ def _mapped_to_several(frame: pd.DataFrame, keys: list[str], values: list[str]) 
     return several.reindex(frame.index, fill_value=False)
 
 
-@operator("is_not_unique_relationship")
+@operator("is_not_unique_relationship", across_records=True)
 def is_not_unique_relationship(ctx: Context, cond: Condition) -> pd.Series:
     """The target and the comparator variable(s) are not one-to-one: the record's non-empty target
     value goes with more than one comparator value across the dataset, or its non-empty comparator
@@ -110,7 +110,7 @@ def is_not_unique_relationship(ctx: Context, cond: Condition) -> pd.Series:
 complement("is_unique_relationship", "is_not_unique_relationship")
 
 
-@operator("is_inconsistent_across_dataset")
+@operator("is_inconsistent_across_dataset", across_records=True)
 def is_inconsistent_across_dataset(ctx: Context, cond: Condition) -> pd.Series:
     """Within each group of the comparator variables, the target takes more than one value: the
     records not holding the group's most frequent value are flagged, or every record of the group
@@ -135,7 +135,7 @@ def is_inconsistent_across_dataset(ctx: Context, cond: Condition) -> pd.Series:
     return several & (tied | ~at_most)
 
 
-@operator("present_on_multiple_rows_within")
+@operator("present_on_multiple_rows_within", across_records=True)
 def present_on_multiple_rows_within(ctx: Context, cond: Condition) -> pd.Series:
     """The value occurs on more than ``value`` records (default 1) within its ``within`` group
     (empty values count as a value)."""
@@ -148,7 +148,7 @@ def present_on_multiple_rows_within(ctx: Context, cond: Condition) -> pd.Series:
 complement("not_present_on_multiple_rows_within", "present_on_multiple_rows_within")
 
 
-@operator("has_same_values")
+@operator("has_same_values", across_records=True)
 def has_same_values(ctx: Context, cond: Condition) -> pd.Series:
     """The variable holds one value on every record (True on every record, or on none)."""
     return pd.Series(ctx.column(cond.target).nunique(dropna=False) <= 1, index=ctx.frame.index)
@@ -157,7 +157,7 @@ def has_same_values(ctx: Context, cond: Condition) -> pd.Series:
 complement("has_different_values", "has_same_values")
 
 
-@operator("value_has_multiple_references")
+@operator("value_has_multiple_references", across_records=True)
 def value_has_multiple_references(ctx: Context, cond: Condition) -> pd.Series:
     """The value is counted more than once in the record's count mapping (the comparator, a column
     of {value: count} such as ``variable_value_count`` gives)."""
@@ -175,7 +175,7 @@ def _sorted(frame: pd.DataFrame, by: list[str], ascending: bool | list[bool] = T
     return frame.sort_values(by, ascending=ascending, kind="stable", na_position="last")
 
 
-@operator("is_ordered_set")
+@operator("is_ordered_set", across_records=True)
 def is_ordered_set(ctx: Context, cond: Condition) -> pd.Series:
     """Within each group of the comparator variables, the target's values are in ascending order
     in the dataset's record order: each record holds the value its position would hold sorted (a
@@ -193,7 +193,7 @@ def is_ordered_set(ctx: Context, cond: Condition) -> pd.Series:
 complement("is_not_ordered_set", "is_ordered_set")
 
 
-@operator("is_ordered_by")
+@operator("is_ordered_by", across_records=True)
 def is_ordered_by(ctx: Context, cond: Condition) -> pd.Series:
     """The record holds the value its position would hold with the dataset sorted by the target
     (``order``: asc, the default, or dsc)."""
@@ -221,7 +221,7 @@ def _last_within(ctx: Context, cond: Condition) -> tuple[pd.Series, pd.Series]:
     return last.reindex(ctx.frame.index), within.notna()
 
 
-@operator("empty_within_except_last_row")
+@operator("empty_within_except_last_row", across_records=True)
 def empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series:
     """Sorted by ``ordering`` within each group of the comparator, the value is empty on a record
     that is not the group's last (the last record is flagged by neither form)."""
@@ -229,7 +229,7 @@ def empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series:
     return grouped & ~last & empty(ctx.column(cond.target))
 
 
-@operator("non_empty_within_except_last_row")
+@operator("non_empty_within_except_last_row", across_records=True)
 def non_empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series:
     """Sorted by ``ordering`` within each group of the comparator, the value is present on a
     record that is not the group's last (the last record is flagged by neither form)."""
@@ -237,7 +237,7 @@ def non_empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series
     return grouped & ~last & ~empty(ctx.column(cond.target))
 
 
-@operator("has_next_corresponding_record")
+@operator("has_next_corresponding_record", across_records=True)
 def has_next_corresponding_record(ctx: Context, cond: Condition) -> pd.Series:
     """Sorted by ``ordering`` within each ``within`` group, the target equals the comparator of the
     group's next record (empty values equal nothing); a group's last record has nothing to match
@@ -345,7 +345,7 @@ def _regex_number(regex: str, value: Any) -> Any:
         return match.group(1)
 
 
-@operator("target_is_sorted_by")
+@operator("target_is_sorted_by", across_records=True)
 def target_is_sorted_by(ctx: Context, cond: Condition) -> pd.Series:
     """Within each ``within`` group, the target's order agrees with the order of each comparator in
     ``value`` (``name``, ``sort_order`` asc/desc, ``null_position`` last/first): sorted by the target,

@@ -1,0 +1,90 @@
+"""Conditions without a Spark expression, evaluated on Spark by the pandas engine's own operator.
+
+A condition whose operator has no narwhals expression (expressions.Unported: the date comparisons
+and ``is_complete_date``, ``type_insensitive`` or ``value_is_reference`` equality, numeric order of
+text, a regex Java cannot read as Python does...) but reads only the record it judges
+(operators.record_wise) gives the same verdict on any slice of the records. On Spark it becomes a
+column computed by a pandas UDF: each Arrow batch of the columns the condition names is a small
+pandas frame, the operator's code (check.operator_flags, as the pandas engine runs it) gives its
+flags. One definition for both engines, and no expression tree in the plan (the date comparisons,
+once written as Spark expressions, exhausted the driver's heap when a dataset's rules ran as one job).
+
+The batch holds every column the condition names (target, the value and the options' names, where
+they are columns; every column for ``value_is_reference``, whose values name columns), so a name is
+read as a column exactly where the pandas engine reads it as one; the operator sees no other record
+and no study (a record-wise operator reads neither). Numbers of an XPT dataset are rounded as the
+pandas engine reads them (study.transport_rounded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+
+from trialkit.validators.core.check import operator_flags
+from trialkit.validators.core.context import Condition, Context, MissingVariable
+from trialkit.validators.core.operators import known
+from trialkit.validators.core.rules import CoreRule
+from trialkit.validators.core.study import transport_rounded
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [n for v in value for n in _names(v)] if isinstance(value, list) else []
+
+
+def inputs(cond: Condition, schema: dict) -> list[str]:
+    """The columns the condition's operator may read, in the frame's order; MissingVariable when
+    the target is not one (as the operator raises on the pandas engine)."""
+    if cond.target not in schema:
+        raise MissingVariable(str(cond.target))
+    if cond.params.get("value_is_reference"):
+        return list(schema)
+    value = [] if cond.params.get("value_is_literal") else _names(cond.value)
+    named = {cond.target, *value, *(n for v in cond.params.values() for n in _names(v))}
+    return [c for c in schema if c in named]
+
+
+class RecordWise:
+    """The record-wise conditions of one Spark job, each a flag column named ``@record{n}``."""
+
+    def __init__(self) -> None:
+        self.conditions: dict[str, tuple[Condition, CoreRule, str, list[str]]] = {}
+
+    def flag(self, cond: Condition, rule: CoreRule, wildcard: str, schema: dict) -> nw.Expr:
+        """The condition's flags as a column of the job's frame (added by :meth:`added`)."""
+        names = inputs(cond, schema)
+        name = f"@record{len(self.conditions)}"
+        self.conditions[name] = (cond, rule, wildcard, names)
+        return nw.col(name)
+
+    def rollback(self, mark: int) -> None:
+        """Forget the conditions flagged since there were ``mark`` (a rule that turned out not to run)."""
+        for name in list(self.conditions)[mark:]:
+            del self.conditions[name]
+
+    def added(self, frame: nw.LazyFrame, rounded: bool) -> nw.LazyFrame:
+        """``frame`` with every flag column; ``rounded``: the dataset is XPT (numbers rounded first)."""
+        if not self.conditions:
+            return frame
+        native = nw.to_native(frame)
+        flags = {name: _udf(cond, rule, wildcard, names, rounded)(*(native[f"`{n}`"] for n in names))
+                 for name, (cond, rule, wildcard, names) in self.conditions.items()}
+        return nw.from_native(native.withColumns(flags))
+
+
+def _udf(cond: Condition, rule: CoreRule, wildcard: str, names: list[str], rounded: bool):
+    """A pandas UDF giving the condition's flags on each batch of the ``names`` columns."""
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("boolean")
+    def flags(*columns: pd.Series) -> pd.Series:
+        known()                     # a Python worker registers the operator families on first use
+        frame = pd.DataFrame(dict(zip(names, columns)))
+        if rounded:
+            frame = transport_rounded(frame)
+        return operator_flags(Context(frame, None, None, None, rule, wildcard=wildcard), cond)
+    return flags
