@@ -240,3 +240,27 @@ def test_14_operations_reading_metadata_or_counting_records_run_on_spark(spark, 
     wider = with_operations({"all": [{"name": "$vc", "operator": "equal_to", "value": 2}]},
                             {"id": "$vc", "operator": "variable_count", "name": "REFID"})
     assert same(spark, tmp_path, wider).status == "passed"           # only DM has REFID (count 1)
+
+
+def test_15_grouped_operations_run_on_spark_by_their_pandas_code_group_by_group(spark, tmp_path):
+    """``min_date`` and ``record_count`` per group (spark_operations.py): the records shuffled by the
+    group, each group's value by the pandas engine's code, matched back onto the records: a record
+    whose group the operation lacks gets none, a null key meets a null key, ``group_aliases`` name
+    the records' side."""
+    ae = AE.assign(USUBJID=["1", "1", "2", None], AESTDTC=["2024-01-05", "2024-01", "2024-02-01", "2024-04-01"])
+    first = with_operations({"all": [{"name": "AESTDTC", "operator": "not_equal_to", "value": "$first"}]},
+                            {"id": "$first", "operator": "min_date", "domain": "AE", "name": "--STDTC", "group": ["USUBJID"]})
+    # a missing USUBJID is '' once read from Parquet, a group of its own: record 4 is its group's first
+    assert [r for r, _ in rows(same(spark, tmp_path, first, AE=ae))] == [1]
+    counted = with_operations({"all": [{"name": "$n", "operator": "greater_than", "value": 1}]},
+                              {"id": "$n", "operator": "record_count", "domain": "AE", "name": "USUBJID", "group": ["USUBJID"]})
+    assert [r for r, _ in rows(same(spark, tmp_path, counted, AE=ae))] == [1, 2]
+    aliased = with_operations({"all": [{"name": "$c", "operator": "empty"}]},
+                              {"id": "$c", "operator": "record_count", "domain": "DM", "name": "REFID", "group": ["REFID"],
+                               "group_aliases": ["AEREFID"]})
+    assert [r for r, _ in rows(same(spark, tmp_path, aliased))] == [3]
+    numbers = with_operations({"all": [{"name": "$c", "operator": "empty"}]},       # a null number is a group too
+                              {"id": "$c", "operator": "record_count", "domain": "DM", "name": "AGE", "group": ["AGE"],
+                               "group_aliases": ["AESEQ"]})
+    assert [r for r, _ in rows(same(spark, tmp_path, numbers, AE=AE.assign(AESEQ=[30.0, 40.0, None, 4.0]),
+                                    DM=DM.assign(AGE=[30.0, None, 70.0])))] == [2, 4]

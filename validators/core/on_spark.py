@@ -48,6 +48,8 @@ from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
+from trialkit.validators.core.spark_operations import GROUPED, GroupTable, group_table
+from trialkit.validators.core.spark_operations import joined as group_joined
 from trialkit.validators.core.spark_record_wise import RecordWise
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.inputs import DatasetFile
@@ -83,6 +85,7 @@ class SparkColumns:
         self.schema = schema
         self.keys: dict[str, nw.Expr] = {}
         self.record_wise = RecordWise()       # conditions without an expression, by the operator's code
+        self.groups: dict[str, GroupTable] = {}     # grouped operations' values, joined onto the records
 
     def key(self, name: str, expression: nw.Expr) -> str:
         """Recorded here; the dataset's Spark job adds the key columns before the flags."""
@@ -99,6 +102,30 @@ class SparkColumns:
             nw.Float64() if isinstance(value, float) else nw.String()
         self.schema[name] = dtype
         return self.key(name, nw.lit(value, dtype))
+
+    def grouped(self, name: str, group: GroupTable) -> str:
+        """A column ``name`` holding each record's group's value, joined by the dataset's Spark job."""
+        self.schema[name] = group.dtype
+        self.groups[name] = group
+        return name
+
+    def mark(self) -> tuple[int, int]:
+        """Where the job's columns stand before a rule adds its own (see :meth:`rollback`)."""
+        return len(self.record_wise.conditions), len(self.groups)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget the columns a rule added since ``mark``: it turned out not to run."""
+        self.record_wise.rollback(mark[0])
+        for name in list(self.groups)[mark[1]:]:
+            del self.groups[name]
+
+    def added(self, frame: nw.LazyFrame, rounded: bool) -> nw.LazyFrame:
+        """``frame`` with every column the rules' trees read beside the records': key columns and
+        operations' constants, groups' values, record-wise flags (``rounded``: numbers of an XPT file)."""
+        frame = frame.with_columns(**self.keys) if self.keys else frame
+        for name, group in self.groups.items():
+            frame = group_joined(frame, name, group)
+        return self.record_wise.added(frame, rounded)
 
     def dtype(self, name: str) -> DType:
         if name not in self.schema:
@@ -154,7 +181,7 @@ class _Batched:
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
         self.signatures = {r.core_id: _signature(r) for r in rules}
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
-        self.read: dict[tuple, list | int | None] = {}    # by operation, dataset, variable and filter
+        self.read: dict[tuple, list | int | GroupTable | None] = {}    # by operation, dataset and call
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
         if rule.rule_type in METADATA_RULE_TYPES:
@@ -194,11 +221,11 @@ class _Batched:
         flags, keep, contexts = {}, [*lead, row, *order, *([SOURCE] if split else [])], {}
         empty = all(d.frame.empty for d in study.siblings(dataset))
         for rule in runnable:
-            mark = len(columns.record_wise.conditions)
+            mark = columns.mark()
             try:
                 flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, dataset, study, library))
             except (NotApplicable, NotExecutable) as exc:
-                columns.record_wise.rollback(mark)      # no flag column for a rule that does not run
+                columns.rollback(mark)          # no column for a rule that does not run
                 outcomes[rule.core_id] = exc
                 continue
             contexts[rule.core_id] = ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
@@ -210,8 +237,7 @@ class _Batched:
         transport = self.paths[dataset.name].suffix.lower() == ".xpt"
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
-            frame = frame.with_columns(**columns.keys) if columns.keys else frame
-            frame = columns.record_wise.added(frame, rounded=transport)
+            frame = columns.added(frame, rounded=transport)
             rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                     .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                        ignore_nulls=True))
@@ -235,7 +261,7 @@ class _Batched:
         """Each operation's result by its id: those that read metadata by the pandas engine's code on
         the driver (DRIVER_OPERATIONS); ``distinct`` (a list) and ``record_count`` (a number) of a
         dataset's records, as _unported allows them, from that dataset's Spark frame, once per
-        dataset, call and filter."""
+        dataset, call and filter; a grouped operation as its table of groups (spark_operations)."""
         results: dict[str, Any] = {}
         for params in rule.operations:
             if params["operator"] in DRIVER_OPERATIONS:
@@ -248,6 +274,13 @@ class _Batched:
                 raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
             if len(study.siblings(source)) > 1:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
+            if params.get("group"):         # one plan per call: rules making the same call share its table
+                call = repr(sorted((k, v) for k, v in params.items() if k != "id"))
+                key = ("group", source.name, dataset.wildcard, call)
+                if key not in self.read:
+                    self.read[key] = group_table(self.frames[source.name], params, domain, dataset.wildcard, rule, self.row)
+                results[str(params["id"])] = self.read[key]
+                continue
             counted = params["operator"] == "record_count"
             target = None if counted else resolve_wildcard(params.get("name"), domain)
             kept = params.get("filter") or {}
@@ -324,13 +357,15 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
     ``results``: the operations' results by id. A list is a literal list where a condition compares
     with it (the pandas engine puts the same list on every record, and looks a value up in it as in a
     literal list: an empty value never in it, since distinct drops empty values); a text, number or
-    truth value is a column holding it on every record, as the pandas engine adds it."""
+    truth value is a column holding it on every record, as the pandas engine adds it, and a group
+    table a column holding each record's group's value."""
     require_checked_variables(rule, dataset)
     if empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
     lists = {k: v for k, v in results.items() if isinstance(v, list)}
     constants = {k: columns.constant(f"{k}@{rule.core_id}", v) for k, v in results.items()
                  if isinstance(v, (str, int, float, bool))}
+    constants |= {k: columns.grouped(f"{k}@{rule.core_id}", v) for k, v in results.items() if isinstance(v, GroupTable)}
 
     def on_leaf(cond):
         value = cond.value if isinstance(cond.value, str) and not cond.params.get("value_is_literal") else None
@@ -369,12 +404,15 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     for params in rule.operations:
         if params.get("operator") in DRIVER_OPERATIONS:
             continue
-        if not (params.get("operator") in RECORD_OPERATIONS and params.get("domain") and not params["domain"].endswith("--")
-                and set(params) <= {"id", "operator", "domain", "name", "filter"} and not rule.match_datasets
+        name, grouped = params.get("operator"), bool(params.get("group"))
+        allowed = {"id", "operator", "domain", "name", "filter", *(("group", "group_aliases") if grouped else ())}
+        if not ((name in GROUPED if grouped else name in RECORD_OPERATIONS) and params.get("domain")
+                and not params["domain"].endswith("--") and set(params) <= allowed and not rule.match_datasets
                 and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in (params.get("filter") or {}).values())
                 and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
-            joined = " with Match Datasets" if rule.match_datasets and params.get("operator") in RECORD_OPERATIONS else ""
-            return f"operation {params.get('operator')}{joined} is not on spark yet"
+            how = " with Match Datasets" if rule.match_datasets and name in (*RECORD_OPERATIONS, *GROUPED) else \
+                " by group" if grouped else ""
+            return f"operation {name}{how} is not on spark yet"
     if len(study.siblings(dataset)) > 1 and (rule.match_datasets or rule.operations):
         return f"split dataset {dataset.name} with {'Match Datasets' if rule.match_datasets else 'operations'} is not on spark yet"
     return ""

@@ -1,0 +1,107 @@
+"""CORE operations with a ``group`` on Spark: ``min_date``, ``max_date`` and ``record_count`` per group
+of a dataset's records, computed by the pandas engine's own operation code and matched back onto
+the evaluated records as the pandas engine matches them.
+
+Each operation reads whole groups only, so the records are shuffled by the group variables (every
+record of a group in one Spark partition), each partition is one pandas frame in file order (its
+record numbers: min_date's "the first record listed wins a tie"), and the operation's code
+(operations/dates.py, operations/values.py) gives each group's value there. The table of groups is
+then left-joined onto the evaluation frame on the group variables (their ``group_aliases`` on the
+records' side), null keys meeting null keys as pandas' ``merge`` pairs them (spark_joins): the
+pandas engine's ``onto_records`` / merge, where a record whose group the operation's records lack
+gets no value.
+
+Not here (the rule says "not run on spark" with the reason): other grouped operations (``distinct``
+per group gives a list per record, which no expression compares), a group naming an operation's
+result (``$TIMING_VARIABLES``), group keys of text on one side and numbers on the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import narwhals as nw
+import pandas as pd
+
+from trialkit.validators.core.context import Context, MissingVariable, NotExecutable, resolve_wildcard
+from trialkit.validators.core.operations import OPERATIONS, Operation, known
+from trialkit.validators.core.rules import CoreRule
+from trialkit.validators.core.spark_joins import null_safe
+from trialkit.validators.spark_engine import NOT_ON_SPARK
+
+GROUPED = {"min_date": nw.String(), "max_date": nw.String(), "record_count": nw.Int64()}   # result types
+VALUE = "@value"
+
+
+@dataclass(frozen=True)
+class GroupTable:
+    """An operation's value per group: ``table`` holds the group ``keys`` and VALUE; ``on`` are the
+    evaluated records' names for the keys (their aliases)."""
+
+    table: nw.LazyFrame
+    keys: tuple[str, ...]
+    on: tuple[str, ...]
+    dtype: nw.dtypes.DType
+
+
+def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, rule: CoreRule, row: str
+                ) -> GroupTable:
+    """The operation ``params`` (one of GROUPED, with a ``group``) over the Spark frame ``source`` of
+    ``domain``'s records, numbered in column ``row``; ``wildcard``: the evaluated dataset's prefix,
+    which a ``--`` in the group stands for (the target's stands for the domain's), as on pandas."""
+    keys = [resolve_wildcard(g, wildcard) for g in params["group"]]
+    aliases = list(params.get("group_aliases") or [])
+    on = [aliases[i] if i < len(aliases) else k for i, k in enumerate(keys)]
+    schema = source.collect_schema()
+    for name in (*keys, *(params.get("filter") or {})):
+        if name not in schema:
+            raise MissingVariable(name)
+    if any(k.startswith("$") for k in keys):
+        raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} groups by an operation's result")
+    call = {k: v for k, v in params.items() if k != "group_aliases"}    # matched onto the records here, by the join
+    native = nw.to_native(source)
+    from pyspark.sql import types as T
+
+    out = T.StructType([*(native.schema[k] for k in keys),
+                        T.StructField(VALUE, T.LongType() if params["operator"] == "record_count" else T.StringType())])
+    table = native.repartition(*(native[f"`{k}`"] for k in keys)).mapInPandas(_per_partition(call, keys, domain, wildcard, rule, row), out)
+    return GroupTable(nw.from_native(table), tuple(keys), tuple(on), GROUPED[params["operator"]])
+
+
+def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, rule: CoreRule, row: str):
+    """What each Spark partition runs: its records as one frame in file order, the operation's value
+    for each of their groups."""
+    def run(batches):
+        known()                     # a Python worker registers the operations on first use
+        records = pd.concat(list(batches), ignore_index=True)
+        if records.empty:
+            return
+        records = records.sort_values(row, kind="stable").drop(columns=[row]).reset_index(drop=True)
+        ctx = Context(records, None, None, None, rule, wildcard=wildcard)
+        target = resolve_wildcard(params.get("name"), domain)
+        result = OPERATIONS[params["operator"]](Operation(str(params["id"]), params["operator"], target, params, ctx,
+                                                          records, None))
+        if isinstance(result, pd.DataFrame):          # min_date / max_date: one row per group
+            column = str(params["id"]) if str(params["id"]) in result.columns else target
+            table = result[[*keys, column]].rename(columns={column: VALUE})
+        else:                                         # record_count: its value on each record read
+            table = records[keys].assign(**{VALUE: result}).drop_duplicates(subset=keys)
+        yield table.astype({VALUE: "Int64" if params["operator"] == "record_count" else object})
+    return run
+
+
+def joined(frame: nw.LazyFrame, name: str, group: GroupTable) -> nw.LazyFrame:
+    """``frame`` with the operation's value of each record's group as column ``name`` (null where
+    the operation's records have no such group)."""
+    left_schema, right_schema = frame.collect_schema(), group.table.collect_schema()
+    for a, b in zip(group.on, group.keys):
+        if a not in left_schema:
+            raise MissingVariable(a)
+        if (left_schema[a] == nw.String) != (right_schema[b] == nw.String):
+            raise NotExecutable(f"{NOT_ON_SPARK}: matching an operation's groups on {a} = {b}, text with numbers, "
+                                "is not on spark yet")
+    left_on = null_safe(list(group.on), left_schema, f"@{name}:left")
+    right_on = null_safe(list(group.keys), right_schema, f"@{name}:right")
+    right = group.table.select(nw.col(VALUE).alias(name), *[e.alias(n) for n, e in right_on.items()])
+    return frame.with_columns(**left_on).join(right, left_on=list(left_on), right_on=list(right_on), how="left") \
+        .drop(*left_on)
