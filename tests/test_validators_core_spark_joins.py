@@ -264,3 +264,17 @@ def test_15_grouped_operations_run_on_spark_by_their_pandas_code_group_by_group(
                                "group_aliases": ["AESEQ"]})
     assert [r for r, _ in rows(same(spark, tmp_path, numbers, AE=AE.assign(AESEQ=[30.0, 40.0, None, 4.0]),
                                     DM=DM.assign(AGE=[30.0, None, 70.0])))] == [2, 4]
+
+
+def test_16_under_match_datasets_an_operation_on_the_own_domain_reads_the_joined_records(spark, tmp_path):
+    """With Match Datasets, an operation reading the evaluated dataset's own domain reads the joined
+    frame, as the pandas engine reads its merged frame (a record repeated by two partners counts
+    twice); one reading another domain reads that dataset's own records."""
+    dm = pd.concat([DM, DM.iloc[[0]]], ignore_index=True)              # subject 1 twice in DM
+    counted = rule([{"Name": "DM", "Keys": ["USUBJID"]}],
+                   {"all": [{"name": "$n", "operator": "greater_than", "value": 1},
+                            {"name": "USUBJID", "operator": "is_contained_by", "value": "$subjects"}]}, ("AESEQ",))
+    counted.data["Operations"] = [
+        {"id": "$n", "operator": "record_count", "domain": "AE", "name": "USUBJID", "group": ["USUBJID"]},
+        {"id": "$subjects", "operator": "distinct", "domain": "DM", "name": "USUBJID"}]
+    assert [r for r, _ in rows(same(spark, tmp_path, counted, DM=dm))] == [1, 1]

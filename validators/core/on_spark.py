@@ -223,7 +223,7 @@ class _Batched:
         for rule in runnable:
             mark = columns.mark()
             try:
-                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, dataset, study, library))
+                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, dataset, study, library, frame, order))
             except (NotApplicable, NotExecutable) as exc:
                 columns.rollback(mark)          # no column for a rule that does not run
                 outcomes[rule.core_id] = exc
@@ -257,11 +257,15 @@ class _Batched:
             outcomes[rule_id] = findings(ctx, pd.Series(True, index=ctx.frame.index))
         return outcomes
 
-    def _operations(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> dict[str, Any]:
+    def _operations(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library, joined: nw.LazyFrame,
+                    order: list[str]) -> dict[str, Any]:
         """Each operation's result by its id: those that read metadata by the pandas engine's code on
         the driver (DRIVER_OPERATIONS); ``distinct`` (a list) and ``record_count`` (a number) of a
         dataset's records, as _unported allows them, from that dataset's Spark frame, once per
-        dataset, call and filter; a grouped operation as its table of groups (spark_operations)."""
+        dataset, call and filter; a grouped operation as its table of groups (spark_operations). An
+        operation reading the evaluated dataset's own domain under Match Datasets reads the
+        ``joined`` frame (its records in the order of the record-number columns ``order``), as the
+        pandas engine reads its merged frame then (operations.holds_records_of)."""
         results: dict[str, Any] = {}
         for params in rule.operations:
             if params["operator"] in DRIVER_OPERATIONS:
@@ -274,19 +278,21 @@ class _Batched:
                 raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
             if len(study.siblings(source)) > 1:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
+            merged = bool(rule.match_datasets) and operations.holds_records_of(dataset.frame, domain)
+            frame, read = (joined, (source.name, _signature(rule))) if merged else (self.frames[source.name], (source.name,))
             if params.get("group"):         # one plan per call: rules making the same call share its table
                 call = repr(sorted((k, v) for k, v in params.items() if k != "id"))
-                key = ("group", source.name, dataset.wildcard, call)
+                key = ("group", *read, dataset.wildcard, call)
                 if key not in self.read:
-                    self.read[key] = group_table(self.frames[source.name], params, domain, dataset.wildcard, rule, self.row)
+                    self.read[key] = group_table(frame, params, domain, dataset.wildcard, rule,
+                                                 [self.row, *(order if merged else [])])
                 results[str(params["id"])] = self.read[key]
                 continue
             counted = params["operator"] == "record_count"
             target = None if counted else resolve_wildcard(params.get("name"), domain)
             kept = params.get("filter") or {}
-            key = (params["operator"], source.name, target, tuple(sorted(kept.items())))
+            key = (params["operator"], *read, target, tuple(sorted(kept.items())))
             if key not in self.read:
-                frame = self.frames[source.name]
                 schema = frame.collect_schema()
                 for name in (*([] if counted else [target]), *kept):
                     if name not in schema:
@@ -407,12 +413,10 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
         name, grouped = params.get("operator"), bool(params.get("group"))
         allowed = {"id", "operator", "domain", "name", "filter", *(("group", "group_aliases") if grouped else ())}
         if not ((name in GROUPED if grouped else name in RECORD_OPERATIONS) and params.get("domain")
-                and not params["domain"].endswith("--") and set(params) <= allowed and not rule.match_datasets
+                and not params["domain"].endswith("--") and set(params) <= allowed
                 and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in (params.get("filter") or {}).values())
                 and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
-            how = " with Match Datasets" if rule.match_datasets and name in (*RECORD_OPERATIONS, *GROUPED) else \
-                " by group" if grouped else ""
-            return f"operation {name}{how} is not on spark yet"
+            return f"operation {name}{' by group' if grouped else ''} is not on spark yet"
     if len(study.siblings(dataset)) > 1 and (rule.match_datasets or rule.operations):
         return f"split dataset {dataset.name} with {'Match Datasets' if rule.match_datasets else 'operations'} is not on spark yet"
     return ""

@@ -44,11 +44,12 @@ class GroupTable:
     dtype: nw.dtypes.DType
 
 
-def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, rule: CoreRule, row: str
+def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, rule: CoreRule, order: list[str]
                 ) -> GroupTable:
     """The operation ``params`` (one of GROUPED, with a ``group``) over the Spark frame ``source`` of
-    ``domain``'s records, numbered in column ``row``; ``wildcard``: the evaluated dataset's prefix,
-    which a ``--`` in the group stands for (the target's stands for the domain's), as on pandas."""
+    ``domain``'s records, in file order by the record-number columns ``order``; ``wildcard``: the
+    evaluated dataset's prefix, which a ``--`` in the group stands for (the target's stands for the
+    domain's), as on pandas."""
     keys = [resolve_wildcard(g, wildcard) for g in params["group"]]
     aliases = list(params.get("group_aliases") or [])
     on = [aliases[i] if i < len(aliases) else k for i, k in enumerate(keys)]
@@ -64,11 +65,11 @@ def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, 
 
     out = T.StructType([*(native.schema[k] for k in keys),
                         T.StructField(VALUE, T.LongType() if params["operator"] == "record_count" else T.StringType())])
-    table = native.repartition(*(native[f"`{k}`"] for k in keys)).mapInPandas(_per_partition(call, keys, domain, wildcard, rule, row), out)
+    table = native.repartition(*(native[f"`{k}`"] for k in keys)).mapInPandas(_per_partition(call, keys, domain, wildcard, rule, order), out)
     return GroupTable(nw.from_native(table), tuple(keys), tuple(on), GROUPED[params["operator"]])
 
 
-def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, rule: CoreRule, row: str):
+def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, rule: CoreRule, order: list[str]):
     """What each Spark partition runs: its records as one frame in file order, the operation's value
     for each of their groups."""
     def run(batches):
@@ -76,7 +77,7 @@ def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, ru
         records = pd.concat(list(batches), ignore_index=True)
         if records.empty:
             return
-        records = records.sort_values(row, kind="stable").drop(columns=[row]).reset_index(drop=True)
+        records = records.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
         ctx = Context(records, None, None, None, rule, wildcard=wildcard)
         target = resolve_wildcard(params.get("name"), domain)
         result = OPERATIONS[params["operator"]](Operation(str(params["id"]), params["operator"], target, params, ctx,

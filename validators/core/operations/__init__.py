@@ -105,7 +105,7 @@ def _call(params: dict, ctx: Context) -> Operation:
     name = domain or ctx.dataset.unsplit_name      # CORE: without a domain, the dataset's own
     if name.startswith(("SUPP", "SQ")) and name.endswith("--"):
         name = name[:-2] + ctx.dataset.rdomain if ctx.dataset.rdomain else name
-    if not _holds_records_of(ctx.frame, name):
+    if not holds_records_of(ctx.frame, name):
         other = ctx.study.by_name(name) or next(
             (d for d in ctx.study.datasets if name.endswith("--") and d.unsplit_name.startswith(name[:-2])), None)
         if other is None:
@@ -116,7 +116,7 @@ def _call(params: dict, ctx: Context) -> Operation:
                      params, ctx, source, source_dataset)
 
 
-def _holds_records_of(frame: pd.DataFrame, domain: str) -> bool:
+def holds_records_of(frame: pd.DataFrame, domain: str) -> bool:
     """Whether the evaluation frame holds the records of ``domain`` (CORE's test: its first DOMAIN
     value), so the operation reads the frame; otherwise (a metadata frame, a relationship dataset,
     another domain) it reads the domain's records."""
