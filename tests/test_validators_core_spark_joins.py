@@ -278,3 +278,16 @@ def test_16_under_match_datasets_an_operation_on_the_own_domain_reads_the_joined
         {"id": "$n", "operator": "record_count", "domain": "AE", "name": "USUBJID", "group": ["USUBJID"]},
         {"id": "$subjects", "operator": "distinct", "domain": "DM", "name": "USUBJID"}]
     assert [r for r, _ in rows(same(spark, tmp_path, counted, DM=dm))] == [1, 1]
+
+
+def test_17_the_study_day_operation_runs_on_spark_against_each_subjects_first_dm_record(spark, tmp_path):
+    """``dy`` on Spark: each DM subject's first RFSTDTC joined onto the records and the study day
+    computed by the pandas engine's code (no day 0; none without a DM subject)."""
+    ae = AE.assign(AESTDY=[2.0, 1.0, 7.0, None])
+    dm = pd.concat([DM, DM.iloc[[1]].assign(RFSTDTC="2024-03-01")], ignore_index=True)   # subject 2 again, later
+    found = with_operations({"all": [{"name": "AESTDY", "operator": "not_equal_to", "value": "$dy"}]},
+                            {"id": "$dy", "operator": "dy", "name": "--STDTC"})
+    assert [r for r, _ in rows(same(spark, tmp_path, found, AE=ae, DM=dm))] == [3, 4]
+    joined = rule([{"Name": "DM", "Keys": ["USUBJID"]}], {"all": [{"name": "AESTDY", "operator": "equal_to", "value": "$dy"}]})
+    joined.data["Operations"] = [{"id": "$dy", "operator": "dy", "name": "--STDTC"}]
+    assert [r for r, _ in rows(same(spark, tmp_path, joined, AE=ae))] == [1, 2]

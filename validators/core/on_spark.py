@@ -48,8 +48,7 @@ from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
-from trialkit.validators.core.spark_operations import GROUPED, GroupTable, group_table
-from trialkit.validators.core.spark_operations import joined as group_joined
+from trialkit.validators.core.spark_operations import GROUPED, GroupTable, StudyDays, group_table, study_days_of
 from trialkit.validators.core.spark_record_wise import RecordWise
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.inputs import DatasetFile
@@ -85,7 +84,7 @@ class SparkColumns:
         self.schema = schema
         self.keys: dict[str, nw.Expr] = {}
         self.record_wise = RecordWise()       # conditions without an expression, by the operator's code
-        self.groups: dict[str, GroupTable] = {}     # grouped operations' values, joined onto the records
+        self.derived_columns: dict[str, GroupTable | StudyDays] = {}    # operations' per-record values
 
     def key(self, name: str, expression: nw.Expr) -> str:
         """Recorded here; the dataset's Spark job adds the key columns before the flags."""
@@ -103,28 +102,28 @@ class SparkColumns:
         self.schema[name] = dtype
         return self.key(name, nw.lit(value, dtype))
 
-    def grouped(self, name: str, group: GroupTable) -> str:
-        """A column ``name`` holding each record's group's value, joined by the dataset's Spark job."""
-        self.schema[name] = group.dtype
-        self.groups[name] = group
+    def derived(self, name: str, values: GroupTable | StudyDays) -> str:
+        """A column ``name`` holding each record's value of an operation, added by the dataset's Spark job."""
+        self.schema[name] = values.dtype
+        self.derived_columns[name] = values
         return name
 
     def mark(self) -> tuple[int, int]:
         """Where the job's columns stand before a rule adds its own (see :meth:`rollback`)."""
-        return len(self.record_wise.conditions), len(self.groups)
+        return len(self.record_wise.conditions), len(self.derived_columns)
 
     def rollback(self, mark: tuple[int, int]) -> None:
         """Forget the columns a rule added since ``mark``: it turned out not to run."""
         self.record_wise.rollback(mark[0])
-        for name in list(self.groups)[mark[1]:]:
-            del self.groups[name]
+        for name in list(self.derived_columns)[mark[1]:]:
+            del self.derived_columns[name]
 
     def added(self, frame: nw.LazyFrame, rounded: bool) -> nw.LazyFrame:
         """``frame`` with every column the rules' trees read beside the records': key columns and
-        operations' constants, groups' values, record-wise flags (``rounded``: numbers of an XPT file)."""
+        operations' constants and per-record values, record-wise flags (``rounded``: numbers of an XPT file)."""
         frame = frame.with_columns(**self.keys) if self.keys else frame
-        for name, group in self.groups.items():
-            frame = group_joined(frame, name, group)
+        for name, values in self.derived_columns.items():
+            frame = values.onto(frame, name)
         return self.record_wise.added(frame, rounded)
 
     def dtype(self, name: str) -> DType:
@@ -272,6 +271,15 @@ class _Batched:
                 ctx = Context(dataset.frame, dataset, study, library, rule, wildcard=dataset.wildcard)
                 results[str(params["id"])] = operations.evaluate(params, ctx)[1]
                 continue
+            if params["operator"] == "dy":       # the evaluated records' dates against DM's RFSTDTC
+                dm = study.by_name("DM")
+                if dm is None:
+                    raise DomainNotFound(f"operation {params['id']} (dy) needs DM, which the study does not have")
+                if len(study.siblings(dm)) > 1:
+                    raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset DM")
+                target = resolve_wildcard(params.get("name"), dataset.wildcard)
+                results[str(params["id"])] = study_days_of(self.frames[dm.name], target, self.row)
+                continue
             domain = params["domain"]
             source = study.by_name(domain)
             if source is None:
@@ -364,14 +372,15 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
     with it (the pandas engine puts the same list on every record, and looks a value up in it as in a
     literal list: an empty value never in it, since distinct drops empty values); a text, number or
     truth value is a column holding it on every record, as the pandas engine adds it, and a group
-    table a column holding each record's group's value."""
+    table or study days a column holding each record's value."""
     require_checked_variables(rule, dataset)
     if empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
     lists = {k: v for k, v in results.items() if isinstance(v, list)}
     constants = {k: columns.constant(f"{k}@{rule.core_id}", v) for k, v in results.items()
                  if isinstance(v, (str, int, float, bool))}
-    constants |= {k: columns.grouped(f"{k}@{rule.core_id}", v) for k, v in results.items() if isinstance(v, GroupTable)}
+    constants |= {k: columns.derived(f"{k}@{rule.core_id}", v) for k, v in results.items()
+                  if isinstance(v, (GroupTable, StudyDays))}
 
     def on_leaf(cond):
         value = cond.value if isinstance(cond.value, str) and not cond.params.get("value_is_literal") else None
@@ -408,7 +417,8 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     if why:
         return why
     for params in rule.operations:
-        if params.get("operator") in DRIVER_OPERATIONS:
+        if params.get("operator") in DRIVER_OPERATIONS or (params.get("operator") == "dy"
+                                                           and set(params) <= {"id", "operator", "name"}):
             continue
         name, grouped = params.get("operator"), bool(params.get("group"))
         allowed = {"id", "operator", "domain", "name", "filter", *(("group", "group_aliases") if grouped else ())}

@@ -1,6 +1,7 @@
-"""CORE operations with a ``group`` on Spark: ``min_date``, ``max_date`` and ``record_count`` per group
-of a dataset's records, computed by the pandas engine's own operation code and matched back onto
-the evaluated records as the pandas engine matches them.
+"""CORE operations whose value differs from record to record, on Spark: ``min_date``, ``max_date`` and
+``record_count`` per group of a dataset's records, and ``dy`` (the study day), computed by the pandas
+engine's own operation code and matched back onto the evaluated records as the pandas engine
+matches them.
 
 Each operation reads whole groups only, so the records are shuffled by the group variables (every
 record of a group in one Spark partition), each partition is one pandas frame in file order (its
@@ -10,6 +11,10 @@ then left-joined onto the evaluation frame on the group variables (their ``group
 records' side), null keys meeting null keys as pandas' ``merge`` pairs them (spark_joins): the
 pandas engine's ``onto_records`` / merge, where a record whose group the operation's records lack
 gets no value.
+
+``dy``: each DM subject's first record's RFSTDTC (the least record number, pandas'
+``drop_duplicates``) is left-joined onto the evaluated records on USUBJID (null-safe), and a pandas
+UDF computes the study day from the record's date and that start by operations/dates.study_days.
 
 Not here (the rule says "not run on spark" with the reason): other grouped operations (``distinct``
 per group gives a list per record, which no expression compares), a group naming an operation's
@@ -25,6 +30,7 @@ import pandas as pd
 
 from trialkit.validators.core.context import Context, MissingVariable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.operations import OPERATIONS, Operation, known
+from trialkit.validators.core.operations.dates import study_days
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import null_safe
 from trialkit.validators.spark_engine import NOT_ON_SPARK
@@ -42,6 +48,51 @@ class GroupTable:
     keys: tuple[str, ...]
     on: tuple[str, ...]
     dtype: nw.dtypes.DType
+
+    def onto(self, frame: nw.LazyFrame, name: str) -> nw.LazyFrame:
+        """``frame`` with each record's group's value as column ``name`` (:func:`joined`)."""
+        return joined(frame, name, self)
+
+
+@dataclass(frozen=True)
+class StudyDays:
+    """``dy`` of the evaluated records' ``target`` date: ``starts`` holds each DM subject's USUBJID
+    and first RFSTDTC (as ``@start``)."""
+
+    starts: nw.LazyFrame
+    target: str
+    dtype: nw.dtypes.DType = nw.Int64()
+
+    def onto(self, frame: nw.LazyFrame, name: str) -> nw.LazyFrame:
+        """``frame`` with each record's study day as column ``name`` (null where there is none)."""
+        from pyspark.sql.functions import pandas_udf
+
+        schema = frame.collect_schema()
+        for needed in (self.target, "USUBJID"):
+            if needed not in schema:
+                raise MissingVariable(needed)
+        start = f"@start:{name}"
+        left_on = null_safe(["USUBJID"], schema, f"@{name}:left")
+        right_on = null_safe(["USUBJID"], self.starts.collect_schema(), f"@{name}:right")
+        starts = self.starts.select(nw.col("@start").alias(start), *[e.alias(n) for n, e in right_on.items()])
+        native = nw.to_native(frame.with_columns(**left_on).join(starts, left_on=list(left_on), right_on=list(right_on),
+                                                                 how="left").drop(*left_on))
+
+        @pandas_udf("long")
+        def days(dates: pd.Series, starts: pd.Series) -> pd.Series:
+            return study_days(dates, starts).astype("Int64")
+        return nw.from_native(native.withColumn(name, days(native[f"`{self.target}`"], native[f"`{start}`"]))
+                              .drop(start))
+
+
+def study_days_of(dm: nw.LazyFrame, target: str, row: str) -> StudyDays:
+    """``dy`` of ``target`` against the Spark frame ``dm`` of DM's records (numbered in ``row``)."""
+    schema = dm.collect_schema()
+    for needed in ("USUBJID", "RFSTDTC"):
+        if needed not in schema:
+            raise MissingVariable(needed)
+    first = nw.col(row) == nw.col(row).min().over("USUBJID")
+    return StudyDays(dm.filter(first).select("USUBJID", nw.col("RFSTDTC").alias("@start")), target)
 
 
 def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, rule: CoreRule, order: list[str]

@@ -24,9 +24,13 @@ def study_day(op: Operation) -> pd.Series:
     if "RFSTDTC" not in dm_records.columns:
         raise MissingVariable("RFSTDTC")
     starts = dm_records.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
-    day = read_dates(op.ctx.column(op.target)).day
-    start = read_dates(op.ctx.column("USUBJID").map(starts)).day
-    days = (day - start).dt.days.astype("Int64")
+    return study_days(op.ctx.column(op.target), op.ctx.column("USUBJID").map(starts))
+
+
+def study_days(dates: pd.Series, starts: pd.Series) -> pd.Series:
+    """Each record's study day of ``dates`` against its subject's RFSTDTC in ``starts`` (aligned):
+    an int, None where either is not a complete date (``dy``; the Spark engine runs this on batches)."""
+    days = (read_dates(dates).day - read_dates(starts).day).dt.days.astype("Int64")
     days = days.where(days < 0, days + 1)
     return days.astype(object).where(days.notna(), None)
 
