@@ -200,14 +200,17 @@ def test_12_conditions_without_an_expression_run_on_spark_by_the_operators_code(
         assert [r for r, _ in rows(same(spark, tmp_path, rule([], {"all": [cond]}), AE=ae))] == flagged, what
 
 
-def test_13_an_operator_reading_other_records_stays_off_spark_with_its_reason(spark, tmp_path):
-    """An operator whose verdict reads other records (groups.py, ``across_records``) has no per-batch
-    meaning: without an expression it is not executed, the reason naming it; a rule with such a
+def test_13_an_operator_reading_any_record_of_the_dataset_stays_off_spark_with_its_reason(spark, tmp_path):
+    """An across-records operator without groups (``has_same_values`` reads the whole dataset), or one
+    with groups on a joined frame, is not executed on Spark, the reason naming it; a rule with such a
     condition beside a record-wise one adds no flag column to its dataset's job."""
-    check = {"all": [{"name": "AESTDTC", "operator": "is_complete_date"},
-                     {"name": "AESEQ", "operator": "target_is_not_sorted_by", "value": [{"name": "AESTDTC", "sort_order": "asc"}],
-                      "within": "USUBJID"}]}
-    _, on_spark = both(spark, tmp_path, rule([], check))
+    whole = {"all": [{"name": "AESTDTC", "operator": "is_complete_date"}, {"name": "AEREFID", "operator": "has_different_values"}]}
+    _, on_spark = both(spark, tmp_path, rule([], whole))
+    assert on_spark.status == NOT_EXECUTED
+    assert on_spark.reason.startswith(f"{NOT_ON_SPARK}: operator has_different_values"), on_spark.reason
+    within = {"all": [{"name": "AESEQ", "operator": "target_is_not_sorted_by", "within": "USUBJID",
+                       "value": [{"name": "AESTDTC", "sort_order": "asc"}]}]}
+    _, on_spark = both(spark, tmp_path, rule([{"Name": "DM", "Keys": ["USUBJID"]}], within))
     assert on_spark.status == NOT_EXECUTED
     assert on_spark.reason.startswith(f"{NOT_ON_SPARK}: operator target_is_not_sorted_by"), on_spark.reason
 
@@ -291,3 +294,23 @@ def test_17_the_study_day_operation_runs_on_spark_against_each_subjects_first_dm
     joined = rule([{"Name": "DM", "Keys": ["USUBJID"]}], {"all": [{"name": "AESTDY", "operator": "equal_to", "value": "$dy"}]})
     joined.data["Operations"] = [{"id": "$dy", "operator": "dy", "name": "--STDTC"}]
     assert [r for r, _ in rows(same(spark, tmp_path, joined, AE=ae))] == [1, 2]
+
+
+def test_18_across_records_operators_run_on_spark_on_whole_groups(spark, tmp_path):
+    """Operators whose verdict reads the other records of a group (order within a subject, the next
+    record, the last record, the most frequent value) run on Spark by their pandas code, the records
+    shuffled by the group (spark_record_wise.py): the pandas engine's findings record for record."""
+    ae = AE.assign(USUBJID=["1", "1", "2", "2"], AESEQ=[2.0, 1.0, 1.0, 2.0],
+                   AESTDTC=["2024-01-02", "2024-01-05", "2024-02-01", "2024-02-03"],
+                   AEENDTC=["2024-01-05", "", "2024-02-04", "2024-02-09"], AEOUT=["A", "B", "A", "A"])
+    checks = {
+        "sorted": ({"name": "AESEQ", "operator": "target_is_not_sorted_by", "within": "USUBJID",
+                    "value": [{"name": "--STDTC", "sort_order": "asc"}]}, [1, 2]),
+        "next": ({"name": "AEENDTC", "operator": "does_not_have_next_corresponding_record", "ordering": "AESEQ",
+                  "value": "AESTDTC", "within": "USUBJID"}, [2, 3]),
+        "last": ({"name": "AEENDTC", "operator": "empty_within_except_last_row", "ordering": "AESEQ",
+                  "value": "USUBJID"}, [2]),
+        "frequent": ({"name": "AEOUT", "operator": "is_inconsistent_across_dataset", "value": ["DOMAIN", "AENOPE"]}, [2]),
+    }
+    for what, (cond, flagged) in checks.items():
+        assert [r for r, _ in rows(same(spark, tmp_path, rule([], {"all": [cond]}), AE=ae))] == flagged, what

@@ -37,19 +37,19 @@ from narwhals.dtypes import DType
 
 from trialkit.validators.core import spark_joins
 from trialkit.validators.core.check import combine
-from trialkit.validators.core.context import Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
+from trialkit.validators.core.context import Condition, Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.engine import RuleResult, evaluate_rule, require_checked_variables, run_rules
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
 from trialkit.validators.core import operations
 from trialkit.validators.core.operations import DomainNotFound
-from trialkit.validators.core.operators import record_wise
+from trialkit.validators.core.operators import group_variables, record_wise
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
 from trialkit.validators.core.spark_operations import GROUPED, GroupTable, StudyDays, group_table, study_days_of
-from trialkit.validators.core.spark_record_wise import RecordWise
+from trialkit.validators.core.spark_record_wise import RecordWise, names_in
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
 from trialkit.validators.inputs import DatasetFile
 from trialkit.validators.spark_engine import NOT_ON_SPARK
@@ -85,6 +85,7 @@ class SparkColumns:
         self.keys: dict[str, nw.Expr] = {}
         self.record_wise = RecordWise()       # conditions without an expression, by the operator's code
         self.derived_columns: dict[str, GroupTable | StudyDays] = {}    # operations' per-record values
+        self.identity: list[str] | None = None      # the columns naming a record (None: a joined frame)
 
     def key(self, name: str, expression: nw.Expr) -> str:
         """Recorded here; the dataset's Spark job adds the key columns before the flags."""
@@ -124,7 +125,7 @@ class SparkColumns:
         frame = frame.with_columns(**self.keys) if self.keys else frame
         for name, values in self.derived_columns.items():
             frame = values.onto(frame, name)
-        return self.record_wise.added(frame, rounded)
+        return self.record_wise.added(frame, rounded, self.identity)
 
     def dtype(self, name: str) -> DType:
         if name not in self.schema:
@@ -217,6 +218,7 @@ class _Batched:
         columns = SparkColumns(dict(frame.collect_schema()))
         split = len(study.siblings(dataset)) > 1
         lead = [PART] if split else []          # a split domain's records: part by part, each in file order
+        columns.identity = None if order else [*lead, row]
         flags, keep, contexts = {}, [*lead, row, *order, *([SOURCE] if split else [])], {}
         empty = all(d.frame.empty for d in study.siblings(dataset))
         for rule in runnable:
@@ -395,11 +397,36 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
         try:
             return leaf(held, columns)
         except Unported as exc:
-            if not record_wise(cond.operator):
-                raise NotExecutable(f"{NOT_ON_SPARK}: {as_written(str(exc), cond)}") from exc
-        return columns.record_wise.flag(held, rule, dataset.wildcard, columns.schema)
+            why = exc
+        if record_wise(cond.operator):
+            return columns.record_wise.flag(held, rule, dataset.wildcard, columns.schema)
+        groups = _groups(held, columns, dataset.wildcard)
+        if groups is None:
+            raise NotExecutable(f"{NOT_ON_SPARK}: {as_written(str(why), cond)}") from why
+        return columns.record_wise.flag(held, rule, dataset.wildcard, columns.schema, groups)
     return (combine(rule.check, dataset.wildcard, on_leaf, nw.lit(True), nw.lit(False)),
             ["USUBJID", f"{dataset.domain or ''}SEQ"])
+
+
+def _groups(cond: Condition, columns: SparkColumns, wildcard: str) -> list[str] | None:
+    """The variables to shuffle the records by so that an across-records operator's code sees whole
+    groups (operators.group_variables), None when there are none (the verdict may read any record),
+    they name an operation's result, or the frame is a join (its records have no one identity); a
+    variable the operator reads missing raises MissingVariable, as its code does on pandas
+    (``is_inconsistent_across_dataset`` groups by those of its variables the dataset has)."""
+    variables = group_variables(cond)
+    if not variables or columns.identity is None:
+        return None
+    names = [resolve_wildcard(v, wildcard) for v in variables]
+    if any(not isinstance(n, str) or n.startswith("$") for n in names):
+        return None
+    present = [n for n in names if columns.has(n)]
+    read = [] if cond.operator == "is_inconsistent_across_dataset" else \
+        [*names, *(n for v in (cond.value, cond.params.get("ordering")) for n in names_in(v, wildcard))]
+    missing = [n for n in read if not columns.has(n)] or ([] if present else names)
+    if missing:
+        raise MissingVariable(missing[0])
+    return present
 
 
 def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:

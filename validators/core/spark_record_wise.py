@@ -24,41 +24,49 @@ import narwhals as nw
 import pandas as pd
 
 from trialkit.validators.core.check import operator_flags
-from trialkit.validators.core.context import Condition, Context, MissingVariable
+from trialkit.validators.core.context import Condition, Context, MissingVariable, resolve_wildcard
 from trialkit.validators.core.operators import known
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import transport_rounded
 
 
-def _names(value: Any) -> list[str]:
+def names_in(value: Any, wildcard: str) -> list[str]:
+    """The names in a condition's value or option: text, lists of them, a sort spec's ``name``."""
     if isinstance(value, str):
-        return [value]
-    return [n for v in value for n in _names(v)] if isinstance(value, list) else []
+        return [resolve_wildcard(value, wildcard)]
+    if isinstance(value, dict):
+        return names_in(value.get("name"), wildcard)
+    return [n for v in value for n in names_in(v, wildcard)] if isinstance(value, list) else []
 
 
-def inputs(cond: Condition, schema: dict) -> list[str]:
+def inputs(cond: Condition, schema: dict, wildcard: str) -> list[str]:
     """The columns the condition's operator may read, in the frame's order; MissingVariable when
     the target is not one (as the operator raises on the pandas engine)."""
     if cond.target not in schema:
         raise MissingVariable(str(cond.target))
     if cond.params.get("value_is_reference"):
         return list(schema)
-    value = [] if cond.params.get("value_is_literal") else _names(cond.value)
-    named = {cond.target, *value, *(n for v in cond.params.values() for n in _names(v))}
+    value = [] if cond.params.get("value_is_literal") else names_in(cond.value, wildcard)
+    named = {cond.target, *value, *(n for v in cond.params.values() for n in names_in(v, wildcard))}
     return [c for c in schema if c in named]
 
 
 class RecordWise:
-    """The record-wise conditions of one Spark job, each a flag column named ``@record{n}``."""
+    """The conditions of one Spark job evaluated by their operators' code, each a flag column named
+    ``@record{n}``: record-wise ones on any batch of records, across-records ones on partitions of
+    whole groups (``groups``: the variables the records are shuffled by)."""
 
     def __init__(self) -> None:
-        self.conditions: dict[str, tuple[Condition, CoreRule, str, list[str]]] = {}
+        self.conditions: dict[str, tuple[Condition, CoreRule, str, list[str], list[str] | None]] = {}
 
-    def flag(self, cond: Condition, rule: CoreRule, wildcard: str, schema: dict) -> nw.Expr:
+    def flag(self, cond: Condition, rule: CoreRule, wildcard: str, schema: dict, groups: list[str] | None = None
+             ) -> nw.Expr:
         """The condition's flags as a column of the job's frame (added by :meth:`added`)."""
-        names = inputs(cond, schema)
+        names = inputs(cond, schema, wildcard)
+        if groups is not None:
+            names = [c for c in schema if c in {*names, *groups}]
         name = f"@record{len(self.conditions)}"
-        self.conditions[name] = (cond, rule, wildcard, names)
+        self.conditions[name] = (cond, rule, wildcard, names, groups)
         return nw.col(name)
 
     def rollback(self, mark: int) -> None:
@@ -66,14 +74,43 @@ class RecordWise:
         for name in list(self.conditions)[mark:]:
             del self.conditions[name]
 
-    def added(self, frame: nw.LazyFrame, rounded: bool) -> nw.LazyFrame:
-        """``frame`` with every flag column; ``rounded``: the dataset is XPT (numbers rounded first)."""
+    def added(self, frame: nw.LazyFrame, rounded: bool, identity: list[str]) -> nw.LazyFrame:
+        """``frame`` with every flag column; ``rounded``: the dataset is XPT (numbers rounded first);
+        ``identity``: the columns naming a record of the frame (its number; its part's, split)."""
         if not self.conditions:
             return frame
         native = nw.to_native(frame)
         flags = {name: _udf(cond, rule, wildcard, names, rounded)(*(native[f"`{n}`"] for n in names))
-                 for name, (cond, rule, wildcard, names) in self.conditions.items()}
-        return nw.from_native(native.withColumns(flags))
+                 for name, (cond, rule, wildcard, names, groups) in self.conditions.items() if groups is None}
+        native = native.withColumns(flags) if flags else native
+        for name, (cond, rule, wildcard, names, groups) in self.conditions.items():
+            if groups is not None:
+                native = native.join(_grouped(native, name, cond, rule, wildcard, names, groups, rounded, identity),
+                                     on=identity, how="left")
+        return nw.from_native(native)
+
+
+def _grouped(native, name: str, cond: Condition, rule: CoreRule, wildcard: str, names: list[str], groups: list[str],
+             rounded: bool, identity: list[str]):
+    """The condition's flags by record identity: the records shuffled by ``groups``, each partition
+    one pandas frame in file order, the operator's code over it."""
+    from pyspark.sql import types as T
+
+    columns = [*identity, *(n for n in names if n not in identity)]
+    out = T.StructType([*(native.schema[k] for k in identity), T.StructField(name, T.BooleanType())])
+
+    def run(batches):
+        known()
+        frame = pd.concat(list(batches), ignore_index=True)
+        if frame.empty:
+            return
+        frame = frame.sort_values(identity, kind="stable").reset_index(drop=True)
+        records = frame.drop(columns=identity)
+        records = transport_rounded(records) if rounded else records
+        found = operator_flags(Context(records, None, None, None, rule, wildcard=wildcard), cond)
+        yield frame[identity].assign(**{name: found.to_numpy()})
+    return native.select(*(native[f"`{c}`"] for c in columns)).repartition(*(native[f"`{g}`"] for g in groups)) \
+        .mapInPandas(run, out)
 
 
 def _udf(cond: Condition, rule: CoreRule, wildcard: str, names: list[str], rounded: bool):

@@ -11,8 +11,11 @@ defines them as the plain negation; where CORE's complement is not a plain negat
 are False on both sides of equal_to / not_equal_to), the operator is written out.
 
 An operator whose verdict on a record reads other records (the groups family: uniqueness, order,
-next records) is registered ``across_records``; every other one reads the record alone, so the
-Spark engine may run its code on any slice of the records (validators/core/spark_record_wise.py).
+next records) is registered ``across_records``, with, where it has them, the variables whose values
+make the groups it reads (``groups``: every record a verdict reads shares them with the record
+judged); every other operator reads the record alone. The Spark engine may run an operator's code
+on any slice of the records in the second case, on slices of whole groups in the first
+(validators/core/spark_record_wise.py).
 """
 
 from __future__ import annotations
@@ -24,18 +27,22 @@ import pandas as pd
 from trialkit.validators.core.context import Condition, Context
 
 Operator = Callable[[Context, Condition], pd.Series]
+Groups = Callable[[Condition], list]      # the variables making an across-records operator's groups
 OPERATORS: dict[str, Operator] = {}
-ACROSS_RECORDS: set[str] = set()      # the operators whose verdict on a record reads other records
+# the operators whose verdict on a record reads other records, with their groups' variables (None:
+# the verdict may read any record of the dataset)
+ACROSS_RECORDS: dict[str, Groups | None] = {}
 
 
-def operator(*names: str, across_records: bool = False) -> Callable[[Operator], Operator]:
+def operator(*names: str, across_records: bool = False, groups: Groups | None = None
+             ) -> Callable[[Operator], Operator]:
     def register(fn: Operator) -> Operator:
         for name in names:
             if name in OPERATORS:
                 raise ValueError(f"operator {name} registered twice")
             OPERATORS[name] = fn
             if across_records:
-                ACROSS_RECORDS.add(name)
+                ACROSS_RECORDS[name] = groups
         return fn
     return register
 
@@ -50,7 +57,7 @@ def complement(name: str, of: str) -> None:
     negated.__name__ = name
     OPERATORS[name] = negated
     if of in ACROSS_RECORDS:
-        ACROSS_RECORDS.add(name)
+        ACROSS_RECORDS[name] = ACROSS_RECORDS[of]
 
 
 def known() -> set[str]:
@@ -62,3 +69,10 @@ def known() -> set[str]:
 def record_wise(name: str) -> bool:
     """Whether the operator's verdict on a record reads that record alone (module docstring)."""
     return name in known() and name not in ACROSS_RECORDS
+
+
+def group_variables(cond: Condition) -> list | None:
+    """The variables whose values make the groups ``cond``'s across-records operator reads (as the
+    rule names them: names, or lists it expands), None when it has none (module docstring)."""
+    groups = ACROSS_RECORDS.get(cond.operator) if cond.operator in known() else None
+    return groups(cond) if groups else None

@@ -33,6 +33,11 @@ def names(ctx: Context, values: Any) -> list[str]:
     return list(dict.fromkeys(v for v in expanded(ctx, values) if isinstance(v, str)))
 
 
+def _listed(values: Any) -> list:
+    """A name or list of names as a list (empty when there is none): an operator's group variables."""
+    return [values] if isinstance(values, str) else list(values) if isinstance(values, list) else []
+
+
 def _present(ctx: Context, wanted: list[str], what: str) -> list[str]:
     """The wanted columns the frame has (CORE leaves the others out); none at all is a missing variable."""
     have = [n for n in wanted if ctx.has(n)]
@@ -110,7 +115,7 @@ def is_not_unique_relationship(ctx: Context, cond: Condition) -> pd.Series:
 complement("is_unique_relationship", "is_not_unique_relationship")
 
 
-@operator("is_inconsistent_across_dataset", across_records=True)
+@operator("is_inconsistent_across_dataset", across_records=True, groups=lambda cond: _listed(cond.value))
 def is_inconsistent_across_dataset(ctx: Context, cond: Condition) -> pd.Series:
     """Within each group of the comparator variables, the target takes more than one value: the
     records not holding the group's most frequent value are flagged, or every record of the group
@@ -135,7 +140,7 @@ def is_inconsistent_across_dataset(ctx: Context, cond: Condition) -> pd.Series:
     return several & (tied | ~at_most)
 
 
-@operator("present_on_multiple_rows_within", across_records=True)
+@operator("present_on_multiple_rows_within", across_records=True, groups=lambda cond: _listed(cond.params.get("within")))
 def present_on_multiple_rows_within(ctx: Context, cond: Condition) -> pd.Series:
     """The value occurs on more than ``value`` records (default 1) within its ``within`` group
     (empty values count as a value)."""
@@ -157,7 +162,7 @@ def has_same_values(ctx: Context, cond: Condition) -> pd.Series:
 complement("has_different_values", "has_same_values")
 
 
-@operator("value_has_multiple_references", across_records=True)
+@operator("value_has_multiple_references")
 def value_has_multiple_references(ctx: Context, cond: Condition) -> pd.Series:
     """The value is counted more than once in the record's count mapping (the comparator, a column
     of {value: count} such as ``variable_value_count`` gives)."""
@@ -221,7 +226,7 @@ def _last_within(ctx: Context, cond: Condition) -> tuple[pd.Series, pd.Series]:
     return last.reindex(ctx.frame.index), within.notna()
 
 
-@operator("empty_within_except_last_row", across_records=True)
+@operator("empty_within_except_last_row", across_records=True, groups=lambda cond: _listed(cond.value))
 def empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series:
     """Sorted by ``ordering`` within each group of the comparator, the value is empty on a record
     that is not the group's last (the last record is flagged by neither form)."""
@@ -229,7 +234,7 @@ def empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series:
     return grouped & ~last & empty(ctx.column(cond.target))
 
 
-@operator("non_empty_within_except_last_row", across_records=True)
+@operator("non_empty_within_except_last_row", across_records=True, groups=lambda cond: _listed(cond.value))
 def non_empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series:
     """Sorted by ``ordering`` within each group of the comparator, the value is present on a
     record that is not the group's last (the last record is flagged by neither form)."""
@@ -237,7 +242,7 @@ def non_empty_within_except_last_row(ctx: Context, cond: Condition) -> pd.Series
     return grouped & ~last & ~empty(ctx.column(cond.target))
 
 
-@operator("has_next_corresponding_record", across_records=True)
+@operator("has_next_corresponding_record", across_records=True, groups=lambda cond: _listed(cond.params.get("within")))
 def has_next_corresponding_record(ctx: Context, cond: Condition) -> pd.Series:
     """Sorted by ``ordering`` within each ``within`` group, the target equals the comparator of the
     group's next record (empty values equal nothing); a group's last record has nothing to match
@@ -345,7 +350,7 @@ def _regex_number(regex: str, value: Any) -> Any:
         return match.group(1)
 
 
-@operator("target_is_sorted_by", across_records=True)
+@operator("target_is_sorted_by", across_records=True, groups=lambda cond: _listed(cond.params.get("within")))
 def target_is_sorted_by(ctx: Context, cond: Condition) -> pd.Series:
     """Within each ``within`` group, the target's order agrees with the order of each comparator in
     ``value`` (``name``, ``sort_order`` asc/desc, ``null_position`` last/first): sorted by the target,
