@@ -3,26 +3,31 @@
 touches records, evaluating the Check tree, done by Spark.
 
 The Check tree is the same tree reading (check.combine) over the same operator expressions
-(expressions.py) that the pandas engine evaluates, and, for a condition without an expression whose
-operator reads only the record it judges, the operator's own code in a pandas UDF
-(spark_record_wise.py): here as one Spark filter per rule and dataset that
-brings back only the flagged records' keys and output variables; the findings are then made by the
-pandas engine's code (outcome.findings). Scope and the engine's shortcuts read a dataset's columns
-and first record, which is all the pandas-side Study holds of its records here, beside its file's
-metadata (variables, labels, lengths, size) and, from one Spark job per dataset (_profile), its
-number of records. That is all the metadata rule types read (Dataset Metadata, Variable Metadata and
-Domain Presence Checks, with the operations that read metadata and the standard only): those run
-on the driver by the pandas engine's own code (engine.evaluate_rule).
+(expressions.py) that the pandas engine evaluates, and, for a condition without an expression, the
+operator's own code on batches of records (a record-wise operator) or on partitions of whole groups
+(an across-records one with group variables; spark_record_wise.py): here as one Spark filter per
+rule and dataset that brings back only the flagged records' keys and output variables; the findings
+are then made by the pandas engine's code (outcome.findings). Scope and the engine's shortcuts read a
+dataset's columns and first record, which is all the pandas-side Study holds of its records here,
+beside its file's metadata (variables, labels, lengths, size) and, from one Spark job per dataset
+(_profile), its number of records. That is all the metadata rule types read (Dataset Metadata,
+Variable Metadata and Domain Presence Checks, with the operations that read metadata and the
+standard only): those run on the driver by the pandas engine's own code (engine.evaluate_rule).
 
 Match Datasets are joined on Spark as the pandas engine joins them (validators/core/spark_joins.py
-says which); a split domain's parts are read together, as Study.content reads them; a ``distinct``
-operation of one dataset's variable (its records kept by a ``filter`` if the operation has one)
-becomes the literal list its conditions compare with. A rule not
+says which); a split domain's parts are read together, as Study.content reads them. Operations: those
+reading metadata run on the driver by the pandas engine's code (DRIVER_OPERATIONS); ``distinct`` and
+``record_count`` of a dataset's records (kept by a ``filter`` if the operation has one) are read by
+Spark, a list becoming the literal list its conditions compare with and a value a column on every
+record; ``min_date``, ``max_date`` and ``record_count`` per group, and ``dy``, become a column of
+each record's value (spark_operations.py). An operation on the evaluated dataset's own domain under
+Match Datasets reads the joined records, as the pandas engine reads its merged frame. A rule not
 expressible on Spark yet is "not executed" with the reason, never passed: a value check or a check
-against library or define metadata (which read every value), a metadata rule with Match Datasets, an
-operation reading records or ``variable_max_size``, a Match Datasets spark_joins does not make, any
-other operation, an operation or Match Datasets on a split domain, an operator reading other records
-(operators.ACROSS_RECORDS) or option without an expression (expressions.Unported).
+against library or define metadata (which read every value), a metadata rule with Match Datasets, a
+metadata rule's operation reading records or ``variable_max_size``, a Match Datasets spark_joins does
+not make, any other operation (``distinct`` per group), an operation reading another split dataset,
+an operator without an expression reading any record of the dataset (no group variables),
+or a group's records on a joined frame.
 """
 
 from __future__ import annotations
@@ -224,7 +229,8 @@ class _Batched:
         for rule in runnable:
             mark = columns.mark()
             try:
-                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, self._operations(rule, dataset, study, library, frame, order))
+                results = self._operations(rule, dataset, study, library, frame, lead, order)
+                flags[rule.core_id], wanted = _tree(rule, dataset, empty, columns, results)
             except (NotApplicable, NotExecutable) as exc:
                 columns.rollback(mark)          # no column for a rule that does not run
                 outcomes[rule.core_id] = exc
@@ -259,14 +265,15 @@ class _Batched:
         return outcomes
 
     def _operations(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library, joined: nw.LazyFrame,
-                    order: list[str]) -> dict[str, Any]:
+                    lead: list[str], order: list[str]) -> dict[str, Any]:
         """Each operation's result by its id: those that read metadata by the pandas engine's code on
         the driver (DRIVER_OPERATIONS); ``distinct`` (a list) and ``record_count`` (a number) of a
         dataset's records, as _unported allows them, from that dataset's Spark frame, once per
         dataset, call and filter; a grouped operation as its table of groups (spark_operations). An
-        operation reading the evaluated dataset's own domain under Match Datasets reads the
-        ``joined`` frame (its records in the order of the record-number columns ``order``), as the
-        pandas engine reads its merged frame then (operations.holds_records_of)."""
+        operation reading the evaluated dataset's own domain reads the evaluated frame, ``joined``
+        (a split dataset's parts, with the Match Datasets joined; its records in the order of the
+        part and record-number columns ``lead``, row and ``order``), as the pandas engine reads its
+        evaluation frame then (operations.holds_records_of)."""
         results: dict[str, Any] = {}
         for params in rule.operations:
             if params["operator"] in DRIVER_OPERATIONS:
@@ -283,19 +290,20 @@ class _Batched:
                 results[str(params["id"])] = study_days_of(self.frames[dm.name], target, self.row)
                 continue
             domain = params["domain"]
-            source = study.by_name(domain)
-            if source is None:
-                raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
-            if len(study.siblings(source)) > 1:
-                raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
-            merged = bool(rule.match_datasets) and operations.holds_records_of(dataset.frame, domain)
-            frame, read = (joined, (source.name, _signature(rule))) if merged else (self.frames[source.name], (source.name,))
+            if operations.holds_records_of(dataset.frame, domain):        # the evaluated records themselves
+                frame, read, sort = joined, (dataset.unsplit_name, _signature(rule)), [*lead, self.row, *order]
+            else:
+                source = study.by_name(domain)
+                if source is None:
+                    raise DomainNotFound(f"operation {params['id']} reads domain {domain}, which the study does not have")
+                if len(study.siblings(source)) > 1:
+                    raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
+                frame, read, sort = self.frames[source.name], (source.name,), [self.row]
             if params.get("group"):         # one plan per call: rules making the same call share its table
                 call = repr(sorted((k, v) for k, v in params.items() if k != "id"))
                 key = ("group", *read, dataset.wildcard, call)
                 if key not in self.read:
-                    self.read[key] = group_table(frame, params, domain, dataset.wildcard, rule,
-                                                 [self.row, *(order if merged else [])])
+                    self.read[key] = group_table(frame, params, domain, dataset.wildcard, rule, sort)
                 results[str(params["id"])] = self.read[key]
                 continue
             counted = params["operator"] == "record_count"
@@ -326,8 +334,9 @@ class _Batched:
 
     def _frame(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
                ) -> tuple[nw.LazyFrame, list[str], bool]:
-        """The frame the rules evaluate: the dataset's, or with their Match Datasets joined
-        (spark_joins.joined: the right sides' record-number columns, whether a join was inner)."""
+        """The frame the rules evaluate: the dataset's (a split dataset's parts concatenated), with
+        their Match Datasets joined (spark_joins.joined: the right sides' record-number columns,
+        whether a join was inner)."""
         siblings = study.siblings(dataset)
         if len(siblings) > 1:       # the parts concatenated, as Study.content does for the pandas engine
             types: dict[str, set] = {}
@@ -340,11 +349,13 @@ class _Batched:
                                     f"{mixed[0]} as different types")
             parts = [self.frames[d.name].with_columns(nw.lit(d.name).alias(SOURCE), nw.lit(i).alias(PART))
                      for i, d in enumerate(siblings)]
-            return nw.concat(parts, how="diagonal"), [], False
+            records = nw.concat(parts, how="diagonal")
+        else:
+            records = self.frames[dataset.name]
         if not rules or not rules[0].match_datasets:
-            return self.frames[dataset.name], [], False
+            return records, [], False
         ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
-        return spark_joins.joined(ctx, self.frames, self.paths, self.row)
+        return spark_joins.joined(ctx, {**self.frames, dataset.name: records}, self.paths, self.row)
 
 
 def _passes(column: nw.Expr, dtype: DType, value) -> nw.Expr:
@@ -454,6 +465,4 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
                 and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in (params.get("filter") or {}).values())
                 and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
             return f"operation {name}{' by group' if grouped else ''} is not on spark yet"
-    if len(study.siblings(dataset)) > 1 and (rule.match_datasets or rule.operations):
-        return f"split dataset {dataset.name} with {'Match Datasets' if rule.match_datasets else 'operations'} is not on spark yet"
     return ""

@@ -9,11 +9,19 @@ pandas frame, the operator's code (check.operator_flags, as the pandas engine ru
 flags. One definition for both engines, and no expression tree in the plan (the date comparisons,
 once written as Spark expressions, exhausted the driver's heap when a dataset's rules ran as one job).
 
+An operator whose verdict reads other records of a group (operators.group_variables: the records of
+a subject in order, the next record, a group's last record, a group's most frequent value) gives
+the same verdict on any slice holding whole groups: the records are shuffled by the group
+variables, each Spark partition (its records in file order, by the record identity: number, and
+part of a split dataset) is one pandas frame the operator's code runs on, and its flags are joined
+back onto the records by that identity. A joined frame (Match Datasets) has no one identity per
+record: such a condition stays off Spark there.
+
 The batch holds every column the condition names (target, the value and the options' names, where
 they are columns; every column for ``value_is_reference``, whose values name columns), so a name is
 read as a column exactly where the pandas engine reads it as one; the operator sees no other record
-and no study (a record-wise operator reads neither). Numbers of an XPT dataset are rounded as the
-pandas engine reads them (study.transport_rounded).
+(but its group's) and no study (neither kind reads one). Numbers of an XPT dataset are rounded as
+the pandas engine reads them (study.transport_rounded).
 """
 
 from __future__ import annotations
