@@ -331,3 +331,16 @@ def test_19_a_distinct_list_per_group_is_each_records_list_on_spark(spark, tmp_p
                                    {"name": "AEREFID", "operator": "is_contained_by", "value": "$refs"}]},
                           {"id": "$refs", "operator": "distinct", "name": "AEREFID", "group": ["USUBJID"]})
     assert [r for r, _ in rows(same(spark, tmp_path, own, AE=other))] == [1, 2, 3]
+
+
+def test_20_an_operators_code_failing_in_a_spark_task_leaves_its_rules_not_executed(spark, tmp_path):
+    """A condition whose operator code fails in a Spark task (here a regex Python cannot compile)
+    fails that dataset's job: its rules are not executed, the reason naming the error; the run goes on."""
+    broken = rule([], {"all": [{"name": "AESTDTC", "operator": "matches_regex", "value": "(2024"}]})
+    for frame in (AE, DM):
+        frame.to_parquet(tmp_path / f"{frame['DOMAIN'].iat[0].lower()}.parquet", index=False)
+    lazy, _, files = read_spark_folder(spark, tmp_path)
+    result = run_on_spark([broken], lazy, files, ROW, "sdtmig", "3-4", LIBRARY)[0]
+    assert result.status == NOT_EXECUTED
+    assert result.reason.startswith(f"{NOT_ON_SPARK}: the Spark job evaluating it on AE failed: "), result.reason
+    assert "missing ), unterminated subpattern" in result.reason, result.reason

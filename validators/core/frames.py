@@ -124,9 +124,9 @@ def record_local(rule: CoreRule) -> bool:
     """Whether the rule judges each record on its own values: no operator comparing records with
     each other (the groups family), no operation over records, no Match Datasets."""
     from trialkit.validators.core import operations
-    from trialkit.validators.core.operators import OPERATORS
+    from trialkit.validators.core.operators import OPERATORS, record_wise
 
-    operators_local = all(not OPERATORS[op].__module__.endswith(".groups") for op in rule.operators() if op in OPERATORS)
+    operators_local = all(record_wise(op) for op in rule.operators() if op in OPERATORS)
     operations_local = all(operations.OPERATIONS[o["operator"]].__module__.endswith(".metadata")
                            for o in rule.operations if o["operator"] in operations.OPERATIONS)
     return operators_local and operations_local and not rule.match_datasets

@@ -245,11 +245,16 @@ class _Batched:
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
             frame = columns.added(frame, rounded=transport)
-            rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
-                    .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
-                                                                       ignore_nulls=True))
-                    .select(*dict.fromkeys(held.values()), *names.values()).collect().to_pandas()
-                    .sort_values([*lead, row, *order], kind="stable").drop(columns=[*lead, *order])
+            try:
+                rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
+                        .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
+                                                                           ignore_nulls=True))
+                        .select(*dict.fromkeys(held.values()), *names.values()).collect().to_pandas())
+            except Exception as exc:        # an operator's code failing in a Spark task: these rules, not the run
+                failed = NotExecutable(f"{NOT_ON_SPARK}: the Spark job evaluating it on {dataset.name} failed: "
+                                       f"{_first_line(exc)}")
+                return {**outcomes, **{r: failed for r in names}}
+            rows = (rows.sort_values([*lead, row, *order], kind="stable").drop(columns=[*lead, *order])
                     .rename(columns={**{h: c for c, h in held.items()}, row: ROW})
                     .reset_index(drop=True))
             if transport:
@@ -357,6 +362,13 @@ class _Batched:
             return records, [], False
         ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
         return spark_joins.joined(ctx, {**self.frames, dataset.name: records}, self.paths, self.row)
+
+
+def _first_line(exc: Exception) -> str:
+    """The line of a Spark error that says what failed (a Python worker's exception, else the first)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    python = [line for line in lines if ":" in line and line.split(":")[0].lower().endswith(("error", "exception", "variable"))]
+    return (python[-1] if python else lines[0] if lines else type(exc).__name__)[:300]
 
 
 def _passes(column: nw.Expr, dtype: DType, value) -> nw.Expr:
