@@ -40,13 +40,12 @@ import narwhals as nw
 import pandas as pd
 from narwhals.dtypes import DType
 
-from trialkit.validators.core import spark_joins
+from trialkit.validators.core import operations, spark_joins
 from trialkit.validators.core.check import combine
 from trialkit.validators.core.context import Condition, Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.engine import RuleResult, evaluate_rule, require_checked_variables, run_rules
 from trialkit.validators.core.expressions import Unported, leaf
 from trialkit.validators.core.library import Library
-from trialkit.validators.core import operations
 from trialkit.validators.core.operations import DomainNotFound
 from trialkit.validators.core.operators import group_variables, record_wise
 from trialkit.validators.core.outcome import CoreFinding, findings, targets
@@ -100,7 +99,7 @@ class SparkColumns:
     def has(self, name) -> bool:
         return isinstance(name, str) and name in self.schema
 
-    def constant(self, name: str, value: str | int | float | bool) -> str:
+    def constant(self, name: str, value: str | float) -> str:
         """A column ``name`` holding ``value`` on every record (an operation's result), added by the
         dataset's Spark job with the key columns."""
         dtype = nw.Boolean() if isinstance(value, bool) else nw.Int64() if isinstance(value, int) else \
@@ -244,13 +243,16 @@ class _Batched:
         transport = self.paths[dataset.name].suffix.lower() == ".xpt"
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
+            from py4j.protocol import Py4JError
+            from pyspark.errors import PySparkException
+
             frame = columns.added(frame, rounded=transport)
             try:
                 rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                         .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                            ignore_nulls=True))
                         .select(*dict.fromkeys(held.values()), *names.values()).collect().to_pandas())
-            except Exception as exc:        # an operator's code failing in a Spark task: these rules, not the run
+            except (PySparkException, Py4JError) as exc:    # an operator's code failing in a task: these rules, not the run
                 failed = NotExecutable(f"{NOT_ON_SPARK}: the Spark job evaluating it on {dataset.name} failed: "
                                        f"{_first_line(exc)}")
                 return {**outcomes, **{r: failed for r in names}}

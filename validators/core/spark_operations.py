@@ -62,7 +62,10 @@ class StudyDays:
 
     starts: nw.LazyFrame
     target: str
-    dtype: nw.dtypes.DType = nw.Int64()
+
+    @property
+    def dtype(self) -> nw.dtypes.DType:
+        return nw.Int64()
 
     def onto(self, frame: nw.LazyFrame, name: str) -> nw.LazyFrame:
         """``frame`` with each record's study day as column ``name`` (null where there is none)."""
