@@ -316,24 +316,7 @@ def test_18_across_records_operators_run_on_spark_on_whole_groups(spark, tmp_pat
         assert [r for r, _ in rows(same(spark, tmp_path, rule([], {"all": [cond]}), AE=ae))] == flagged, what
 
 
-def test_19_a_distinct_list_per_group_is_each_records_list_on_spark(spark, tmp_path):
-    """``distinct`` per group (a list per record, the groups' values sorted) on Spark, read by the
-    operators' code as the pandas engine reads the lists it puts on the records: contained or not,
-    empty or not; without ``domain`` the operation reads the evaluated dataset's own records."""
-    ae = AE.assign(USUBJID=["1", "1", "2", "3"], AEREFID=["R1", "R2", "", "R9"])
-    other = pd.DataFrame({"STUDYID": ["S"] * 3, "DOMAIN": ["AE"] * 3, "USUBJID": ["1", "1", "2"], "AESEQ": [1.0, 2.0, 3.0],
-                          "AEREFID": ["R2", "R1", "R3"]})
-    outside = with_operations({"all": [{"name": "AEREFID", "operator": "is_not_contained_by", "value": "$refs"}]},
-                              {"id": "$refs", "operator": "distinct", "domain": "DM", "name": "REFID",
-                               "group": ["USUBJID"]})
-    assert [r for r, _ in rows(same(spark, tmp_path, outside, AE=ae))] == [1, 3, 4]    # 4: no DM subject 3
-    own = with_operations({"all": [{"name": "$refs", "operator": "non_empty"},
-                                   {"name": "AEREFID", "operator": "is_contained_by", "value": "$refs"}]},
-                          {"id": "$refs", "operator": "distinct", "name": "AEREFID", "group": ["USUBJID"]})
-    assert [r for r, _ in rows(same(spark, tmp_path, own, AE=other))] == [1, 2, 3]
-
-
-def test_20_an_operators_code_failing_in_a_spark_task_leaves_its_rules_not_executed(spark, tmp_path):
+def test_19_an_operators_code_failing_in_a_spark_task_leaves_its_rules_not_executed(spark, tmp_path):
     """A condition whose operator code fails in a Spark task (here a regex Python cannot compile)
     fails that dataset's job: its rules are not executed, the reason naming the error; the run goes on."""
     broken = rule([], {"all": [{"name": "AESTDTC", "operator": "matches_regex", "value": "(2024"}]})

@@ -296,7 +296,7 @@ class _Batched:
                 target = resolve_wildcard(params.get("name"), dataset.wildcard)
                 results[str(params["id"])] = study_days_of(self.frames[dm.name], target, self.row)
                 continue
-            domain = params.get("domain") or dataset.unsplit_name        # CORE: without a domain, the dataset's own
+            domain = params["domain"]
             if operations.holds_records_of(dataset.frame, domain):        # the evaluated records themselves
                 frame, read, sort = joined, (dataset.unsplit_name, _signature(rule)), [*lead, self.row, *order]
             else:
@@ -310,12 +310,11 @@ class _Batched:
                 call = repr(sorted((k, v) for k, v in params.items() if k != "id"))
                 key = ("group", *read, dataset.wildcard, call)
                 if key not in self.read:
-                    self.read[key] = group_table(frame, params, params.get("domain") or dataset.wildcard, dataset.wildcard,
-                                                 rule, sort)
+                    self.read[key] = group_table(frame, params, domain, dataset.wildcard, rule, sort)
                 results[str(params["id"])] = self.read[key]
                 continue
             counted = params["operator"] == "record_count"
-            target = None if counted else resolve_wildcard(params.get("name"), params.get("domain") or dataset.wildcard)
+            target = None if counted else resolve_wildcard(params.get("name"), domain)
             kept = params.get("filter") or {}
             key = (params["operator"], *read, target, tuple(sorted(kept.items())))
             if key not in self.read:
@@ -475,9 +474,9 @@ def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
             continue
         name, grouped = params.get("operator"), bool(params.get("group"))
         allowed = {"id", "operator", "domain", "name", "filter", *(("group", "group_aliases") if grouped else ())}
-        domain = params.get("domain") or ""
-        if not ((name in GROUPED if grouped else name in RECORD_OPERATIONS) and not domain.endswith("--") and set(params) <= allowed
+        if not ((name in GROUPED if grouped else name in RECORD_OPERATIONS) and params.get("domain")
+                and not params["domain"].endswith("--") and set(params) <= allowed
                 and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in (params.get("filter") or {}).values())
-                and domain not in ("RELREC", "RELSUB", "CO") and not domain.startswith(("SUPP", "SQ"))):
+                and params["domain"] not in ("RELREC", "RELSUB", "CO") and not params["domain"].startswith(("SUPP", "SQ"))):
             return f"operation {name}{' by group' if grouped else ''} is not on spark yet"
     return ""

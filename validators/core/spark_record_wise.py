@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 import narwhals as nw
-import numpy as np
 import pandas as pd
 
 from trialkit.validators.core.check import operator_flags
@@ -114,21 +113,12 @@ def _grouped(native, name: str, cond: Condition, rule: CoreRule, wildcard: str, 
         if frame.empty:
             return
         frame = frame.sort_values(identity, kind="stable").reset_index(drop=True)
-        records = as_read(frame.drop(columns=identity), rounded)
+        records = frame.drop(columns=identity)
+        records = transport_rounded(records) if rounded else records
         found = operator_flags(Context(records, None, None, None, rule, wildcard=wildcard), cond)
         yield frame[identity].assign(**{name: found.to_numpy()})
     return native.select(*(native[f"`{c}`"] for c in columns)).repartition(*(native[f"`{g}`"] for g in groups)) \
         .mapInPandas(run, out)
-
-
-def as_read(frame: pd.DataFrame, rounded: bool) -> pd.DataFrame:
-    """A batch as the pandas engine holds the same records: an operation's list per record a Python
-    list (Arrow hands a Spark array over as a numpy array), an XPT file's numbers rounded."""
-    for name in frame.columns:
-        given = frame[name].dropna() if frame[name].dtype == object else ()
-        if len(given) and isinstance(given.iat[0], np.ndarray):        # a Spark array column: every value one
-            frame[name] = frame[name].map(lambda v: list(v) if isinstance(v, np.ndarray) else v)
-    return transport_rounded(frame) if rounded else frame
 
 
 def _udf(cond: Condition, rule: CoreRule, wildcard: str, names: list[str], rounded: bool):
@@ -138,6 +128,8 @@ def _udf(cond: Condition, rule: CoreRule, wildcard: str, names: list[str], round
     @pandas_udf("boolean")
     def flags(*columns: pd.Series) -> pd.Series:
         known()                     # a Python worker registers the operator families on first use
-        frame = as_read(pd.DataFrame(dict(zip(names, columns))), rounded)
+        frame = pd.DataFrame(dict(zip(names, columns)))
+        if rounded:
+            frame = transport_rounded(frame)
         return operator_flags(Context(frame, None, None, None, rule, wildcard=wildcard), cond)
     return flags
