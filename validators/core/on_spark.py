@@ -72,7 +72,7 @@ METADATA_OPERATIONS = ("dataset_names", "extract_metadata", "variable_exists", "
                        "required_variables", "expected_variables", "permissible_variables")
 # the operations of a Record Data rule run by the pandas engine's code on the driver: they read the
 # study's datasets' names, columns and first records and the standard, never the records
-DRIVER_OPERATIONS = (*METADATA_OPERATIONS, "study_domains", "dataset_names", "domain_label", "domain_is_custom",
+DRIVER_OPERATIONS = (*METADATA_OPERATIONS, "study_domains", "domain_label", "domain_is_custom",
                      "related_domain_is_custom", "variable_count")
 # the operations that read a dataset's records, run by Spark (without group: one list, one count)
 RECORD_OPERATIONS = ("distinct", "record_count")
@@ -404,15 +404,16 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
     if empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
     lists = {k: v for k, v in results.items() if isinstance(v, list)}
-    constants = {k: columns.constant(f"{k}@{rule.core_id}", v) for k, v in results.items()
-                 if isinstance(v, (str, int, float, bool))}
-    constants |= {k: columns.derived(f"{k}@{rule.core_id}", v) for k, v in results.items()
-                  if isinstance(v, (GroupTable, StudyDays))}
+    # the other results as columns of the job's frame, by id: the column's name
+    as_columns = {k: columns.constant(f"{k}@{rule.core_id}", v) for k, v in results.items()
+                  if isinstance(v, (str, int, float, bool))}
+    as_columns |= {k: columns.derived(f"{k}@{rule.core_id}", v) for k, v in results.items()
+                   if isinstance(v, (GroupTable, StudyDays))}
 
     def on_leaf(cond):
         value = cond.value if isinstance(cond.value, str) and not cond.params.get("value_is_literal") else None
-        if cond.target in constants or value in constants:
-            cond = replace(cond, target=constants.get(cond.target, cond.target), value=constants.get(value, cond.value))
+        if cond.target in as_columns or value in as_columns:
+            cond = replace(cond, target=as_columns.get(cond.target, cond.target), value=as_columns.get(value, cond.value))
         elif rule.operations and (cond.target in lists or isinstance(cond.value, str) and cond.value.startswith("$")):
             if cond.target in lists or cond.value not in lists or cond.operator not in LIST_OPERATORS:
                 raise NotExecutable(f"{NOT_ON_SPARK}: operator {cond.operator} with {cond.target} and "

@@ -89,15 +89,22 @@ def _join(left: nw.LazyFrame, right: nw.LazyFrame, match: Match, domain: str | N
                                 "is not on spark yet")
     names = {c: spark_name(n) for c, n in right_names(left.columns, right_columns, left_keys, right_keys,
                                                      match.name).items()}
-    left_on, right_on = null_safe(left_keys, left_schema, "@left"), null_safe(right_keys, right_schema, "@right")
-    right = right.select(*[nw.col(c).alias(n) for c, n in names.items()], nw.col(row).alias(right_row),
-                         *[e.alias(n) for n, e in right_on.items()])
-    out = left.with_columns(**left_on).join(right, left_on=list(left_on), right_on=list(right_on),
-                                            how="left" if match.join == "left" else "inner")
-    return out.drop(*left_on)
+    carried = [*[nw.col(c).alias(n) for c, n in names.items()], nw.col(row).alias(right_row)]
+    return null_safe_join(left, right, left_keys, right_keys, carried, "left" if match.join == "left" else "inner", "@")
 
 
-def null_safe(keys: list[str], schema: dict, tag: str) -> dict[str, nw.Expr]:
+def null_safe_join(left: nw.LazyFrame, right: nw.LazyFrame, left_keys: list[str], right_keys: list[str],
+                   carried: list[nw.Expr], how: str, tag: str) -> nw.LazyFrame:
+    """``left`` joined (``how``: inner or left) with the ``carried`` columns of ``right``, on the keys
+    as pandas' ``merge`` pairs them: null keys meet null keys (:func:`_null_safe`; its join columns
+    named after ``tag`` and left out of the result)."""
+    left_on = _null_safe(left_keys, left.collect_schema(), f"{tag}left")
+    right_on = _null_safe(right_keys, right.collect_schema(), f"{tag}right")
+    right = right.select(*carried, *[e.alias(n) for n, e in right_on.items()])
+    return left.with_columns(**left_on).join(right, left_on=list(left_on), right_on=list(right_on), how=how).drop(*left_on)
+
+
+def _null_safe(keys: list[str], schema: dict, tag: str) -> dict[str, nw.Expr]:
     """Each key as two join columns, "is null" (NaN counts, as in pandas) and the value, a filler
     where null: null keys then meet each other as pandas' ``merge`` pairs them."""
     out = {}

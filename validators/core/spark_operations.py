@@ -32,7 +32,8 @@ from trialkit.validators.core.context import Context, MissingVariable, NotExecut
 from trialkit.validators.core.operations import OPERATIONS, Operation, known
 from trialkit.validators.core.operations.dates import study_days
 from trialkit.validators.core.rules import CoreRule
-from trialkit.validators.core.spark_joins import null_safe
+from trialkit.validators.core.spark_joins import null_safe_join
+from trialkit.validators.core.spark_record_wise import in_file_order
 from trialkit.validators.spark_engine import NOT_ON_SPARK
 
 GROUPED = {"min_date": nw.String(), "max_date": nw.String(), "record_count": nw.Int64()}   # result types
@@ -75,11 +76,8 @@ class StudyDays:
             if needed not in schema:
                 raise MissingVariable(needed)
         start = f"@start:{name}"
-        left_on = null_safe(["USUBJID"], schema, f"@{name}:left")
-        right_on = null_safe(["USUBJID"], self.starts.collect_schema(), f"@{name}:right")
-        starts = self.starts.select(nw.col("@start").alias(start), *[e.alias(n) for n, e in right_on.items()])
-        native = nw.to_native(frame.with_columns(**left_on).join(starts, left_on=list(left_on), right_on=list(right_on),
-                                                                 how="left").drop(*left_on))
+        native = nw.to_native(null_safe_join(frame, self.starts, ["USUBJID"], ["USUBJID"], [nw.col("@start").alias(start)],
+                                             "left", f"@{name}:"))
 
         @pandas_udf("long")
         def days(dates: pd.Series, starts: pd.Series) -> pd.Series:
@@ -127,11 +125,11 @@ def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, ru
     """What each Spark partition runs: its records as one frame in file order, the operation's value
     for each of their groups."""
     def run(batches):
-        known()                     # a Python worker registers the operations on first use
-        records = pd.concat(list(batches), ignore_index=True)
-        if records.empty:
+        records = in_file_order(batches, order)
+        if records is None:
             return
-        records = records.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
+        known()                     # a Python worker registers the operations on first use
+        records = records.drop(columns=order)
         ctx = Context(records, None, None, None, rule, wildcard=wildcard)
         target = resolve_wildcard(params.get("name"), domain)
         result = OPERATIONS[params["operator"]](Operation(str(params["id"]), params["operator"], target, params, ctx,
@@ -155,8 +153,5 @@ def joined(frame: nw.LazyFrame, name: str, group: GroupTable) -> nw.LazyFrame:
         if (left_schema[a] == nw.String) != (right_schema[b] == nw.String):
             raise NotExecutable(f"{NOT_ON_SPARK}: matching an operation's groups on {a} = {b}, text with numbers, "
                                 "is not on spark yet")
-    left_on = null_safe(list(group.on), left_schema, f"@{name}:left")
-    right_on = null_safe(list(group.keys), right_schema, f"@{name}:right")
-    right = group.table.select(nw.col(VALUE).alias(name), *[e.alias(n) for n, e in right_on.items()])
-    return frame.with_columns(**left_on).join(right, left_on=list(left_on), right_on=list(right_on), how="left") \
-        .drop(*left_on)
+    return null_safe_join(frame, group.table, list(group.on), list(group.keys), [nw.col(VALUE).alias(name)], "left",
+                          f"@{name}:")

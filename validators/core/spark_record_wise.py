@@ -108,15 +108,10 @@ def _grouped(native, name: str, cond: Condition, rule: CoreRule, wildcard: str, 
     out = T.StructType([*(native.schema[k] for k in identity), T.StructField(name, T.BooleanType())])
 
     def run(batches):
-        known()
-        frame = pd.concat(list(batches), ignore_index=True)
-        if frame.empty:
-            return
-        frame = frame.sort_values(identity, kind="stable").reset_index(drop=True)
-        records = frame.drop(columns=identity)
-        records = transport_rounded(records) if rounded else records
-        found = operator_flags(Context(records, None, None, None, rule, wildcard=wildcard), cond)
-        yield frame[identity].assign(**{name: found.to_numpy()})
+        frame = in_file_order(batches, identity)
+        if frame is not None:
+            found = _flags(frame.drop(columns=identity), cond, rule, wildcard, rounded)
+            yield frame[identity].assign(**{name: found.to_numpy()})
     return native.select(*(native[f"`{c}`"] for c in columns)).repartition(*(native[f"`{g}`"] for g in groups)) \
         .mapInPandas(run, out)
 
@@ -127,9 +122,20 @@ def _udf(cond: Condition, rule: CoreRule, wildcard: str, names: list[str], round
 
     @pandas_udf("boolean")
     def flags(*columns: pd.Series) -> pd.Series:
-        known()                     # a Python worker registers the operator families on first use
-        frame = pd.DataFrame(dict(zip(names, columns)))
-        if rounded:
-            frame = transport_rounded(frame)
-        return operator_flags(Context(frame, None, None, None, rule, wildcard=wildcard), cond)
+        return _flags(pd.DataFrame(dict(zip(names, columns))), cond, rule, wildcard, rounded)
     return flags
+
+
+def _flags(records: pd.DataFrame, cond: Condition, rule: CoreRule, wildcard: str, rounded: bool) -> pd.Series:
+    """The operator's code on a batch or partition of records, in a Python worker (which registers
+    the operator families on first use); ``rounded``: an XPT file's numbers, rounded as pandas reads them."""
+    known()
+    records = transport_rounded(records) if rounded else records
+    return operator_flags(Context(records, None, None, None, rule, wildcard=wildcard), cond)
+
+
+def in_file_order(batches, order: list[str]) -> pd.DataFrame | None:
+    """A Spark partition's Arrow batches as one pandas frame, its records in file order (by the
+    record-number columns ``order``); None when the partition has no record."""
+    frame = pd.concat(list(batches), ignore_index=True)
+    return None if frame.empty else frame.sort_values(order, kind="stable").reset_index(drop=True)
