@@ -267,6 +267,14 @@ def test_15_grouped_operations_run_on_spark_by_their_pandas_code_group_by_group(
                                "group_aliases": ["AESEQ"]})
     assert [r for r, _ in rows(same(spark, tmp_path, numbers, AE=AE.assign(AESEQ=[30.0, 40.0, None, 4.0]),
                                     DM=DM.assign(AGE=[30.0, None, 70.0])))] == [2, 4]
+    # a group naming an operation's result (a list of variables) is not run on Spark, never not applicable
+    listed = with_operations({"all": [{"name": "$n", "operator": "greater_than", "value": 1}]},
+                             {"id": "$names", "operator": "dataset_names"},
+                             {"id": "$n", "operator": "record_count", "domain": "AE", "name": "USUBJID",
+                              "group": ["USUBJID", "$names"]})
+    _, on_spark = both(spark, tmp_path, listed)
+    assert on_spark.status == NOT_EXECUTED
+    assert on_spark.reason == f"{NOT_ON_SPARK}: operation $n groups by an operation's result", on_spark.reason
 
 
 def test_16_under_match_datasets_an_operation_on_the_own_domain_reads_the_joined_records(spark, tmp_path):

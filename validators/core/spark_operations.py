@@ -105,12 +105,12 @@ def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, 
     keys = [resolve_wildcard(g, wildcard) for g in params["group"]]
     aliases = list(params.get("group_aliases") or [])
     on = [aliases[i] if i < len(aliases) else k for i, k in enumerate(keys)]
+    if any(k.startswith("$") for k in keys):       # before the names are looked up: it is no column of the records
+        raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} groups by an operation's result")
     schema = source.collect_schema()
     for name in (*keys, *(params.get("filter") or {})):
         if name not in schema:
             raise MissingVariable(name)
-    if any(k.startswith("$") for k in keys):
-        raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} groups by an operation's result")
     call = {k: v for k, v in params.items() if k != "group_aliases"}    # matched onto the records here, by the join
     native = nw.to_native(source)
     from pyspark.sql import types as T
