@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from trialkit.validators.core.engine import NOT_EXECUTED, run_rules
-from trialkit.validators.core.library import Library
+from trialkit.validators.core.library import Library, load_library
 from trialkit.validators.core.on_spark import run_on_spark
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import study_from_frames
@@ -43,20 +43,20 @@ def rule(match: list[dict], check: dict, outputs: tuple[str, ...] = ()) -> CoreR
         "Check": check, "Match Datasets": match, "Outcome": {"Message": "m", "Output Variables": list(outputs)}})
 
 
-def both(spark, tmp_path: Path, rule: CoreRule, **datasets: pd.DataFrame):
+def both(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, **datasets: pd.DataFrame):
     """The rule's result on the pandas engine and on Spark, over the datasets written as Parquet."""
     for name, frame in {"AE": AE, "DM": DM, **datasets}.items():
         frame.to_parquet(tmp_path / f"{name.lower()}.parquet", index=False)
     frames, _ = read_folder(tmp_path)
-    on_pandas = run_rules([rule], study_from_frames(frames, {}, "sdtmig", "3-4"), LIBRARY)[0]
+    on_pandas = run_rules([rule], study_from_frames(frames, {}, "sdtmig", "3-4"), library)[0]
     lazy, _, files = read_spark_folder(spark, tmp_path)
-    on_spark = run_on_spark([rule], lazy, files, ROW, "sdtmig", "3-4", LIBRARY)[0]
+    on_spark = run_on_spark([rule], lazy, files, ROW, "sdtmig", "3-4", library)[0]
     return on_pandas, on_spark
 
 
-def same(spark, tmp_path: Path, rule: CoreRule, **datasets: pd.DataFrame):
+def same(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, **datasets: pd.DataFrame):
     """The pandas engine's result, after asserting Spark ran the rule and gave the same."""
-    on_pandas, on_spark = both(spark, tmp_path, rule, **datasets)
+    on_pandas, on_spark = both(spark, tmp_path, rule, library, **datasets)
     assert not on_spark.reason.startswith(NOT_ON_SPARK), on_spark.reason
     assert (on_spark.status, on_spark.findings) == (on_pandas.status, on_pandas.findings)
     return on_pandas
@@ -335,3 +335,23 @@ def test_19_an_operators_code_failing_in_a_spark_task_leaves_its_rules_not_execu
     assert result.status == NOT_EXECUTED
     assert result.reason.startswith(f"{NOT_ON_SPARK}: the Spark job evaluating it on AE failed: "), result.reason
     assert "missing ), unterminated subpattern" in result.reason, result.reason
+
+
+def test_20_a_check_against_library_metadata_counts_empty_values_over_every_record(spark, tmp_path):
+    """A Variable Metadata Check against Library Metadata on Spark: the variable rows and the IG's
+    metadata by the pandas engine's code, whether each variable is partly or wholly empty counted by
+    Spark over every record (null, NaN and '' as context.empty counts them), not read off the first
+    record the driver holds (which has no empty value here)."""
+    ae = AE.assign(AESEV=pd.Series([None] * 4, dtype="string"), AETERM=["A", "", "B", "C"], AESEQ=[1.0, float("nan"), 3.0, 4.0])
+    check = {"any": [{"name": "variable_has_empty_values", "operator": "equal_to", "value": True},
+                     {"name": "variable_is_empty", "operator": "equal_to", "value": True}]}
+    library_rule = CoreRule("CORE-L", "test", {
+        "Authorities": [{"Standards": [{"Name": "SDTMIG", "Version": "3.4"}]}],
+        "Rule Type": "Variable Metadata Check against Library Metadata", "Sensitivity": "Record",
+        "Scope": {"Domains": {"Include": ["AE"]}}, "Check": check,
+        "Outcome": {"Message": "m", "Output Variables": ["variable_name", "variable_is_empty", "library_variable_label"]}})
+    result = same(spark, tmp_path, library_rule, load_library("sdtmig", "3.4"), AE=ae)
+    assert [f.values for f in result.findings] == [
+        ("USUBJID", False, "Unique Subject Identifier"), ("AESEQ", False, "Sequence Number"),
+        ("AEREFID", False, "Reference ID"), ("AESEV", True, "Severity/Intensity"),
+        ("AETERM", False, "Reported Term for the Adverse Event")]

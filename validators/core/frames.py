@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from trialkit.validators.core.context import NotExecutable, empty
+from trialkit.validators.core.context import NotExecutable
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study
@@ -196,10 +196,9 @@ def variable_library_metadata(rule: CoreRule, dataset: Dataset, study: Study, li
     out = frame.merge(lib, how="left", left_on="variable_name", right_on="library_variable_name")
     for column in lib.columns:
         out[column] = out[column].astype(object).where(out[column].notna(), "")
-    content = dataset.frame
-    nulls = {n: empty(plain(content[[n]])[n]) for n in frame["variable_name"] if n in content.columns}
-    out["variable_has_empty_values"] = [bool(nulls[n].any()) if n in nulls else True for n in out["variable_name"]]
-    out["variable_is_empty"] = [bool(nulls[n].all()) if n in nulls else True for n in out["variable_name"]]
+    counts, records = dataset.empty_counts(), dataset.record_count
+    out["variable_has_empty_values"] = [counts[n] > 0 if n in counts else True for n in out["variable_name"]]
+    out["variable_is_empty"] = [counts[n] == records if n in counts else True for n in out["variable_name"]]
     return out
 
 

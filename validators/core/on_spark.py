@@ -65,7 +65,8 @@ LIST_OPERATORS = ("is_contained_by", "is_not_contained_by", "is_contained_by_cas
 
 # rule types that read a dataset's metadata, not its records (validators/core/frames.py): their frames
 # are built from the files' metadata and _profile's counts, by the pandas engine's code
-METADATA_RULE_TYPES = ("Dataset Metadata Check", "Variable Metadata Check", "Domain Presence Check")
+LIBRARY_METADATA = "Variable Metadata Check against Library Metadata"
+METADATA_RULE_TYPES = ("Dataset Metadata Check", "Variable Metadata Check", "Domain Presence Check", LIBRARY_METADATA)
 # the operations that read metadata and the standard only (operations/metadata.py), never a record
 METADATA_OPERATIONS = ("dataset_names", "extract_metadata", "variable_exists", "get_column_order_from_dataset",
                        "get_column_order_from_library", "get_model_column_order", "get_model_filtered_variables",
@@ -152,25 +153,40 @@ def run_on_spark(rules: list[CoreRule], frames: dict[str, nw.LazyFrame], files: 
     heads = {name: frame.head(1).collect().to_pandas().drop(columns=[row]) for name, frame in frames.items()}
     study = study_from_frames(heads, files, standard, version)
     if any(r.rule_type in METADATA_RULE_TYPES for r in rules):
-        _profile(study, frames)
+        _profile(study, frames, emptiness=any(r.rule_type == LIBRARY_METADATA for r in rules))
     paths = {name: file.path for name, file in files.items()}
     return run_rules(rules, study, library, evaluate=_Batched(rules, frames, paths, row))
 
 
-def _profile(study: Study, frames: dict[str, nw.LazyFrame]) -> None:
+def _profile(study: Study, frames: dict[str, nw.LazyFrame], emptiness: bool) -> None:
     """What the metadata rules read of the records, one Spark job per dataset: its number of records,
-    and the length of a Char variable whose file does not declare it (a Parquet file from elsewhere;
-    the pandas engine measures the values: the longest in UTF-8 bytes, at least 1)."""
+    the length of a Char variable whose file does not declare it (a Parquet file from elsewhere;
+    the pandas engine measures the values: the longest in UTF-8 bytes, at least 1) and, with
+    ``emptiness`` (a rule against library metadata asks whether a variable is partly or wholly
+    empty), each variable's number of empty values as context.empty counts them."""
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    def is_empty(field) -> object:
+        column = F.col(f"`{field.name}`")
+        if isinstance(field.dataType, T.StringType):
+            return column.isNull() | (column == "")
+        if isinstance(field.dataType, (T.FloatType, T.DoubleType)):
+            return column.isNull() | F.isnan(column)
+        return column.isNull()
 
     for dataset in study.datasets:
         native = nw.to_native(frames[dataset.name])
         measured = [v.name for v in dataset.variables if v.type == "Char" and v.length is None and v.name in native.columns]
+        counted = [f for f in native.schema.fields if f.name in dataset.frame.columns] if emptiness else []
         counts = native.agg(F.count(F.lit(1)).alias("@records"),
-                            *(F.max(F.octet_length(F.col(f"`{name}`"))).alias(name) for name in measured)).first()
+                            *(F.max(F.octet_length(F.col(f"`{name}`"))).alias(name) for name in measured),
+                            *(F.count_if(is_empty(f)).alias(f"@empty{i}") for i, f in enumerate(counted))).first()
         dataset.records = int(counts["@records"])
         dataset.variables = tuple(replace(v, length=max(int(counts[v.name] or 0), 1)) if v.name in measured else v
                                   for v in dataset.variables)
+        if emptiness:
+            dataset.empties = {f.name: int(counts[f"@empty{i}"]) for i, f in enumerate(counted)}
 
 
 class _Batched:

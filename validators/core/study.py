@@ -48,10 +48,20 @@ class Dataset:
     size: int = 0               # the file's size in bytes
     modified: str = ""          # the file's modification time, ISO 8601
     records: int | None = None  # its number of records where ``frame`` holds fewer (the Spark engine's: the first)
+    empties: dict[str, int] | None = None   # per variable, its empty values where ``frame`` holds fewer
 
     @property
     def record_count(self) -> int:
         return len(self.frame) if self.records is None else self.records
+
+    def empty_counts(self) -> dict[str, int]:
+        """Per variable of the records, how many of its values are empty (CORE's null flavours:
+        None, NaN, ''): counted from ``frame``, or as the Spark engine measured them over every record."""
+        if self.empties is not None:
+            return self.empties
+        from trialkit.validators.core.context import empty    # context imports this module
+
+        return {name: int(empty(plain(self.frame[[name]])[name]).sum()) for name in self.frame.columns}
 
     @cached_property
     def first_record(self) -> dict:
