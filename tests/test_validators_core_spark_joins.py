@@ -4,7 +4,9 @@ joining another dataset gives on Spark the pandas engine's status and findings, 
 and left joins, Left / Right key pairs, a right side with several records per key (the left record
 repeated), null keys (text and numbers), a key one side lacks and an inner join leaving no record (not applicable on
 both), clashing columns (``.DM``) and ``DM.X`` names. The relationship merges stay not executed on Spark, with the reason.
-A ``distinct`` operation with a ``filter`` keeps the same records on both engines.
+A ``distinct`` operation with a ``filter`` keeps the same records on both engines. Tests 12-22 do
+the same for the other steps of CORE on Spark: record-wise and grouped operators, operations, checks
+against library metadata, value checks.
 
 One local Spark session (1 worker) serves the module; each study is written as Parquet and read by
 both engines' readers.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import narwhals as nw
 import pandas as pd
 import pytest
 
@@ -43,10 +46,12 @@ def rule(match: list[dict], check: dict, outputs: tuple[str, ...] = ()) -> CoreR
         "Check": check, "Match Datasets": match, "Outcome": {"Message": "m", "Output Variables": list(outputs)}})
 
 
-def both(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, **datasets: pd.DataFrame):
-    """The rule's result on the pandas engine and on Spark, over the datasets written as Parquet."""
+def both(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, row_groups: int | None = None,
+         **datasets: pd.DataFrame):
+    """The rule's result on the pandas engine and on Spark, over the datasets written as Parquet
+    (``row_groups``: records per row group, else one)."""
     for name, frame in {"AE": AE, "DM": DM, **datasets}.items():
-        frame.to_parquet(tmp_path / f"{name.lower()}.parquet", index=False)
+        frame.to_parquet(tmp_path / f"{name.lower()}.parquet", index=False, row_group_size=row_groups)
     frames, _ = read_folder(tmp_path)
     on_pandas = run_rules([rule], study_from_frames(frames, {}, "sdtmig", "3-4"), library)[0]
     lazy, _, files = read_spark_folder(spark, tmp_path)
@@ -54,9 +59,10 @@ def both(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, **da
     return on_pandas, on_spark
 
 
-def same(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, **datasets: pd.DataFrame):
+def same(spark, tmp_path: Path, rule: CoreRule, library: Library = LIBRARY, row_groups: int | None = None,
+         **datasets: pd.DataFrame):
     """The pandas engine's result, after asserting Spark ran the rule and gave the same."""
-    on_pandas, on_spark = both(spark, tmp_path, rule, library, **datasets)
+    on_pandas, on_spark = both(spark, tmp_path, rule, library, row_groups, **datasets)
     assert not on_spark.reason.startswith(NOT_ON_SPARK), on_spark.reason
     assert (on_spark.status, on_spark.findings) == (on_pandas.status, on_pandas.findings)
     return on_pandas
@@ -355,3 +361,65 @@ def test_20_a_check_against_library_metadata_counts_empty_values_over_every_reco
         ("USUBJID", False, "Unique Subject Identifier"), ("AESEQ", False, "Sequence Number"),
         ("AEREFID", False, "Reference ID"), ("AESEV", True, "Severity/Intensity"),
         ("AETERM", False, "Reported Term for the Adverse Event")]
+
+
+def test_21_a_distinct_list_per_group_is_each_records_list_on_spark(spark, tmp_path):
+    """``distinct`` per group (a list per record, the groups' values sorted) on Spark, read by the
+    operators' code as the pandas engine reads the lists it puts on the records: contained or not,
+    empty or not; without ``domain`` the operation reads the evaluated dataset's own records."""
+    ae = AE.assign(USUBJID=["1", "1", "2", "3"], AEREFID=["R1", "R2", "", "R9"])
+    other = pd.DataFrame({"STUDYID": ["S"] * 3, "DOMAIN": ["AE"] * 3, "USUBJID": ["1", "1", "2"], "AESEQ": [1.0, 2.0, 3.0],
+                          "AEREFID": ["R2", "R1", "R3"]})
+    outside = with_operations({"all": [{"name": "AEREFID", "operator": "is_not_contained_by", "value": "$refs"}]},
+                              {"id": "$refs", "operator": "distinct", "domain": "DM", "name": "REFID",
+                               "group": ["USUBJID"]})
+    assert [r for r, _ in rows(same(spark, tmp_path, outside, AE=ae))] == [1, 3, 4]    # 4: no DM subject 3
+    own = with_operations({"all": [{"name": "$refs", "operator": "non_empty"},
+                                   {"name": "AEREFID", "operator": "is_contained_by", "value": "$refs"}]},
+                          {"id": "$refs", "operator": "distinct", "name": "AEREFID", "group": ["USUBJID"]})
+    assert [r for r, _ in rows(same(spark, tmp_path, own, AE=other))] == [1, 2, 3]
+
+
+def value_check(kind: str, check: dict, outputs: tuple[str, ...], sensitivity: str = "Record", *calls: dict) -> CoreRule:
+    return CoreRule("CORE-V", "test", {
+        "Authorities": [{"Standards": [{"Name": "SDTMIG", "Version": "3.4"}]}], "Rule Type": f"Value Check with {kind}",
+        "Sensitivity": sensitivity, "Scope": {"Domains": {"Include": ["AE"]}}, "Check": check, "Operations": list(calls),
+        "Outcome": {"Message": "m", "Output Variables": list(outputs)}})
+
+
+def test_22_value_checks_run_on_spark_partition_by_partition_in_the_pandas_order(spark, tmp_path):
+    """Value checks (a row per variable and value) on Spark: each partition of the records checked by
+    the pandas engine's code (spark_value_checks.py), the flagged values put back on their records'
+    numbers and in the pandas engine's order (record, then variable), the dataset's metadata (its
+    number of records) and a metadata operation as on pandas. The AE records are read as three
+    partitions at least, so a record number taken from its place in the partition would show."""
+    ae = pd.concat([AE] * 4, ignore_index=True).assign(
+        AESEQ=[float(i) for i in range(1, 17)], AETERM=[" x", "y", ".", "z"] * 4, AEREFID=["R", ".", " R", None] * 4)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "1500")
+    try:
+        ae.to_parquet(tmp_path / "ae.parquet", index=False, row_group_size=2)
+        lazy, _, _ = read_spark_folder(spark, tmp_path)
+        sizes = nw.to_native(lazy["AE"]).rdd.glom().map(len).collect()
+        assert sum(sizes) == 16 and sum(1 for n in sizes if n) >= 3, sizes
+        leading = value_check("Variable Metadata", {"all": [
+            {"name": "variable_data_type", "operator": "equal_to", "value": "Char"},
+            {"name": "variable_value", "operator": "matches_regex", "value": "^\\s"}]},
+            ("variable_name", "variable_value", "row_number"))
+        found = same(spark, tmp_path, leading, row_groups=2, AE=ae)
+        assert [(f.row, f.values[0]) for f in found.findings][:4] == [(1, "AETERM"), (3, "AEREFID"), (5, "AETERM"), (7, "AEREFID")]
+        dots = value_check("Dataset Metadata", {"all": [
+            {"name": "variable_value", "operator": "equal_to", "value": ".", "value_is_literal": True},
+            {"name": "record_count", "operator": "equal_to", "value": 16}]}, ("variable_name", "dataset_name"))
+        found = same(spark, tmp_path, dots, row_groups=2, AE=ae)
+        assert [(f.row, f.values[0]) for f in found.findings][:3] == [(2, "AEREFID"), (3, "AETERM"), (6, "AEREFID")]
+        first = same(spark, tmp_path, value_check("Variable Metadata", leading.check, ("variable_name", "row_number"), "Dataset"),
+                     row_groups=2, AE=ae)
+        assert [f.values for f in first.findings] == [("AETERM", 1)]
+        required = value_check("Dataset Metadata", {"all": [
+            {"name": "variable_name", "operator": "is_contained_by", "value": "$required"},
+            {"name": "variable_value", "operator": "empty"}]}, ("variable_name",), "Record",
+            {"id": "$required", "operator": "required_variables"})
+        found = same(spark, tmp_path, required, load_library("sdtmig", "3.4"), 2, AE=ae.assign(USUBJID=[None, "1"] * 8))
+        assert [f.row for f in found.findings] == [1, 3, 5, 7, 9, 11, 13, 15]
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")

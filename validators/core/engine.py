@@ -236,6 +236,14 @@ def _conclude(result: RuleResult) -> None:
 
 def evaluate_rule(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
     """The rule on one dataset, on the pandas frames its rule type builds (validators/core/frames.py)."""
+    ctx, flagged = flag(rule, dataset, study, library)
+    return findings(ctx, flagged)
+
+
+def flag(rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> tuple[Context, pd.Series]:
+    """The frame the rule evaluates on one dataset (in ``Context.frame``; a value check's one row per
+    flagged value and record) and the rows it flags. The Spark engine runs it on slices of records
+    (spark_value_checks.py)."""
     require_checked_variables(rule, dataset)
     frame = frames.build(rule, dataset, study, library)
     ctx = Context(frame, dataset, study, library, rule, wildcard=dataset.wildcard)
@@ -246,4 +254,4 @@ def evaluate_rule(rule: CoreRule, dataset: Dataset, study: Study, library: Libra
     flagged = evaluate(rule.check, ctx)
     if frames.POSITIONS in ctx.frame.columns:
         ctx.frame, flagged = frames.spread(ctx.frame, flagged, rule, dataset, study)
-    return findings(ctx, flagged)
+    return ctx, flagged

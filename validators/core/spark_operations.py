@@ -1,7 +1,7 @@
-"""CORE operations whose value differs from record to record, on Spark: ``min_date``, ``max_date`` and
-``record_count`` per group of a dataset's records, and ``dy`` (the study day), computed by the pandas
-engine's own operation code and matched back onto the evaluated records as the pandas engine
-matches them.
+"""CORE operations whose value differs from record to record, on Spark: ``min_date``, ``max_date``,
+``record_count`` and ``distinct`` (a list) per group of a dataset's records, and ``dy`` (the study
+day), computed by the pandas engine's own operation code and matched back onto the evaluated
+records as the pandas engine matches them.
 
 Each operation reads whole groups only, so the records are shuffled by the group variables (every
 record of a group in one Spark partition), each partition is one pandas frame in file order (its
@@ -16,9 +16,10 @@ gets no value.
 ``drop_duplicates``) is left-joined onto the evaluated records on USUBJID (null-safe), and a pandas
 UDF computes the study day from the record's date and that start by operations/dates.study_days.
 
-Not here (the rule says "not run on spark" with the reason): other grouped operations (``distinct``
-per group gives a list per record, which no expression compares), a group naming an operation's
-result (``$TIMING_VARIABLES``), group keys of text on one side and numbers on the other.
+Not here (the rule says "not run on spark" with the reason): other grouped operations, a group naming
+an operation's result (``$TIMING_VARIABLES``), group keys of text on one side and numbers on the other.
+A list per record has no expression: the conditions reading it run as the operator's code
+(spark_record_wise.py), the Spark arrays handed to it as Python lists.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from trialkit.validators.core.spark_joins import null_safe_join
 from trialkit.validators.core.spark_record_wise import in_file_order
 from trialkit.validators.spark_engine import NOT_ON_SPARK
 
-GROUPED = {"min_date": nw.String(), "max_date": nw.String(), "record_count": nw.Int64()}   # result types
+GROUPED = ("min_date", "max_date", "record_count", "distinct")
 VALUE = "@value"
 
 
@@ -115,10 +116,19 @@ def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, 
     native = nw.to_native(source)
     from pyspark.sql import types as T
 
-    out = T.StructType([*(native.schema[k] for k in keys),
-                        T.StructField(VALUE, T.LongType() if params["operator"] == "record_count" else T.StringType())])
-    table = native.repartition(*(native[f"`{k}`"] for k in keys)).mapInPandas(_per_partition(call, keys, domain, wildcard, rule, order), out)
-    return GroupTable(nw.from_native(table), tuple(keys), tuple(on), GROUPED[params["operator"]])
+    if params["operator"] == "record_count":
+        kind, dtype = T.LongType(), nw.Int64()
+    elif params["operator"] == "distinct":      # each group's sorted list of the target's values
+        target = resolve_wildcard(params.get("name"), domain)
+        if target not in schema:
+            raise MissingVariable(target)
+        kind, dtype = T.ArrayType(native.schema[target].dataType), nw.List(schema[target])
+    else:
+        kind, dtype = T.StringType(), nw.String()
+    out = T.StructType([*(native.schema[k] for k in keys), T.StructField(VALUE, kind)])
+    table = native.repartition(*(native[f"`{k}`"] for k in keys)).mapInPandas(
+        _per_partition(call, keys, domain, wildcard, rule, order), out)
+    return GroupTable(nw.from_native(table), tuple(keys), tuple(on), dtype)
 
 
 def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, rule: CoreRule, order: list[str]):
@@ -137,7 +147,7 @@ def _per_partition(params: dict, keys: list[str], domain: str, wildcard: str, ru
         if isinstance(result, pd.DataFrame):          # min_date / max_date: one row per group
             column = str(params["id"]) if str(params["id"]) in result.columns else target
             table = result[[*keys, column]].rename(columns={column: VALUE})
-        else:                                         # record_count: its value on each record read
+        else:                                         # record_count, distinct: its value on each record read
             table = records[keys].assign(**{VALUE: result}).drop_duplicates(subset=keys)
         yield table.astype({VALUE: "Int64" if params["operator"] == "record_count" else object})
     return run

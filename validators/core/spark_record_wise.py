@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from trialkit.validators.core.check import operator_flags
@@ -116,6 +117,16 @@ def _grouped(native, name: str, cond: Condition, rule: CoreRule, wildcard: str, 
         .mapInPandas(run, out)
 
 
+def as_read(frame: pd.DataFrame, rounded: bool) -> pd.DataFrame:
+    """A batch as the pandas engine holds the same records: an operation's list per record a Python
+    list (Arrow hands a Spark array over as a numpy array), an XPT file's numbers rounded."""
+    for name in frame.columns:
+        given = frame[name].dropna() if frame[name].dtype == object else ()
+        if len(given) and isinstance(given.iat[0], np.ndarray):        # a Spark array column: every value one
+            frame[name] = frame[name].map(lambda v: list(v) if isinstance(v, np.ndarray) else v)
+    return transport_rounded(frame) if rounded else frame
+
+
 def _udf(cond: Condition, rule: CoreRule, wildcard: str, names: list[str], rounded: bool):
     """A pandas UDF giving the condition's flags on each batch of the ``names`` columns."""
     from pyspark.sql.functions import pandas_udf
@@ -130,12 +141,14 @@ def _flags(records: pd.DataFrame, cond: Condition, rule: CoreRule, wildcard: str
     """The operator's code on a batch or partition of records, in a Python worker (which registers
     the operator families on first use); ``rounded``: an XPT file's numbers, rounded as pandas reads them."""
     known()
-    records = transport_rounded(records) if rounded else records
+    records = as_read(records, rounded)
     return operator_flags(Context(records, None, None, None, rule, wildcard=wildcard), cond)
 
 
 def in_file_order(batches, order: list[str]) -> pd.DataFrame | None:
     """A Spark partition's Arrow batches as one pandas frame, its records in file order (by the
-    record-number columns ``order``); None when the partition has no record."""
-    frame = pd.concat(list(batches), ignore_index=True)
-    return None if frame.empty else frame.sort_values(order, kind="stable").reset_index(drop=True)
+    record-number columns ``order``); None when the partition has no record (a partition of a file
+    scan that holds none gets no batch at all)."""
+    batches = list(batches)
+    frame = pd.concat(batches, ignore_index=True) if batches else None
+    return None if frame is None or frame.empty else frame.sort_values(order, kind="stable").reset_index(drop=True)

@@ -59,7 +59,7 @@ class Dataset:
         None, NaN, ''): counted from ``frame``, or as the Spark engine measured them over every record."""
         if self.empties is not None:
             return self.empties
-        from trialkit.validators.core.context import empty    # context imports this module
+        from trialkit.validators.core.context import empty  # context imports this module
 
         return {name: int(empty(plain(self.frame[[name]])[name]).sum()) for name in self.frame.columns}
 
