@@ -75,8 +75,8 @@ METADATA_RULE_TYPES = ("Dataset Metadata Check", "Variable Metadata Check", "Dom
 METADATA_OPERATIONS = ("dataset_names", "extract_metadata", "variable_exists", "get_column_order_from_dataset",
                        "get_column_order_from_library", "get_model_column_order", "get_model_filtered_variables",
                        "required_variables", "expected_variables", "permissible_variables")
-# the operations of a Record Data rule run by the pandas engine's code on the driver: they read the
-# study's datasets' names, columns and first records and the standard, never the records
+# the operations run by the pandas engine's code on the driver (in a Record Data rule or a metadata
+# rule type): they read the study's datasets' names, columns and first records and the standard, never the records
 DRIVER_OPERATIONS = (*METADATA_OPERATIONS, "study_domains", "domain_label", "domain_is_custom",
                      "related_domain_is_custom", "variable_count")
 # the operations that read a dataset's records, run by Spark (without group: one list, one count)
@@ -508,7 +508,7 @@ def _groups(cond: Condition, columns: SparkColumns, wildcard: str) -> list[str] 
 def _unported(rule: CoreRule, dataset: Dataset, study: Study) -> str:
     """Why the rule cannot run on Spark yet ('' when it can)."""
     if rule.rule_type in METADATA_RULE_TYPES:
-        unported = [p.get("operator") for p in rule.operations if p.get("operator") not in METADATA_OPERATIONS]
+        unported = [p.get("operator") for p in rule.operations if p.get("operator") not in DRIVER_OPERATIONS]
         if rule.match_datasets or unported or "variable_max_size" in str(rule.data):
             what = "Match Datasets" if rule.match_datasets else \
                 f"operation {unported[0]}" if unported else "variable_max_size (a pass over the values)"
