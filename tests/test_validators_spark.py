@@ -3,7 +3,7 @@
 The promise: for every rule family and every CORE rule the Spark engine runs, its findings are the
 pandas engine's, field for field (rule, severity, dataset, message, variable, USUBJID, --SEQ, row,
 value), and a CORE rule's status is the pandas engine's, on the demo SDTM, on planted defects
-(Parquet and XPT input) and, marked ``reference``, on the CDISC pilot; every rule it does not run yet
+(Parquet and XPT input) and, in test_validators_spark_pilot.py, on the CDISC pilot; every rule it does not run yet
 is listed as not executed, "not run on spark", never as passed; and
 a machine without pyspark or Java gets one clear error (exit 2) naming what to install.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from reference_data import PILOT
+from spark_parity import MASTER, SPARK_RUN, both_engines, core_rules_on_spark, finding_rows, pandas_findings_of_spark_rules
 
 from trialkit.errors import InputError
 from trialkit.formats.parquet import read_parquet, write_parquet
@@ -27,37 +27,6 @@ from trialkit.spark_session import require_spark
 from trialkit.validators.core_findings import load_rule_files
 from trialkit.validators.run import validate
 from trialkit.xpt import DatasetMeta, read_xpt, write_xpt
-
-MASTER = "local[2]"
-# the families the Spark engine runs (on SDTM); their findings must be the pandas engine's
-SPARK_RUN = ("TK-SDTM (schemas)", "TK-MAP (mapping)", "TK-SDTM (plausibility)", "TK-XDS (cross-dataset)")
-SCHEMA_RULES = tuple(f"TK-SDTM-00{n:02d}" for n in range(1, 13)) + tuple(f"TK-SDTM-013{n}" for n in range(5))
-
-
-def _rows(findings) -> list[tuple]:
-    return sorted(tuple((k, "" if v is None else str(v)) for k, v in f.to_dict().items()) for f in findings)
-
-
-def _core_on_spark(run) -> set[str]:
-    """The CORE rules the Spark engine evaluated (not listed as not run on spark)."""
-    return {r.id for r in run.rules if not r.family and not r.reason.startswith("not run on spark")}
-
-
-def _ported(findings, on_spark) -> list:
-    """The pandas engine's findings of what the Spark engine runs: the SDTM and ADaM schema,
-    plausibility, mapping, cross-dataset and unreadable file families, and the CORE rules it evaluated."""
-    core = _core_on_spark(on_spark)
-    return [f for f in findings if f.rule in SCHEMA_RULES or f.rule.startswith(("TK-MAP-", "TK-IO-", "TK-XDS-", "TK-ADAM-"))
-            or f.rule in core]
-
-
-def _both(folder: Path, adam: Path | None = None, encoding: str | None = None):
-    """Both engines on ``folder``; the CORE rules the Spark engine evaluated have the pandas statuses."""
-    on_pandas = validate(None, folder, adam, encoding, rules=("core", "trialkit"), jobs=1)
-    on_spark = validate(None, folder, adam, encoding, engine="spark", rules=("core", "trialkit"), spark_master=MASTER)
-    core, status = _core_on_spark(on_spark), {r.id: (r.status, r.findings) for r in on_pandas.rules}
-    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in core} == {i: status[i] for i in core}
-    return on_pandas, on_spark
 
 
 def test_01_without_pyspark_one_error_names_the_extra(monkeypatch):
@@ -78,12 +47,12 @@ def test_02_without_java_the_cli_exits_2_naming_java(monkeypatch, runner, tmp_pa
 
 @pytest.mark.spark
 def test_03_the_demo_sdtm_gives_the_pandas_findings_and_lists_the_rest_as_not_run(spark, demo):
-    on_pandas, on_spark = _both(demo / "sdtm")
-    assert _rows(on_spark.findings) == _rows(_ported(on_pandas.findings, on_spark))
+    on_pandas, on_spark = both_engines(demo / "sdtm")
+    assert finding_rows(on_spark.findings) == finding_rows(pandas_findings_of_spark_rules(on_pandas.findings, on_spark))
     assert on_spark.datasets == on_pandas.datasets
     ran = {r.id: r for r in on_spark.rules}
     assert all(ran[name].status in ("passed", "issues") for name in SPARK_RUN)
-    core = _core_on_spark(on_spark)
+    core = core_rules_on_spark(on_spark)
     assert len(core) > 100 and any(ran[i].status == "issues" for i in core)   # CORE rules ran, some with findings
     not_run = [r for r in on_spark.rules if r.id not in SPARK_RUN and r.id not in core]
     assert not_run and all(r.status == "not executed" and r.reason.startswith("not run on spark: ") for r in not_run)
@@ -129,13 +98,13 @@ def _planted(demo: Path, out: Path, write_as) -> Path:
 def test_04_planted_defects_give_the_same_findings_on_both_engines(spark, demo, tmp_path, fmt):
     write = write_parquet if fmt == "parquet" else write_xpt
     folder = _planted(demo, tmp_path / "sdtm", write)
-    on_pandas, on_spark = _both(folder)
-    planted = {f.rule for f in _ported(on_pandas.findings, on_spark)}
+    on_pandas, on_spark = both_engines(folder)
+    planted = {f.rule for f in pandas_findings_of_spark_rules(on_pandas.findings, on_spark)}
     assert {"TK-SDTM-0001", "TK-SDTM-0003", "TK-SDTM-0005", "TK-SDTM-0006", "TK-SDTM-0007", "TK-SDTM-0008",
             "TK-SDTM-0009", "TK-SDTM-0010", "TK-SDTM-0011"} <= planted
-    assert _rows(on_spark.findings) == _rows(_ported(on_pandas.findings, on_spark))
+    assert finding_rows(on_spark.findings) == finding_rows(pandas_findings_of_spark_rules(on_pandas.findings, on_spark))
     # a rule with a distinct operation over another dataset ran on Spark: the AE subject DM lacks
-    assert "CORE-000201" in _core_on_spark(on_spark)
+    assert "CORE-000201" in core_rules_on_spark(on_spark)
     read = read_parquet if fmt == "parquet" else read_xpt
     ae, dm = (read(next(folder.glob(f"{name}.*")))[0]["USUBJID"] for name in ("ae", "dm"))
     lacking = [("AE", i + 1) for i in range(len(ae)) if ae[i] not in set(dm)]     # ae.loc[2] and the subject DM lost
@@ -151,11 +120,11 @@ def test_05_an_unreadable_parquet_file_is_a_finding_and_the_others_are_checked(s
     folder.mkdir()
     write_parquet(*read_xpt(demo / "sdtm" / "dm.xpt"), folder)
     (folder / "ae.parquet").write_bytes(b"PAR1 truncated")
-    on_pandas, on_spark = _both(folder)
+    on_pandas, on_spark = both_engines(folder)
     unreadable = [f for f in on_spark.findings if f.rule == "TK-IO-0001"]
     assert [f.dataset for f in unreadable] == ["AE"] and "ae.parquet" in unreadable[0].message
     assert [f for f in on_spark.findings if f.rule != "TK-IO-0001"] == \
-        [f for f in _ported(on_pandas.findings, on_spark) if f.rule != "TK-IO-0001"]
+        [f for f in pandas_findings_of_spark_rules(on_pandas.findings, on_spark) if f.rule != "TK-IO-0001"]
     assert on_spark.datasets == ["DM"]
     # the command line: --engine spark --spark-master, the JSON report listing what did not run
     out = tmp_path / "spark.json"
@@ -164,21 +133,6 @@ def test_05_an_unreadable_parquet_file_is_a_finding_and_the_others_are_checked(s
     report = json.loads(out.read_text(encoding="utf-8"))
     status = {r["id"]: (r["status"], r["reason"]) for r in report["rules_run"]}
     assert all(status[name][0] in ("passed", "issues") for name in SPARK_RUN)
-
-
-@pytest.mark.spark
-@pytest.mark.reference
-def test_06_the_cdisc_pilot_gives_the_same_findings_on_both_engines(spark):
-    """The pilot's SDTM and ADaM: the ADaM findings are its ADaMIG 1.0-era labels (read off the XPT
-    files into Spark's column metadata) and Req variables (docs/conformance.md)."""
-    on_pandas, on_spark = _both(PILOT / "sdtm", PILOT / "adam", encoding="cp1252")
-    ported = _ported(on_pandas.findings, on_spark)
-    assert {f.rule for f in ported} & _core_on_spark(on_spark), "the pilot has CORE findings to compare"
-    assert {f.rule for f in ported if f.rule.startswith("TK-ADAM-")} == {"TK-ADAM-0001", "TK-ADAM-0006"}
-    assert _rows(on_spark.findings) == _rows(ported)
-    families = (*SPARK_RUN, "TK-ADAM (schemas)")
-    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in families} == \
-        {r.id: (r.status, r.findings) for r in on_pandas.rules if r.id in families}
 
 
 @pytest.mark.spark
@@ -213,9 +167,9 @@ def test_08_a_split_domain_gives_the_pandas_findings_record_by_record(spark, dem
     second.loc[1, "LBSTRESC"] = ""                  # a result in original units but none standardised
     for part, name in ((lb[first].reset_index(drop=True), "LBCH"), (second, "LBHE")):
         write_parquet(part, replace(meta, name=name), folder / f"{name.lower()}.parquet")
-    on_pandas, on_spark = _both(folder)
-    ported = _ported(on_pandas.findings, on_spark)
-    assert _rows(on_spark.findings) == _rows(ported)
+    on_pandas, on_spark = both_engines(folder)
+    ported = pandas_findings_of_spark_rules(on_pandas.findings, on_spark)
+    assert finding_rows(on_spark.findings) == finding_rows(ported)
     on_split = {f.rule for f in ported if f.dataset in ("LBCH", "LBHE") and f.rule.startswith("CORE-")}
     assert on_split, "CORE rules ran on the split LB on Spark and found something"
     assert any(f.dataset == "LBHE" and f.row == 2 for f in on_spark.findings if f.rule in on_split)
@@ -256,7 +210,7 @@ def test_09_adam_in_parquet_gives_the_pandas_adam_findings_labels_included(spark
     adam = [f for f in on_pandas.findings if f.rule.startswith("TK-ADAM-")]
     assert {"TK-ADAM-0006", "TK-ADAM-0007", "TK-ADAM-0010", "TK-ADAM-0012", "TK-ADAM-0015"} <= {f.rule for f in adam}
     assert ("ADSL", "AGE", "Years") in {(f.dataset, f.variable, f.value) for f in adam if f.rule == "TK-ADAM-0006"}
-    assert _rows(f for f in on_spark.findings if f.rule.startswith("TK-ADAM-")) == _rows(adam)
+    assert finding_rows(f for f in on_spark.findings if f.rule.startswith("TK-ADAM-")) == finding_rows(adam)
     status = {r.id: (r.status, r.findings) for r in on_spark.rules}
     assert status["TK-ADAM (schemas)"] == next((r.status, r.findings) for r in on_pandas.rules if r.id == "TK-ADAM (schemas)")
 
@@ -291,9 +245,9 @@ def test_10_metadata_rules_read_the_files_metadata_and_sparks_counts(spark, demo
     args = (None, folder, None, None)
     on_pandas = validate(*args, rules=("core",), rules_dirs=(custom,), jobs=1)
     on_spark = validate(*args, engine="spark", rules=("core",), rules_dirs=(custom,), spark_master=MASTER)
-    core = _core_on_spark(on_spark)
+    core = core_rules_on_spark(on_spark)
     assert {"SPONSOR-0101", "SPONSOR-0102", "CORE-000182", "CORE-000581", "CORE-000355"} <= core
-    assert _rows(on_spark.findings) == _rows(f for f in on_pandas.findings if f.rule in core)
+    assert finding_rows(on_spark.findings) == finding_rows(f for f in on_pandas.findings if f.rule in core)
     status = {r.id: (r.status, r.findings) for r in on_pandas.rules}
     assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in core} == {i: status[i] for i in core}
     found = {(f.rule, f.dataset) for f in on_spark.findings}
