@@ -86,8 +86,10 @@ def _target(cond: Condition, columns: Columns) -> tuple[nw.Expr, str]:
     return nw.col(cond.target), _kind(columns.dtype(cond.target), f"column {cond.target}")
 
 
-def _is_empty(column: nw.Expr, kind: str, dtype: DType) -> nw.Expr:
-    if kind == TEXT:
+def is_empty(column: nw.Expr, dtype: DType) -> nw.Expr:
+    """Where a column of ``dtype`` is empty as CORE means it (context.empty): text null or '',
+    a float null or NaN, anything else null. The Spark metadata profile counts the same."""
+    if dtype == nw.String:
         return column.is_null() | (column == "")
     return column.is_null() | column.is_nan() if dtype.is_float() else column.is_null()
 
@@ -99,7 +101,7 @@ def _comparator(cond: Condition, columns: Columns) -> tuple[nw.Expr, str | None,
     if not cond.params.get("value_is_literal") and columns.has(value):
         dtype = columns.dtype(value)
         kind = _kind(dtype, f"column {value}")
-        return nw.col(value), kind, _is_empty(nw.col(value), kind, dtype)
+        return nw.col(value), kind, is_empty(nw.col(value), dtype)
     if value is None or value == "":
         return nw.lit(None), None, nw.lit(True)
     if isinstance(value, str):
@@ -126,8 +128,8 @@ def not_exists(cond: Condition, columns: Columns) -> nw.Expr:
 
 @_expression("empty")
 def empty(cond: Condition, columns: Columns) -> nw.Expr:
-    target, kind = _target(cond, columns)
-    return _is_empty(target, kind, columns.dtype(cond.target))
+    target, _ = _target(cond, columns)         # text or numbers, else Unported
+    return is_empty(target, columns.dtype(cond.target))
 
 
 @_expression("non_empty")
@@ -139,7 +141,7 @@ def _equality(cond: Condition, columns: Columns, case_insensitive: bool) -> tupl
     """(the sides are equal, both sides are empty)."""
     target, kind = _target(cond, columns)
     other, other_kind, other_empty = _comparator(cond, columns)
-    both_empty = _is_empty(target, kind, columns.dtype(cond.target)) & other_empty
+    both_empty = is_empty(target, columns.dtype(cond.target)) & other_empty
     if case_insensitive and (kind != TEXT or other_kind not in (TEXT, None)):
         raise Unported(f"operator {cond.operator} on numbers has no expression yet")
     if other_kind != kind:
@@ -171,7 +173,7 @@ def _number(cond: Condition, columns: Columns, name: Any, is_value: bool) -> tup
         dtype = columns.dtype(name)
         if _kind(dtype, f"column {name}") != NUMBER:
             raise Unported(f"operator {cond.operator} on column {name} of text has no expression yet")
-        return nw.col(name), _is_empty(nw.col(name), NUMBER, dtype)
+        return nw.col(name), is_empty(nw.col(name), dtype)
     if not is_value:
         raise MissingVariable(name)
     if isinstance(name, bool) or not isinstance(name, (str, int, float)):

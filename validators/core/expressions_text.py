@@ -16,7 +16,7 @@ import narwhals as nw
 import pandas as pd
 
 from trialkit.validators.core.context import Condition
-from trialkit.validators.core.expressions import NUMBER, TEXT, Columns, Unported, _expression, _is_empty, _target
+from trialkit.validators.core.expressions import TEXT, Columns, Unported, _expression, _target, is_empty
 from trialkit.validators.core.regex_dialect import UnportedRegex
 
 
@@ -88,7 +88,7 @@ def _length_of_value(cond: Condition, columns: Columns) -> tuple[nw.Expr, nw.Exp
             length = nw.col(value).str.len_chars()
             return length, length.is_null()
         if dtype.is_numeric():
-            return nw.col(value), _is_empty(nw.col(value), NUMBER, dtype)
+            return nw.col(value), is_empty(nw.col(value), dtype)
         raise Unported(f"operator {cond.operator} with column {value} of {dtype} has no expression yet")
     if isinstance(value, bool):
         raise Unported(f"operator {cond.operator} with the value {value!r} has no expression yet")

@@ -47,7 +47,7 @@ from trialkit.validators.core import operations, spark_joins, spark_value_checks
 from trialkit.validators.core.check import combine
 from trialkit.validators.core.context import Condition, Context, MissingVariable, NotApplicable, NotExecutable, resolve_wildcard
 from trialkit.validators.core.engine import RuleResult, evaluate_rule, require_checked_variables, run_rules
-from trialkit.validators.core.expressions import Unported, leaf
+from trialkit.validators.core.expressions import Unported, is_empty, leaf
 from trialkit.validators.core.library import Library
 from trialkit.validators.core.operations import DomainNotFound
 from trialkit.validators.core.operators import group_variables, record_wise
@@ -75,6 +75,9 @@ METADATA_RULE_TYPES = ("Dataset Metadata Check", "Variable Metadata Check", "Dom
 METADATA_OPERATIONS = ("dataset_names", "extract_metadata", "variable_exists", "get_column_order_from_dataset",
                        "get_column_order_from_library", "get_model_column_order", "get_model_filtered_variables",
                        "required_variables", "expected_variables", "permissible_variables")
+# the operations a Spark task may run beside its records (spark_value_checks.py): those that give
+# the same result in every task (not dataset_names: a task's study holds its one dataset)
+TASK_OPERATIONS = tuple(o for o in METADATA_OPERATIONS if o != "dataset_names")
 # the operations run by the pandas engine's code on the driver (in a Record Data rule or a metadata
 # rule type): they read the study's datasets' names, columns and first records and the standard, never the records
 DRIVER_OPERATIONS = (*METADATA_OPERATIONS, "study_domains", "domain_label", "domain_is_custom",
@@ -169,28 +172,24 @@ def _profile(study: Study, frames: dict[str, nw.LazyFrame], emptiness: bool) -> 
     ``emptiness`` (a rule against library metadata asks whether a variable is partly or wholly
     empty), each variable's number of empty values as context.empty counts them."""
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    def is_empty(field) -> object:
-        column = F.col(f"`{field.name}`")
-        if isinstance(field.dataType, T.StringType):
-            return column.isNull() | (column == "")
-        if isinstance(field.dataType, (T.FloatType, T.DoubleType)):
-            return column.isNull() | F.isnan(column)
-        return column.isNull()
 
     for dataset in study.datasets:
-        native = nw.to_native(frames[dataset.name])
-        measured = [v.name for v in dataset.variables if v.type == "Char" and v.length is None and v.name in native.columns]
-        counted = [f for f in native.schema.fields if f.name in dataset.frame.columns] if emptiness else []
+        frame = frames[dataset.name]
+        schema = frame.collect_schema()
+        measured = [v.name for v in dataset.variables if v.type == "Char" and v.length is None and v.name in schema]
+        counted = [name for name in schema if name in dataset.frame.columns] if emptiness else []
+        # emptiness as the expressions define it, counted natively in the same job as the lengths
+        read = [*(nw.col(name) for name in measured),
+                *(is_empty(nw.col(name), schema[name]).alias(f"@empty{i}") for i, name in enumerate(counted))]
+        native = nw.to_native(frame.select(*read) if read else frame)
         counts = native.agg(F.count(F.lit(1)).alias("@records"),
                             *(F.max(F.octet_length(F.col(f"`{name}`"))).alias(name) for name in measured),
-                            *(F.count_if(is_empty(f)).alias(f"@empty{i}") for i, f in enumerate(counted))).first()
+                            *(F.count_if(F.col(f"`@empty{i}`")).alias(f"@empty{i}") for i in range(len(counted)))).first()
         dataset.records = int(counts["@records"])
         dataset.variables = tuple(replace(v, length=max(int(counts[v.name] or 0), 1)) if v.name in measured else v
                                   for v in dataset.variables)
         if emptiness:
-            dataset.empties = {f.name: int(counts[f"@empty{i}"]) for i, f in enumerate(counted)}
+            dataset.empties = {name: int(counts[f"@empty{i}"]) for i, name in enumerate(counted)}
 
 
 class _Batched:
@@ -204,6 +203,8 @@ class _Batched:
     def __init__(self, rules: list[CoreRule], frames: dict[str, nw.LazyFrame], paths: dict[str, Path], row: str):
         self.rules, self.frames, self.paths, self.row = rules, frames, paths, row
         self.signatures = {r.core_id: _signature(r) for r in rules}
+        self.off_tasks = {r.core_id: spark_value_checks.unported(r, TASK_OPERATIONS) for r in rules
+                          if r.rule_type in VALUE_CHECKS}      # why a value check cannot run in tasks ('' when it can)
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
         self.read: dict[tuple, list | int | GroupTable | None] = {}    # by operation, dataset and call
 
@@ -217,9 +218,8 @@ class _Batched:
         # a split domain's parts evaluate the same records (all parts), whichever part the engine asks about
         parts = tuple(d.name for d in study.siblings(dataset))
         if rule.rule_type in VALUE_CHECKS:
-            why = spark_value_checks.unported(rule, METADATA_OPERATIONS)
-            if why:
-                raise NotExecutable(f"{NOT_ON_SPARK}: {why}")
+            if self.off_tasks[rule.core_id]:
+                raise NotExecutable(f"{NOT_ON_SPARK}: {self.off_tasks[rule.core_id]}")
             key = (parts, VALUE_CHECKS)
             if key not in self.outcomes:
                 self.outcomes[key] = self._value_checks(dataset, study, library)
@@ -236,15 +236,12 @@ class _Batched:
 
     def _value_checks(self, dataset: Dataset, study: Study, library: Library) -> dict[str, list[CoreFinding] | Exception]:
         """Every value check Spark runs, on ``dataset``, in one Spark job (spark_value_checks.py)."""
-        from py4j.protocol import Py4JError
-        from pyspark.errors import PySparkException
-
-        rules = [r for r in self.rules if r.rule_type in VALUE_CHECKS and not spark_value_checks.unported(r, METADATA_OPERATIONS)]
+        rules = [r for r in self.rules if r.rule_type in VALUE_CHECKS and not self.off_tasks[r.core_id]]
         transport = self.paths[dataset.name].suffix.lower() == ".xpt"
         try:
             return spark_value_checks.value_checks(rules, dataset, study, library, self.frames, self.row, transport)
-        except (PySparkException, Py4JError) as exc:      # the pandas code failing in a task: these rules, not the run
-            failed = NotExecutable(f"{NOT_ON_SPARK}: the Spark job evaluating it on {dataset.name} failed: {_first_line(exc)}")
+        except _task_errors() as exc:
+            failed = _job_failed(dataset, exc)
             return {r.core_id: failed for r in rules}
 
     def _evaluate_all(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
@@ -286,18 +283,14 @@ class _Batched:
         transport = self.paths[dataset.name].suffix.lower() == ".xpt"
         if flags:
             # ~row is null: a tree of literals only (exists) is no record-wise predicate for filter
-            from py4j.protocol import Py4JError
-            from pyspark.errors import PySparkException
-
             frame = columns.added(frame, rounded=transport)
             try:
                 rows = (frame.with_columns(**{names[r]: e for r, e in flags.items()})
                         .filter(~nw.col(row).is_null() & nw.any_horizontal(*[nw.col(n) for n in names.values()],
                                                                            ignore_nulls=True))
                         .select(*dict.fromkeys(held.values()), *names.values()).collect().to_pandas())
-            except (PySparkException, Py4JError) as exc:    # an operator's code failing in a task: these rules, not the run
-                failed = NotExecutable(f"{NOT_ON_SPARK}: the Spark job evaluating it on {dataset.name} failed: "
-                                       f"{_first_line(exc)}")
+            except _task_errors() as exc:
+                failed = _job_failed(dataset, exc)
                 return {**outcomes, **{r: failed for r in names}}
             rows = (rows.sort_values([*lead, row, *order], kind="stable").drop(columns=[*lead, *order])
                     .rename(columns={**{h: c for c, h in held.items()}, row: ROW})
@@ -349,16 +342,16 @@ class _Batched:
                 if len(study.siblings(source)) > 1:
                     raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} reads split dataset {domain}")
                 frame, read, sort = self.frames[source.name], (source.name,), [self.row]
+            prefix = params.get("domain") or dataset.wildcard       # what -- in the operation's names stands for
             if params.get("group"):         # one plan per call: rules making the same call share its table
                 call = repr(sorted((k, v) for k, v in params.items() if k != "id"))
                 key = ("group", *read, dataset.wildcard, call)
                 if key not in self.read:
-                    self.read[key] = group_table(frame, params, params.get("domain") or dataset.wildcard, dataset.wildcard,
-                                                 rule, sort)
+                    self.read[key] = group_table(frame, params, prefix, dataset.wildcard, rule, sort)
                 results[str(params["id"])] = self.read[key]
                 continue
             counted = params["operator"] == "record_count"
-            target = None if counted else resolve_wildcard(params.get("name"), params.get("domain") or dataset.wildcard)
+            target = None if counted else resolve_wildcard(params.get("name"), prefix)
             kept = params.get("filter") or {}
             key = (params["operator"], *read, target, tuple(sorted(kept.items())))
             if key not in self.read:
@@ -407,6 +400,20 @@ class _Batched:
             return records, [], False
         ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
         return spark_joins.joined(ctx, {**self.frames, dataset.name: records}, self.paths, self.row)
+
+
+def _task_errors() -> tuple[type[Exception], ...]:
+    """The errors of a Spark job whose task failed (the pandas engine's or an operator's code raising
+    there): they fail the rules the job evaluates, not the run (_job_failed). Imported when an error
+    is met, as pyspark is an extra."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+    return PySparkException, Py4JError
+
+
+def _job_failed(dataset: Dataset, exc: Exception) -> NotExecutable:
+    """What each rule of a failed Spark job on ``dataset`` gets (_task_errors)."""
+    return NotExecutable(f"{NOT_ON_SPARK}: the Spark job evaluating it on {dataset.name} failed: {_first_line(exc)}")
 
 
 def _first_line(exc: Exception) -> str:

@@ -14,8 +14,8 @@ in its file and its part instead of its place in the partition, and are put in t
 order: by record number, then part, then variable. Findings are then made on the driver as for any
 rule (outcome.findings), so Sensitivity "Dataset" keeps the first flagged value of the whole dataset.
 
-Operations: those that read metadata and the standard only, which give the same result in every
-task (not ``dataset_names``: a task's study holds the one dataset).
+Operations: those that give the same result in every task (on_spark.TASK_OPERATIONS: metadata and
+the standard only).
 """
 
 from __future__ import annotations
@@ -42,11 +42,10 @@ PART, BLOB = "@part", "blob"
 
 def unported(rule: CoreRule, task_operations: tuple[str, ...]) -> str:
     """Why the value check cannot run on Spark yet ('' when it can); ``task_operations``: those a
-    task may run (metadata and standard only)."""
+    task may run."""
     if not frames.record_local(rule):
         return f"a {rule.rule_type} whose verdict reads other records is not on spark yet"
-    other = [p.get("operator") for p in rule.operations if p.get("operator") not in task_operations or
-             p.get("operator") == "dataset_names"]
+    other = [p.get("operator") for p in rule.operations if p.get("operator") not in task_operations]
     if other:
         return f"operation {other[0]} in a {rule.rule_type} is not on spark yet"
     if "variable_max_size" in str(rule.data):
