@@ -20,10 +20,20 @@ recorded for each size, so where pandas stops fitting is read off the table.
 
     python benchmarks/pool_scale.py                                  # 10000 30000 100000 subjects
     python benchmarks/pool_scale.py --sizes 10000 --keep /tmp/pools  # pools kept (and reused) there
+
+A million subjects takes hours on 2 cores (the pool about an hour with ``--jobs 2``, then each
+engine), more than one sitting; with ``--keep`` the steps may run apart, each its own results file:
+
+    python benchmarks/pool_scale.py --sizes 1000000 --keep /work/pools --jobs 2 --engines   # the pool only
+    python benchmarks/pool_scale.py --sizes 1000000 --keep /work/pools --engines spark --timeout 14400
+
+A kept pool's simulation measurement is kept beside it (KEEP/<subjects>/simulate.json) and reported
+with every later run on it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,8 +108,6 @@ def measured(command: list[str], timeout: float) -> dict:
 
 def pool_facts(pool: Path) -> dict:
     """Records, Parquet bytes, and the pandas engine's memory estimate against what is available."""
-    import json
-
     from trialkit.memory_budget import available_bytes, estimated_read_bytes
     from trialkit.validators.inputs import dataset_files_read, dataset_paths
 
@@ -112,18 +120,26 @@ def pool_facts(pool: Path) -> dict:
 
 
 def simulated_pool(subjects: int, args, pool: Path) -> dict:
-    """``pool`` simulated with ``subjects`` in all (one study per PER_STUDY, at least 2) unless it is
-    there from an earlier run (--keep): the result's start, with the simulation's measurement, or
-    its error."""
+    """``pool`` simulated with ``subjects`` in all (one study per PER_STUDY, at least 2; ``--jobs``
+    processes) unless it is there from an earlier run (--keep): the result's start, with the
+    simulation's measurement (kept beside the pool, so a later run reports it too), or its error."""
     result: dict = {"subjects": subjects}
+    kept = pool.parent / "simulate.json"
     if not (pool / "manifest.json").is_file():
         studies = max(2, subjects // PER_STUDY)
         gen = measured([*TRIALKIT, "simulate", "--study", args.study, "--pool", str(studies), "--subjects",
-                        str(subjects), "--seed", str(args.seed or 18), "--out", str(pool)], args.timeout)
-        result["simulate"] = gen
+                        str(subjects), "--seed", str(args.seed or 18), "--jobs", str(args.jobs), "--out", str(pool)],
+                       args.timeout)
+        gen["jobs"] = args.jobs
         if gen["exit_code"] != 0:
-            return {**result, "stage": "simulate", "error": f"exit code {gen['exit_code']}"}
+            return {**result, "simulate": gen, "stage": "simulate", "error": f"exit code {gen['exit_code']}"}
+        kept.write_text(json.dumps(gen, indent=2) + "\n", encoding="utf-8")
+    if kept.is_file():
+        result["simulate"] = json.loads(kept.read_text(encoding="utf-8"))
     return result
+
+
+ENGINES = {"pandas": [], "spark": ["--engine", "spark", "--spark-master"]}
 
 
 def run_size(subjects: int, args, work: Path) -> dict:
@@ -132,7 +148,8 @@ def run_size(subjects: int, args, work: Path) -> dict:
     if "error" in result:
         return result
     result.update(pool_facts(pool))
-    for engine, extra in (("pandas", []), ("spark", ["--engine", "spark", "--spark-master", args.master])):
+    for engine in args.engines:
+        extra = [*ENGINES[engine], *([args.master] if engine == "spark" else [])]
         run = measured([*TRIALKIT, "validate", str(pool), "--rules", "trialkit", *extra,
                         "--out", str(work / f"validation-{engine}.json")], args.timeout)
         run["refused"] = run["exit_code"] == 2 and any("needs at least" in line for line in run["stderr_tail"])
@@ -145,12 +162,20 @@ def print_results(results: list[dict]) -> None:
                "pandas s", "pandas peak MiB", "spark s", "spark peak MiB (JVM incl.)", "load"]
 
     def row_of(r: dict) -> list[str]:
-        p, s = r["pandas"], r["spark"]
-        pandas_s = "refused" if p["refused"] else f"{p['wall_s']:.1f}" if p["exit_code"] in (0, 1) else f"exit {p['exit_code']}"
-        spark_s = f"{s['wall_s']:.1f}" if s["exit_code"] in (0, 1) else f"exit {s['exit_code']}"
+        p, s = r.get("pandas"), r.get("spark")        # None: that engine not run this time (--engines)
+
+        def wall(run: dict | None) -> str:
+            if run is None:
+                return "not run"
+            if run["refused"]:
+                return "refused"
+            return f"{run['wall_s']:.1f}" if run["exit_code"] in (0, 1) else f"exit {run['exit_code']}"
+
+        def peak(run: dict | None) -> str:
+            return "" if run is None else f"{run['peak_tree_mib']:,}"
+        loads = "/".join(str(run["load_avg_1m"]) for run in (p, s) if run is not None)
         return [f"{r['subjects']:,}", str(r["studies"]), f"{r['records']:,}", f"{r['parquet_mib']:,}",
-                f"{r['pandas_estimate_mib']:,}", f"{r['available_mib']:,}", pandas_s, f"{p['peak_tree_mib']:,}",
-                spark_s, f"{s['peak_tree_mib']:,}", f"{p['load_avg_1m']}/{s['load_avg_1m']}"]
+                f"{r['pandas_estimate_mib']:,}", f"{r['available_mib']:,}", wall(p), peak(p), wall(s), peak(s), loads]
     rows = table_rows(results, len(headers), row_of)
     print_table(f"trialkit validate --rules trialkit on a pooled Parquet SDTM: pandas vs Spark {MASTER}", headers, rows,
                 width=220)
@@ -160,8 +185,13 @@ def print_results(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = size_arguments(__doc__.splitlines()[0], DEFAULT_OUT, "keep (and reuse) each size's pool in KEEP/<subjects>")
     parser.add_argument("--master", default=MASTER, help="Spark master [%(default)s]")
+    parser.add_argument("--jobs", type=int, default=1, help="processes simulating a pool's studies [%(default)s]")
+    parser.add_argument("--engines", nargs="*", choices=sorted(ENGINES), default=sorted(ENGINES),
+                        help="engines validating each pool; none: the pools only (with --keep) [%(default)s]")
     parser.set_defaults(sizes=DEFAULT_SIZES, timeout=7200)
     args = parser.parse_args(argv)
+    if not args.engines and args.keep is None:
+        parser.error("--engines without an engine makes pools only, which --keep must keep")
     git = git_state(BENCH_DIR)
     results = []
     for n in args.sizes:
@@ -174,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="trialkit-bench-pool-") as tmp:
                 results.append(run_size(n, args, Path(tmp)))
     print_results(results)
-    ok = [r for r in results if "error" not in r and r["spark"]["exit_code"] in (0, 1)]
+    ok = [r for r in results if "error" not in r and "spark" in r and r["spark"]["exit_code"] in (0, 1)]
     goals = {"spark_time_linear": {"sizes": [r["subjects"] for r in ok],
                                    "seconds_per_million_records": [round(r["spark"]["wall_s"] / r["records"] * 1e6, 2)
                                                                    for r in ok]}}
     write_results(args.out, "pool_scale", args.study, git, BENCH_DIR, goals, results)
-    return 1 if len(ok) < len(results) else 0
+    failed = [r for r in results if "error" in r or any(r[e]["exit_code"] not in (0, 1) and not r[e]["refused"]
+                                                          for e in args.engines)]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -130,6 +130,9 @@ def test_pool_05_options_that_would_be_ignored_are_usage_errors(pool, tmp_path, 
     result = runner.invoke(main, ["simulate", "--pool", "2", "--subjects", "4", "--format", "xpt", "--out", str(tmp_path / "p")])
     assert result.exit_code == 2 and "--pool writes Parquet SDTM" in result.output, result.output
     assert not (tmp_path / "p").exists()
+    result = runner.invoke(main, ["simulate", "--subjects", "4", "--jobs", "2", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "--jobs is for --pool" in result.output, result.output
+    assert not (tmp_path / "p").exists()
 
 
 @pytest.mark.spark
@@ -158,3 +161,16 @@ def test_pool_07_a_dataset_both_as_a_file_and_a_pooled_folder_is_refused(pool, t
     shutil.copy(folder / "dm" / "STUDY01.parquet", folder / "dm.parquet")
     with pytest.raises(InputError, match=r"dataset DM is there twice \(dm.parquet and the pooled folder dm/\)"):
         dataset_paths(folder)
+
+
+def test_pool_08_studies_made_side_by_side_give_the_same_pool(pool, tmp_path):
+    """--jobs 2 forks a process per study at a time; the pool is the one process's, file for file."""
+    subprocess.run([sys.executable, "-m", "trialkit.cli", "simulate", "--pool", "3", "--subjects", "24", "--seed", "3",
+                    "--jobs", "2", "--out", str(tmp_path / "pool")], check=True, capture_output=True, text=True)
+    side_by_side = tmp_path / "pool"
+    assert (side_by_side / "manifest.json").read_text(encoding="utf-8") == (pool / "manifest.json").read_text(encoding="utf-8")
+    files = sorted(p.relative_to(pool) for p in pool.rglob("*.parquet"))
+    assert files and files == sorted(p.relative_to(side_by_side) for p in side_by_side.rglob("*.parquet"))
+    for file in files:
+        assert pq.read_table(side_by_side / file).equals(pq.read_table(pool / file), check_metadata=True), file
+    assert sorted(p.name for p in side_by_side.iterdir()) == sorted(p.name for p in pool.iterdir())    # no work folder left

@@ -155,13 +155,17 @@ def run_simulation(study: str, subjects: int | None, seed: int | None, out: Path
               help="Write a pooled SDTM database of N studies instead of a raw export: --subjects in all (varied "
                    "sizes), seeds drawn from --seed, STUDYID STUDY01..; one Parquet file per study per domain "
                    "(dm/STUDY01.parquet), which validate and Spark read as one dataset.")
-def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format, pool):
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="With --pool: processes making the studies side by side (the pool is the same).")
+def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_format, pool, jobs):
     """Write simulated raw EDC exports of a study (one CSV per form by default) and manifest.json;
     with --pool N, a pooled SDTM database of N such studies."""
     if pool is not None:
         if truth is not None or export_format != "csv":
             raise click.UsageError("--truth and --format are for one study's raw export; --pool writes Parquet SDTM")
-        return simulate_pooled(study, pool, subjects, seed, out, dirty, duplicate_rate)
+        return simulate_pooled(study, pool, subjects, seed, out, dirty, duplicate_rate, jobs)
+    if jobs != 1:
+        raise click.UsageError("--jobs is for --pool: one study's export is made by one process")
     if truth is not None and out.resolve() in truth.resolve().parents:
         raise click.UsageError("--truth must be outside the --out folder: the truth is never part of the export")
     with output_folder(out) as work, (output_file(truth) if truth is not None else nullcontext()) as truth_work:
@@ -174,7 +178,7 @@ def simulate(study, subjects, seed, out, truth, dirty, duplicate_rate, export_fo
 
 
 def simulate_pooled(study: str, studies: int, subjects: int | None, seed: int | None, out: Path, dirty: int,
-                    duplicate_rate: float) -> None:
+                    duplicate_rate: float, jobs: int = 1) -> None:
     """``simulate --pool``: each study simulated (CSV) and mapped to Parquet SDTM by the pipeline's
     stages, then pooled (trialkit.simulate.pool)."""
     from trialkit.simulate.pool import simulate_pool
@@ -187,7 +191,7 @@ def simulate_pooled(study: str, studies: int, subjects: int | None, seed: int | 
         manifest = simulate_pool(
             study, studies, subjects, seed, work,
             lambda size, study_seed, raw: simulate_stage(study, size, study_seed, raw, None, dirty, duplicate_rate),
-            lambda raw, folder: sdtm_stage(study, raw, folder, formats=("parquet",)), advance)
+            lambda raw, folder: sdtm_stage(study, raw, folder, formats=("parquet",)), advance, jobs)
     records = sum(sum(s["records"].values()) for s in manifest["studies"])
     click.echo(f"pool of {studies} studies ({study}): {subjects} subjects, {records} SDTM records -> {out} "
                f"(Parquet, {manifest['layout']})")
