@@ -13,7 +13,17 @@ import pytest
 from reference_data import PILOT, PILOT_SLICE
 from spark_parity import SPARK_RUN, both_engines, core_rules_on_spark, finding_rows, pandas_findings_of_spark_rules
 
-MASTER = "local[2]"      # the session of the spark fixture (tests/conftest.py), as spark_parity's engines run
+
+def _same_on_both_engines(pilot) -> tuple[list, set[str]]:
+    """Both engines on ``pilot``'s SDTM and ADaM: the same findings, field for field, and the same
+    statuses of the families Spark runs; the pandas findings compared and the CORE rules Spark ran."""
+    on_pandas, on_spark = both_engines(pilot / "sdtm", pilot / "adam", encoding="cp1252")
+    ported = pandas_findings_of_spark_rules(on_pandas.findings, on_spark)
+    assert finding_rows(on_spark.findings) == finding_rows(ported)
+    families = (*SPARK_RUN, "TK-ADAM (schemas)")
+    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in families} == \
+        {r.id: (r.status, r.findings) for r in on_pandas.rules if r.id in families}
+    return ported, core_rules_on_spark(on_spark)
 
 
 @pytest.mark.slow
@@ -22,25 +32,15 @@ MASTER = "local[2]"      # the session of the spark fixture (tests/conftest.py),
 def test_01_the_cdisc_pilot_gives_the_same_findings_on_both_engines(spark):
     """The pilot's SDTM and ADaM: the ADaM findings are its ADaMIG 1.0-era labels (read off the XPT
     files into Spark's column metadata) and Req variables (docs/conformance.md)."""
-    on_pandas, on_spark = both_engines(PILOT / "sdtm", PILOT / "adam", encoding="cp1252")
-    ported = pandas_findings_of_spark_rules(on_pandas.findings, on_spark)
-    assert {f.rule for f in ported} & core_rules_on_spark(on_spark), "the pilot has CORE findings to compare"
+    ported, core = _same_on_both_engines(PILOT)
+    assert {f.rule for f in ported} & core, "the pilot has CORE findings to compare"
     assert {f.rule for f in ported if f.rule.startswith("TK-ADAM-")} == {"TK-ADAM-0001", "TK-ADAM-0006"}
-    assert finding_rows(on_spark.findings) == finding_rows(ported)
-    families = (*SPARK_RUN, "TK-ADAM (schemas)")
-    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in families} == \
-        {r.id: (r.status, r.findings) for r in on_pandas.rules if r.id in families}
 
 
 @pytest.mark.spark
 def test_02_the_vendored_slice_of_the_pilot_gives_the_same_findings_on_both_engines(spark):
     """The slice holds a split domain (LB in three parts), SAS's stored lengths and cp1252 text."""
-    on_pandas, on_spark = both_engines(PILOT_SLICE / "sdtm", PILOT_SLICE / "adam", encoding="cp1252")
-    ported = pandas_findings_of_spark_rules(on_pandas.findings, on_spark)
-    compared = {f.rule for f in ported} & core_rules_on_spark(on_spark)
+    ported, core = _same_on_both_engines(PILOT_SLICE)
+    compared = {f.rule for f in ported} & core
     assert len(compared) >= 10, f"the slice has CORE findings of many rules to compare: {sorted(compared)}"
     assert any(f.dataset.startswith("LB") for f in ported if f.rule in compared), "findings on the split LB"
-    assert finding_rows(on_spark.findings) == finding_rows(ported)
-    families = (*SPARK_RUN, "TK-ADAM (schemas)")
-    assert {r.id: (r.status, r.findings) for r in on_spark.rules if r.id in families} == \
-        {r.id: (r.status, r.findings) for r in on_pandas.rules if r.id in families}
