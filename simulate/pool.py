@@ -22,7 +22,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
 from pathlib import Path
 
@@ -72,25 +72,31 @@ def simulate_pool(study: str, studies: int, subjects: int, seed: int, out: Path,
     plan = [(f"STUDY{number:02d}", size, study_seed) for number, (size, study_seed)
             in enumerate(zip(study_sizes(subjects, studies), study_seeds(seed, studies), strict=True), start=1)]
     records: dict[str, dict[str, int]] = {}
-    if jobs > 1 and studies > 1 and can_fork():
-        # the stages are closures: the workers inherit them through the fork instead of a pickle
-        with forked_pool_sharing((simulate, sdtm, out), min(jobs, studies)) as pool:
-            futures = {pool.submit(_shared_study, *planned): planned[0] for planned in plan}
-            for future in as_completed(futures):
-                records[futures[future]] = future.result()      # a study's failure fails the pool
-                if on_study is not None:
-                    on_study(futures[future])
-    else:
-        for planned in plan:
-            records[planned[0]] = _one_study(simulate, sdtm, out, *planned)
-            if on_study is not None:
-                on_study(planned[0])
+    for studyid, made in _made(plan, simulate, sdtm, out, jobs):
+        records[studyid] = made
+        if on_study is not None:
+            on_study(studyid)
     entries = [{"studyid": studyid, "seed": study_seed, "subjects": size, "records": records[studyid]}
                for studyid, size, study_seed in plan]
     manifest = {"study": study, "seed": seed, "subjects": subjects, "layout": "<domain>/<STUDYID>.parquet",
                 "studies": entries}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _made(plan: list[tuple[str, int, int]], simulate: Callable, sdtm: Callable, out: Path, jobs: int
+          ) -> Iterator[tuple[str, dict[str, int]]]:
+    """Each planned study's id and records per dataset as it is made: in ``jobs`` forked processes
+    (in the order they finish), else one after the other."""
+    if jobs > 1 and len(plan) > 1 and can_fork():
+        # the stages are closures: the workers inherit them through the fork instead of a pickle
+        with forked_pool_sharing((simulate, sdtm, out), min(jobs, len(plan))) as pool:
+            futures = {pool.submit(_shared_study, *planned): planned[0] for planned in plan}
+            for future in as_completed(futures):
+                yield futures[future], future.result()      # a study's failure fails the pool
+    else:
+        for planned in plan:
+            yield planned[0], _one_study(simulate, sdtm, out, *planned)
 
 
 def _one_study(simulate: Callable, sdtm: Callable, out: Path, studyid: str, size: int, study_seed: int) -> dict[str, int]:
