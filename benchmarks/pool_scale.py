@@ -139,7 +139,7 @@ def simulated_pool(subjects: int, args, pool: Path) -> dict:
     return result
 
 
-ENGINES = {"pandas": [], "spark": ["--engine", "spark", "--spark-master"]}
+ENGINES = ("pandas", "spark")
 
 
 def run_size(subjects: int, args, work: Path) -> dict:
@@ -148,9 +148,9 @@ def run_size(subjects: int, args, work: Path) -> dict:
     if "error" in result:
         return result
     result.update(pool_facts(pool))
+    arguments = {"pandas": [], "spark": ["--engine", "spark", "--spark-master", args.master]}
     for engine in args.engines:
-        extra = [*ENGINES[engine], *([args.master] if engine == "spark" else [])]
-        run = measured([*TRIALKIT, "validate", str(pool), "--rules", "trialkit", *extra,
+        run = measured([*TRIALKIT, "validate", str(pool), "--rules", "trialkit", *arguments[engine],
                         "--out", str(work / f"validation-{engine}.json")], args.timeout)
         run["refused"] = run["exit_code"] == 2 and any("needs at least" in line for line in run["stderr_tail"])
         result[engine] = run
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = size_arguments(__doc__.splitlines()[0], DEFAULT_OUT, "keep (and reuse) each size's pool in KEEP/<subjects>")
     parser.add_argument("--master", default=MASTER, help="Spark master [%(default)s]")
     parser.add_argument("--jobs", type=int, default=1, help="processes simulating a pool's studies [%(default)s]")
-    parser.add_argument("--engines", nargs="*", choices=sorted(ENGINES), default=sorted(ENGINES),
+    parser.add_argument("--engines", nargs="*", choices=ENGINES, default=list(ENGINES),
                         help="engines validating each pool; none: the pools only (with --keep) [%(default)s]")
     parser.set_defaults(sizes=DEFAULT_SIZES, timeout=7200)
     args = parser.parse_args(argv)
