@@ -257,3 +257,42 @@ def test_10_metadata_rules_read_the_files_metadata_and_sparks_counts(spark, demo
     longest = [ae[c].str.encode("utf-8").str.len().max() for c in ae.columns if ae[c].dtype == object]
     sizes = [f.value for f in on_spark.findings if f.rule == "SPONSOR-0102" and f.dataset == "AE"]
     assert sorted(sizes) == sorted(f"variable_size={n}" for n in longest if n > 20) and sizes
+
+
+@pytest.mark.spark
+def test_11_a_notice_on_every_record_brings_back_one_record_per_value(spark, demo, tmp_path, monkeypatch):
+    """A sponsor's terms outside an extensible codelist on nearly every LB record (the million-subject
+    pool had 1,010,010 such LBSTRESC values, which ran the driver out of heap when every failing
+    record was collected): the Spark job brings back each failing value's first record and its
+    count, and every record failing an error check, and the findings are the pandas engine's,
+    counts and first records included, a record failing both kinds of check included."""
+    import trialkit.validators.spark_engine as spark_engine
+
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    for name in ("dm", "ts"):
+        write_parquet(*read_xpt(demo / "sdtm" / f"{name}.xpt"), folder)
+    lb, meta = read_xpt(demo / "sdtm" / "lb.xpt")
+    lb["LBSPEC"] = ["SPITTLE" if i % 3 else "SWEAT" for i in range(len(lb))]   # SWEAT on rows 1, 4, 7 ..., SPITTLE on the others
+    lb.loc[[0, 1], "LBSPEC"] = ""                          # blank passes: the first failing values are on rows 3 and 4
+    lb.loc[7, "LBDTC"] = "2019-13-01"                      # an error on a record whose SPITTLE is not the first
+    write_parquet(lb, meta, folder)
+    collected = []
+
+    def spy(frame):
+        if any(c.startswith("__ok") for c in frame.columns):     # the schema job of a dataset
+            collected.append(len(frame))
+        return original(frame)
+    original = spark_engine._records
+    monkeypatch.setattr(spark_engine, "_records", spy)
+    on_pandas = validate(None, folder, None, None, rules=("trialkit",), jobs=1)
+    on_spark = validate(None, folder, None, None, engine="spark", rules=("trialkit",), spark_master=MASTER)
+    assert finding_rows(on_spark.findings) == finding_rows(pandas_findings_of_spark_rules(on_pandas.findings, on_spark))
+    spec = sorted((f.value, f.row, f.message) for f in on_spark.findings if f.rule == "TK-SDTM-0006" and f.variable == "LBSPEC")
+    spitting, sweating = sum(lb["LBSPEC"] == "SPITTLE"), sum(lb["LBSPEC"] == "SWEAT")
+    assert [(v, r) for v, r, _ in spec] == [("SPITTLE", 3), ("SWEAT", 4)] and len(lb) > 100
+    assert f"on {spitting} record(s)" in spec[0][2] and f"on {sweating} record(s)" in spec[1][2]
+    assert [(f.row, f.value) for f in on_spark.findings if f.rule == "TK-SDTM-0009" and f.dataset == "LB"] == [(8, "2019-13-01")]
+    # LB's schema job brought back the records its findings name (the demo's own LBSTRESC notices too), no more
+    named = {f.row for f in on_spark.findings if f.dataset == "LB"}
+    assert max(collected) == len(named) < 10

@@ -224,23 +224,33 @@ def schema_findings(name: str, label: str, schema: pa.DataFrameSchema, frame: pd
         return findings_from_cases(name, label, exc.failure_cases, frame, seq, missing, frame_rules)
 
 
+def is_notice(check: str) -> bool:
+    """A check (named by its rule's id, as ``TK-SDTM-0006(...)``) whose failures are notices: one
+    finding per distinct failing value, not per record."""
+    rule_id = str(check).split("(")[0]
+    return rule_id in RULES and RULES[rule_id].severity == "notice"
+
+
 def findings_from_cases(name: str, label: str, cases: pd.DataFrame, frame: pd.DataFrame, seq: str | None,
                         missing: Callable[[str], tuple[Rule, str]], frame_rules: dict[str, str] | None = None
                         ) -> list[ValidationFinding]:
     """The findings of a schema's failure cases (pandera's shape: check, column, failure_case and
     index, the record's 0-based position); ``frame`` holds at least the failing records, labelled
-    by their positions. Shared by the pandas engine (pandera's cases) and the Spark engine."""
+    by their positions. Shared by the pandas engine (pandera's cases) and the Spark engine, whose
+    cases of a notice check may stand for several records each (an optional ``count``, 1 if absent):
+    it brings back only each failing value's first record, not a million records that make one finding."""
     frame_rules = frame_rules or {}
     findings = []
     rule_of = cases["check"].astype(str).str.split("(").str[0]
-    notice = rule_of.map(lambda r: r in RULES and RULES[r].severity == "notice")
+    notice = cases["check"].map(is_notice)
     if notice.any():
         # observed: the failure cases of a category column are a category; only the failed values are groups
         groups = cases[notice].assign(_rule=rule_of[notice]).groupby(["_rule", "column", "failure_case"], dropna=False,
                                                                       observed=True)
         for (rule_id, column, failed), group in groups:
             r = RULES[rule_id]
-            findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({label}.{column}) on {len(group)} "
+            count = int(group["count"].sum()) if "count" in group else len(group)
+            findings.append(ValidationFinding(r.id, r.severity, name, f"{r.title} ({label}.{column}) on {count} "
                                               f"record(s); first shown", variable=str(column), value=str(failed),
                                               **record(frame, group["index"].min(), seq)))
         cases = cases[~notice]

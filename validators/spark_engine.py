@@ -34,7 +34,7 @@ from trialkit.formats.parquet import parquet_meta
 from trialkit.validators.inputs import DatasetFile, dataset_paths, read_one
 from trialkit.validators.pooled import inspect, is_pooled
 from trialkit.validators.rules import IO_UNREADABLE, RuleRun, ValidationFinding
-from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, blank_text, findings_from_cases, null
+from trialkit.validators.schema_findings import ColumnCheck, FrameCheck, blank_text, findings_from_cases, is_notice, null
 
 ROW = "__trialkit_row"        # 1-based record number in the file, as the pandas engine counts it
 _SAS_EPOCH = "1960-01-01"
@@ -221,7 +221,12 @@ class SparkTables:
     def schema_findings(self, name: str, label: str, schema: pa.DataFrameSchema, frame: nw.LazyFrame, seq: str | None,
                         missing, frame_rules: dict[str, str] | None) -> list[ValidationFinding]:
         """Every check of ``schema`` over ``frame`` in one Spark job, then the findings as the pandas
-        engine makes them from pandera's failure cases."""
+        engine makes them from pandera's failure cases.
+
+        The job brings back each record failing an error or warning check (each is a finding), but of
+        a notice check only the first record of each failing value, with the value's record count
+        (``findings_from_cases`` makes one finding of them): a sponsor's term outside an extensible
+        codelist can fill a million records of a pooled LB, which the driver could not hold."""
         dtypes = frame.collect_schema()
         present = self.columns(frame)
         cases = [{"check": "column_in_dataframe", "column": None, "failure_case": column, "index": None}
@@ -234,12 +239,25 @@ class SparkTables:
         if flags:
             values = [column for check, column in checks if column is not None]
             keep = list(dict.fromkeys([*self._keys(frame, seq), *values]))
-            failed = (frame.with_columns(**flags).filter(nw.any_horizontal(*[~nw.col(f) for f in flags], ignore_nulls=False))
-                      .select(*keep, *flags).collect().to_pandas())
-            records = _records(failed)
+            failing = frame.with_columns(**flags).filter(nw.any_horizontal(*[~nw.col(f) for f in flags], ignore_nulls=False))
+            # a notice check's failing value: its records counted, the first marked (windows over the failing records only)
+            by_value = {f: [f, *([column] if column else [])] for f, (check_name, column) in checked.items()
+                        if is_notice(check_name)}
+            shown = [~nw.col(f) for f in flags if f not in by_value]
+            if by_value:
+                failing = failing.with_columns(**{f"__n{f}": nw.len().over(*over) for f, over in by_value.items()},
+                                               **{f"__first{f}": nw.col(ROW) == nw.col(ROW).min().over(*over)
+                                                  for f, over in by_value.items()})
+                shown += [~nw.col(f) & nw.col(f"__first{f}") for f in by_value]
+            counted = [f"__{what}{f}" for f in by_value for what in ("n", "first")]
+            records = _records(failing.filter(nw.any_horizontal(*shown, ignore_nulls=False))
+                               .select(*keep, *flags, *counted).collect().to_pandas())
             for flag, (check_name, column) in checked.items():
                 bad = records[~records[flag].astype(bool)]
-                cases += [{"check": check_name, "column": column, "index": i,
+                if flag in by_value:        # a record brought back by another check is not this value's first
+                    bad = bad[bad[f"__first{flag}"].astype(bool)]
+                count = bad[f"__n{flag}"] if flag in by_value else pd.Series(1, index=bad.index)
+                cases += [{"check": check_name, "column": column, "index": i, "count": int(count.at[i]),
                            "failure_case": None if column is None else bad[column].at[i]} for i in bad.index]
         if not cases:
             return []
