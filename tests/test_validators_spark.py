@@ -266,7 +266,7 @@ def test_11_a_notice_on_every_record_brings_back_one_record_per_value(spark, dem
     record was collected): the Spark job brings back each failing value's first record and its
     count, and every record failing an error check, and the findings are the pandas engine's,
     counts and first records included, a record failing both kinds of check included."""
-    import trialkit.validators.spark_engine as spark_engine
+    from trialkit.validators import spark_engine
 
     folder = tmp_path / "sdtm"
     folder.mkdir()
