@@ -4,16 +4,19 @@ Reading more than memory holds ends with the kernel's OOM killer: a SIGKILL with
 minutes, possibly taking the machine's other work with it. What a file needs once read is at least a
 measured multiple of its size (pandas frames of object strings), so when even that lower bound is
 above the memory there is, the command stops at once (exit 2) naming the files, the estimate and the
-memory available. The factors are lower bounds measured on the simulated 10,000-subject study
+memory available. The factors of text and XPT are lower bounds measured on the simulated 10,000-subject study
 (benchmarks' seed): a raw CSV export of 25.1 MiB took 179 MiB to read (7.1x), its SDTM XPT folder of
 120 MiB took 260 MiB (2.2x); Dataset-JSON text is counted at its size. Parquet compresses too well
 for its size to say anything (a 10,000-subject pool, 4 studies, 870,711 records: 6.7 MiB of Parquet
-took 208 MiB to read, 31x), so it is counted from its footers: 16 bytes per value (records x
-variables). Pools read by the validator measured 23 bytes per value at 10,000 subjects
-(13.1 million values, 693 MiB peak less the 400 MiB the process holds before reading) and 19 at
-100,000 (132 million values, 2,747 MiB peak); 16 stays below both, so the estimate remains a lower
-bound while refusing near where the engine would really run out (8 bytes, a bare float64 or string
-pointer, let through pools 2.5x too large). Formats whose size says little about their content
+took 208 MiB to read, 31x), so it is counted from its footers: 17 bytes per value (records x
+variables). That one is an estimate, not a lower bound, because near the memory's end a lower bound
+lets through what the OOM killer then ends. The validator's pools grew (peak less the 400 MiB the process
+holds before reading) by 23 bytes per value at 10,000 subjects (13.1 million values), 18.0 at
+100,000 (132 million) and 16.7 at 1,000,000 (1.32 billion values, 21,444 MiB peak of 23,515
+available): a fixed part of about 170 MiB and 16.6 bytes per value. At 16 bytes the estimate let
+through pools of up to 1.17 million subjects where 1.1 million was the most that fit; at 17 it
+refuses pools about 2% smaller than the largest that fits, and small pools, under-counted, are far
+from any limit. Formats whose size says little about their content
 (compressed SAS7BDAT, XLSX, verbose ODM-XML) are not estimated.
 
 The memory available is the kernel's MemAvailable plus free swap, or the headroom of the process's
@@ -29,7 +32,7 @@ from pathlib import Path
 from trialkit.errors import InputError
 
 READ_FACTOR = {".csv": 5.0, ".xpt": 1.5, ".json": 1.0, ".ndjson": 1.0}
-CELL_BYTES = 16         # a Parquet value read and validated with pandas: at least 19 measured (module docstring)
+CELL_BYTES = 17         # a Parquet value read and validated with pandas: 16.7 measured at 1.3 billion values (module docstring)
 GIB = 1024 ** 3
 
 
