@@ -296,3 +296,33 @@ def test_11_a_notice_on_every_record_brings_back_one_record_per_value(spark, dem
     # LB's schema job brought back the records its findings name (the demo's own LBSTRESC notices too), no more
     named = {f.row for f in on_spark.findings if f.dataset == "LB"}
     assert max(collected) == len(named) < 10
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("error", ["Py4JNetworkError", "ConnectionRefusedError"])
+def test_12_a_driver_jvm_ending_mid_run_is_one_error_naming_the_heap(spark, demo, tmp_path, monkeypatch, runner, error):
+    """The JVM ends on an out-of-memory error (-XX:+ExitOnOutOfMemoryError: an error that killed only
+    the thread serving a collect left the million-subject run waiting for ever); the run then stops
+    with exit 2 and one line naming TRIALKIT_SPARK_DRIVER_MEMORY, not a Py4J traceback or rules
+    listed as not executed one by one."""
+    from py4j.protocol import Py4JNetworkError
+
+    from trialkit.cli import main
+    from trialkit.spark_session import DRIVER_MEMORY
+
+    assert "-XX:+ExitOnOutOfMemoryError" in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    write_parquet(*read_xpt(demo / "sdtm" / "dm.xpt"), folder)
+
+    def gone(*args, **kwargs):      # as pyspark raises them: a call in flight, the next call (measured with a 512m heap)
+        raise Py4JNetworkError("Answer from Java side is empty") if error == "Py4JNetworkError" else \
+            ConnectionRefusedError(111, "Connection refused")
+    monkeypatch.setattr("trialkit.validators.core_findings.run_core_on_spark", gone)
+    out = tmp_path / "v.json"
+    result = runner.invoke(main, ["validate", str(folder), "--engine", "spark", "--spark-master", MASTER, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "the Spark driver's JVM ended during the run (" in result.output
+    assert ("Answer from Java side is empty" if error == "Py4JNetworkError" else "Connection refused") in result.output
+    assert f"TRIALKIT_SPARK_DRIVER_MEMORY (now {DRIVER_MEMORY})" in result.output and "Traceback" not in result.output
+    assert not out.exists()

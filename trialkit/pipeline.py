@@ -107,13 +107,15 @@ def adam_stage_on_spark(study: str | Path, sdtm_dir: Path, out: Path, *, formats
     (records, variables)."""
     from trialkit.adam.spark_engine import SUBJECTS_PER_TASK, run_adam_spark
     from trialkit.define import WrittenDatasets, write_define
+    from trialkit.spark_session import driver_alive
     from trialkit.validators.pooled import is_pool
 
     pooled = is_pool(sdtm_dir)
     written = WrittenDatasets("ADaM", study)  # a spec that cannot make a valid define.xml stops before any file
     check_folder_study(study, sdtm_dir, "DM")
-    shapes = run_adam_spark(study, sdtm_dir, out, formats=formats, master=spark_master, written=None if pooled else written,
-                            subjects_per_task=subjects_per_task or SUBJECTS_PER_TASK)
+    with driver_alive():
+        shapes = run_adam_spark(study, sdtm_dir, out, formats=formats, master=spark_master,
+                                written=None if pooled else written, subjects_per_task=subjects_per_task or SUBJECTS_PER_TASK)
     if not pooled:
         write_define("ADaM", study, out, written=written)
     write_manifest(out, stage_record("adam", study, formats, 0))

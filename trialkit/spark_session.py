@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from trialkit.errors import InputError
@@ -59,7 +61,19 @@ def spark_session(master: str = DEFAULT_MASTER):
                # (several Py4J round trips per call, for error messages trialkit does not show). CORE's
                # rules build thousands of expressions: on 21 of the CDISC pilot's datasets this halved
                # the round trips (527k -> 267k) and cut CORE on Spark from 100 s to 76 s
-               .config("spark.python.sql.dataFrameDebugging.enabled", "false"))
+               .config("spark.python.sql.dataFrameDebugging.enabled", "false")
+               # An out-of-memory error in the driver otherwise ends only the thread it struck: a
+               # collect whose Arrow-serving thread died left the Python side waiting for ever (the
+               # million-subject pool, 28 minutes idle). The JVM ends instead, and driver_alive says so.
+               .config("spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError")
+               # That out-of-memory was the text of a plan: adaptive execution renders the whole
+               # physical plan after every stage, and the SQL status store keeps a thousand runs' plans.
+               # A pooled dataset's plan (80 study files unioned, every check's expression) is large;
+               # the text is only for the Spark UI, which is off.
+               .config("spark.sql.maxPlanStringLength", "100000")
+               .config("spark.sql.ui.retainedExecutions", "10")
+               .config("spark.ui.retainedJobs", "100")
+               .config("spark.ui.retainedStages", "100"))
     if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
         # Python tasks (adam --engine spark) run in this interpreter, whose environment has trialkit;
         # Spark's default, the first python3 on PATH, may not (a cluster's executors need trialkit
@@ -72,3 +86,17 @@ def spark_session(master: str = DEFAULT_MASTER):
                          f"it needs {INSTALL_JAVA}") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextmanager
+def driver_alive() -> Iterator[None]:
+    """A run on Spark whose driver JVM ends under it (an out-of-memory ends it, see spark_session)
+    stops with one error naming the heap to raise, not a Py4J connection traceback."""
+    from py4j.protocol import Py4JNetworkError
+
+    try:
+        yield
+    except (Py4JNetworkError, ConnectionError) as exc:      # a call in flight, or the next one (connection refused)
+        raise InputError(f"the Spark driver's JVM ended during the run ({str(exc).splitlines()[0]}); when its "
+                         f"output above says java.lang.OutOfMemoryError, raise its heap: "
+                         f"TRIALKIT_SPARK_DRIVER_MEMORY (now {DRIVER_MEMORY})") from None

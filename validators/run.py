@@ -81,7 +81,10 @@ def validate(study: str | Path | None, sdtm_dir: Path, adam_dir: Path | None = N
         rules_dirs = (*rules_dirs, study_dir(study) / "rules")
     pools = pools_of(sdtm_dir) | (pools_of(adam_dir) if adam_dir is not None else {})
     if engine == "spark":
-        run = _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, standard, rules_dirs, events, spark_master)
+        from trialkit.spark_session import driver_alive
+
+        with driver_alive():
+            run = _validate_on_spark(study, sdtm_dir, adam_dir, encoding, rules, standard, rules_dirs, events, spark_master)
         run.findings = locate(run.findings, pools)
         return run
     files: dict = {}

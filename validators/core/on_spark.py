@@ -404,11 +404,12 @@ class _Batched:
 
 def _task_errors() -> tuple[type[Exception], ...]:
     """The errors of a Spark job whose task failed (the pandas engine's or an operator's code raising
-    there): they fail the rules the job evaluates, not the run (_job_failed). Imported when an error
-    is met, as pyspark is an extra."""
-    from py4j.protocol import Py4JError
+    there): they fail the rules the job evaluates, not the run (_job_failed); a JVM gone
+    (Py4JNetworkError) fails the run (spark_session.driver_alive). Imported when an error is met,
+    as pyspark is an extra."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
-    return PySparkException, Py4JError
+    return PySparkException, Py4JJavaError
 
 
 def _job_failed(dataset: Dataset, exc: Exception) -> NotExecutable:
