@@ -56,11 +56,12 @@ def _set(file: Path, column: str, row: int, value, as_type: pa.DataType | None =
 
 @pytest.fixture
 def planted(pool, tmp_path) -> Path:
-    """The pool with SEX 'X' at record 2 of STUDY01's DM, and in STUDY03 AGE stored as text (drift)
-    and SEX 'Y' at record 1."""
+    """The pool with SEX 'X' at record 2 of STUDY01's DM, 'Z' at record 3 of STUDY02's, and in STUDY03
+    AGE stored as text (drift) and SEX 'Y' at record 1."""
     folder = tmp_path / "pool"
     shutil.copytree(pool, folder)
     _set(folder / "dm" / "STUDY01.parquet", "SEX", 2, "X")
+    _set(folder / "dm" / "STUDY02.parquet", "SEX", 3, "Z")
     _set(folder / "dm" / "STUDY03.parquet", "AGE", 0, None, as_type=pa.string())
     _set(folder / "dm" / "STUDY03.parquet", "SEX", 1, "Y")
     return folder
@@ -97,6 +98,7 @@ def test_pool_03_findings_name_the_study_file_and_its_record_and_drift_is_a_find
     assert "dm/STUDY03.parquet" in drift[0].message and "Char" in drift[0].message and "Num" in drift[0].message
     sex = {f.value: f for f in run.findings if f.dataset == "DM" and f.variable == "SEX"}
     assert sex["X"].row == 2 and sex["X"].message.startswith("dm/STUDY01.parquet: ")
+    assert sex["Z"].row == 3 and sex["Z"].message.startswith("dm/STUDY02.parquet: ")
     assert sex["Y"].row == 1 and sex["Y"].message.startswith("dm/STUDY03.parquet: ")   # the drifted study still checked
     assert not [f for f in run.findings if f.variable == "AGE" and f.rule != "TK-POOL-0001"]
     # every finding on a record of a pooled dataset names the file and record holding that subject
@@ -153,6 +155,30 @@ def test_pool_06_both_engines_give_the_same_findings_on_a_drifted_pool(planted):
     assert {"TK-POOL-0001", "TK-SDTM-0005"} <= {f.rule for f in on_spark.findings}
     assert rows(on_spark.findings) == rows(on_pandas.findings)
     assert on_spark.datasets == on_pandas.datasets
+    sex = {f.value: f for f in on_spark.findings if f.dataset == "DM" and f.variable == "SEX"}
+    assert (sex["Z"].row, sex["Y"].row) == (3, 1) and sex["Z"].message.startswith("dm/STUDY02.parquet: ")
+
+
+def test_pool_09_spark_reads_the_study_files_of_one_schema_in_one_scan(planted):
+    """STUDY01 and STUDY02 share DM's schema, STUDY03 stores AGE as text: two scans, not one per
+    study (a union of a read per file made every plan of a pooled dataset as many times larger as
+    there are studies), the records numbered in file-name order across both."""
+    from trialkit.spark_session import spark_session
+    from trialkit.validators.spark_engine import ROW, read_spark_folder
+
+    session = spark_session(MASTER)
+    try:
+        frames, _, _ = read_spark_folder(session, planted)
+        dm = frames["DM"].to_native()
+        plan = dm._jdf.queryExecution().optimizedPlan().toString()
+        numbered = dm.select(ROW, "USUBJID").toPandas().sort_values(ROW)
+    finally:
+        session.stop()
+    assert plan.count("Relation [") == 2, plan
+    files = sorted((planted / "dm").glob("*.parquet"))
+    expected = [u for f in files for u in pq.read_table(f, columns=["USUBJID"])["USUBJID"].to_pylist()]
+    assert numbered[ROW].tolist() == list(range(1, len(expected) + 1))
+    assert numbered["USUBJID"].tolist() == expected
 
 
 def test_pool_07_a_dataset_both_as_a_file_and_a_pooled_folder_is_refused(pool, tmp_path):

@@ -36,14 +36,28 @@ SCHEMA_DRIFT = rule("TK-POOL-0001", "error", "Variable of another type in one st
 
 @dataclass(frozen=True)
 class PooledDataset:
-    """A domain folder of a pool: its study files (file-name order), their record counts, each
-    variable's type (the one most files have), and per file the variables read as missing."""
+    """A domain folder of a pool: its study files (file-name order), their record counts and Arrow
+    schemas, each variable's type (the one most files have), and per file the variables read as missing."""
 
     name: str
     files: tuple[Path, ...]
     rows: tuple[int, ...]
+    schemas: tuple[pa.Schema, ...]
     types: dict[str, str]
     drifted: dict[Path, tuple[str, ...]]
+
+    def alike(self) -> list[tuple[Path, ...]]:
+        """The files in groups of one schema (the same variables, order and storage types; labels may
+        differ), each group in file-name order, the groups in the order of their first file: what one
+        reader may read at once (a group's files drift alike)."""
+        groups: list[tuple[pa.Schema, list[Path]]] = []
+        for file, schema in zip(self.files, self.schemas, strict=True):
+            group = next((g for s, g in groups if s.equals(schema, check_metadata=False)), None)
+            if group is None:
+                groups.append((schema, [file]))
+            else:
+                group.append(file)
+        return [tuple(g) for _, g in groups]
 
     def where(self, row: int) -> tuple[Path, int]:
         """The study file and the 1-based record within it of the pooled record ``row`` (1-based)."""
@@ -116,7 +130,7 @@ def inspect(name: str, path: Path) -> tuple[PooledDataset | None, list[Validatio
                 f"({schema.field(column).type}) in this study, {types[column]} in the other "
                 f"{sum(votes[column].values()) - sum(other.values())} studies; its values in this study are read as "
                 "missing", variable=column, value=file.stem))
-    return PooledDataset(name, tuple(files), tuple(rows), types, drifted), findings
+    return PooledDataset(name, tuple(files), tuple(rows), tuple(schemas), types, drifted), findings
 
 
 def locate(findings: list[ValidationFinding], pools: dict[str, PooledDataset]) -> list[ValidationFinding]:

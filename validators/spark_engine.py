@@ -23,7 +23,7 @@ finding, as in the pandas engine.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from itertools import accumulate
 from pathlib import Path
 
 import narwhals as nw
@@ -73,22 +73,74 @@ def read_spark_folder(spark, folder: Path, encoding: str | None = None
 
 
 def _read_parquet(spark, name: str, path: Path):
-    """A Parquet dataset as Spark reads it, its values as the pandas engine holds them (Char as text,
-    '' when missing; Num as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), rows numbered, each
-    variable's label in its column's metadata; the finding that says why it cannot be read; its
-    metadata (read off the schema)."""
+    """A Parquet dataset as Spark reads it, its values as the pandas engine holds them (:func:`_as_read`),
+    rows numbered, each variable's label in its column's metadata; the finding that says why it
+    cannot be read; its metadata (read off the schema)."""
+    from pyspark.sql import functions as F
+
+    read, finding = _spark_read(spark, name, [path], path.name)
+    columns, finding = (None, finding) if finding is not None else _as_read(read, name, path.name)
+    if finding is not None:
+        return None, finding, None
+    meta = parquet_meta(path)
+    return read.select(*_labelled(columns, meta), (F.col("_metadata.row_index") + 1).alias(ROW)), None, meta
+
+
+def _read_pooled(spark, name: str, path: Path):
+    """A pooled domain folder (validators/pooled.py) as one Spark DataFrame, its values as
+    :func:`_read_parquet` reads them, a drifted variable's values in its study as missing, records
+    numbered across the files in file-name order as the pandas engine numbers them.
+
+    The study files of one schema are one Spark read (a folder of 80 studies is then one scan, not
+    a union of 80: a union of a read per file made every plan of the dataset 80 times as large, and
+    the million-subject pool's plans ran the driver's heap out); a file's first record number is
+    looked up by its name (``_metadata.file_name``) and its records counted on from there."""
+    from pyspark.sql import functions as F
+
+    pool, findings = inspect(name, path)
+    if pool is None:
+        return None, findings, None
+    first = dict(zip(pool.files, accumulate(pool.rows, initial=0)))      # records before each file
+    frames = []
+    for files in pool.alike():
+        read, finding = _spark_read(spark, name, files, f"{path.name}/{files[0].name}")
+        columns, finding = (None, finding) if finding is not None else _as_read(read, name, f"{path.name}/{files[0].name}")
+        if finding is not None:
+            return None, [*findings, finding], None
+        for column in pool.drifted.get(files[0], ()):     # one schema: the same drift in each of the files
+            columns[column] = F.lit(None).cast("string" if pool.types[column] == "Char" else "double")
+        offsets = F.create_map(*(F.lit(v) for f in files for v in (f.name, first[f])))
+        row = F.element_at(offsets, F.col("_metadata.file_name")) + F.col("_metadata.row_index") + 1
+        frames.append(read.select(*(column.alias(c) for c, column in columns.items()), row.alias(ROW)))
+    pooled = frames[0]
+    for frame in frames[1:]:
+        pooled = pooled.unionByName(frame, allowMissingColumns=True)
+    # the metadata of the first study file without drift, as the pandas engine takes them (inputs.read_pooled)
+    meta = parquet_meta(next((f for f in pool.files if f not in pool.drifted), pool.files[0]))
+    return pooled.select(*_labelled({c: F.col(f"`{c}`") for c in pooled.columns if c != ROW}, meta), ROW), findings, meta
+
+
+def _spark_read(spark, name: str, files: list[Path], shown: str):
+    """Spark's read of Parquet files of one schema, or the finding (naming ``shown``) that says why not."""
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     try:
-        frame = spark.read.parquet(str(path))
+        return spark.read.parquet(*(str(f) for f in files)), None
     except (PySparkException, Py4JJavaError) as exc:
         java = getattr(exc, "java_exception", None)
         why = (java.getMessage() if java is not None else str(exc)).splitlines()[0]
         return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
-                                       f"{path.name}: not a readable Parquet file (Spark: {why})"), None
+                                       f"{shown}: not a readable Parquet file (Spark: {why})")
+
+
+def _as_read(frame, name: str, shown: str):
+    """Each column of a Spark read as the pandas engine holds it (Char as text, '' when missing; Num
+    as SAS numbers: dates as days, timestamps as seconds since 1960-01-01), by name; or the finding
+    naming a column that is neither text nor a number."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
     columns = {}
     for field in frame.schema.fields:
         column = F.col(f"`{field.name}`")
@@ -103,41 +155,16 @@ def _read_parquet(spark, name: str, path: Path):
             column = F.coalesce(column, F.lit(""))      # a missing Char value is '', as read_parquet reads it
         else:
             return None, ValidationFinding(IO_UNREADABLE.id, IO_UNREADABLE.severity, name,
-                                           f"{path.name}: column {field.name} of type {field.dataType.simpleString()}: "
-                                           "neither text nor a number"), None
+                                           f"{shown}: column {field.name} of type {field.dataType.simpleString()}: "
+                                           "neither text nor a number")
         columns[field.name] = column
-    meta = parquet_meta(path)
+    return columns, None
+
+
+def _labelled(columns: dict, meta) -> list:
+    """The columns named, each with its variable's label (``meta``) in its metadata."""
     labels = {v.name: v.label for v in meta.variables}
-    labelled = [column.alias(name, metadata={"label": labels.get(name, "")}) for name, column in columns.items()]
-    return frame.select(*labelled, (F.col("_metadata.row_index") + 1).alias(ROW)), None, meta
-
-
-def _read_pooled(spark, name: str, path: Path):
-    """A pooled domain folder (validators/pooled.py) as one Spark DataFrame: each study file read as
-    :func:`_read_parquet` reads it, a drifted variable's values there as missing, records numbered
-    across the files in file-name order as the pandas engine numbers them."""
-    from pyspark.sql import functions as F
-
-    pool, findings = inspect(name, path)
-    if pool is None:
-        return None, findings, None
-    frames, metas, offset = [], {}, 0
-    for file, rows in zip(pool.files, pool.rows, strict=True):
-        frame, finding, metas[file] = _read_parquet(spark, name, file)
-        if finding is not None:
-            return None, [*findings, replace(finding, message=f"{path.name}/{finding.message}")], None
-        for column in pool.drifted.get(file, ()):
-            frame = frame.withColumn(column, F.lit(None).cast("string" if pool.types[column] == "Char" else "double"))
-        frames.append(frame.withColumn(ROW, F.col(ROW) + offset))
-        offset += rows
-    pooled = frames[0]
-    for frame in frames[1:]:
-        pooled = pooled.unionByName(frame, allowMissingColumns=True)
-    # the metadata of the first study file without drift, as the pandas engine takes them (inputs.read_pooled)
-    meta = metas[next((f for f in pool.files if f not in pool.drifted), pool.files[0])]
-    labels = {v.name: v.label for v in meta.variables}
-    return (pooled.select(*(F.col(f"`{c}`").alias(c, metadata={"label": labels.get(c, "")}) for c in pooled.columns)),
-            findings, meta)
+    return [column.alias(name, metadata={"label": labels.get(name, "")}) for name, column in columns.items()]
 
 
 def _from_pandas(spark, frame: pd.DataFrame):
