@@ -54,7 +54,12 @@ def spark_session(master: str = DEFAULT_MASTER):
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", DRIVER_MEMORY)
-               .config("spark.sql.shuffle.partitions", str(max(2, os.cpu_count() or 2)))
+               # Spark's own default: a shuffle (records by group, by subject share) is cut into 200
+               # partitions that adaptive execution merges up to its advisory size (64 MB), so a
+               # partition holds a bounded share of a large pool (at one partition per core, a pooled
+               # LB of a million subjects was two pandas frames of 4.9 million records each) and a
+               # small dataset still one partition
+               .config("spark.sql.shuffle.partitions", "200")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                # pyspark 4 otherwise sends each DataFrame and Column call's Python call site to the JVM

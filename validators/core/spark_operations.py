@@ -108,20 +108,22 @@ def group_table(source: nw.LazyFrame, params: dict, domain: str, wildcard: str, 
     on = [aliases[i] if i < len(aliases) else k for i, k in enumerate(keys)]
     if any(k.startswith("$") for k in keys):       # before the names are looked up: it is no column of the records
         raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} groups by an operation's result")
+    counted = params["operator"] == "record_count"
+    target = None if counted else resolve_wildcard(params.get("name"), domain)
     schema = source.collect_schema()
-    for name in (*keys, *(params.get("filter") or {})):
+    for name in (*keys, *(params.get("filter") or {}), *([] if counted else [target])):
         if name not in schema:
             raise MissingVariable(name)
     call = {k: v for k, v in params.items() if k != "group_aliases"}    # matched onto the records here, by the join
-    native = nw.to_native(source)
+    # only the columns the operation reads go to the partitions: a partition holds whole groups (a
+    # test's records of a pooled LB, say), so its frame is as wide as this, not as the dataset
+    read = dict.fromkeys([*keys, *(params.get("filter") or {}), *([] if counted else [target]), *order])
+    native = nw.to_native(source.select(*read))
     from pyspark.sql import types as T
 
-    if params["operator"] == "record_count":
+    if counted:
         kind, dtype = T.LongType(), nw.Int64()
     elif params["operator"] == "distinct":      # each group's sorted list of the target's values
-        target = resolve_wildcard(params.get("name"), domain)
-        if target not in schema:
-            raise MissingVariable(target)
         kind, dtype = T.ArrayType(native.schema[target].dataType), nw.List(schema[target])
     else:
         kind, dtype = T.StringType(), nw.String()
