@@ -135,19 +135,35 @@ def test_05_an_unreadable_parquet_file_is_a_finding_and_the_others_are_checked(s
     assert all(status[name][0] in ("passed", "issues") for name in SPARK_RUN)
 
 
+# the rules whose conditions look a value up in a distinct list of another dataset's records
+DISTINCT_LISTS = ("CORE-000036", "CORE-000047", "CORE-000155", "CORE-000173", "CORE-000201", "CORE-000296",
+                  "TK-SDTM-0106")
+
+
 @pytest.mark.spark
-def test_07_a_distinct_list_longer_than_spark_takes_is_not_run_never_passed(spark, demo, tmp_path, monkeypatch):
+def test_07_a_distinct_list_longer_than_a_literal_is_looked_up_by_a_join(spark, demo, tmp_path, monkeypatch):
     """A distinct operation giving more values than LIST_LIMIT (DM's USUBJIDs of a large pool) is
-    not compared as a literal list: the rule is "not run on spark", with the reason."""
+    looked up by a join, not written into the plan: with the limit at one value, every rule reading
+    such a list (the trial design's, AE's subjects in DM, the treated subjects' LB baseline) runs on
+    Spark and gives the pandas findings, planted ones included."""
     folder = tmp_path / "sdtm"
     folder.mkdir()
-    for name in ("dm", "ae"):
+    for name in ("dm", "ds", "ta", "te", "tv", "se", "sv"):
         write_parquet(*read_xpt(demo / "sdtm" / f"{name}.xpt"), folder)
-    monkeypatch.setattr("trialkit.validators.core.on_spark.LIST_LIMIT", 3)
-    run = validate(None, folder, None, None, engine="spark", rules=("core",), spark_master=MASTER)
-    status = {r.id: (r.status, r.reason) for r in run.rules}
-    assert status["CORE-000201"][0] == "not executed"
-    assert "operation $dm_usubjid gives more than 3 distinct USUBJID values" in status["CORE-000201"][1]
+    ae, ae_meta = read_xpt(demo / "sdtm" / "ae.xpt")
+    ae.loc[2, "USUBJID"] = "BALLR01-9999-999"               # not in DM
+    write_parquet(ae, ae_meta, folder)
+    lb, lb_meta = read_xpt(demo / "sdtm" / "lb.xpt")
+    lost = lb.loc[lb["LBLOBXFL"].eq("Y"), "USUBJID"].iloc[0]
+    lb.loc[lb["USUBJID"].eq(lost), "LBLOBXFL"] = ""         # a treated subject without a baseline
+    write_parquet(lb, lb_meta, folder)
+    monkeypatch.setattr("trialkit.validators.core.on_spark.LIST_LIMIT", 1)
+    on_pandas, on_spark = both_engines(folder)
+    assert finding_rows(on_spark.findings) == finding_rows(pandas_findings_of_spark_rules(on_pandas.findings, on_spark))
+    ran = {r.id: r.status for r in on_spark.rules}
+    assert set(DISTINCT_LISTS) <= core_rules_on_spark(on_spark) and ran["TK-SDTM-0106"] == "issues"
+    assert [f.usubjid for f in on_spark.findings if f.rule == "TK-SDTM-0106"] == [lost]
+    assert [(f.dataset, f.row) for f in on_spark.findings if f.rule == "CORE-000201" and f.dataset == "AE"] == [("AE", 3)]
 
 
 @pytest.mark.spark

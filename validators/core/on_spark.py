@@ -21,10 +21,11 @@ Match Datasets are joined on Spark as the pandas engine joins them (validators/c
 says which); a split domain's parts are read together, as Study.content reads them. Operations: those
 reading metadata run on the driver by the pandas engine's code (DRIVER_OPERATIONS); ``distinct`` and
 ``record_count`` of a dataset's records (kept by a ``filter`` if the operation has one) are read by
-Spark, a list becoming the literal list its conditions compare with and a value a column on every
-record; ``min_date``, ``max_date`` and ``record_count`` per group, and ``dy``, become a column of
-each record's value, and ``distinct`` per group a list (a Spark array) on each record
-(spark_operations.py). An operation on the evaluated dataset's own domain under Match Datasets reads
+Spark, a list becoming the literal list its conditions compare with (beyond LIST_LIMIT values, a
+Spark frame of them that a containment condition joins on: spark_operations.DistinctValues) and a
+value a column on every record; ``min_date``, ``max_date`` and ``record_count`` per group, and
+``dy``, become a column of each record's value, and ``distinct`` per group a list (a Spark array)
+on each record (spark_operations.py). An operation on the evaluated dataset's own domain under Match Datasets reads
 the joined records, as the pandas engine reads its merged frame. A rule not expressible on Spark
 yet is "not executed" with the reason, never passed: a value check reading other records than the
 value's, a metadata rule with Match Datasets, a metadata rule's operation reading records or
@@ -55,7 +56,8 @@ from trialkit.validators.core.outcome import CoreFinding, findings, targets
 from trialkit.validators.core.regex_dialect import for_java
 from trialkit.validators.core.rules import CoreRule
 from trialkit.validators.core.spark_joins import as_written, held_as, spark_condition
-from trialkit.validators.core.spark_operations import GROUPED, GroupTable, StudyDays, group_table, study_days_of
+from trialkit.validators.core.spark_operations import (GROUPED, VALUE, DistinctValues, GroupTable, Membership, StudyDays,
+                                                       group_table, study_days_of)
 from trialkit.validators.core.spark_record_wise import RecordWise, names_in
 from trialkit.validators.core.spark_value_checks import VALUE_CHECKS
 from trialkit.validators.core.study import ROW, SOURCE, Dataset, Study, study_from_frames, transport_rounded
@@ -84,7 +86,8 @@ DRIVER_OPERATIONS = (*METADATA_OPERATIONS, "study_domains", "domain_label", "dom
                      "related_domain_is_custom", "variable_count")
 # the operations that read a dataset's records, run by Spark (without group: one list, one count)
 RECORD_OPERATIONS = ("distinct", "record_count")
-# a longer distinct list (USUBJIDs of a large pool) would be a lookup join, not a literal list; not yet
+# a longer distinct list (USUBJIDs of a large pool) is looked up by a join (DistinctValues), not
+# written into the plan as a literal list
 LIST_LIMIT = 10000
 PART = "@part"          # which part of a split domain a record comes from (not a SAS name)
 
@@ -96,7 +99,7 @@ class SparkColumns:
         self.schema = schema
         self.keys: dict[str, nw.Expr] = {}
         self.record_wise = RecordWise()       # conditions without an expression, by the operator's code
-        self.derived_columns: dict[str, GroupTable | StudyDays] = {}    # operations' per-record values
+        self.derived_columns: dict[str, GroupTable | StudyDays | Membership] = {}    # operations' per-record values
         self.identity: list[str] | None = None      # the columns naming a record (None: a joined frame)
 
     def key(self, name: str, expression: nw.Expr) -> str:
@@ -115,7 +118,7 @@ class SparkColumns:
         self.schema[name] = dtype
         return self.key(name, nw.lit(value, dtype))
 
-    def derived(self, name: str, values: GroupTable | StudyDays) -> str:
+    def derived(self, name: str, values: GroupTable | StudyDays | Membership) -> str:
         """A column ``name`` holding each record's value of an operation, added by the dataset's Spark job."""
         self.schema[name] = values.dtype
         self.derived_columns[name] = values
@@ -206,7 +209,7 @@ class _Batched:
         self.off_tasks = {r.core_id: spark_value_checks.unported(r, TASK_OPERATIONS) for r in rules
                           if r.rule_type in VALUE_CHECKS}      # why a value check cannot run in tasks ('' when it can)
         self.outcomes: dict[tuple, dict[str, list[CoreFinding] | Exception]] = {}
-        self.read: dict[tuple, list | int | GroupTable | None] = {}    # by operation, dataset and call
+        self.read: dict[tuple, list | int | GroupTable | DistinctValues] = {}    # by operation, dataset and call
 
     def __call__(self, rule: CoreRule, dataset: Dataset, study: Study, library: Library) -> list[CoreFinding]:
         if rule.rule_type in METADATA_RULE_TYPES:
@@ -361,20 +364,10 @@ class _Batched:
                         raise MissingVariable(name)
                 if kept:
                     frame = frame.filter(*(_passes(nw.col(name), schema[name], value) for name, value in kept.items()))
-                self.read[key] = int(frame.select(nw.len()).collect().item()) if counted else self._distinct(frame, target)
-            if self.read[key] is None:
-                raise NotExecutable(f"{NOT_ON_SPARK}: operation {params['id']} gives more than {LIST_LIMIT:,} "
-                                    f"distinct {target} values, more than one Spark expression takes as a list")
+                self.read[key] = int(frame.select(nw.len()).collect().item()) if counted else \
+                    _distinct(frame, target, f"{params['id']} ({target} of {read[0]})")
             results[str(params["id"])] = self.read[key]
         return results
-
-    @staticmethod
-    def _distinct(frame: nw.LazyFrame, target: str) -> list | None:
-        """The target's distinct non-empty values, sorted; None when more than LIST_LIMIT."""
-        values = frame.select(nw.col(target)).drop_nulls().unique().head(LIST_LIMIT + 1).collect().to_pandas()[target].dropna()
-        # unrounded, as Spark compares the records' own values (the pandas engine rounds both);
-        # None: too long a list, remembered so that no other rule collects it again
-        return sorted(values) if len(values) <= LIST_LIMIT else None
 
     def _frame(self, rules: list[CoreRule], dataset: Dataset, study: Study, library: Library
                ) -> tuple[nw.LazyFrame, list[str], bool]:
@@ -400,6 +393,19 @@ class _Batched:
             return records, [], False
         ctx = Context(dataset.frame, dataset, study, library, rules[0], wildcard=dataset.wildcard)
         return spark_joins.joined(ctx, {**self.frames, dataset.name: records}, self.paths, self.row)
+
+
+def _distinct(frame: nw.LazyFrame, target: str, what: str) -> list | DistinctValues:
+    """The target's distinct non-empty values (null and NaN left out), sorted; beyond LIST_LIMIT
+    of them, a Spark frame of them (``what``: the operation, for messages). Unrounded, as Spark
+    compares the records' own values (the pandas engine rounds both)."""
+    dtype = frame.collect_schema()[target]
+    values = frame.select(nw.col(target).alias(VALUE)).drop_nulls()
+    if dtype.is_float():
+        values = values.filter(~nw.col(VALUE).is_nan())
+    values = values.unique()
+    head = values.head(LIST_LIMIT + 1).collect().to_pandas()[VALUE]
+    return sorted(head) if len(head) <= LIST_LIMIT else DistinctValues(values, dtype, what)
 
 
 def _task_errors() -> tuple[type[Exception], ...]:
@@ -455,13 +461,14 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
     NotApplicable / NotExecutable as the pandas engine would raise them, or as Spark cannot run it.
     ``results``: the operations' results by id. A list is a literal list where a condition compares
     with it (the pandas engine puts the same list on every record, and looks a value up in it as in a
-    literal list: an empty value never in it, since distinct drops empty values); a text, number or
+    literal list: an empty value never in it, since distinct drops empty values), and DistinctValues
+    (too many values for a literal list) the same lookup by a join; a text, number or
     truth value is a column holding it on every record, as the pandas engine adds it, and a group
     table or study days a column holding each record's value."""
     require_checked_variables(rule, dataset)
     if empty:
         raise NotApplicable(f"{dataset.name} has no records to check")
-    lists = {k: v for k, v in results.items() if isinstance(v, list)}
+    lists = {k: v for k, v in results.items() if isinstance(v, (list, DistinctValues))}
     # the other results as columns of the job's frame, by id: the column's name
     as_columns = {k: columns.constant(f"{k}@{rule.core_id}", v) for k, v in results.items()
                   if isinstance(v, (str, int, float, bool))}
@@ -482,6 +489,8 @@ def _tree(rule: CoreRule, dataset: Dataset, empty: bool, columns: SparkColumns, 
             return leaf(held, columns)
         except Unported as exc:
             why = exc
+        if isinstance(held.value, DistinctValues):        # the operator's code reads lists, not Spark frames
+            raise NotExecutable(f"{NOT_ON_SPARK}: {as_written(str(why), cond)}") from why
         if record_wise(cond.operator):
             return columns.record_wise.flag(held, rule, dataset.wildcard, columns.schema)
         groups = _groups(held, columns, dataset.wildcard)

@@ -16,6 +16,11 @@ gets no value.
 ``drop_duplicates``) is left-joined onto the evaluated records on USUBJID (null-safe), and a pandas
 UDF computes the study day from the record's date and that start by operations/dates.study_days.
 
+``distinct`` of a dataset's records without a group is a literal list in the conditions
+(on_spark), unless it is longer than a Spark expression takes well (the USUBJIDs of a pooled
+database): then DistinctValues, the values as a Spark frame, which a containment condition looks
+each record's value up in by a left join (Membership), the same verdicts as the list's ``isin``.
+
 Not here (the rule says "not run on spark" with the reason): other grouped operations, a group naming
 an operation's result (``$TIMING_VARIABLES``), group keys of text on one side and numbers on the other.
 A list per record has no expression: the conditions reading it run as the operator's code
@@ -30,6 +35,8 @@ import narwhals as nw
 import pandas as pd
 
 from trialkit.validators.core.context import Context, MissingVariable, NotExecutable, resolve_wildcard
+from trialkit.validators.core.expressions import TEXT
+from trialkit.validators.core.expressions_sets import Lookup
 from trialkit.validators.core.operations import OPERATIONS, Operation, known
 from trialkit.validators.core.operations.dates import study_days
 from trialkit.validators.core.rules import CoreRule
@@ -85,6 +92,54 @@ class StudyDays:
             return study_days(dates, starts).astype("Int64")
         return nw.from_native(native.withColumn(name, days(native[f"`{self.target}`"], native[f"`{start}`"]))
                               .drop(start))
+
+
+@dataclass(frozen=True)
+class DistinctValues(Lookup):
+    """``distinct`` of a dataset's records (no group) giving more values than a literal list takes
+    (on_spark.LIST_LIMIT): ``values``, the distinct values in column VALUE (no null, no NaN), which a
+    containment condition looks a record's value up in by a left join (:class:`Membership`), as the
+    pandas engine looks it up in its list. ``what`` names the operation and target, for messages."""
+
+    values: nw.LazyFrame
+    dtype: nw.dtypes.DType
+    what: str
+
+    def found(self, columns, key: nw.Expr, kind: str, lowered: bool) -> nw.Expr:
+        """A column of the evaluated frame (``columns``: on_spark.SparkColumns), True where ``key``
+        is among the values; text is never among numbers (pandas' ``isin``), numbers are compared as numbers."""
+        if kind == TEXT and self.dtype != nw.String:
+            return nw.lit(False)
+        return nw.col(columns.derived(f"@in{len(columns.derived_columns)}:{self.what}", Membership(self, key, lowered)))
+
+    def __repr__(self) -> str:
+        return f"the distinct values of {self.what}"
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Whether each evaluated record's ``key`` (an expression of its columns) is among ``lookup``'s
+    values (``lowered``: in lower case): a derived column of the dataset's Spark job."""
+
+    lookup: DistinctValues
+    key: nw.Expr
+    lowered: bool
+
+    @property
+    def dtype(self) -> nw.dtypes.DType:
+        return nw.Boolean()
+
+    def onto(self, frame: nw.LazyFrame, name: str) -> nw.LazyFrame:
+        """``frame`` with column ``name``: True where the record's key is found, False elsewhere
+        (a null key never is). The values are distinct (lower-cased ones made distinct again), so
+        the left join keeps every record once."""
+        values = self.lookup.values
+        if self.lowered:
+            values = values.select(nw.col(VALUE).str.to_lowercase()).unique()
+        key = f"@key:{name}"
+        found = values.select(nw.col(VALUE).alias(key), nw.lit(True).alias(name))
+        return (frame.with_columns(self.key.alias(key)).join(found, on=key, how="left").drop(key)
+                .with_columns(nw.col(name).fill_null(False)))
 
 
 def study_days_of(dm: nw.LazyFrame, target: str, row: str) -> StudyDays:
