@@ -30,6 +30,7 @@ A list per record has no expression: the conditions reading it run as the operat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import narwhals as nw
 import pandas as pd
@@ -70,10 +71,7 @@ class StudyDays:
 
     starts: nw.LazyFrame
     target: str
-
-    @property
-    def dtype(self) -> nw.dtypes.DType:
-        return nw.Int64()
+    dtype: ClassVar[nw.dtypes.DType] = nw.Int64()
 
     def onto(self, frame: nw.LazyFrame, name: str) -> nw.LazyFrame:
         """``frame`` with each record's study day as column ``name`` (null where there is none)."""
@@ -124,10 +122,7 @@ class Membership:
     lookup: DistinctValues
     key: nw.Expr
     lowered: bool
-
-    @property
-    def dtype(self) -> nw.dtypes.DType:
-        return nw.Boolean()
+    dtype: ClassVar[nw.dtypes.DType] = nw.Boolean()
 
     def onto(self, frame: nw.LazyFrame, name: str) -> nw.LazyFrame:
         """``frame`` with column ``name``: True where the record's key is found, False elsewhere
