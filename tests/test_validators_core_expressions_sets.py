@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import math
 
+import narwhals as nw
 import pytest
 from core_three_ways import assert_three_equal, three_ways, unported_on_both
+
+from trialkit.validators.core.context import Condition
+from trialkit.validators.core.expressions import Unported, leaf
+from trialkit.validators.core.spark_operations import DistinctValues
 
 
 pytestmark = pytest.mark.spark
@@ -70,3 +75,22 @@ def test_03_numeric_order_against_literals_and_columns(spark):
 ])
 def test_04_what_a_record_cannot_answer_alone_has_no_expression(spark, node):
     unported_on_both(spark, RECORDS, node)
+
+
+class _Numbers:
+    """Columns of numbers only, as an expression asks about them."""
+
+    def has(self, name) -> bool:
+        return name == "NUM"
+
+    def dtype(self, name: str):
+        return nw.Float64()
+
+
+@pytest.mark.parametrize("kind", ["Date", "Boolean", "String"])
+def test_05_numbers_are_looked_up_among_numbers_only(kind):
+    """A distinct list too long for a literal (a Spark frame of its values) is no lookup for numbers
+    unless its values are numbers, as a literal list of dates, truth values or text is not."""
+    values = DistinctValues(None, getattr(nw, kind)(), "$values (X of XX)")
+    with pytest.raises(Unported, match="on numbers with the distinct values of"):
+        leaf(Condition("is_contained_by", "NUM", values, {"value_is_literal": True}), _Numbers())

@@ -27,8 +27,8 @@ class Lookup:
     """The values a containment condition looks a record's value up in: a literal list (_Listed), or
     values too many to write into an expression (the Spark engine's ``distinct`` over a pooled
     dataset: a million USUBJIDs, spark_operations.DistinctValues), looked up by a join. ``dtype``:
-    String if any is not a number. :meth:`found` is True where the key's value is among them,
-    False where not or null."""
+    what the values are (a literal list: Float64 if all are numbers, else String). :meth:`found` is
+    True where the key's value is among them, False where not or null."""
 
     dtype: DType
     has_null = False
@@ -76,7 +76,7 @@ def _contained(cond: Condition, columns: Columns, case_insensitive: bool) -> nw.
     if kind == TEXT:
         flags = candidates.found(columns, target.str.to_lowercase() if case_insensitive else target, kind, case_insensitive)
     else:
-        if case_insensitive or candidates.dtype == nw.String:
+        if case_insensitive or not candidates.dtype.is_numeric():       # numbers are looked up among numbers only
             raise Unported(f"operator {cond.operator} on numbers with {candidates!r} has no expression yet")
         flags = candidates.found(columns, target, kind, False)
     null = nw.col(cond.target).is_null()            # pandas' isna: NaN too, not ''
